@@ -1,0 +1,20 @@
+# Everything runs inside .venv, made on first use from pyproject.toml.
+PY     := .venv/bin/python
+STAMP  := .venv/.installed
+
+.PHONY: demo test bench
+
+$(STAMP): pyproject.toml
+	python3 -m venv .venv
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[test,bench]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m reserving demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) -m benchmarks.run

@@ -1,0 +1,1 @@
+"""Risk-adjusted capitation: risk models, scoring, calibration, budgets and contract settlement."""

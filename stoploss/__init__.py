@@ -1,0 +1,1 @@
+"""Stop-loss pricing: severity and frequency models, compound loss distributions, premiums."""
