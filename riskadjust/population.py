@@ -1,0 +1,337 @@
+"""A population: each member's demographic cell and flags, and a sparse member x category matrix.
+
+Built from two long tables:
+
+* **members**: one row per person: ``patient_id``, ``age`` (whole years; fractions are floored),
+  ``sex`` (``F``/``M``; CMS ``2``/``1`` also accepted), ``segment`` (may be omitted when the model
+  has one segment) and one 0/1 column per flag the model declares;
+* **diagnoses**: ``patient_id``, ``code`` (ICD-10, dots and case ignored), any number of rows per
+  person; or **conditions**: ``patient_id``, ``category`` when categories are already known.
+
+``patient_id`` is used only to join the two tables and is then dropped: a :class:`Population`
+holds rows in the order of ``members``, and every output is indexed by row position.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from riskadjust._io import read_table
+from riskadjust.errors import PopulationError
+from riskadjust.model import MAX_AGE, SEXES, RiskModel
+
+_SEX_CODES = {"F": 0, "FEMALE": 0, "2": 0, "M": 1, "MALE": 1, "1": 1}
+
+
+@dataclass(frozen=True, eq=False)
+class Population:
+    """Members of a population prepared for one model structure (no identifiers kept).
+
+    Attributes
+    ----------
+    age : int16 array (n,)
+        Age in whole years.
+    sex : int8 array (n,)
+        0 = female, 1 = male.
+    segment : int32 array (n,)
+        Index into ``segments``.
+    cell_term : int32 array (n,)
+        Term id of each member's demographic cell.
+    flags : int64 array (n,)
+        Bit ``k`` set when flag ``flag_names[k]`` holds.
+    indptr, indices : int64 (n + 1,), int32 (nnz,)
+        CSR rows of the member x condition-category matrix (categories sorted, unique, before
+        hierarchies).
+    model : RiskModel
+        The model the population was built for (any model of the same structure can score it).
+
+    Examples
+    --------
+    >>> from riskadjust.synthetic import home_model
+    >>> import pandas as pd
+    >>> m = home_model()
+    >>> members = pd.DataFrame({"patient_id": ["a", "b"], "age": [70, 40], "sex": ["F", "M"],
+    ...                         "segment": ["community", "community"]})
+    >>> dx = pd.DataFrame({"patient_id": ["a", "a"], "code": ["E11.9", "I50.9"]})
+    >>> pop = Population.from_frames(m, members, dx)
+    >>> len(pop), pop.n_conditions.tolist()
+    (2, [2, 0])
+    """
+
+    age: np.ndarray
+    sex: np.ndarray
+    segment: np.ndarray
+    cell_term: np.ndarray
+    flags: np.ndarray
+    indptr: np.ndarray
+    indices: np.ndarray
+    model: RiskModel
+
+    def __len__(self) -> int:
+        return int(self.age.shape[0])
+
+    @property
+    def structure(self) -> tuple:
+        """The structure of the model the population was built for (see ``RiskModel.structure``)."""
+        return self.model.structure
+
+    @property
+    def segments(self) -> tuple[str, ...]:
+        return self.model.segments
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        return self.model.category_names
+
+    @property
+    def n_conditions(self) -> np.ndarray:
+        """Number of coded categories per member (before hierarchies)."""
+        return np.diff(self.indptr)
+
+    def condition_matrix(self) -> sparse.csr_matrix:
+        """The member x category 0/1 matrix (before hierarchies) as ``scipy.sparse.csr_matrix``."""
+        data = np.ones(self.indices.shape[0], dtype=np.int8)
+        return sparse.csr_matrix((data, self.indices, self.indptr), shape=(len(self), len(self.categories)))
+
+    def take(self, rows: np.ndarray) -> "Population":
+        """The members at ``rows`` (positions or a boolean mask), in that order."""
+        rows = np.asarray(rows)
+        if rows.dtype == bool:
+            rows = np.flatnonzero(rows)
+        starts, ends = self.indptr[rows], self.indptr[rows + 1]
+        lengths = ends - starts
+        indptr = np.zeros(rows.shape[0] + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        offsets = np.repeat(starts - indptr[:-1], lengths) + np.arange(indptr[-1])
+        return Population(self.age[rows], self.sex[rows], self.segment[rows], self.cell_term[rows],
+                          self.flags[rows], indptr, self.indices[offsets], self.model)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Members, mean age, share female and mean coded categories by segment."""
+        df = pd.DataFrame({"segment": np.asarray(self.segments, dtype=object)[self.segment],
+                           "age": self.age, "female": self.sex == 0, "conditions": self.n_conditions})
+        out = df.groupby("segment", sort=False).agg(
+            members=("age", "size"), mean_age=("age", "mean"), share_female=("female", "mean"),
+            mean_conditions=("conditions", "mean"))
+        return out
+
+    @property
+    def totals(self) -> dict:
+        return {"members": len(self), "coded_conditions": int(self.indices.shape[0])}
+
+    # ------------------------------------------------------------------ builders
+    @classmethod
+    def from_files(cls, model: RiskModel, members: str | os.PathLike,
+                   diagnoses: str | os.PathLike | None = None) -> "Population":
+        """Build from CSV/Parquet files (see :meth:`from_frames`)."""
+        m = read_table(members, dtype={"patient_id": str, "sex": str, "segment": str})
+        d = None if diagnoses is None else read_table(diagnoses, dtype={"patient_id": str, "code": str})
+        return cls.from_frames(model, m, d, source=(str(members), str(diagnoses)))
+
+    @classmethod
+    def from_frames(cls, model: RiskModel, members: pd.DataFrame, diagnoses: pd.DataFrame | None = None,
+                    *, conditions: pd.DataFrame | None = None,
+                    source: tuple[str, str] = ("members", "diagnoses")) -> "Population":
+        """Build from a members table and a long diagnoses (or conditions) table.
+
+        Parameters
+        ----------
+        model : RiskModel
+        members : DataFrame
+            ``patient_id, age, sex[, segment][, <flag columns>]``.
+        diagnoses : DataFrame, optional
+            ``patient_id, code``; codes are mapped through the model's ``dx_map`` and ``dx_edits``.
+        conditions : DataFrame, optional
+            ``patient_id, category`` when categories are already assigned (no mapping or edits).
+        """
+        src_m, src_d = source
+        c = model.compiled
+        n = len(members)
+        if "patient_id" not in members.columns:
+            raise PopulationError(f"{src_m}: needs a patient_id column to join diagnoses")
+        ids = pd.Index(members["patient_id"].astype(str))
+        if ids.has_duplicates:
+            rows = np.flatnonzero(ids.duplicated(keep=False))[:2].tolist()
+            raise PopulationError(f"{src_m}: rows {rows} repeat the same patient_id; give one row per person")
+        age = _ages(members, src_m)
+        sex = _sexes(members, src_m)
+        segment = _segments(members, model, src_m)
+        cell_term = c.cell_lookup[segment, sex, np.minimum(age, MAX_AGE)]
+        if np.any(cell_term < 0):
+            r = int(np.flatnonzero(cell_term < 0)[0])
+            raise PopulationError(
+                f"{src_m} row {r}: no demographic cell for segment {model.segments[segment[r]]!r}, "
+                f"sex {SEXES[sex[r]]}, age {age[r]}; add a cell to the model or correct the row"
+            )
+        flags = _flags(members, model, sex, src_m)
+
+        if diagnoses is not None and conditions is not None:
+            raise PopulationError("give diagnoses or conditions, not both")
+        if diagnoses is not None:
+            rows, cats = _map_diagnoses(model, diagnoses, ids, age, sex, src_d)
+        elif conditions is not None:
+            rows, cats = _direct_conditions(model, conditions, ids, src_d)
+        else:
+            rows, cats = np.zeros(0, np.int64), np.zeros(0, np.int64)
+        indptr, indices = _csr(rows, cats, n, len(model.category_names))
+        return cls(age.astype(np.int16), sex.astype(np.int8), segment.astype(np.int32),
+                   cell_term.astype(np.int32), flags, indptr, indices, model)
+
+
+def _ages(members: pd.DataFrame, src: str) -> np.ndarray:
+    if "age" not in members.columns:
+        raise PopulationError(f"{src}: needs an age column (whole years)")
+    age = pd.to_numeric(members["age"], errors="coerce").to_numpy(float)
+    bad = ~np.isfinite(age) | (age < 0) | (age > MAX_AGE)
+    if bad.any():
+        r = int(np.flatnonzero(bad)[0])
+        raise PopulationError(f"{src} row {r}: age {members['age'].iloc[r]!r} is not a number in 0-{MAX_AGE}")
+    return np.floor(age).astype(np.int64)
+
+
+def _sexes(members: pd.DataFrame, src: str) -> np.ndarray:
+    if "sex" not in members.columns:
+        raise PopulationError(f"{src}: needs a sex column (F/M)")
+    codes = members["sex"].astype(str).str.strip().str.upper().map(_SEX_CODES)
+    if codes.isna().any():
+        r = int(np.flatnonzero(codes.isna().to_numpy())[0])
+        raise PopulationError(f"{src} row {r}: sex {members['sex'].iloc[r]!r} is not F or M (or CMS 2/1)")
+    return codes.to_numpy(np.int64)
+
+
+def _segments(members: pd.DataFrame, model: RiskModel, src: str) -> np.ndarray:
+    if "segment" not in members.columns:
+        if len(model.segments) == 1:
+            return np.zeros(len(members), dtype=np.int64)
+        raise PopulationError(f"{src}: needs a segment column, one of {list(model.segments)}")
+    seg = pd.Index(model.segments).get_indexer(members["segment"].astype(str).str.strip())
+    if np.any(seg < 0):
+        r = int(np.flatnonzero(seg < 0)[0])
+        raise PopulationError(
+            f"{src} row {r}: segment {members['segment'].iloc[r]!r} is not one of {list(model.segments)}"
+        )
+    return seg.astype(np.int64)
+
+
+def _flags(members: pd.DataFrame, model: RiskModel, sex: np.ndarray, src: str) -> np.ndarray:
+    flags = np.zeros(len(members), dtype=np.int64)
+    for bit, name in enumerate(model.all_flags):
+        if name == "female" and name not in members.columns:
+            values = sex == 0
+        elif name == "male" and name not in members.columns:
+            values = sex == 1
+        elif name not in members.columns:
+            raise PopulationError(f"{src}: needs a 0/1 column {name!r} (a flag the model uses)")
+        else:
+            col = members[name]
+            if col.dtype == object:
+                col = col.astype(str).str.strip().str.lower().map(
+                    {"1": 1, "0": 0, "true": 1, "false": 0, "y": 1, "n": 0, "yes": 1, "no": 0})
+            col = pd.to_numeric(col, errors="coerce")
+            bad = ~col.isin([0, 1])
+            if bad.any():
+                r = int(np.flatnonzero(bad.to_numpy())[0])
+                raise PopulationError(f"{src} row {r}: flag {name!r} must be 0 or 1, got {members[name].iloc[r]!r}")
+            values = col.to_numpy() == 1
+        flags |= values.astype(np.int64) << np.int64(bit)
+    return flags
+
+
+def _patient_rows(frame: pd.DataFrame, ids: pd.Index, src: str) -> np.ndarray:
+    if "patient_id" not in frame.columns:
+        raise PopulationError(f"{src}: needs a patient_id column")
+    rows = ids.get_indexer(frame["patient_id"].astype(str))
+    if np.any(rows < 0):
+        bad = np.flatnonzero(rows < 0)
+        raise PopulationError(
+            f"{src}: {bad.size} row(s) (first at row {int(bad[0])}) name a patient_id that is not in members; "
+            "add those people to members or drop the rows"
+        )
+    return rows.astype(np.int64)
+
+
+def normalise_codes(codes: pd.Series) -> pd.Series:
+    """ICD-10 codes as the mapping tables hold them: upper case, no dots or spaces."""
+    return codes.astype(str).str.upper().str.replace(".", "", regex=False).str.strip()
+
+
+def _map_diagnoses(model, diagnoses, ids, age, sex, src):
+    """Map (member row, code) pairs to (member row, category) pairs, applying the model's edits."""
+    if "code" not in diagnoses.columns:
+        raise PopulationError(f"{src}: needs a code column (ICD-10)")
+    rows = _patient_rows(diagnoses, ids, src)
+    cat_index = pd.Index(model.category_names)
+    dx_map = model.dx_map
+    code_names = pd.Index(pd.unique(dx_map["code"]))
+    code_id = code_names.get_indexer(normalise_codes(diagnoses["code"]))
+    keep = code_id >= 0
+    rows, code_id = rows[keep], code_id[keep]
+
+    map_code = code_names.get_indexer(dx_map["code"])
+    order = np.argsort(map_code, kind="stable")
+    map_cat = cat_index.get_indexer(dx_map["category"])[order]
+    ptr = np.zeros(len(code_names) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(map_code, minlength=len(code_names)), out=ptr[1:])
+
+    fired, override = _edits(model, code_names, cat_index, code_id, age[rows], sex[rows])
+    plain = ~fired
+    lengths = (ptr[code_id + 1] - ptr[code_id])[plain]
+    starts = ptr[code_id[plain]]
+    pos = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) + np.arange(lengths.sum())
+    out_rows = [np.repeat(rows[plain], lengths)]
+    out_cats = [map_cat[pos]]
+    ov = fired & (override >= 0)
+    out_rows.append(rows[ov])
+    out_cats.append(override[ov])
+    return np.concatenate(out_rows), np.concatenate(out_cats).astype(np.int64)
+
+
+def _edits(model, code_names, cat_index, code_id, age, sex):
+    """Which (member, code) rows an edit fires on, and the override category (-1 = drop the code)."""
+    n_codes = len(code_names)
+    e = model.dx_edits
+    has = np.zeros(n_codes, dtype=bool)
+    e_sex = np.full(n_codes, -1, dtype=np.int64)
+    e_min = np.full(n_codes, -1, dtype=np.int64)
+    e_max = np.full(n_codes, -1, dtype=np.int64)
+    e_cat = np.full(n_codes, -1, dtype=np.int64)
+    idx = code_names.get_indexer(e["code"])
+    ok = idx >= 0
+    idx = idx[ok]
+    has[idx] = True
+    e_sex[idx] = e["sex"][ok].map({"": -1, "F": 0, "M": 1}).to_numpy(np.int64)
+    e_min[idx] = pd.to_numeric(e["age_min"][ok].replace("", np.nan)).fillna(-1).to_numpy(np.int64)
+    e_max[idx] = pd.to_numeric(e["age_max"][ok].replace("", np.nan)).fillna(-1).to_numpy(np.int64)
+    over = (e["action"][ok] == "override").to_numpy()
+    e_cat[idx[over]] = cat_index.get_indexer(e["category"][ok][over])
+    s, lo, hi = e_sex[code_id], e_min[code_id], e_max[code_id]
+    no_age = (lo < 0) & (hi < 0)
+    age_ok = no_age | ((hi >= 0) & (age <= hi)) | ((lo >= 0) & (age >= lo))
+    fired = has[code_id] & ((s < 0) | (s == sex)) & age_ok
+    return fired, e_cat[code_id]
+
+
+def _direct_conditions(model, conditions, ids, src):
+    if "category" not in conditions.columns:
+        raise PopulationError(f"{src}: needs a category column")
+    rows = _patient_rows(conditions, ids, src)
+    cats = pd.Index(model.category_names).get_indexer(conditions["category"].astype(str).str.strip())
+    if np.any(cats < 0):
+        r = int(np.flatnonzero(cats < 0)[0])
+        raise PopulationError(f"{src} row {r}: category {conditions['category'].iloc[r]!r} is not in the model")
+    return rows, cats.astype(np.int64)
+
+
+def _csr(rows: np.ndarray, cats: np.ndarray, n: int, n_cat: int) -> tuple[np.ndarray, np.ndarray]:
+    key = np.sort(rows.astype(np.int64) * max(n_cat, 1) + cats)
+    key = key[np.concatenate([[True], key[1:] != key[:-1]])] if key.size else key
+    r = key // max(n_cat, 1)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(r, minlength=n), out=indptr[1:])
+    return indptr, (key % max(n_cat, 1)).astype(np.int32)

@@ -1,0 +1,100 @@
+"""Slow, obvious reference implementations, written from the table definitions with Python sets.
+
+They share no code with the package except reading the model's tables, so agreement is evidence.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def _blank(v) -> bool:
+    return v is None or (isinstance(v, float) and np.isnan(v)) or str(v).strip() == ""
+
+
+def naive_terms(model, members: pd.DataFrame, diagnoses: pd.DataFrame) -> list[tuple[str, list[str]]]:
+    """For each member (in order): (segment, list of applying term names)."""
+    dx_map: dict[str, set[str]] = {}
+    for code, cat in zip(model.dx_map["code"], model.dx_map["category"]):
+        dx_map.setdefault(code, set()).add(cat)
+    edits = {r.code: r for r in model.dx_edits.itertuples(index=False)}
+    children: dict[str, set[str]] = {}
+    for p, c in zip(model.hierarchy["parent"], model.hierarchy["child"]):
+        children.setdefault(p, set()).add(c)
+    needs: dict[str, set[str]] = {}
+    for c, r in zip(model.requirements["category"], model.requirements["requires"]):
+        needs.setdefault(c, set()).add(r)
+    groups: dict[str, set[str]] = {}
+    for g, c in zip(model.groups["group"], model.groups["category"]):
+        groups.setdefault(g, set()).add(c)
+    codes_by_patient: dict[str, list[str]] = {}
+    for pid, code in zip(diagnoses["patient_id"].astype(str), diagnoses["code"].astype(str)):
+        codes_by_patient.setdefault(pid, []).append(code.upper().replace(".", "").strip())
+
+    cell_rows = list(model.cells[["segment", "sex", "age_min", "age_max", "term"]].itertuples(index=False))
+    out = []
+    for row in members.to_dict("records"):
+        seg = row.get("segment", model.segments[0])
+        sex = {"1": "M", "2": "F"}.get(str(row["sex"]).upper(), str(row["sex"]).upper())
+        age = int(np.floor(float(row["age"])))
+        cell = [t for s, x, lo, hi, t in cell_rows if s == seg and x == sex and lo <= age <= hi]
+        assert len(cell) == 1
+        cats: set[str] = set()
+        for code in codes_by_patient.get(str(row["patient_id"]), []):
+            if code not in dx_map:
+                continue
+            e = edits.get(code)
+            fires = False
+            if e is not None:
+                sex_ok = _blank(e.sex) or e.sex == sex
+                lo = None if _blank(e.age_min) else int(e.age_min)
+                hi = None if _blank(e.age_max) else int(e.age_max)
+                age_ok = (lo is None and hi is None) or (hi is not None and age <= hi) or (lo is not None and age >= lo)
+                fires = sex_ok and age_ok
+            if fires:
+                if e.action == "override":
+                    cats.add(e.category)
+            else:
+                cats |= dx_map[code]
+        valid = {c for c in cats if c not in needs or needs[c] & cats}
+        kept = {c for c in valid if not any(c in children.get(d, ()) for d in valid)}
+        flags = {"female": sex == "F", "male": sex == "M"}
+        for f in model.flags:
+            if f in row:
+                flags[f] = bool(int(row[f]))
+
+        def present(factor: str) -> bool:
+            if _blank(factor):
+                return True
+            return bool(groups[factor] & kept) if factor in groups else factor in kept
+
+        terms = cell + sorted(kept)
+        for r in model.interactions.itertuples(index=False):
+            if present(r.factor1) and present(r.factor2) and all(_blank(f) or flags[f] for f in (r.flag1, r.flag2)):
+                terms.append(r.term)
+        for r in model.counts.itertuples(index=False):
+            if int(r.min_count) <= len(kept) <= int(r.max_count):
+                terms.append(r.term)
+        out.append((seg, terms))
+    return out
+
+
+def naive_scores(model, members, diagnoses) -> np.ndarray:
+    """Raw score of each member: sum of the (segment, term) coefficients that apply."""
+    coef = {(s, t): v for s, t, v in zip(model.coefficients["segment"], model.coefficients["term"],
+                                         model.coefficients["coefficient"])}
+    return np.array([sum(coef.get((seg, t), 0.0) for t in terms)
+                     for seg, terms in naive_terms(model, members, diagnoses)])
+
+
+def naive_design(model, members, diagnoses) -> np.ndarray:
+    """Dense 0/1 design: member x parameter (the model's coefficients table rows)."""
+    index = {(s, t): i for i, (s, t) in enumerate(zip(model.coefficients["segment"], model.coefficients["term"]))}
+    rows = naive_terms(model, members, diagnoses)
+    X = np.zeros((len(rows), len(index)))
+    for i, (seg, terms) in enumerate(rows):
+        for t in terms:
+            if (seg, t) in index:
+                X[i, index[(seg, t)]] = 1.0
+    return X
