@@ -1,0 +1,235 @@
+"""Calibrate a risk model's coefficients by weighted least squares on annualised cost.
+
+For member ``i`` with cost ``c_i`` over ``e_i`` member-years, the response is the annualised cost
+truncated at a cap, ``y_i = min(c_i / e_i, cap)``, weighted by ``w_i = e_i`` (the CMS-HCC
+calibration convention: Pope et al., *Risk adjustment of Medicare capitation payments using the
+CMS-HCC model*, Health Care Financing Review 25(4), 2004). The design row of a member has a 1 for
+every model parameter that applies to them (cell, kept categories, interactions, count term), as
+scored by :func:`riskadjust.score`. Coefficients solve ``X'WX b = X'Wy``; with linear equality
+constraints ``C b = d`` they solve the KKT system ``[[X'WX, C'], [C, 0]] [b; l] = [X'Wy; d]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import linalg
+
+from riskadjust._calibrate_kernels import normal_equations
+from riskadjust.errors import PopulationError, RiskModelError
+from riskadjust.model import RiskModel
+from riskadjust.population import Population
+from riskadjust.score import kernel_args, score
+from riskadjust.validate import ValidationResult, validate
+
+BLOCK_MEMORY = 256 * 2**20
+
+
+@dataclass(frozen=True, eq=False)
+class CalibrationResult:
+    """Fitted coefficients, the relative model, and fit on the training and held-out members.
+
+    Attributes
+    ----------
+    coefficients : DataFrame
+        Per parameter: ``segment, term, kind, members, exposure`` (member-years with the term),
+        ``cost`` (fitted currency per member-year) and ``relative`` (``cost / denominator``).
+    model : RiskModel
+        The input model with the relative coefficients (scores average about 1 on the training data).
+    denominator : float
+        Exposure-weighted mean capped annualised cost of the training members (currency per member-year).
+    fit, validation : ValidationResult
+        Measures on the training members and on the held-out members (``None`` without a hold-out).
+    unobserved : tuple of (segment, term)
+        Parameters fewer than ``min_members`` training members have (and no constraint involves);
+        left at zero.
+    """
+
+    coefficients: pd.DataFrame
+    model: RiskModel
+    denominator: float
+    fit: ValidationResult
+    validation: ValidationResult | None
+    unobserved: tuple
+    n_train: int
+    n_holdout: int
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return self.coefficients
+
+    @property
+    def totals(self) -> dict:
+        out = {"members_train": self.n_train, "members_holdout": self.n_holdout, "denominator": self.denominator,
+               "r2_train": self.fit.r2, "unobserved_parameters": len(self.unobserved)}
+        if self.validation is not None:
+            out.update({"r2_holdout": self.validation.r2, "cpm_holdout": self.validation.cpm,
+                        "mape_holdout": self.validation.mape})
+        return out
+
+
+def _n_blocks(n: int, n_params: int) -> int:
+    """Blocks depend only on the data size (never on the thread count), so sums are reproducible."""
+    by_memory = max(1, BLOCK_MEMORY // (8 * max(n_params, 1) ** 2))
+    return int(max(1, min(64, -(-n // 16384), by_memory)))
+
+
+def normal_matrices(model: RiskModel, population: Population, weight: np.ndarray, y: np.ndarray):
+    """``(X'WX, X'Wy, count)`` for the model's parameters, summed over blocks in a fixed order."""
+    P = len(model.coefficients)
+    nb = _n_blocks(len(population), P)
+    xtx = np.zeros((nb, P, P))
+    xty = np.zeros((nb, P))
+    count = np.zeros((nb, P), dtype=np.int64)
+    normal_equations(*kernel_args(model, population), np.ascontiguousarray(weight, dtype=np.float64),
+                     np.ascontiguousarray(y, dtype=np.float64), xtx, xty, count)
+    a, v, c = xtx[0].copy(), xty[0].copy(), count[0].copy()
+    for b in range(1, nb):
+        a += xtx[b]
+        v += xty[b]
+        c += count[b]
+    return a, v, c
+
+
+def _constraint_matrix(model: RiskModel, constraints: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    need = {"constraint", "segment", "term", "weight", "value"}
+    if not need <= set(constraints.columns):
+        raise RiskModelError(f"constraints need columns {sorted(need)}; got {list(constraints.columns)}")
+    index = {(s, t): i for i, (s, t) in enumerate(zip(model.coefficients["segment"], model.coefficients["term"]))}
+    ids = list(pd.unique(constraints["constraint"]))
+    C = np.zeros((len(ids), len(index)))
+    d = np.zeros(len(ids))
+    for row, r in enumerate(constraints.itertuples(index=False)):
+        key = (str(r.segment), str(r.term))
+        if key not in index:
+            raise RiskModelError(f"constraints row {row}: ({key[0]!r}, {key[1]!r}) is not a parameter of the model")
+        k = ids.index(r.constraint)
+        C[k, index[key]] += float(r.weight)
+        d[k] = float(r.value)
+    return C, d
+
+
+def _solve(a: np.ndarray, v: np.ndarray, C: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Solve the (constrained) normal equations, with one step of iterative refinement."""
+    k = C.shape[0]
+    if k:
+        K = np.block([[a, C.T], [C, np.zeros((k, k))]])
+        rhs = np.concatenate([v, d])
+        kind = "sym"
+    else:
+        K, rhs, kind = a, v, "pos"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", linalg.LinAlgWarning)
+            x = linalg.solve(K, rhs, assume_a=kind)
+            x = x + linalg.solve(K, rhs - K @ x, assume_a=kind)
+    except (linalg.LinAlgError, linalg.LinAlgWarning, ValueError) as exc:
+        raise RiskModelError(
+            "the normal equations are singular or nearly so: some terms are collinear in these data (rare "
+            "terms that occur only together, or every member of a segment with the same count term); raise "
+            "min_members, merge terms with constraints or drop a term"
+        ) from exc
+    return x[: a.shape[0]]
+
+
+def calibrate(population: Population, cost, exposure=None, cap: float | None = None,
+              constraints: pd.DataFrame | None = None, *, holdout: float = 0.0, seed: int = 0,
+              groups=None, min_members: int = 1) -> CalibrationResult:
+    """Fit the coefficients of ``population.model`` by weighted least squares.
+
+    Parameters
+    ----------
+    population : Population
+        Members and conditions; the model it was built for supplies the parameters to fit (every
+        row of its coefficients table; starting values are ignored).
+    cost : array-like (n,)
+        Cost of each member over their exposure period (currency).
+    exposure : array-like (n,), optional
+        Member-years (0 < e); weights of the regression. Default 1.
+    cap : float, optional
+        Truncate annualised cost at this amount (currency per member-year).
+    constraints : DataFrame, optional
+        Long table ``constraint, segment, term, weight, value``: for each ``constraint`` id,
+        ``sum(weight * coefficient) = value``. E.g. two rows ``(1, s, A, 1, 0)``, ``(1, s, B, -1, 0)``
+        force equal coefficients for ``A`` and ``B``.
+    holdout : float
+        Fraction of members (drawn with ``seed``) held out of the fit and used for validation.
+    seed : int
+        Seed of the hold-out split.
+    groups : array-like (n,), optional
+        Group labels for predictive ratios by group.
+    min_members : int
+        Parameters that fewer training members have are not estimated (left at zero) unless a
+        constraint ties them to others.
+
+    Returns
+    -------
+    CalibrationResult
+
+    Examples
+    --------
+    >>> from riskadjust import Population
+    >>> from riskadjust.synthetic import home_model, synthetic_population
+    >>> m = home_model()
+    >>> members, dx = synthetic_population(5000, seed=3)
+    >>> pop = Population.from_frames(m, members, dx)
+    >>> r = calibrate(pop, members["cost"], members["exposure"], cap=100_000, holdout=0.3, seed=1,
+    ...               min_members=30)
+    >>> 0 < r.validation.r2 < 1
+    True
+    """
+    model = population.model
+    n = len(population)
+    c = np.asarray(cost, dtype=float)
+    e = np.ones(n) if exposure is None else np.asarray(exposure, dtype=float)
+    if c.shape != (n,) or e.shape != (n,):
+        raise PopulationError(f"cost and exposure need one value per member ({n}); got {c.shape} and {e.shape}")
+    bad = ~np.isfinite(c) | (c < 0)
+    if bad.any():
+        raise PopulationError(f"cost row {int(np.flatnonzero(bad)[0])}: must be a finite amount >= 0")
+    bad = ~np.isfinite(e) | (e <= 0)
+    if bad.any():
+        raise PopulationError(f"exposure row {int(np.flatnonzero(bad)[0])}: must be > 0 member-years")
+    y = c / e
+    if cap is not None:
+        if not cap > 0:
+            raise PopulationError(f"cap must be a positive amount per member-year, got {cap}")
+        y = np.minimum(y, cap)
+    if not 0 <= holdout < 1:
+        raise PopulationError(f"holdout must be a fraction in [0, 1), got {holdout}")
+    test = np.random.default_rng(seed).random(n) < holdout if holdout > 0 else np.zeros(n, dtype=bool)
+    train = ~test
+    g = None if groups is None else np.asarray(groups)
+
+    train_pop = population.take(train)
+    a, v, count = normal_matrices(model, train_pop, e[train], y[train])
+    C, d = (np.zeros((0, a.shape[0])), np.zeros(0)) if constraints is None else _constraint_matrix(model, constraints)
+    observed = ((np.diag(a) > 0) & (count >= min_members)) | np.any(C != 0, axis=0)
+    keep = np.flatnonzero(observed)
+    b = np.zeros(a.shape[0])
+    b[keep] = _solve(a[np.ix_(keep, keep)], v[keep], C[:, keep], d)
+
+    denominator = float(np.sum(e[train] * y[train]) / np.sum(e[train]))
+    coefs = model.coefficients[["segment", "term"]].copy()
+    kinds = dict(zip(model.terms, model.term_kinds))
+    coefs["kind"] = coefs["term"].map(kinds)
+    coefs["members"] = count
+    coefs["exposure"] = np.diag(a)
+    coefs["cost"] = b
+    coefs["relative"] = b / denominator
+    currency = model.with_coefficients(coefs[["segment", "term"]].assign(coefficient=b), normalisation=1.0,
+                                       coding_intensity=0.0)
+    relative = model.with_coefficients(coefs[["segment", "term"]].assign(coefficient=b / denominator),
+                                       normalisation=1.0, coding_intensity=0.0)
+    fit = validate(score(currency, train_pop).raw, y[train], e[train], None if g is None else g[train])
+    validation = None
+    if test.any():
+        test_pop = population.take(test)
+        validation = validate(score(currency, test_pop).raw, y[test], e[test], None if g is None else g[test])
+    unobserved = tuple(zip(coefs["segment"][~observed], coefs["term"][~observed]))
+    return CalibrationResult(coefs, relative, denominator, fit, validation, unobserved,
+                             int(train.sum()), int(test.sum()))
