@@ -1,0 +1,133 @@
+"""Fair shares of a national envelope: targets from need, pace of change, exact to the penny.
+
+Each group's **need** is ``exposure x risk x area_factor`` (member-years x mean relative risk
+score x e.g. the market forces factor). Its **target** is its share of need times the envelope.
+The **distance from target** of an amount ``a`` is ``(a - target) / target``.
+
+Pace of change (as in NHS allocations, where targets are reached over several years):
+
+1. every group gets a floor: at least ``baseline x (1 + min_growth)`` and at least
+   ``target x (1 - max_below_target)`` (each rule only when given);
+2. what is left of the envelope closes the gaps of the groups still below target, every such group
+   closing the same fraction of its gap. (The gaps always absorb what is left: the targets sum to
+   the envelope, so floors above target are paid for by the groups below it.)
+
+Without pace-of-change rules the allocation is the target. Amounts are then rounded to pennies by
+largest remainder, so they sum exactly to the envelope.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+class AllocationError(ValueError):
+    """The allocation inputs are inconsistent or the pace-of-change floors exceed the envelope."""
+
+
+@dataclass(frozen=True, eq=False)
+class AllocationResult:
+    """Allocation per group (currency); ``summary`` holds targets, distances and growth."""
+
+    summary: pd.DataFrame
+    envelope: float
+
+    @property
+    def totals(self) -> dict:
+        s = self.summary
+        return {"envelope": self.envelope, "allocated": float(s["allocation"].sum()), "groups": len(s),
+                "groups_below_target": int((s["distance_from_target"] < -1e-12).sum()),
+                "largest_distance_below": float(s["distance_from_target"].min())}
+
+
+def round_to_pennies(amounts: np.ndarray, total: float) -> np.ndarray:
+    """Round ``amounts`` to 0.01 so they sum exactly to ``total`` (largest remainder; ties by order).
+
+    Examples
+    --------
+    >>> round_to_pennies(np.array([1 / 3, 1 / 3, 1 / 3]), 1.0).tolist()
+    [0.34, 0.33, 0.33]
+    """
+    total_cents = int(round(total * 100))
+    if abs(total * 100 - total_cents) > 1e-6 * max(1.0, abs(total)):
+        raise AllocationError(f"envelope {total!r} is not a whole number of pennies")
+    scaled = np.asarray(amounts, dtype=float) * 100 * (total_cents / (np.sum(amounts) * 100))
+    cents = np.floor(scaled).astype(np.int64)
+    short = total_cents - int(cents.sum())
+    order = np.argsort(-(scaled - cents), kind="stable")
+    cents[order[:short]] += 1
+    return cents / 100.0
+
+
+def allocate(groups: pd.DataFrame, envelope: float, *, min_growth: float | None = None,
+             max_below_target: float | None = None) -> AllocationResult:
+    """Share ``envelope`` between groups by need, with optional pace-of-change rules.
+
+    Parameters
+    ----------
+    groups : DataFrame
+        ``group, exposure`` (member-years), ``risk`` (mean relative risk score), optional
+        ``area_factor`` (default 1) and ``baseline`` (last period's allocation, currency).
+    envelope : float
+        Total to share (currency, whole pennies).
+    min_growth : float, optional
+        Minimum growth on baseline for every group (e.g. 0.015); needs ``baseline``.
+    max_below_target : float, optional
+        No group ends more than this fraction below target (e.g. 0.05).
+
+    Examples
+    --------
+    >>> g = pd.DataFrame({"group": ["A", "B"], "exposure": [1000, 1000], "risk": [1.2, 0.8],
+    ...                   "baseline": [480_000, 520_000]})
+    >>> allocate(g, 1_030_000, min_growth=0.01).summary["allocation"].tolist()
+    [504800.0, 525200.0]
+    """
+    need_cols = {"group", "exposure", "risk"}
+    if not need_cols <= set(groups.columns):
+        raise AllocationError(f"groups need columns {sorted(need_cols)}; got {list(groups.columns)}")
+    g = groups.reset_index(drop=True)
+    exposure = g["exposure"].to_numpy(float)
+    risk = g["risk"].to_numpy(float)
+    area = g["area_factor"].to_numpy(float) if "area_factor" in g else np.ones(len(g))
+    for name, arr in (("exposure", exposure), ("risk", risk), ("area_factor", area)):
+        bad = ~np.isfinite(arr) | (arr < 0)
+        if bad.any():
+            raise AllocationError(f"groups row {int(np.flatnonzero(bad)[0])}: {name} must be a number >= 0")
+    need = exposure * risk * area
+    if need.sum() <= 0:
+        raise AllocationError("total need (exposure x risk x area_factor) is zero; nothing to share by")
+    target = envelope * need / need.sum()
+    baseline = g["baseline"].to_numpy(float) if "baseline" in g else None
+    if min_growth is not None and baseline is None:
+        raise AllocationError("min_growth needs a baseline column (last period's allocation per group)")
+
+    floor = np.zeros(len(g))
+    if min_growth is not None:
+        floor = np.maximum(floor, baseline * (1.0 + min_growth))
+    if max_below_target is not None:
+        if not 0 <= max_below_target < 1:
+            raise AllocationError(f"max_below_target must be a fraction in [0, 1), got {max_below_target}")
+        floor = np.maximum(floor, target * (1.0 - max_below_target))
+    left = envelope - floor.sum()
+    if left < -1e-9 * envelope:
+        raise AllocationError(
+            f"the pace-of-change floors need {floor.sum():,.2f} but the envelope is {envelope:,.2f}; "
+            "lower min_growth or raise max_below_target"
+        )
+    gap = np.maximum(target - floor, 0.0)
+    exact = floor + (max(left, 0.0) * gap / gap.sum() if gap.sum() > 0 else 0.0)
+    allocation = round_to_pennies(exact, envelope)
+
+    out = pd.DataFrame({"exposure": exposure, "risk": risk, "area_factor": area, "need": need,
+                        "target_share": need / need.sum(), "target": target}, index=pd.Index(g["group"], name="group"))
+    if baseline is not None:
+        out["baseline"] = baseline
+        out["baseline_distance_from_target"] = (baseline - target) / target
+    out["allocation"] = allocation
+    if baseline is not None:
+        out["growth"] = allocation / baseline - 1.0
+    out["distance_from_target"] = (allocation - target) / target
+    return AllocationResult(out, float(envelope))
