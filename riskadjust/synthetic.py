@@ -1,0 +1,204 @@
+"""Seeded SYNTHETIC populations and the bundled demonstration "home" model.
+
+Nothing here describes real people or a real payer. The home model (``data/home_model/``) has two
+segments (community, institutional), age-sex cells, 21 condition categories mapped from real ICD-10
+codes, a hierarchy, interactions and count terms, with invented coefficients. The generator draws:
+
+* practice groups with different morbidity (a group multiplier on every condition's rate) and
+  different age mixes;
+* ages, sexes, an institutional segment for a few older members;
+* conditions from a per-member frailty (Gamma) x group multiplier x age gradient, so conditions
+  cluster in the same people, and 1-2 ICD-10 codes per condition plus codes that map to nothing;
+* exposure in member-years (most members a full year) and annual cost = base x (model's own
+  relative risk) x lognormal noise x exposure, plus rare catastrophic claims (Pareto), giving the
+  right-skewed cost distribution of real claims.
+
+The same seed gives the same tables on any machine and thread count (pure NumPy, one generator).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from riskadjust.model import RiskModel
+from riskadjust.population import Population
+
+BASE_COST = 3000.0
+NOISE_CODES = ("R05", "J069", "Z0000", "M545", "R51", "K219", "H5213", "L700")
+
+
+def data_path(*parts: str) -> Path:
+    """Path of a file bundled in ``riskadjust/data``."""
+    return Path(str(resources.files("riskadjust") / "data")).joinpath(*parts)
+
+
+@lru_cache(maxsize=1)
+def home_model() -> RiskModel:
+    """The bundled SYNTHETIC demonstration model (see the module docstring).
+
+    Examples
+    --------
+    >>> m = home_model()
+    >>> m.segments, len(m.categories)
+    (('community', 'institutional'), 21)
+    """
+    return RiskModel.load(data_path("home_model"))
+
+
+def synthetic_population(n: int, seed: int = 0, n_groups: int = 6, model: RiskModel | None = None
+                         ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Draw ``n`` synthetic members and their diagnoses for the home model.
+
+    Parameters
+    ----------
+    n : int
+        Number of members.
+    seed : int
+        Seed; the same seed gives identical tables.
+    n_groups : int
+        Number of practice groups (``G01``...), each with its own morbidity and age mix.
+    model : RiskModel, optional
+        Model whose coefficients drive the expected cost (default: :func:`home_model`).
+
+    Returns
+    -------
+    members : DataFrame
+        ``patient_id, age, sex, segment, group, exposure`` (member-years), ``cost`` (currency units
+        in the exposure period).
+    diagnoses : DataFrame
+        ``patient_id, code`` (ICD-10 without dots).
+
+    Examples
+    --------
+    >>> members, dx = synthetic_population(1000, seed=1)
+    >>> list(members.columns)
+    ['patient_id', 'age', 'sex', 'segment', 'group', 'exposure', 'cost']
+    """
+    model = model or home_model()
+    rng = np.random.default_rng(seed)
+    group_morbidity = np.linspace(0.5, 2.0, n_groups)[rng.permutation(n_groups)]
+    group_age_shift = rng.normal(0.0, 8.0, n_groups)
+    group = rng.integers(0, n_groups, n)
+    age = _ages(rng, n, group_age_shift[group])
+    sex = np.where(rng.random(n) < 0.51, "F", "M")
+    institutional = (age >= 65) & (rng.random(n) < 0.02 + 0.10 * (age >= 85))
+    segment = np.where(institutional, "institutional", "community")
+    frailty = rng.gamma(2.0, 0.5, n) * group_morbidity[group] * (1.0 + 1.5 * institutional)
+
+    cats = model.categories["category"].tolist()
+    codes_of = model.dx_map.groupby("category", sort=False)["code"].apply(list).to_dict()
+    base_rate = np.geomspace(0.08, 0.004, len(cats))[rng.permutation(len(cats))]
+    age_grad = np.exp((np.clip(age, 20, 95) - 60.0) / 18.0)
+    rows, codes = [], []
+    for k, cat in enumerate(cats):
+        has = rng.random(n) < 1.0 - np.exp(-base_rate[k] * frailty * age_grad)
+        who = np.flatnonzero(has)
+        options = codes_of[cat]
+        for extra in (False, True):
+            pick = who if not extra else who[rng.random(who.size) < 0.3]
+            rows.append(pick)
+            codes.append(np.asarray(options, dtype=object)[rng.integers(0, len(options), pick.size)])
+    noise = np.flatnonzero(rng.random(n) < 0.6)
+    rows.append(noise)
+    codes.append(np.asarray(NOISE_CODES, dtype=object)[rng.integers(0, len(NOISE_CODES), noise.size)])
+    rows = np.concatenate(rows)
+    codes = np.concatenate(codes)
+
+    ids = np.char.add("S", np.char.zfill(np.arange(1, n + 1).astype(str), 7)).astype(object)
+    members = pd.DataFrame({"patient_id": ids, "age": age, "sex": sex, "segment": segment,
+                            "group": np.char.add("G", np.char.zfill((group + 1).astype(str), 2)).astype(object)})
+    diagnoses = pd.DataFrame({"patient_id": ids[rows], "code": codes})
+    order = np.lexsort((diagnoses["code"].to_numpy().astype(str), rows))
+    diagnoses = diagnoses.iloc[order].drop_duplicates().reset_index(drop=True)
+
+    from riskadjust.score import score  # local: score imports population, both import model
+
+    risk = score(model, Population.from_frames(model, members, diagnoses)).raw
+    exposure = np.where(rng.random(n) < 0.85, 1.0, np.round(rng.uniform(0.1, 1.0, n), 3))
+    sigma = 0.9
+    noise_factor = rng.lognormal(-0.5 * sigma**2, sigma, n)
+    catastrophic = (rng.random(n) < 0.002) * (rng.pareto(2.5, n) + 1.0) * 60000.0
+    cost = (BASE_COST * risk * noise_factor + catastrophic) * exposure
+    members["exposure"] = exposure
+    members["cost"] = np.round(cost, 2)
+    return members, diagnoses
+
+
+def _ages(rng: np.random.Generator, n: int, shift: np.ndarray) -> np.ndarray:
+    """A registered-list age mix: children, working age and a long tail of older people."""
+    young = rng.random(n) < 0.2
+    age = np.where(young, rng.uniform(0, 18, n), rng.normal(50, 20, n) + shift)
+    return np.clip(np.floor(age), 0, 104).astype(np.int64)
+
+
+def synthetic_medicare(n: int, model: RiskModel, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Draw ``n`` SYNTHETIC Medicare enrollees and ICD-10 codes from a CMS-HCC model's mapping table.
+
+    About 80% are aged (65-100) and 20% disabled (25-64); dual status, OREC (including ESRD 2/3),
+    long-term institutional, new-enrollee and SNP flags are mixed in. Each member gets a Poisson
+    number of codes, half drawn from all the model's codes and half from one hierarchy family
+    (a parent category and its children), so hierarchies and interactions fire often; some codes
+    map to nothing.
+
+    Returns ``members`` (``patient_id, age, sex, dual_elgbl_cd, orec, crec, lti, new_enrollee, snp``)
+    and ``diagnoses`` (``patient_id, code``), for :func:`riskadjust.cms.cms_population`.
+    """
+    rng = np.random.default_rng(seed)
+    disabled = rng.random(n) < 0.2
+    age = np.where(disabled, rng.integers(25, 65, n), rng.integers(65, 101, n))
+    sex = np.where(rng.random(n) < 0.55, "F", "M")
+    dual = np.asarray(["00", "02", "04", "08", "01", "03", "05", "06", "09"], dtype=object)[
+        rng.choice(9, n, p=[0.72, 0.06, 0.03, 0.03, 0.05, 0.04, 0.02, 0.02, 0.03])]
+    orec = np.where(disabled, np.asarray(["1", "3", "2"], dtype=object)[rng.choice(3, n, p=[0.9, 0.05, 0.05])],
+                    np.asarray(["0", "1", "2"], dtype=object)[rng.choice(3, n, p=[0.85, 0.12, 0.03])])
+    lti = (rng.random(n) < 0.05).astype(np.int8)
+    new_enrollee = ((rng.random(n) < 0.05) & ~np.isin(orec, ["2", "3"]) & (lti == 0)).astype(np.int8)
+    snp = (new_enrollee.astype(bool) & (rng.random(n) < 0.2)).astype(np.int8)
+    ids = np.char.add("M", np.arange(n).astype(str)).astype(object)
+    members = pd.DataFrame({"patient_id": ids, "age": age, "sex": sex, "dual_elgbl_cd": dual, "orec": orec,
+                            "crec": "", "lti": lti, "new_enrollee": new_enrollee, "snp": snp})
+
+    dx_map = model.dx_map.sort_values("category", kind="stable")
+    codes = dx_map["code"].to_numpy(dtype=object)
+    cat_names, cat_start, cat_size = np.unique(dx_map["category"].to_numpy(dtype=str), return_index=True,
+                                               return_counts=True)
+    cat_id = {c: i for i, c in enumerate(cat_names)}
+    families = [[cat_id[p]] + [cat_id[c] for c in ch] for p, ch in model.hierarchy.groupby("parent")["child"]]
+    fam_size = np.array([len(f) for f in families], dtype=np.int64)
+    fam_start = np.concatenate([[0], np.cumsum(fam_size)[:-1]]).astype(np.int64)
+    fam_cats = np.array([c for f in families for c in f], dtype=np.int64)
+    k = rng.poisson(3.0, n)
+    fam_k = rng.poisson(1.5, n) if families else np.zeros(n, dtype=np.int64)
+    rows = [np.repeat(np.arange(n), k)]
+    picks = [codes[rng.integers(0, codes.size, k.sum())]]
+    fam_rows = np.repeat(np.arange(n), fam_k)
+    fam = rng.integers(0, max(len(families), 1), n)[fam_rows]
+    cat = fam_cats[fam_start[fam] + (rng.random(fam_rows.size) * fam_size[fam]).astype(np.int64)]
+    rows.append(fam_rows)
+    picks.append(codes[cat_start[cat] + (rng.random(fam_rows.size) * cat_size[cat]).astype(np.int64)])
+    junk = np.flatnonzero(rng.random(n) < 0.3)
+    rows.append(junk)
+    picks.append(np.asarray(NOISE_CODES, dtype=object)[rng.integers(0, len(NOISE_CODES), junk.size)])
+    rows = np.concatenate(rows)
+    diagnoses = pd.DataFrame({"patient_id": ids[rows], "code": np.concatenate(picks)})
+    return members, diagnoses
+
+
+SAMPLE_SIZE = 20_000
+SAMPLE_SEED = 2024
+
+
+def load_sample() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The bundled SYNTHETIC sample: ``synthetic_population(20_000, seed=2024)`` saved as CSV.
+
+    Returns ``members`` (``patient_id, age, sex, segment, group, exposure, cost``) and ``diagnoses``.
+    """
+    members = pd.read_csv(data_path("sample_members.csv"), dtype={"patient_id": str, "sex": str, "segment": str,
+                                                                    "group": str})
+    diagnoses = pd.read_csv(data_path("sample_diagnoses.csv"), dtype=str)
+    return members, diagnoses
