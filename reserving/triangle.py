@@ -287,9 +287,15 @@ class TriangleSet:
         path = Path(path)
         if not path.exists():
             raise TriangleError(f"{path}: no such file")
-        reader = "read_parquet" if path.suffix.lower() in {".parquet", ".pq"} else "read_csv"
-        opts = "" if reader == "read_parquet" else ", all_varchar=true"
-        frame = duckdb.execute(f"SELECT * FROM {reader}($1{opts})", [str(path)]).df()
+        if path.suffix.lower() in {".parquet", ".pq"}:
+            query = "SELECT * FROM read_parquet($1)"
+        else:
+            query = "SELECT * FROM read_csv($1, header=true, all_varchar=true, quote='\"', escape='\"')"
+        try:
+            frame = duckdb.execute(query, [str(path)]).df()
+        except duckdb.Error as exc:
+            # DuckDB quotes the offending line, which may hold identifiers: keep only its first line.
+            raise TriangleError(f"{path}: cannot be read: {str(exc).splitlines()[0]}") from None
         return cls.from_frame(frame, origin, development, amount, source=str(path), **kwargs)
 
     @classmethod
