@@ -1,0 +1,332 @@
+"""Numba kernels of the over-dispersed Poisson (ODP) bootstrap of the chain ladder.
+
+England & Verrall (2002), "Stochastic claims reserving in general insurance", BAJ 8(3),
+Appendix 3, with the refinements of Shapland (2016), "Using the ODP Bootstrap Model: A
+Practitioner's Guide", CAS Monograph 4. Arrays in, arrays out; the public wrapper
+:func:`reserving.bootstrap_odp` validates and labels.
+
+Per segment, with ``m[i, j]`` the chain-ladder fitted incremental amounts of the observed cells
+and ``r`` the pool of adjusted Pearson residuals, one simulation is:
+
+1. pseudo data ``q*[i, j] = m[i, j] + r[u] sqrt(|m[i, j]|)``, ``u`` uniform over the pool
+   (cells with ``m = 0`` stay 0), cumulated along lags;
+2. the chain ladder refitted to it with the same factor options
+   (:func:`reserving._kernels.link_weights` and the averages of
+   :func:`reserving._kernels.select_ldf`);
+3. the future incremental means ``m*[i, j]`` projected from the pseudo latest diagonal;
+4. process error: for each origin, and separately for each future calendar period, the sum
+   ``P`` of its positive future means and the sum ``N`` of the absolute values of its negative
+   ones become ``phi G(P / phi) - phi G(N / phi)``, ``G`` a standard gamma (``process='gamma'``)
+   or Poisson (``'odp'``) variate. A sum of independent gamma (Poisson) variables with a
+   common scale is gamma (Poisson) with the summed shape, so one draw per sign replaces one
+   per cell, exactly; a negative mean takes the sign-reversed distribution of its absolute
+   value (Shapland 2016 on negative incremental values; R's ``BootChainLadder``).
+
+Memory per work item is one triangle and a few vectors: nothing grows with
+``n_sims x n_origins x n_lags``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from reserving._kernels import REGRESSION, SIMPLE, link_weights
+from reserving._random import bounded, gamma, poisson, stream
+
+GAMMA, ODP = 0, 1
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def fitted_incremental(values, latest_lag, ldf):
+    """Chain-ladder fitted incremental amounts of the observed cells (England & Verrall 2002, A3).
+
+    Backward recursion from the latest diagonal: ``M[i, k] = C[i, k]`` at the latest lag ``k``,
+    ``M[i, j - 1] = M[i, j] / f[j - 1]``; ``m[i, j] = M[i, j] - M[i, j - 1]``.
+    Shapes: ``values`` (S, I, J), ``latest_lag`` (S, I) int64 (-1: no data), ``ldf`` (S, J - 1).
+    Returns (S, I, J): fitted increments where observed, NaN elsewhere (and ``inf`` when a
+    factor is 0, which the caller reports).
+    """
+    n_seg, n_org, n_lag = values.shape
+    out = np.full((n_seg, n_org, n_lag), np.nan)
+    for s in prange(n_seg):
+        for i in range(n_org):
+            k = latest_lag[s, i]
+            if k < 0:
+                continue
+            cum = values[s, i, k]
+            for j in range(k, 0, -1):
+                prev = cum / ldf[s, j - 1] if ldf[s, j - 1] != 0.0 else np.inf
+                out[s, i, j] = cum - prev
+                cum = prev
+            out[s, i, 0] = cum
+    return out
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def expected_future(values, latest_lag, ldf, valuation_index):
+    """Chain-ladder future incremental means summed by origin and by future calendar period.
+
+    Shapes: ``values`` (S, I, J), ``latest_lag`` (S, I), ``ldf`` (S, J - 1).
+    Returns ``by_origin`` (S, I) and ``by_calendar`` (S, K) with
+    ``K = I + J - 2 - valuation_index`` (calendar period ``valuation_index + 1 + k``).
+    """
+    n_seg, n_org, n_lag = values.shape
+    n_cal = n_org + n_lag - 2 - valuation_index
+    by_origin = np.zeros((n_seg, n_org))
+    by_calendar = np.zeros((n_seg, n_cal))
+    for s in prange(n_seg):
+        pos_o = np.zeros(n_org)
+        neg_o = np.zeros(n_org)
+        pos_c = np.zeros(n_cal)
+        neg_c = np.zeros(n_cal)
+        project(values[s], latest_lag[s], ldf[s], valuation_index, pos_o, neg_o, pos_c, neg_c)
+        by_origin[s] = pos_o - neg_o
+        by_calendar[s] = pos_c - neg_c
+    return by_origin, by_calendar
+
+
+@njit(cache=True, nogil=True)
+def project(c, latest_lag, ldf, valuation_index, pos_o, neg_o, pos_c, neg_c):
+    """Project each origin from its latest cell with ``ldf``; sum future increments by sign.
+
+    ``pos_o[i]`` / ``neg_o[i]``: sum of the positive / minus the negative future increments of
+    origin ``i``; ``pos_c[k]`` / ``neg_c[k]`` the same for calendar period
+    ``valuation_index + 1 + k``. The four outputs are overwritten.
+    Shapes: ``c`` (I, J), ``latest_lag`` (I,), ``ldf`` (J - 1,), ``pos_o``/``neg_o`` (I,),
+    ``pos_c``/``neg_c`` (K,).
+    """
+    n_org, n_lag = c.shape
+    pos_c[:] = 0.0
+    neg_c[:] = 0.0
+    for i in range(n_org):
+        k = latest_lag[i]
+        up = 0.0
+        down = 0.0
+        if k >= 0:
+            cum = c[i, k]
+            cal = i + k - valuation_index
+            for j in range(k + 1, n_lag):
+                nxt = cum * ldf[j - 1]
+                inc = nxt - cum
+                cum = nxt
+                if inc >= 0.0:
+                    up += inc
+                    pos_c[cal] += inc
+                else:
+                    down -= inc
+                    neg_c[cal] -= inc
+                cal += 1
+        pos_o[i] = up
+        neg_o[i] = down
+
+
+@njit(cache=True, nogil=True)
+def factors(c, w, average_code, valuation_index, ldf):
+    """Age-to-age factors of ``c`` from the links with ``w != 0`` and ``c[i, j] != 0``, into ``ldf``.
+
+    The averages of :func:`reserving._kernels.select_ldf` (``f = sum(w x^(1-a) y) /
+    sum(w x^(2-a))``; volume ``a = 1``, simple ``a = 2``, regression ``a = 0``) with the powers
+    written out, so the volume average, the bootstrap's hot loop, needs no ``pow``, and with
+    the loop stopping at the last origin that can have link ``j`` (``i + j + 1 <=
+    valuation_index``); tested equal to ``select_ldf``. 1.0 where the denominator is zero.
+    Shapes: ``c`` (I, J), ``w`` (I, J - 1), ``ldf`` (J - 1,) overwritten.
+    """
+    n_org, n_lag = c.shape
+    for j in range(n_lag - 1):
+        rows = min(n_org, valuation_index - j)
+        num = 0.0
+        den = 0.0
+        if average_code == SIMPLE:
+            for i in range(rows):
+                x = c[i, j]
+                if w[i, j] != 0.0 and x != 0.0:
+                    num += w[i, j] * x ** -1.0 * c[i, j + 1]
+                    den += w[i, j]
+        elif average_code == REGRESSION:
+            for i in range(rows):
+                x = c[i, j]
+                if w[i, j] != 0.0 and x != 0.0:
+                    num += w[i, j] * x * c[i, j + 1]
+                    den += w[i, j] * (x * x)
+        else:
+            for i in range(rows):
+                x = c[i, j]
+                if w[i, j] != 0.0 and x != 0.0:
+                    num += w[i, j] * c[i, j + 1]
+                    den += w[i, j] * x
+        ldf[j] = num / den if den != 0.0 else 1.0
+
+
+@njit(cache=True, nogil=True)
+def _process(state, mean, phi, process_code):
+    """A draw with mean ``mean >= 0`` and variance ``phi * mean``: ``phi G(mean / phi)``."""
+    if mean == 0.0 or phi <= 0.0:
+        return mean, state
+    if process_code == ODP:
+        g, state = poisson(state, mean / phi)
+    else:
+        g, state = gamma(state, mean / phi)
+    return phi * g, state
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def simulate(
+    fitted, scale, latest_lag, pool, pool_start, eligible, exclude, drop_high, drop_low, use_drops,
+    n_periods, valuation_index, average_code, phi, process_code, keys, n_sims, block_size,
+    ibnr, cash, param_origin, param_cash,
+):
+    """ODP bootstrap of a stack of triangles: one parallel loop over segments x blocks of simulations.
+
+    Steps 1-4 of the module docstring for each simulation. Work item ``(s, b)`` runs
+    simulations ``b * block_size`` to ``(b + 1) * block_size - 1`` of segment ``s`` with the
+    random stream ``stream(keys[s], b)``, so results do not depend on threads or on the other
+    segments.
+
+    Inputs, for S segments, I origins, J lags, K future calendar periods:
+    ``fitted`` (S, I, J) fitted increments ``m`` (0 where unobserved), ``scale`` (S, I, J)
+    ``sqrt(|m|)`` where the cell is resampled (0: the cell stays ``m``), ``latest_lag`` (S, I),
+    ``pool`` (P,) concatenated residual pools with segment ``s`` at
+    ``pool[pool_start[s]:pool_start[s + 1]]``, ``eligible`` (S, I, J - 1) 0/1 links usable
+    whatever the values (window, exclusions, missing cells), ``exclude`` (S, I, J - 1),
+    ``drop_high``/``drop_low`` (J - 1,), ``use_drops`` (refit the weights with
+    ``link_weights`` on every pseudo triangle, needed when links are dropped by rank),
+    ``n_periods``, ``valuation_index``, ``average_code``, ``phi`` (S,) scale parameters,
+    ``process_code`` (GAMMA or ODP), ``keys`` (S, 4) uint64.
+
+    Outputs (filled): ``ibnr`` (S, I, n_sims) and ``cash`` (S, K, n_sims) with process error;
+    ``param_origin`` (S, B, I) and ``param_cash`` (S, B, K): per-block sums of the means
+    without process error (B blocks), for the bias estimate.
+    """
+    n_seg, n_org, n_lag = fitted.shape
+    n_cal = cash.shape[1]
+    n_blocks = (n_sims + block_size - 1) // block_size
+    for item in prange(n_seg * n_blocks):
+        s = item // n_blocks
+        b = item - s * n_blocks
+        state = stream(keys[s], b)
+        c = np.full((n_org, n_lag), np.nan)
+        ldf = np.ones(n_lag - 1)
+        pos_o = np.zeros(n_org)
+        neg_o = np.zeros(n_org)
+        pos_c = np.zeros(n_cal)
+        neg_c = np.zeros(n_cal)
+        lo = pool_start[s]
+        n_pool = pool_start[s + 1] - lo
+        for sim in range(b * block_size, min(n_sims, (b + 1) * block_size)):
+            for i in range(n_org):
+                cum = 0.0
+                for j in range(latest_lag[s, i] + 1):
+                    q = fitted[s, i, j]
+                    if scale[s, i, j] != 0.0:
+                        u, state = bounded(state, n_pool)
+                        q += pool[lo + u] * scale[s, i, j]
+                    cum += q
+                    c[i, j] = cum
+            if use_drops:
+                w = link_weights(c, valuation_index, n_periods, drop_high, drop_low, exclude[s])
+                factors(c, w, average_code, valuation_index, ldf)
+            else:
+                factors(c, eligible[s], average_code, valuation_index, ldf)
+            project(c, latest_lag[s], ldf, valuation_index, pos_o, neg_o, pos_c, neg_c)
+            for i in range(n_org):
+                param_origin[s, b, i] += pos_o[i] - neg_o[i]
+                up, state = _process(state, pos_o[i], phi[s], process_code)
+                down, state = _process(state, neg_o[i], phi[s], process_code)
+                ibnr[s, i, sim] = up - down
+            for k in range(n_cal):
+                param_cash[s, b, k] += pos_c[k] - neg_c[k]
+                up, state = _process(state, pos_c[k], phi[s], process_code)
+                down, state = _process(state, neg_c[k], phi[s], process_code)
+                cash[s, k, sim] = up - down
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def column_statistics(x, probs):
+    """Mean, standard deviation (n - 1 divisor) and quantiles of each column of each segment.
+
+    Quantiles are numpy's default (linear interpolation between order statistics,
+    Hyndman & Fan type 7). The order statistics are found without a full sort: one pass bins
+    the column into 1024 equal-width bins between its minimum and maximum, and only the bins
+    that hold the wanted ranks are sorted.
+    Shapes: ``x`` (S, C, n) (a column is contiguous), ``probs`` (Q,) in [0, 1]. Returns
+    mean (S, C), std (S, C), quantiles (S, C, Q).
+    """
+    n_seg, n_col, n = x.shape
+    n_q = probs.shape[0]
+    mean = np.zeros((n_seg, n_col))
+    std = np.zeros((n_seg, n_col))
+    quant = np.zeros((n_seg, n_col, n_q))
+    for item in prange(n_seg * n_col):
+        s = item // n_col
+        k = item - s * n_col
+        col = x[s, k]
+        mean[s, k], std[s, k] = _mean_std(col)
+        quant[s, k] = _quantiles(col, probs)
+    return mean, std, quant
+
+
+@njit(cache=True, nogil=True)
+def _mean_std(col):
+    n = col.shape[0]
+    total = 0.0
+    for v in col:
+        total += v
+    mu = total / n
+    ss = 0.0
+    for v in col:
+        ss += (v - mu) * (v - mu)
+    return mu, math.sqrt(ss / (n - 1)) if n > 1 else 0.0
+
+
+@njit(cache=True, nogil=True)
+def _quantiles(col, probs):
+    """Type-7 quantiles of ``col`` (as ``numpy.quantile``) sorting only the bins that hold the ranks.
+
+    Equal-width bins are ordered, so after a counting pass the order statistic of rank ``r``
+    is at position ``r`` once the elements of its bin are placed at the bin's offset and sorted.
+    """
+    n = col.shape[0]
+    n_q = probs.shape[0]
+    out = np.empty(n_q)
+    lo = col.min()
+    hi = col.max()
+    if np.isnan(lo) or np.isnan(hi) or lo == hi:
+        out[:] = lo if not np.isnan(hi) else hi
+        return out
+    n_bins = 1024
+    width = (hi - lo) / n_bins
+    start = np.zeros(n_bins + 1, dtype=np.int64)
+    bin_of = np.empty(n, dtype=np.int64)
+    for t in range(n):
+        b = min(int((col[t] - lo) / width), n_bins - 1)
+        bin_of[t] = b
+        start[b + 1] += 1
+    for b in range(n_bins):
+        start[b + 1] += start[b]
+    index = np.empty(n_q)
+    need = np.zeros(n_bins, dtype=np.bool_)
+    for q in range(n_q):
+        index[q] = n * probs[q] + (1.0 - probs[q]) - 1.0
+        r = min(max(int(math.floor(index[q])), 0), n - 1)
+        need[np.searchsorted(start, r, side="right") - 1] = True
+        need[np.searchsorted(start, min(r + 1, n - 1), side="right") - 1] = True
+    placed = np.empty(n)
+    fill = start[:n_bins].copy()
+    for t in range(n):
+        b = bin_of[t]
+        if need[b]:
+            placed[fill[b]] = col[t]
+            fill[b] += 1
+    for b in range(n_bins):
+        if need[b]:
+            placed[start[b]:start[b + 1]].sort()
+    for q in range(n_q):
+        r = min(max(int(math.floor(index[q])), 0), n - 1)
+        g = index[q] - math.floor(index[q])
+        a = placed[r]
+        d = placed[min(r + 1, n - 1)] - a
+        out[q] = a + d * g if g < 0.5 else placed[min(r + 1, n - 1)] - d * (1.0 - g)
+    return out

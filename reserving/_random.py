@@ -1,0 +1,195 @@
+"""Per-item random streams for Numba kernels: reproducible whatever the number of threads.
+
+Every unit of parallel work (a segment's block of simulations) draws from its own stream, whose
+state is derived only from the segment's key and the block number. Which thread runs the block,
+and in what order, cannot change a single draw, and a segment's draws do not depend on which
+other segments are in the batch.
+
+Generator: xoshiro256** (Blackman & Vigna, "Scrambled linear pseudorandom number generators",
+ACM TOMS 2021), 256 bits of state held in four local ``uint64`` values and passed by value, so
+nothing is allocated per draw. A stream's state is set from the key and block number with the
+SplitMix64 mixer (Steele, Lea & Flood 2014), the seeding the xoshiro authors recommend.
+
+Segment keys come from :func:`segment_keys`: ``numpy.random.SeedSequence(seed, spawn_key=...)``
+with the spawn key a stable hash of the segment's label, so a segment keeps its stream when
+other segments are added or removed.
+
+Variates (all built on :func:`uniform`, which is never exactly 0 or 1):
+
+- :func:`bounded` an unbiased integer in ``[0, n)`` by Lemire's multiply-shift with rejection
+  (Lemire, "Fast random integer generation in an interval", ACM TOMACS 2019);
+- :func:`normal` by Marsaglia's polar method (one normal per call, no hidden cached value);
+- :func:`gamma` by Marsaglia & Tsang (2000) for shape >= 1, with ``G(a) = G(a + 1) U^(1/a)``
+  for shape < 1;
+- :func:`poisson` by multiplying uniforms (Knuth) for means below 10 and by the transformed
+  rejection method PTRS (Hoermann 1993, "The transformed rejection method for generating
+  Poisson random variables") above.
+
+Each variate function takes the state ``(s0, s1, s2, s3)`` and returns ``(value, state)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+import numpy as np
+from numba import njit, uint64
+
+_GOLDEN = uint64(0x9E3779B97F4A7C15)
+_MIX1 = uint64(0xBF58476D1CE4E5B9)
+_MIX2 = uint64(0x94D049BB133111EB)
+_TWO53 = 1.0 / 9007199254740992.0
+
+
+def segment_keys(seed: int, labels) -> np.ndarray:
+    """(n, 4) uint64 keys, one per label, from ``SeedSequence(seed, spawn_key=hash(label))``.
+
+    The hash is BLAKE2b of the label's text (tuples joined component by component), so the key
+    is the same in every process and Python session.
+    """
+    keys = np.empty((len(labels), 4), dtype=np.uint64)
+    for n, label in enumerate(labels):
+        parts = label if isinstance(label, tuple) else (label,)
+        text = "\x1f".join(str(p.item() if hasattr(p, "item") else p) for p in parts)
+        digest = hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+        spawn = (int.from_bytes(digest[:8], "little"), int.from_bytes(digest[8:], "little"))
+        keys[n] = np.random.SeedSequence(seed, spawn_key=spawn).generate_state(4, np.uint64)
+    return keys
+
+
+@njit(cache=True, nogil=True)
+def _mix(z):
+    """SplitMix64 output function: a bijective avalanche of a 64-bit word."""
+    z = (z ^ (z >> uint64(30))) * _MIX1
+    z = (z ^ (z >> uint64(27))) * _MIX2
+    return z ^ (z >> uint64(31))
+
+
+@njit(cache=True, nogil=True)
+def stream(key, block):
+    """Initial xoshiro256** state of block ``block`` of the segment with ``key`` (4 uint64)."""
+    b = uint64(block)
+    s0 = _mix(key[0] + _mix(b * uint64(4) + uint64(1)) * _GOLDEN)
+    s1 = _mix(key[1] + _mix(b * uint64(4) + uint64(2)) * _GOLDEN)
+    s2 = _mix(key[2] + _mix(b * uint64(4) + uint64(3)) * _GOLDEN)
+    s3 = _mix(key[3] + _mix(b * uint64(4) + uint64(4)) * _GOLDEN)
+    if (s0 | s1 | s2 | s3) == uint64(0):
+        s0 = _GOLDEN
+    return (s0, s1, s2, s3)
+
+
+@njit(cache=True, nogil=True)
+def _rotl(x, k):
+    return (x << uint64(k)) | (x >> uint64(64 - k))
+
+
+@njit(cache=True, nogil=True)
+def next_u64(state):
+    """One 64-bit output of xoshiro256** and the next state."""
+    s0, s1, s2, s3 = state
+    out = _rotl(s1 * uint64(5), 7) * uint64(9)
+    t = s1 << uint64(17)
+    s2 ^= s0
+    s3 ^= s1
+    s1 ^= s2
+    s0 ^= s3
+    s2 ^= t
+    s3 = _rotl(s3, 45)
+    return out, (s0, s1, s2, s3)
+
+
+@njit(cache=True, nogil=True)
+def uniform(state):
+    """Uniform on (0, 1): the top 53 bits plus one half, times 2^-53."""
+    x, state = next_u64(state)
+    return (float(x >> uint64(11)) + 0.5) * _TWO53, state
+
+
+@njit(cache=True, nogil=True)
+def bounded(state, n):
+    """Unbiased integer in ``[0, n)`` for ``1 <= n < 2^32`` (Lemire 2019, multiply-shift with rejection)."""
+    un = uint64(n)
+    x, state = next_u64(state)
+    m = (x >> uint64(32)) * un
+    low = m & uint64(0xFFFFFFFF)
+    if low < un:
+        threshold = (uint64(0x100000000) - un) % un
+        while low < threshold:
+            x, state = next_u64(state)
+            m = (x >> uint64(32)) * un
+            low = m & uint64(0xFFFFFFFF)
+    return np.int64(m >> uint64(32)), state
+
+
+@njit(cache=True, nogil=True)
+def normal(state):
+    """Standard normal by Marsaglia's polar method (one normal per call, nothing cached)."""
+    while True:
+        u, state = uniform(state)
+        v, state = uniform(state)
+        u = 2.0 * u - 1.0
+        v = 2.0 * v - 1.0
+        r2 = u * u + v * v
+        if r2 < 1.0:
+            return u * math.sqrt(-2.0 * math.log(r2) / r2), state
+
+
+@njit(cache=True, nogil=True)
+def gamma(state, shape):
+    """Gamma(shape, scale 1); 0 for ``shape <= 0``. Marsaglia & Tsang (2000), ACM TOMS 26(3)."""
+    if shape <= 0.0:
+        return 0.0, state
+    boost = 1.0
+    a = shape
+    if a < 1.0:
+        u, state = uniform(state)
+        boost = u ** (1.0 / a)
+        a += 1.0
+    d = a - 1.0 / 3.0
+    c = 1.0 / math.sqrt(9.0 * d)
+    while True:
+        x, state = normal(state)
+        v = 1.0 + c * x
+        if v <= 0.0:
+            continue
+        v = v * v * v
+        u, state = uniform(state)
+        if u < 1.0 - 0.0331 * x * x * x * x:
+            return d * v * boost, state
+        if math.log(u) < 0.5 * x * x + d * (1.0 - v + math.log(v)):
+            return d * v * boost, state
+
+
+@njit(cache=True, nogil=True)
+def poisson(state, lam):
+    """Poisson(lam); 0 for ``lam <= 0``. Knuth below 10, PTRS (Hoermann 1993) from 10."""
+    if lam <= 0.0:
+        return 0.0, state
+    if lam < 10.0:
+        limit = math.exp(-lam)
+        k = 0.0
+        p, state = uniform(state)
+        while p > limit:
+            k += 1.0
+            u, state = uniform(state)
+            p *= u
+        return k, state
+    slam = math.sqrt(lam)
+    loglam = math.log(lam)
+    b = 0.931 + 2.53 * slam
+    a = -0.059 + 0.02483 * b
+    inv_alpha = 1.1239 + 1.1328 / (b - 3.4)
+    v_r = 0.9277 - 3.6224 / (b - 2.0)
+    while True:
+        u, state = uniform(state)
+        u -= 0.5
+        v, state = uniform(state)
+        us = 0.5 - abs(u)
+        k = math.floor((2.0 * a / us + b) * u + lam + 0.43)
+        if us >= 0.07 and v <= v_r:
+            return k, state
+        if k < 0.0 or (us < 0.013 and v > us):
+            continue
+        if math.log(v) + math.log(inv_alpha) - math.log(a / (us * us) + b) <= -lam + k * loglam - math.lgamma(k + 1.0):
+            return k, state

@@ -1,0 +1,316 @@
+"""ODP bootstrap: kernels against slow references, statistics against published and analytic figures.
+
+References: England & Verrall (2002) and England (2002) on Taylor-Ashe (chainladder's 'genins');
+the analytic ODP prediction error from a quasi-Poisson GLM (statsmodels) in ``naive_bootstrap``;
+chainladder-python's ``BootstrapODPSample`` for the defects ours avoids.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numba
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numba import njit
+from scipy import stats
+
+from reserving import TriangleError, TriangleSet, bootstrap_odp, chain_ladder
+from reserving import _bootstrap_kernels as bk
+from reserving import _random
+from reserving._kernels import select_ldf
+from reserving.bootstrap import _odp_fit
+from tests.reserving import naive_bootstrap as naive
+
+ENGLAND_2002_PERCENT = [117, 47, 37, 31, 27, 23, 21, 25, 44]  # origins 2..10, bootstrap prediction error %
+
+
+@pytest.fixture(scope="module")
+def genins():
+    return TriangleSet.from_array(naive.genins(), origin_start="2001", grain="Y")
+
+
+@pytest.fixture(scope="module")
+def analytic():
+    return naive.analytic_prediction_error(naive.genins())
+
+
+@pytest.fixture(scope="module")
+def genins_dof(genins):
+    return bootstrap_odp(genins, n_sims=60_000, seed=2002, residuals="dof")
+
+
+@pytest.fixture(scope="module")
+def genins_hat(genins):
+    return bootstrap_odp(genins, n_sims=60_000, seed=2003, residuals="hat")
+
+
+# ----------------------------------------------------------------- model fit against the dense GLM
+def test_residuals_scale_and_hat_match_dense_glm(genins):
+    fit = _odp_fit(genins, genins.latest_lag, chain_ladder(genins).development.ldf_values[:, :9], "hat")
+    r_ref, phi_ref, h_ref = naive.residuals_scale_hat(naive.genins())
+    for (i, j), r in r_ref.items():
+        assert fit["residuals"][0, i, j] == pytest.approx(r, rel=1e-9, abs=1e-9)
+        assert fit["hat"][0, i, j] == pytest.approx(h_ref[(i, j)], rel=1e-9, abs=1e-9)
+    assert fit["phi"][0] == pytest.approx(phi_ref, rel=1e-12)
+    assert fit["phi"][0] == pytest.approx(52_601.4, abs=0.1)  # England & Verrall (2002), Taylor-Ashe
+    assert fit["n_par"][0] == 19 and fit["n_obs"][0] == 55
+
+
+def test_expected_future_is_the_chain_ladder_reserve(genins):
+    cl = chain_ladder(genins)
+    by_origin, by_calendar = bk.expected_future(
+        genins.values, genins.latest_lag, np.ascontiguousarray(cl.development.ldf_values[:, :9]), genins.valuation_index
+    )
+    np.testing.assert_allclose(by_origin[0, 1:], cl.ibnr[0, 1:], rtol=1e-12)
+    assert by_calendar.sum() == pytest.approx(np.nansum(cl.ibnr), rel=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(3, 9), code=st.sampled_from([0, 1, 2]), seed=st.integers(0, 2**32 - 1))
+def test_factors_equal_select_ldf(n, code, seed):
+    rng = np.random.default_rng(seed)
+    c = np.cumsum(rng.normal(100.0, 60.0, size=(n, n)), axis=1)
+    c[rng.random((n, n)) < 0.1] = 0.0
+    c[np.add.outer(np.arange(n), np.arange(n)) > n - 1] = np.nan
+    w = (rng.random((n, n - 1)) < 0.8) * np.isfinite(c[:, 1:]) * np.isfinite(c[:, :-1]) * (c[:, :-1] != 0)
+    ours = np.empty(n - 1)
+    bk.factors(c, w.astype(float), code, n - 1, ours)
+    np.testing.assert_allclose(ours, select_ldf(c, w.astype(float), code), rtol=1e-14, atol=0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(2, 3000), ties=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_column_statistics_match_numpy(n, ties, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.lognormal(0.0, 2.0, size=(2, 3, n))
+    if ties:
+        x = np.round(x)
+    x[1, 2] = 7.0
+    probs = np.array([0.0, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 1.0])
+    mean, std, q = bk.column_statistics(x, probs)
+    np.testing.assert_allclose(mean, x.mean(axis=2), rtol=1e-12)
+    np.testing.assert_allclose(std, x.std(axis=2, ddof=1), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(q, np.moveaxis(np.quantile(x, probs, axis=2), 0, -1), rtol=1e-12)
+
+
+# ----------------------------------------------------------------- random variates
+@njit
+def _draws(key, kind, p, n):
+    state = _random.stream(key, 0)
+    out = np.empty(n)
+    for k in range(n):
+        if kind == 0:
+            v, state = _random.bounded(state, np.int64(p))
+            out[k] = v
+        elif kind == 1:
+            out[k], state = _random.gamma(state, p)
+        else:
+            out[k], state = _random.poisson(state, p)
+    return out
+
+
+def test_variates_follow_their_distributions():
+    key = _random.segment_keys(11, ["variates"])[0]
+    for shape in (0.3, 4.0, 300.0):
+        x = _draws(key, 1, shape, 100_000)
+        assert stats.kstest(x, stats.gamma(shape).cdf).pvalue > 1e-3
+    for lam in (3.0, 30.0, 1000.0):
+        x = _draws(key, 2, lam, 100_000).astype(np.int64)
+        lo, hi = int(stats.poisson(lam).ppf(1e-4)), int(stats.poisson(lam).ppf(1 - 1e-4))
+        observed = np.bincount(np.clip(x, lo, hi) - lo, minlength=hi - lo + 1)
+        pmf = stats.poisson(lam).pmf(np.arange(lo, hi + 1))
+        pmf[0], pmf[-1] = stats.poisson(lam).cdf(lo), stats.poisson(lam).sf(hi - 1)
+        assert stats.chisquare(observed, pmf / pmf.sum() * len(x)).pvalue > 1e-3
+    x = _draws(key, 0, 53, 530_000).astype(np.int64)
+    assert x.min() == 0 and x.max() == 52
+    assert stats.chisquare(np.bincount(x, minlength=53)).pvalue > 1e-3
+
+
+# ----------------------------------------------------------------- Taylor-Ashe against published and analytic figures
+def test_mean_reserve_is_the_chain_ladder_reserve(genins, genins_hat):
+    cl_total = np.nansum(chain_ladder(genins).ibnr)
+    assert abs(genins_hat.total_mean[0] / cl_total - 1) < 0.005
+    np.testing.assert_allclose(genins_hat.mean[0, 1:], chain_ladder(genins).ibnr[0, 1:], rtol=0.02)
+
+
+def test_prediction_error_matches_analytic_odp(genins_hat, analytic):
+    reserves, errors, total, total_error = analytic
+    assert genins_hat.total_std_err[0] == pytest.approx(total_error, rel=0.02)
+    np.testing.assert_allclose(genins_hat.std_err[0, 1:], errors[1:], rtol=0.04)
+
+
+def test_prediction_error_percentages_match_england_2002(genins_dof):
+    percent = 100 * genins_dof.std_err[0, 1:] / genins_dof.ibnr[0, 1:]
+    np.testing.assert_allclose(percent, ENGLAND_2002_PERCENT, rtol=0.05)
+    assert round(100 * genins_dof.total_std_err[0] / genins_dof.ibnr[0].sum()) == 16
+
+
+def test_uncorrected_simulation_matches_naive_bootstrap(genins):
+    ours = bootstrap_odp(genins, n_sims=40_000, seed=5, residuals="dof", bias_correction=False)
+    ref = naive.bootstrap(naive.genins(), 2_000, np.random.default_rng(5), residuals="dof").sum(axis=1)
+    se = ref.std() / np.sqrt(len(ref))
+    assert abs(ours.total_mean[0] - ref.mean()) < 3.5 * se
+    assert ours.total_std_err[0] == pytest.approx(ref.std(ddof=1), rel=0.06)
+    assert ours.bias[0].sum() == pytest.approx(ours.total_mean[0] - ours.ibnr[0].sum(), rel=0.15)
+    assert 0.007 < ours.bias[0].sum() / ours.ibnr[0].sum() < 0.013  # the chain ladder's own bias, ~1%
+
+
+def test_samples_totals_and_cash_flow_are_consistent(genins):
+    res = bootstrap_odp(genins, n_sims=4_000, seed=9)
+    assert res.samples.shape == (1, 4_000, 10)
+    total = res.samples[0].sum(axis=1)
+    assert res.total_mean[0] == pytest.approx(total.mean(), rel=1e-12)
+    np.testing.assert_allclose(res.total_quantiles[0], np.quantile(total, [0.5, 0.75, 0.9, 0.95, 0.99, 0.995]), rtol=1e-12)
+    assert res.cash_mean[0].sum() == pytest.approx(res.total_mean[0], rel=0.01)
+    np.testing.assert_allclose(res.cash_expected[0].sum(), res.ibnr[0].sum(), rtol=1e-12)
+    assert list(res.summary.columns[:5]) == ["latest", "ibnr", "bias", "mean", "std_err"]
+    assert res.cash_flow.index.get_level_values("calendar")[0] == res.origins[-1] + 1
+
+
+def test_odp_process_gives_multiples_of_the_scale(genins):
+    res = bootstrap_odp(genins, n_sims=3_000, seed=4, process="odp", bias_correction=False)
+    units = res.samples[0, :, 1:] / res.scale[0]
+    assert np.abs(units - np.round(units)).max() < 1e-6
+    assert res.total_mean[0] == pytest.approx(res.ibnr[0].sum() + res.bias[0].sum(), rel=0.02)
+
+
+# ----------------------------------------------------------------- reproducibility
+def test_bit_identical_whatever_the_number_of_threads(genins):
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = bootstrap_odp(genins, n_sims=3_000, seed=17, process="odp")
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        two = bootstrap_odp(genins, n_sims=3_000, seed=17, process="odp")
+    finally:
+        numba.set_num_threads(before)
+    assert np.array_equal(one.samples, two.samples)
+    assert np.array_equal(one.cash_flow_samples, two.cash_flow_samples)
+
+
+def _stack(labels):
+    base = naive.genins()
+    scales = {"north": 1.0, "south": 0.5, "east": 2.0}
+    return TriangleSet.from_array(np.stack([base * scales[k] for k in labels]), origin_start="2001", segments=labels)
+
+
+def test_segment_results_do_not_depend_on_other_segments():
+    full = bootstrap_odp(_stack(["north", "south", "east"]), n_sims=1_000, seed=3)
+    alone = bootstrap_odp(_stack(["east"]), n_sims=1_000, seed=3)
+    assert np.array_equal(full.samples[2], alone.samples[0])
+    assert not np.array_equal(full.samples[0] * 2, full.samples[2])
+
+
+def test_dask_client_gives_the_local_result():
+    distributed = pytest.importorskip("distributed")
+    tri = _stack(["north", "south", "east"])
+    local = bootstrap_odp(tri, n_sims=1_000, seed=8, exclude=[("2003", 24)])
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            remote = bootstrap_odp(tri, n_sims=1_000, seed=8, exclude=[("2003", 24)], client=client)
+    assert np.array_equal(local.samples, remote.samples)
+    assert local.totals.equals(remote.totals)
+
+
+# ----------------------------------------------------------------- awkward data (Shapland 2016)
+def _awkward():
+    """Taylor-Ashe with a recovery (negative increment), a zero cell and a falling last lag."""
+    inc = naive.genins().copy()
+    inc[:, 1:] = naive.genins()[:, 1:] - naive.genins()[:, :-1]
+    inc[2, 4] = -150_000.0
+    inc[5, 2] = 0.0
+    inc[0, 9] = -60_000.0
+    return TriangleSet.from_array(inc, origin_start="2001", cumulative=False)
+
+
+def test_negative_increments_and_zero_cells():
+    tri = _awkward()
+    res = bootstrap_odp(tri, n_sims=4_000, seed=6)
+    assert np.isfinite(res.samples).all() and np.isfinite(res.cash_flow_samples).all()
+    cl = chain_ladder(tri)
+    assert res.total_mean[0] == pytest.approx(np.nansum(cl.ibnr), rel=0.01)
+    # The last factor is below 1: the payments expected in the last calendar period are negative, and
+    # their simulated process error is the sign-reversed gamma (the factor itself varies by simulation).
+    assert res.cash_expected[0, -1] < 0 and res.cash_mean[0, -1] == pytest.approx(res.cash_expected[0, -1], rel=0.1)
+    assert (res.cash_flow_samples[0, :, -1] < 0).mean() > 0.75
+    fit = _odp_fit(tri, tri.latest_lag, np.ascontiguousarray(cl.development.ldf_values[:, :9]), "hat")
+    m = fit["fitted"][0]
+    assert (m[tri.observed] < 0).any()
+    i, j = np.argwhere((m < 0) & tri.observed)[0]
+    q = tri.incremental[0, i, j]
+    assert fit["residuals"][0, i, j] == pytest.approx((q - m[i, j]) / np.sqrt(-m[i, j]), rel=1e-12)
+
+
+def test_zero_fitted_cells_have_no_residual():
+    inc = naive.genins().copy()
+    inc[:, 1:] = naive.genins()[:, 1:] - naive.genins()[:, :-1]
+    inc[:2, 8] = 0.0  # nothing paid at lag 8: factor 1, fitted increments 0 there
+    tri = TriangleSet.from_array(inc, origin_start="2001", cumulative=False)
+    ldf = np.ascontiguousarray(chain_ladder(tri).development.ldf_values[:, :9])
+    fit = _odp_fit(tri, tri.latest_lag, ldf, "hat")
+    assert (fit["fitted"][0, :2, 8] == 0).all() and fit["n_obs"][0] == 53
+    assert fit["pool_start"][1] == 51  # the two corner cells the chain ladder fits exactly are left out too
+    res = bootstrap_odp(tri, n_sims=2_000, seed=1)
+    assert np.isfinite(res.samples).all()
+
+
+def test_errors_name_the_problem(genins):
+    values = naive.genins().copy()
+    values[3, 2] = np.nan
+    with pytest.raises(TriangleError, match="origin 2004, development 36 is missing"):
+        bootstrap_odp(TriangleSet.from_array(values, origin_start="2001"), n_sims=10, seed=1)
+    with pytest.raises(TriangleError, match="no degrees of freedom"):
+        bootstrap_odp(TriangleSet.from_array([[1.0, 2.0], [1.5, np.nan]]), n_sims=10, seed=1)
+    with pytest.raises(ValueError, match="process"):
+        bootstrap_odp(genins, process="normal")
+    with pytest.raises(ValueError, match="samples were not kept"):
+        bootstrap_odp(genins, n_sims=10, seed=1, keep_samples=False).samples
+
+
+def test_factor_options_are_refitted_on_every_pseudo_triangle(genins):
+    base = bootstrap_odp(genins, n_sims=3_000, seed=12)
+    dropped = bootstrap_odp(genins, n_sims=3_000, seed=12, drop_high=1, drop_low=1)
+    cl = chain_ladder(genins, drop_high=1, drop_low=1)
+    np.testing.assert_allclose(dropped.ibnr[0, 1:], cl.ibnr[0, 1:], rtol=1e-12)
+    assert dropped.total_mean[0] == pytest.approx(np.nansum(cl.ibnr), rel=0.01)
+    assert not np.isclose(dropped.total_std_err[0], base.total_std_err[0], rtol=0.01)
+
+
+# ----------------------------------------------------------------- chainladder-python's BootstrapODPSample defects
+cl = pytest.importorskip("chainladder")
+
+
+def _chainladder_ibnr(n_sims, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sims = cl.BootstrapODPSample(n_sims=n_sims, **kwargs).fit_transform(cl.load_sample("genins"))
+        return cl.Chainladder().fit(sims).ibnr_.sum("origin").values.ravel()
+
+
+def test_chainladder_mean_sits_above_the_reserve_ours_does_not(genins, genins_hat):
+    theirs = _chainladder_ibnr(2_000, random_state=42)
+    reserve = np.nansum(chain_ladder(genins).ibnr)
+    ours_plain = bootstrap_odp(genins, n_sims=20_000, seed=42, bias_correction=False)
+    se = theirs.std() / np.sqrt(len(theirs))
+    # chainladder's mean is the uncorrected bootstrap mean (about 1% high), not the chain-ladder reserve.
+    assert abs(theirs.mean() - ours_plain.total_mean[0]) < 3 * se
+    assert ours_plain.total_mean[0] / reserve - 1 > 0.007
+    assert abs(genins_hat.total_mean[0] / reserve - 1) < 0.005
+
+
+def test_chainladder_without_hat_misses_the_dof_adjustment(genins_dof, analytic):
+    theirs = _chainladder_ibnr(2_000, random_state=42, hat_adj=False)
+    total_error = analytic[3]
+    assert theirs.std(ddof=1) < 0.92 * total_error
+    assert genins_dof.total_std_err[0] == pytest.approx(total_error, rel=0.03)
+
+
+def test_chainladder_seed_zero_leaves_process_error_unseeded(genins):
+    first = _chainladder_ibnr(200, random_state=0)
+    second = _chainladder_ibnr(200, random_state=0)
+    assert not np.array_equal(first, second)
+    ours = [bootstrap_odp(genins, n_sims=200, seed=0).samples for _ in range(2)]
+    assert np.array_equal(*ours)
