@@ -13,8 +13,9 @@ the result here is finite and a row of ``diagnostics`` says what was assumed:
   (chainladder stores zeros as missing and so drops both);
 * sigmas of lags with fewer than two link ratios are filled by the chosen interpolation;
   ``'mack'`` is applied recursively so that several missing sigmas at the end are all filled
-  (chainladder fills one). Sigmas that still cannot be filled (fewer than two estimable
-  sigmas for ``'log-linear'``, a missing one in the first two lags for ``'mack'``) stay NaN
+  (chainladder fills one). With fewer than two positive sigmas ``'log-linear'`` has no line
+  and falls back to ``'mack'`` (as R ChainLadder does; issue ``sigma_mack_fallback``).
+  Sigmas that still cannot be filled (a missing one in the first two lags) stay NaN
   with issue ``sigma_undetermined``; Mack standard errors of that segment are then NaN;
 * the standard error of a factor is ``sigma / sqrt(sum of x**(2-a) over the used links)``
   for every lag with a link, including single-link lags (chainladder uses the first
@@ -109,6 +110,7 @@ def develop(
     if tri.n_lags < 2:
         raise TriangleError(f"{tri!r} has one development lag: there is nothing to develop")
     tail = as_tail(tail)
+    ages = tri.development
     n_link = tri.n_lags - 1
     code = AVERAGES[average]
     weights = _kernels.link_weights_batch(
@@ -123,11 +125,16 @@ def develop(
     rows = []
     for s, j in zip(*np.nonzero(denominator == 0)):
         why = "no usable link ratio" if n_links[s, j] == 0 else "the used link ratios' denominators sum to zero"
-        rows.append((s, int(tri.development[j]), "no_link_ratio",
-                     f"{why} from development {tri.development[j]}: factor 1.0 assumed"))
-    sig = sigma_raw if sigma is None else _interpolate(sigma_raw, sigma)
+        rows.append((s, int(ages[j]), "no_link_ratio",
+                     f"{why} from development {ages[j]}: factor 1.0 assumed"))
+    sig, fallback = (sigma_raw, np.zeros(tri.n_segments, bool)) if sigma is None else _interpolate(sigma_raw, sigma)
+    for s in np.flatnonzero(fallback & ~np.isnan(sig).any(axis=1)):
+        lags = [int(ages[j]) for j in np.flatnonzero(np.isnan(sigma_raw[s]))]
+        rows.append((s, lags[0], "sigma_mack_fallback",
+                     f"fewer than two positive sigmas to fit the log-linear line: sigma of developments {lags} "
+                     "filled by Mack's (1993) rule instead, as R ChainLadder's MackChainLadder does"))
     for s in np.flatnonzero(np.isnan(sig).any(axis=1)) if sigma is not None else ():
-        lags = [int(tri.development[j]) for j in np.flatnonzero(np.isnan(sig[s]))]
+        lags = [int(ages[j]) for j in np.flatnonzero(np.isnan(sig[s]))]
         rows.append((s, lags[0], "sigma_undetermined",
                      f"sigma of developments {lags} cannot be estimated or interpolated ({sigma}): "
                      "too few lags with two or more link ratios; Mack standard errors are NaN"))
@@ -137,13 +144,13 @@ def develop(
         ldf_all = ldf
         tail_sigma = tail_se = np.zeros(tri.n_segments)
     else:
-        ldf_all, undefined = tail.factors(ldf, tri.development, tri.grain)
+        ldf_all, undefined = tail.factors(ldf, ages, tri.grain)
         for s in np.flatnonzero(undefined):
-            rows.append((s, int(tri.development[-1]), "tail_undetermined",
+            rows.append((s, int(ages[-1]), "tail_undetermined",
                          "fewer than two factors above the threshold to fit the tail curve: no tail (1.0)"))
         tail_sigma, tail_se = tail_statistics(ldf, ldf_all, sig, se, ldf_all.shape[1] - n_link)
         for s in np.flatnonzero(~(np.isfinite(tail_sigma) & np.isfinite(tail_se))) if sigma is not None else ():
-            rows.append((s, int(tri.development[-1]), "tail_sigma_undetermined",
+            rows.append((s, int(ages[-1]), "tail_sigma_undetermined",
                          "the tail's sigma cannot be extrapolated (flat or undefined fit); Mack standard errors are NaN"))
     return Development(
         triangle=tri,
@@ -158,24 +165,20 @@ def develop(
     )
 
 
-def _interpolate(sigma: np.ndarray, method: str) -> np.ndarray:
+def _interpolate(sigma: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:
     """Fill NaN sigmas per segment (chainladder ``sigma_interpolation``).
 
     ``log-linear``: least-squares line of ``log sigma`` on lag number over the estimated
     positive sigmas, extrapolated. (chainladder also fits zero sigmas, as ``log(1e-320)``,
     which can extrapolate to sigmas of 1e250, and then shows those zero sigmas as NaN.)
+    With fewer than two positive sigmas there is no line: the missing sigmas are filled by
+    Mack's rule instead, as R ChainLadder does (so all-zero sigmas give zeros).
     ``mack``: Mack (1993) p. 218, ``sigma[j]^2 = min(sigma[j-1]^4 / sigma[j-2]^2,
     sigma[j-2]^2, sigma[j-1]^2)``.
+    Returns the filled (S, J-1) sigmas and an (S,) mask of log-linear segments that fell back.
     """
-    out = sigma.copy()
     if method == "mack":
-        for j in range(2, sigma.shape[1]):
-            s0, s1 = out[:, j - 2], out[:, j - 1]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = np.where(s0 > 0, s1**4 / np.where(s0 > 0, s0, 1.0) ** 2, 0.0)
-                fill = np.sqrt(np.minimum(ratio, np.minimum(s0**2, s1**2)))
-            out[:, j] = np.where(np.isnan(out[:, j]), fill, out[:, j])
-        return out
+        return _mack_fill(sigma), np.zeros(sigma.shape[0], dtype=bool)
     t = np.arange(1, sigma.shape[1] + 1, dtype=float)
     known = ~np.isnan(sigma)
     fit = sigma > 0
@@ -187,7 +190,22 @@ def _interpolate(sigma: np.ndarray, method: str) -> np.ndarray:
         slope = (fit * (t - xm[:, None]) * (y - ym[:, None])).sum(axis=1) / (fit * (t - xm[:, None]) ** 2).sum(axis=1)
         fill = np.exp(ym[:, None] + slope[:, None] * (t[None, :] - xm[:, None]))
     fill = np.where((n[:, None] >= 2) & np.isfinite(fill), fill, np.nan)
-    return np.where(known, sigma, fill)
+    out = np.where(known, sigma, fill)
+    fallback = (n < 2) & np.isnan(out).any(axis=1)
+    out[fallback] = _mack_fill(out[fallback])
+    return out, fallback
+
+
+def _mack_fill(sigma: np.ndarray) -> np.ndarray:
+    """Mack's rule lag after lag, so that consecutive missing sigmas are all filled."""
+    out = sigma.copy()
+    for j in range(2, sigma.shape[1]):
+        s0, s1 = out[:, j - 2], out[:, j - 1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(s0 > 0, s1**4 / np.where(s0 > 0, s0, 1.0) ** 2, 0.0)
+            fill = np.sqrt(np.minimum(ratio, np.minimum(s0**2, s1**2)))
+        out[:, j] = np.where(np.isnan(out[:, j]), fill, out[:, j])
+    return out
 
 
 def _n_periods(n_periods) -> int:

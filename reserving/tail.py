@@ -50,7 +50,7 @@ class TailConstant:
     >>> import chainladder as cl
     >>> from reserving import TriangleSet, chain_ladder
     >>> raa = TriangleSet.from_chainladder(cl.load_sample("raa"))
-    >>> round(float(chain_ladder(raa, tail=TailConstant(1.05)).cdf_values[0, 0]), 6)
+    >>> round(float(chain_ladder(raa, tail=TailConstant(1.05)).development.cdf_values[0, 0]), 6)
     9.366246
     """
 
@@ -105,7 +105,7 @@ class TailCurve:
     >>> from reserving import TriangleSet, chain_ladder
     >>> tri = TriangleSet.from_chainladder(cl.load_sample("tail_sample"), column="paid")
     >>> res = chain_ladder(tri, tail=TailCurve("exponential"))
-    >>> [round(float(f), 6) for f in res.ldf_values[0, -2:]]
+    >>> [round(float(f), 6) for f in res.development.ldf_values[0, -2:]]
     [1.012067, 1.020099]
     """
 
