@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 cl = pytest.importorskip("chainladder")
@@ -52,3 +53,14 @@ def clrd():
 def rel_err(ours, theirs):
     ours, theirs = np.asarray(ours, float), np.asarray(theirs, float)
     return np.abs(ours - theirs) / np.maximum(np.abs(theirs), 1e-300)
+
+
+def to_chainladder(values, first_year=2001):
+    """A hand-built annual cumulative triangle (2-D array, NaN = no data) as a chainladder.Triangle."""
+    values = np.asarray(values, dtype=float)
+    rows = [(f"{first_year + i}-01-01", f"{first_year + i + j}-12-31", values[i, j])
+            for i in range(values.shape[0]) for j in range(values.shape[1]) if np.isfinite(values[i, j])]
+    frame = pd.DataFrame(rows, columns=["origin", "valuation", "amount"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return cl.Triangle(frame, origin="origin", development="valuation", columns=["amount"], cumulative=True)

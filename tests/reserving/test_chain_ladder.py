@@ -59,11 +59,13 @@ def test_exclude_matches_chainladder_drop(samples):
 
 
 def test_raa_published_totals(samples):
-    # Mack (1994) "Measuring the variability of chain ladder reserve estimates", RAA data: the
-    # volume-weighted chain ladder gives total reserves 52,135 (also R ChainLadder's
-    # MackChainLadder(RAA) summary: IBNR total 52,135).
+    # R ChainLadder 0.2.21 vignette (github.com/mages/ChainLadder, articles/ChainLadder.md),
+    # MackChainLadder(RAA) on the RAA data: IBNR total 52,135.23, ultimate 1990 18,402
+    # (FullTriangle 18,402 for origin 1990), volume-weighted factors 2.999 1.624 1.271 ...
     res = chain_ladder(samples["raa"][1])
-    assert round(float(res.totals["ibnr"].iloc[0])) == 52135
+    assert abs(res.totals["ibnr"].iloc[0] - 52135.23) <= 0.005
+    assert round(res.ultimate[0, -1]) == 18402
+    assert np.allclose(res.development.ldf_values[0, :3], [2.999, 1.624, 1.271], atol=5e-4)
 
 
 def test_summary_and_totals_shape(clrd):
