@@ -33,7 +33,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from reserving._kernels import REGRESSION, SIMPLE, link_weights
+from reserving._kernels import link_weights, select_ldf_into
 from reserving._random import bounded, gamma, poisson, stream
 
 GAMMA, ODP = 0, 1
@@ -124,43 +124,6 @@ def project(c, latest_lag, ldf, valuation_index, pos_o, neg_o, pos_c, neg_c):
 
 
 @njit(cache=True, nogil=True)
-def factors(c, w, average_code, valuation_index, ldf):
-    """Age-to-age factors of ``c`` from the links with ``w != 0`` and ``c[i, j] != 0``, into ``ldf``.
-
-    The averages of :func:`reserving._kernels.select_ldf` (``f = sum(w x^(1-a) y) /
-    sum(w x^(2-a))``; volume ``a = 1``, simple ``a = 2``, regression ``a = 0``) with the powers
-    written out, so the volume average, the bootstrap's hot loop, needs no ``pow``, and with
-    the loop stopping at the last origin that can have link ``j`` (``i + j + 1 <=
-    valuation_index``); tested equal to ``select_ldf``. 1.0 where the denominator is zero.
-    Shapes: ``c`` (I, J), ``w`` (I, J - 1), ``ldf`` (J - 1,) overwritten.
-    """
-    n_org, n_lag = c.shape
-    for j in range(n_lag - 1):
-        rows = min(n_org, valuation_index - j)
-        num = 0.0
-        den = 0.0
-        if average_code == SIMPLE:
-            for i in range(rows):
-                x = c[i, j]
-                if w[i, j] != 0.0 and x != 0.0:
-                    num += w[i, j] * x ** -1.0 * c[i, j + 1]
-                    den += w[i, j]
-        elif average_code == REGRESSION:
-            for i in range(rows):
-                x = c[i, j]
-                if w[i, j] != 0.0 and x != 0.0:
-                    num += w[i, j] * x * c[i, j + 1]
-                    den += w[i, j] * (x * x)
-        else:
-            for i in range(rows):
-                x = c[i, j]
-                if w[i, j] != 0.0 and x != 0.0:
-                    num += w[i, j] * c[i, j + 1]
-                    den += w[i, j] * x
-        ldf[j] = num / den if den != 0.0 else 1.0
-
-
-@njit(cache=True, nogil=True)
 def _process(state, mean, phi, process_code):
     """A draw with mean ``mean >= 0`` and variance ``phi * mean``: ``phi G(mean / phi)``."""
     if mean == 0.0 or phi <= 0.0:
@@ -227,9 +190,9 @@ def simulate(
                     c[i, j] = cum
             if use_drops:
                 w = link_weights(c, valuation_index, n_periods, drop_high, drop_low, exclude[s])
-                factors(c, w, average_code, valuation_index, ldf)
+                select_ldf_into(c, w, average_code, valuation_index, ldf)
             else:
-                factors(c, eligible[s], average_code, valuation_index, ldf)
+                select_ldf_into(c, eligible[s], average_code, valuation_index, ldf)
             project(c, latest_lag[s], ldf, valuation_index, pos_o, neg_o, pos_c, neg_c)
             for i in range(n_org):
                 param_origin[s, b, i] += pos_o[i] - neg_o[i]

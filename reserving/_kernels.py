@@ -50,13 +50,23 @@ VOLUME, SIMPLE, REGRESSION = 0, 1, 2
 
 
 @njit(cache=True, nogil=True)
+def _x_to_the(x, power):
+    """``x ** power`` for the whole powers 0, 1, 2 the averages use, without calling ``pow``."""
+    if power == 0:
+        return 1.0
+    if power == 1:
+        return x
+    return x * x
+
+
+@njit(cache=True, nogil=True)
 def _exponent(average_code):
     """Power ``a`` of the regression weights ``1 / x**a`` for an average code."""
     if average_code == VOLUME:
-        return 1.0
+        return 1
     if average_code == SIMPLE:
-        return 2.0
-    return 0.0
+        return 2
+    return 0
 
 
 @njit(cache=True, nogil=True)
@@ -130,19 +140,45 @@ def select_ldf(c, w, average_code):
     Shapes: ``c`` (n_origins, n_lags), ``w`` (n_origins, n_lags - 1); result (n_lags - 1,).
     """
     n_org, n_lag = c.shape
-    a = _exponent(average_code)
-    ldf = np.ones(n_lag - 1)
+    ldf = np.empty(n_lag - 1)
+    select_ldf_into(c, w, average_code, n_org + n_lag, ldf)
+    return ldf
+
+
+@njit(cache=True, nogil=True)
+def select_ldf_into(c, w, average_code, valuation_index, ldf):
+    """:func:`select_ldf` written into ``ldf`` (no allocation), for hot loops such as the bootstrap.
+
+    The powers of ``x`` are written out per average (volume ``sum w y / sum w x``, simple
+    ``sum w y/x / sum w``, regression ``sum w x y / sum w x^2``) so no ``pow`` is called, and each
+    lag's loop stops at the last origin that can have that link (``i + j + 1 <= valuation_index``).
+    A link with ``x == 0`` is skipped whatever ``w`` says (a pseudo-triangle can create one).
+    Shapes: ``c`` (I, J), ``w`` (I, J - 1), ``ldf`` (J - 1,) overwritten.
+    """
+    n_org, n_lag = c.shape
     for j in range(n_lag - 1):
+        rows = min(n_org, valuation_index - j)
         num = 0.0
         den = 0.0
-        for i in range(n_org):
-            if w[i, j] != 0.0:
+        if average_code == SIMPLE:
+            for i in range(rows):
                 x = c[i, j]
-                num += w[i, j] * x ** (1.0 - a) * c[i, j + 1]
-                den += w[i, j] * x ** (2.0 - a)
-        if den != 0.0:
-            ldf[j] = num / den
-    return ldf
+                if w[i, j] != 0.0 and x != 0.0:
+                    num += w[i, j] * (c[i, j + 1] / x)
+                    den += w[i, j]
+        elif average_code == REGRESSION:
+            for i in range(rows):
+                x = c[i, j]
+                if w[i, j] != 0.0 and x != 0.0:
+                    num += w[i, j] * x * c[i, j + 1]
+                    den += w[i, j] * (x * x)
+        else:
+            for i in range(rows):
+                x = c[i, j]
+                if w[i, j] != 0.0 and x != 0.0:
+                    num += w[i, j] * c[i, j + 1]
+                    den += w[i, j] * x
+        ldf[j] = num / den if den != 0.0 else 1.0
 
 
 @njit(cache=True, nogil=True)
@@ -182,8 +218,8 @@ def link_statistics(c, w, average_code):
             if w[i, j] != 0.0:
                 x = c[i, j]
                 r = c[i, j + 1] - ldf[j] * x
-                ss += w[i, j] * r * r / x**a
-                den += w[i, j] * x ** (2.0 - a)
+                ss += w[i, j] * r * r / _x_to_the(x, a)
+                den += w[i, j] * _x_to_the(x, 2 - a)
                 n += 1
         denominator[j] = den
         if n >= 2 and ss >= 0.0:
