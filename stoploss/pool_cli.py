@@ -1,0 +1,137 @@
+"""Command line for the pool-risk simulator: ``python -m stoploss pool``.
+
+``add_pool_parser(subparsers)`` adds the ``pool`` command to the stop-loss command line and
+``run_pool(args)`` runs it: a sweep of list sizes x attachments x budget formulas, written as a
+table (CSV or Parquet), the smallest-size table and an HTML report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from stoploss.errors import StopLossError
+from stoploss.pool import DEFAULT_ATTACHMENTS, DEFAULT_RISK_MODELS, DEFAULT_SIZES, PoolAssumptions, sweep
+from stoploss.pool_report import crump_comparison, pool_report_html
+
+EXAMPLES = """examples:
+  python -m stoploss pool --demo --out out/
+  python -m stoploss pool --sizes 5000,20000,100000,500000 --attachments 50000,100000,none \\
+      --risk-model age-sex=0.037 --risk-model diagnoses=0.126 --mix-cv 0.05 --years 100000 --out out/
+  python -m stoploss pool --shock-cv 0.02 --ibnr-cv 0.01 --aggregate-attachment 1.1 --format parquet --out out/
+
+writes DIR/pool_summary.csv (or .parquet): one row per (risk_model, attachment, n_patients) with the
+distribution of (outturn - budget) / budget, P(overspend > 2%, 5%, 10%), 99.5% VaR and TVaR, premiums
+and the expected number of groups of the national set overspending by 5%; DIR/pool_smallest.csv: the
+smallest list size keeping P(overspend > 5%) below --level, with and without stop-loss; DIR/pool.html.
+--demo runs the full grid (20 sizes x 10 attachments x 3 formulas) with a 5% between-group spread of
+morbidity and 20,000 simulated years (add --years 100000 for the full precision).
+"""
+
+
+def _numbers(text: str, what: str, allow_none: bool = False) -> list:
+    out = []
+    for item in text.split(","):
+        item = item.strip().replace("_", "")
+        if allow_none and item.lower() == "none":
+            out.append(None)
+            continue
+        try:
+            out.append(float(item))
+        except ValueError:
+            raise StopLossError(f"--{what}: {item!r} is not a number" + (" or 'none'" if allow_none else "")) from None
+    return out
+
+
+def _risk_models(items: list[str] | None) -> dict:
+    if not items:
+        return dict(DEFAULT_RISK_MODELS)
+    out = {}
+    for item in items:
+        name, sep, value = item.rpartition("=")
+        if not sep or not name:
+            raise StopLossError(f"--risk-model {item!r}: write NAME=R2, e.g. age-sex=0.037.")
+        out[name] = _numbers(value, "risk-model")[0]
+    return out
+
+
+def _write_atomic(path: Path, write) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def add_pool_parser(subparsers) -> argparse.ArgumentParser:
+    """Add the ``pool`` command to an argparse ``subparsers`` object; returns its parser."""
+    p = subparsers.add_parser("pool", help="simulate a group's outturn against its budget by list size",
+                              description=__doc__, epilog=EXAMPLES,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--demo", action="store_true", help="the full grid with a 5%% group mix, 20,000 years")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--sizes", help="comma-separated increasing list sizes (default: 20 from 5,000 to 1,000,000)")
+    p.add_argument("--attachments", help="comma-separated specific attachments, 'none' for no cover "
+                                         "(default: 25,000 ... 500,000 and none)")
+    p.add_argument("--risk-model", action="append", metavar="NAME=R2",
+                   help="a budget formula and its R-squared of individual cost; repeat for several "
+                        "(default: per head 0, age-sex 0.037, age-sex + diagnoses 0.126)")
+    p.add_argument("--years", type=int, help="simulated group-years (default 100,000; 20,000 with --demo)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--level", type=float, default=0.05, help="ceiling on P(overspend > 5%%) (default 0.05)")
+    p.add_argument("--loading", type=float, default=0.0, help="specific stop-loss premium loading")
+    p.add_argument("--aggregate-attachment", type=float, help="aggregate stop-loss at this multiple of budget")
+    p.add_argument("--aggregate-loading", type=float, default=0.0, help="aggregate stop-loss premium loading")
+    p.add_argument("--shock-cv", type=float, default=0.0, help="CV of a lognormal common year effect on costs")
+    p.add_argument("--epidemic-probability", type=float, default=0.0, help="probability of an epidemic year")
+    p.add_argument("--epidemic-uplift", type=float, default=0.0, help="rise in costs in an epidemic year")
+    p.add_argument("--ibnr-cv", type=float, default=0.0, help="CV of the IBNR estimation error of outturn")
+    p.add_argument("--mix-cv", type=float, help="CV between groups of expected cost per head from morbidity "
+                                                "mix (default 0; 0.05 with --demo)")
+    p.add_argument("--national-population", type=float, default=56_000_000.0,
+                   help="population of the national set of groups (default 56 million)")
+    p.add_argument("--format", choices=("csv", "parquet"), default="csv", help="summary table format")
+    p.add_argument("--no-html", action="store_true", help="skip the HTML report")
+    return p
+
+
+def run_pool(args) -> int:
+    """Run ``python -m stoploss pool`` from parsed arguments; returns the exit code."""
+    try:
+        mix_cv = args.mix_cv if args.mix_cv is not None else (0.05 if args.demo else 0.0)
+        years = args.years or (20_000 if args.demo else 100_000)
+        sizes = DEFAULT_SIZES if not args.sizes else [int(v) for v in _numbers(args.sizes, "sizes")]
+        attachments = DEFAULT_ATTACHMENTS if not args.attachments else _numbers(args.attachments, "attachments",
+                                                                                allow_none=True)
+        assumptions = PoolAssumptions(loading=args.loading, aggregate_attachment=args.aggregate_attachment,
+                                      aggregate_loading=args.aggregate_loading, shock_cv=args.shock_cv,
+                                      epidemic_probability=args.epidemic_probability,
+                                      epidemic_uplift=args.epidemic_uplift, ibnr_cv=args.ibnr_cv, mix_cv=mix_cv,
+                                      national_population=args.national_population)
+        models = _risk_models(args.risk_model)
+        print(f"simulating {len(sizes)} sizes x {len(attachments)} attachments x {len(models)} formulas, "
+              f"{years:,} years ...", flush=True)
+        t0 = time.perf_counter()
+        result = sweep(sizes, attachments, models, assumptions=assumptions, n_years=years, seed=args.seed,
+                       level=args.level)
+        print(f"done in {time.perf_counter() - t0:.1f} s")
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        summary = out / f"pool_summary.{args.format}"
+        if args.format == "parquet":
+            _write_atomic(summary, lambda p: result.summary.to_parquet(p, index=False))
+        else:
+            _write_atomic(summary, lambda p: result.summary.to_csv(p, index=False))
+        _write_atomic(out / "pool_smallest.csv", lambda p: result.totals.to_csv(p, index_label="risk_model"))
+        print(f"smallest list size with P(overspend > 5%) < {args.level:g}:\n{result.totals.to_string()}")
+        print(f"tables -> {summary}, {out / 'pool_smallest.csv'}")
+        if not args.no_html:
+            crump = crump_comparison(assumptions, n_years=years, seed=args.seed)
+            page = pool_report_html(result, crump)
+            _write_atomic(out / "pool.html", lambda p: p.write_text(page, encoding="utf-8"))
+            print(f"report -> {out / 'pool.html'}")
+        return 0
+    except StopLossError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
