@@ -1,0 +1,430 @@
+"""Read claim lines, reject what cannot be used, and bucket the rest into monthly triangles.
+
+Claim lines come from CSV or Parquet files (one file, a directory of them, or a glob) or a
+DataFrame. Everything runs in DuckDB SQL, streaming over the files: validation, the duplicate
+check and the bucketing into (segment, incurred month, payment lag) cells; only the cells and the
+rejected lines come back to Python. Tens of millions of lines fit in bounded memory.
+
+Only the named columns are read. The patient id column is never read, so patient identifiers
+cannot reach a rejects file, a log or a report.
+
+A line is rejected, with its file, line number and one reason, when (checked in this order):
+
+1. a segment value (consortium, service) is empty;
+2. its segment is not in ``known_segments`` (when given);
+3. the incurred date or the paid date is empty or not a date;
+4. the amount is empty, not a number, or infinite;
+5. the paid date is before the incurred date;
+6. the incurred date or the paid date is after the as-of date;
+7. its claim id was already seen on an earlier line (the first line with that id is kept).
+
+Line numbers are 1-based lines of a CSV file (the header is line 1, so the first data row is
+line 2), or 1-based row numbers of a Parquet file or a DataFrame.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from reserving.triangle import TriangleSet
+
+#: Rejected lines kept in memory on :class:`Claims`; all of them go to ``rejects_path``.
+MAX_REJECTS_IN_MEMORY = 10_000
+_POS_SHIFT = 2**40
+
+
+class ClaimsError(ValueError):
+    """Claim lines cannot be read at all (missing file or column, bad as-of date, nothing usable)."""
+
+
+@dataclass(frozen=True)
+class ClaimColumns:
+    """Names of the input columns (all configurable).
+
+    ``patient_id`` is named only so that it is refused as a segment or claim id column:
+    it is never read.
+    """
+
+    consortium: str = "consortium"
+    service: str = "service"
+    incurred_date: str = "incurred_date"
+    paid_date: str = "paid_date"
+    amount: str = "amount"
+    claim_id: str | None = "claim_id"
+    patient_id: str | None = "patient_id"
+
+    @property
+    def segments(self) -> tuple[str, str]:
+        return (self.consortium, self.service)
+
+    def check(self) -> None:
+        used = [self.consortium, self.service, self.incurred_date, self.paid_date, self.amount, self.claim_id]
+        if self.patient_id is not None and self.patient_id in used:
+            raise ClaimsError(
+                f"column {self.patient_id!r} is the patient id column and cannot be used as a segment, date, "
+                "amount or claim id: patient identifiers must never reach an output"
+            )
+        named = [c for c in used if c is not None]
+        if len(set(named)) != len(named):
+            raise ClaimsError(f"the same column is named twice in {named}")
+
+
+@dataclass(frozen=True)
+class Claims:
+    """Claim lines bucketed into triangles, and what was rejected.
+
+    Attributes
+    ----------
+    triangles : TriangleSet
+        Cumulative paid by segment (``consortium`` x ``service``), incurred month and payment lag,
+        valued at the as-of month. Origins run from the first incurred month in the accepted lines.
+    rejects : DataFrame
+        The first :data:`MAX_REJECTS_IN_MEMORY` rejected lines: ``file``, ``line``, ``consortium``,
+        ``service``, ``reason`` (never a patient id). All of them are in ``rejects_path`` if given.
+    reject_counts : DataFrame
+        ``consortium``, ``service``, ``reason``, ``lines``: every rejected line counted.
+    unusable : DataFrame
+        ``consortium``, ``service``, ``reason``: known segments that appear in the input but have
+        no usable line. They are not in ``triangles``.
+    lines_read, lines_accepted : int
+    as_of : Timestamp
+    """
+
+    triangles: TriangleSet
+    rejects: pd.DataFrame
+    reject_counts: pd.DataFrame
+    unusable: pd.DataFrame
+    lines_read: int
+    lines_accepted: int
+    as_of: pd.Timestamp
+
+    @property
+    def lines_rejected(self) -> int:
+        return self.lines_read - self.lines_accepted
+
+
+def read_claims(
+    source,
+    as_of=None,
+    columns: ClaimColumns | None = None,
+    known_segments: pd.DataFrame | None = None,
+    rejects_path=None,
+    memory_limit: str = "2GB",
+    threads: int | None = None,
+) -> Claims:
+    """Read claim lines, validate them and bucket them into monthly paid triangles.
+
+    Parameters
+    ----------
+    source : str, Path, list of paths or DataFrame
+        A CSV or Parquet file, a directory of them, a glob (``"extract/*.parquet"``), a list of
+        files, or a DataFrame.
+    as_of : date-like, optional
+        Valuation date, a month end. Default: the end of the month of the latest paid date
+        that is not in the future (a typo such as 2099 does not move the valuation).
+    columns : ClaimColumns, optional
+        Input column names; default ``consortium``, ``service``, ``incurred_date``, ``paid_date``,
+        ``amount``, ``claim_id`` (the claim id column is optional in the input).
+    known_segments : DataFrame, optional
+        The segments expected, with one or both of the segment columns (e.g. only ``consortium``).
+        Lines whose segment is not listed are rejected.
+    rejects_path : path, optional
+        Write every rejected line here (CSV: file, line, consortium, service, reason), atomically.
+    memory_limit : str
+        DuckDB memory limit; it spills to a temporary directory beyond it.
+    threads : int, optional
+        DuckDB threads; default DuckDB's own.
+
+    Returns
+    -------
+    Claims
+
+    Examples
+    --------
+    >>> lines = pd.DataFrame({"consortium": ["A", "A", "A"], "service": ["er", "er", "er"],
+    ...                       "incurred_date": ["2024-01-05", "2024-01-20", "2024-02-03"],
+    ...                       "paid_date": ["2024-01-25", "2024-02-10", "2024-01-28"],
+    ...                       "amount": ["10", "5", "7"], "claim_id": [1, 2, 3]})
+    >>> claims = read_claims(lines, as_of="2024-02-29")
+    >>> claims.triangles.values[0].tolist()
+    [[10.0, 15.0], [0.0, nan]]
+    >>> claims.rejects[["line", "reason"]].values.tolist()
+    [[3, 'paid_date 2024-01-28 is before incurred_date 2024-02-03']]
+    """
+    columns = columns or ClaimColumns()
+    columns.check()
+    con = duckdb.connect(config={"memory_limit": memory_limit})
+    con.execute("SET enable_progress_bar = false")
+    if threads is not None:
+        con.execute(f"SET threads = {int(threads)}")
+    try:
+        files, has_claim_id = _register_source(con, source, columns)
+        if as_of is None:
+            as_of = _default_as_of(con, columns)
+        as_of = _month_end(as_of)
+        known_cols = _register_known(con, known_segments, columns)
+        _create_checked_view(con, files, columns, as_of, known_cols, has_claim_id)
+        rejects, counts = _rejects(con, rejects_path)
+        cells = con.execute(
+            """SELECT consortium, service, inc_m, paid_m - inc_m AS lag, sum(amount) AS amount, count(*) AS n
+               FROM checked WHERE reason IS NULL GROUP BY ALL"""
+        ).df()
+    except duckdb.Error as exc:
+        raise ClaimsError(_safe_message(exc, source)) from None
+    finally:
+        con.close()
+    lines_accepted = int(cells["n"].sum()) if len(cells) else 0
+    lines_read = lines_accepted + int(counts["lines"].sum())
+    triangles = _triangles(cells, as_of)
+    unusable = _unusable(counts, cells)
+    if triangles is None:
+        raise ClaimsError(
+            f"{_describe(source)}: no usable claim lines ({lines_read} read, all rejected); "
+            f"reasons: {counts.groupby('reason')['lines'].sum().to_dict()}"
+        )
+    return Claims(triangles, rejects, counts, unusable, int(lines_read), lines_accepted, as_of)
+
+
+def _safe_message(exc: Exception, source) -> str:
+    """DuckDB's first line only: its later lines quote the offending input line, patient id and all."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"{_describe(source)}: cannot read the claim lines: {first}. Fix the file (e.g. quote fields with commas)."
+
+
+def _describe(source) -> str:
+    return "DataFrame" if isinstance(source, pd.DataFrame) else str(source)
+
+
+def _files(source) -> list[Path]:
+    if isinstance(source, (list, tuple)):
+        return [Path(p) for p in source]
+    path = Path(source)
+    if path.is_dir():
+        found = sorted(p for p in path.iterdir() if p.suffix.lower() in {".csv", ".parquet", ".pq", ".gz"})
+    elif path.exists():
+        found = [path]
+    else:
+        found = [Path(p) for p in sorted(glob.glob(str(source)))]
+    if not found:
+        raise ClaimsError(f"{source}: no such file, or no CSV/Parquet files there")
+    return found
+
+
+def _reader(path: Path) -> str:
+    """SQL for one file's lines with a 1-based line number (CSV: header is line 1)."""
+    quoted = "'" + str(path).replace("'", "''") + "'"
+    suffixes = "".join(path.suffixes).lower()
+    if ".parquet" in suffixes or suffixes.endswith(".pq"):
+        return f"SELECT *, file_row_number + 1 AS _line FROM read_parquet({quoted}, file_row_number=true)"
+    return (
+        f"SELECT * EXCLUDE (ordinality), ordinality + 1 AS _line "
+        f"FROM read_csv({quoted}, all_varchar=true, header=true, delim=',', quote='\"', escape='\"') WITH ORDINALITY"
+    )
+
+
+def _register_source(con, source, columns: ClaimColumns):
+    """Create view ``raw`` (file index, line, the named columns) and table ``files``."""
+    wanted = [columns.consortium, columns.service, columns.incurred_date, columns.paid_date, columns.amount]
+    if isinstance(source, pd.DataFrame):
+        frame = source[[c for c in [*wanted, columns.claim_id] if c is not None and c in source.columns]]
+        missing = [c for c in wanted if c not in frame.columns]
+        if missing:
+            raise ClaimsError(f"DataFrame: missing column(s) {missing}; columns are {list(source.columns)}")
+        mixed = {c: frame[c].astype("string") for c in frame.columns if frame[c].dtype == object}
+        frame = frame.assign(_line=np.arange(1, len(frame) + 1), **mixed)
+        con.register("_frame", frame)
+        selects = ["SELECT * FROM _frame"]
+        names = ["DataFrame"]
+        has_claim_id = columns.claim_id is not None and columns.claim_id in frame.columns
+        available = [list(frame.columns)]
+    else:
+        paths = _files(source)
+        selects = [_reader(p) for p in paths]
+        names = [str(p) for p in paths]
+        available = [[d[0] for d in con.execute(f"SELECT * FROM ({s}) LIMIT 0").description] for s in selects]
+        for p, cols in zip(paths, available):
+            missing = [c for c in wanted if c not in cols]
+            if missing:
+                raise ClaimsError(
+                    f"{p}: missing column(s) {missing} in the header ({len(cols) - 1} columns read). "
+                    "Name the columns with ClaimColumns (or the --*-column flags)."
+                )
+        has_claim_id = columns.claim_id is not None and all(columns.claim_id in cols for cols in available)
+    con.execute("CREATE TEMP TABLE files (file_index BIGINT, file VARCHAR)")
+    con.executemany("INSERT INTO files VALUES (?, ?)", [[i, n] for i, n in enumerate(names)])
+
+    def q(c):
+        return '"' + c.replace('"', '""') + '"'
+
+    parts = []
+    for i, sel in enumerate(selects):
+        claim = f", {q(columns.claim_id)} AS claim_id" if has_claim_id else ""
+        parts.append(
+            f"SELECT {i}::BIGINT AS file_index, _line::BIGINT AS line, "
+            f"{i}::BIGINT * {_POS_SHIFT} + _line AS pos, "
+            f"nullif(trim(CAST({q(columns.consortium)} AS VARCHAR)), '') AS consortium, "
+            f"nullif(trim(CAST({q(columns.service)} AS VARCHAR)), '') AS service, "
+            f"{q(columns.incurred_date)} AS inc_raw, {q(columns.paid_date)} AS paid_raw, "
+            f"{q(columns.amount)} AS amount_raw{claim} FROM ({sel})"
+        )
+    con.execute("CREATE TEMP VIEW raw AS " + " UNION ALL ".join(parts))
+    return names, has_claim_id
+
+
+def _default_as_of(con, columns: ClaimColumns) -> pd.Timestamp:
+    latest = con.execute(
+        "SELECT max(d) FROM (SELECT try_cast(paid_raw AS DATE) AS d FROM raw) WHERE d <= current_date"
+    ).fetchall()[0][0]
+    if latest is None:
+        raise ClaimsError(f"no readable {columns.paid_date} in the claim lines: give the as-of date")
+    return pd.Timestamp(latest) + pd.offsets.MonthEnd(0)
+
+
+def _month_end(as_of) -> pd.Timestamp:
+    ts = pd.Timestamp(as_of).normalize()
+    if ts != ts + pd.offsets.MonthEnd(0):
+        raise ClaimsError(
+            f"as-of date {ts.date()} is not a month end: triangles are monthly, so the last month would be "
+            f"part-paid. Use {(ts - pd.offsets.MonthEnd(1)).date()} or {(ts + pd.offsets.MonthEnd(0)).date()}."
+        )
+    return ts
+
+
+def _register_known(con, known: pd.DataFrame | None, columns: ClaimColumns) -> list[str]:
+    if known is None:
+        return []
+    mapping = {columns.consortium: "consortium", columns.service: "service"}
+    cols = [c for c in known.columns if c in mapping]
+    if not cols:
+        raise ClaimsError(f"known segments need a {columns.consortium!r} or {columns.service!r} column; "
+                          f"got {list(known.columns)}")
+    table = known[cols].astype(str).apply(lambda s: s.str.strip()).drop_duplicates().rename(columns=mapping)
+    con.register("_known_frame", table.assign(_known=True))
+    return [mapping[c] for c in cols]
+
+
+def _create_checked_view(con, files, columns: ClaimColumns, as_of, known_cols, has_claim_id) -> None:
+    """View ``checked``: one row per line with parsed fields and ``reason`` (NULL when accepted)."""
+    inc, paid, amt = columns.incurred_date, columns.paid_date, columns.amount
+    as_of_sql = f"DATE '{as_of.date()}'"
+    join_known = ""
+    known_case = ""
+    if known_cols:
+        on = " AND ".join(f"k.{c} = p.{c}" for c in known_cols)
+        join_known = f"LEFT JOIN _known_frame k ON {on}"
+        label = " || ', ' || ".join(f"'{c}=' || p.{c}" for c in known_cols)
+        known_case = f"WHEN k._known IS NULL THEN 'unknown segment ' || {label}"
+    dup_cte, join_dup, dup_case = "", "", ""
+    if has_claim_id:
+        dup_cte = (
+            ", dups AS (SELECT claim_id, min(pos) AS first_pos FROM raw WHERE claim_id IS NOT NULL "
+            "GROUP BY claim_id HAVING count(*) > 1)"
+        )
+        join_dup = "LEFT JOIN dups d ON d.claim_id = p.claim_id LEFT JOIN files f ON f.file_index = d.first_pos // " + str(_POS_SHIFT)
+        dup_case = (
+            f"WHEN d.first_pos IS NOT NULL AND p.pos <> d.first_pos THEN "
+            f"'{columns.claim_id} repeats line ' || (d.first_pos % {_POS_SHIFT}) || ' of ' || f.file"
+        )
+
+    def shown(col, raw):
+        return f"'{col} ' || CASE WHEN {raw} IS NULL THEN 'is empty' ELSE '''' || left(CAST({raw} AS VARCHAR), 40) || ''' is not a date' END"
+
+    con.execute(
+        f"""
+        CREATE TEMP VIEW checked AS
+        WITH parsed AS (
+            SELECT *, try_cast(inc_raw AS DATE) AS inc, try_cast(paid_raw AS DATE) AS paid,
+                   try_cast(amount_raw AS DOUBLE) AS amount
+            FROM raw
+        ){dup_cte}
+        SELECT p.file_index, p.line, p.consortium, p.service, p.amount,
+               year(p.inc) * 12 + month(p.inc) - 1 AS inc_m,
+               year(p.paid) * 12 + month(p.paid) - 1 AS paid_m,
+               CASE
+                 WHEN p.consortium IS NULL THEN '{columns.consortium} is empty'
+                 WHEN p.service IS NULL THEN '{columns.service} is empty'
+                 {known_case}
+                 WHEN p.inc IS NULL THEN {shown(inc, 'p.inc_raw')}
+                 WHEN p.paid IS NULL THEN {shown(paid, 'p.paid_raw')}
+                 WHEN p.amount IS NULL THEN '{amt} ' || CASE WHEN p.amount_raw IS NULL THEN 'is empty'
+                      ELSE '''' || left(CAST(p.amount_raw AS VARCHAR), 40) || ''' is not a number' END
+                 WHEN NOT isfinite(p.amount) THEN '{amt} is not finite'
+                 WHEN p.paid < p.inc THEN '{paid} ' || CAST(p.paid AS VARCHAR) || ' is before {inc} ' || CAST(p.inc AS VARCHAR)
+                 WHEN p.inc > {as_of_sql} THEN '{inc} ' || CAST(p.inc AS VARCHAR) || ' is after the as-of date {as_of.date()}'
+                 WHEN p.paid > {as_of_sql} THEN '{paid} ' || CAST(p.paid AS VARCHAR) || ' is after the as-of date {as_of.date()}'
+                 {dup_case}
+               END AS reason
+        FROM parsed p {join_known} {join_dup}
+        """
+    )
+
+
+def _rejects(con, rejects_path):
+    """Counts of rejected lines by segment and reason, the first rejects, and the rejects file."""
+    con.execute(
+        """CREATE TEMP TABLE rejected AS
+           SELECT f.file, c.line, c.consortium, c.service, c.reason, c.file_index
+           FROM checked c JOIN files f USING (file_index) WHERE c.reason IS NOT NULL"""
+    )
+    ordered = "SELECT file, line, consortium, service, reason FROM rejected ORDER BY file_index, line"
+    if rejects_path is not None:
+        path = Path(rejects_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        con.execute(f"COPY ({ordered}) TO '{str(tmp).replace(chr(39), chr(39) * 2)}' (HEADER, DELIMITER ',')")
+        os.replace(tmp, path)
+    rejects = con.execute(f"{ordered} LIMIT {MAX_REJECTS_IN_MEMORY}").df()
+    counts = con.execute(
+        """SELECT consortium, service, reason, count(*) AS lines FROM rejected GROUP BY ALL
+           ORDER BY consortium NULLS FIRST, service NULLS FIRST, reason"""
+    ).df()
+    rejects["line"] = rejects["line"].astype(np.int64)
+    counts["lines"] = counts["lines"].astype(np.int64)
+    return rejects, counts
+
+
+def _triangles(cells: pd.DataFrame, as_of: pd.Timestamp) -> TriangleSet | None:
+    if cells.empty:
+        return None
+    as_m = as_of.year * 12 + as_of.month - 1
+    first_m = int(cells["inc_m"].min())
+    n_org = as_m - first_m + 1
+    seg = pd.MultiIndex.from_frame(cells[["consortium", "service"]])
+    codes, uniques = pd.factorize(seg, sort=True)
+    segments = pd.MultiIndex.from_tuples(list(uniques), names=["consortium", "service"])
+    o = cells["inc_m"].to_numpy(np.int64) - first_m
+    lag = cells["lag"].to_numpy(np.int64)
+    inc = np.zeros((len(segments), n_org, n_org))
+    np.add.at(inc, (codes, o, lag), cells["amount"].to_numpy(float))
+    first_origin = np.full(len(segments), n_org)
+    np.minimum.at(first_origin, codes, o)
+    observed = (np.arange(n_org)[:, None] + np.arange(n_org)[None, :]) <= n_org - 1
+    started = np.arange(n_org)[None, :] >= first_origin[:, None]
+    values = np.where(observed[None] & started[:, :, None], np.cumsum(inc, axis=2), np.nan)
+    first = pd.Period(year=first_m // 12, month=first_m % 12 + 1, freq="M")
+    origins = pd.period_range(first, periods=n_org, freq="M", name="origin")
+    return TriangleSet(values, segments, origins, n_org - 1)
+
+
+def _unusable(counts: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
+    """Segments named in rejected lines that have no accepted line at all.
+
+    A segment that is only in the input because it is not a known segment is not one of ours:
+    its lines are counted as rejects, and it is not reported as an unusable segment.
+    """
+    seen = counts.dropna(subset=["consortium", "service"])
+    accepted = set(map(tuple, cells[["consortium", "service"]].drop_duplicates().to_numpy()))
+    rows = []
+    for (c, s), g in seen.groupby(["consortium", "service"], sort=True):
+        if (c, s) not in accepted and not g["reason"].str.startswith("unknown segment").all():
+            top = g.sort_values("lines", ascending=False).iloc[0]
+            rows.append({"consortium": c, "service": s,
+                         "reason": f"all {int(g['lines'].sum())} lines rejected (mostly: {top['reason']})"})
+    return pd.DataFrame(rows, columns=["consortium", "service", "reason"])

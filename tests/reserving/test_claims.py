@@ -1,0 +1,146 @@
+"""Reading claim lines: validation with file and line, and bucketing checked against TriangleSet.from_frame."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reserving import TriangleSet
+from reserving.claims import ClaimColumns, ClaimsError, read_claims
+from reserving.synthetic import generate_claims
+
+HEADER = "consortium,service,incurred_date,paid_date,amount,claim_id,patient_id\n"
+
+
+def _write(tmp_path, rows, name="claims.csv"):
+    path = tmp_path / name
+    path.write_text(HEADER + "".join(r + "\n" for r in rows))
+    return path
+
+
+GOOD = [
+    "A,er,2024-01-05,2024-01-20,100,1,PT900000001",
+    "A,er,2024-01-10,2024-02-03,50,2,PT900000002",
+    "A,er,2024-02-07,2024-02-21,70,3,PT900000003",
+    "B,op,2024-01-15,2024-02-15,30,4,PT900000004",
+    "B,op,2024-02-15,2024-02-16,-5,5,PT900000005",
+]
+
+
+def test_every_reject_reason_names_file_and_line_and_never_the_patient(tmp_path):
+    bad = [
+        ",er,2024-01-05,2024-01-20,1,10,PT900000010",       # line 7: empty consortium
+        "A,er,2024-13-01,2024-01-20,1,11,PT900000011",      # 8: bad incurred date
+        "A,er,2024-01-05,,1,12,PT900000012",                # 9: empty paid date
+        "A,er,2024-01-05,2024-01-20,12x,13,PT900000013",    # 10: bad amount
+        "A,er,2024-01-05,2024-01-20,inf,14,PT900000014",    # 11: infinite amount
+        "A,er,2024-01-20,2024-01-05,1,15,PT900000015",      # 12: paid before incurred
+        "A,er,2024-03-05,2024-03-20,1,16,PT900000016",      # 13: incurred after as-of
+        "A,er,2024-02-05,2024-03-20,1,17,PT900000017",      # 14: paid after as-of
+        "A,er,2024-01-05,2024-01-20,1,1,PT900000018",       # 15: duplicate of line 2
+        "Z,er,2024-01-05,2024-01-20,1,19,PT900000019",      # 16: unknown segment
+    ]
+    path = _write(tmp_path, GOOD + bad)
+    rejects_file = tmp_path / "rejects.csv"
+    claims = read_claims(path, as_of="2024-02-29", known_segments=pd.DataFrame({"consortium": ["A", "B"]}),
+                         rejects_path=rejects_file)
+    r = claims.rejects
+    assert r["line"].tolist() == list(range(7, 17))
+    assert (r["file"] == str(path)).all()
+    expected = [
+        "consortium is empty",
+        "incurred_date '2024-13-01' is not a date",
+        "paid_date is empty",
+        "amount '12x' is not a number",
+        "amount is not finite",
+        "paid_date 2024-01-05 is before incurred_date 2024-01-20",
+        "incurred_date 2024-03-05 is after the as-of date 2024-02-29",
+        "paid_date 2024-03-20 is after the as-of date 2024-02-29",
+        f"claim_id repeats line 2 of {path}",
+        "unknown segment consortium=Z",
+    ]
+    assert r["reason"].tolist() == expected
+    assert claims.lines_read == 15 and claims.lines_accepted == 5 and claims.lines_rejected == 10
+    assert claims.reject_counts["lines"].sum() == 10
+    text = rejects_file.read_text()
+    assert "PT9000" not in text and "PT9000" not in r.to_string()
+    assert pd.read_csv(rejects_file)["line"].tolist() == list(range(7, 17))
+
+
+def test_buckets_match_the_pandas_triangle_builder(tmp_path):
+    s = generate_claims(n_consortia=2, services=["emergency", "acute_inpatient"], n_months=12,
+                        as_of="2024-06-30", lines_per_cell=20, seed=3)
+    path = tmp_path / "claims.parquet"
+    s.lines.to_parquet(path, index=False)
+    claims = read_claims(path)
+    ref = TriangleSet.from_frame(s.lines, "incurred_date", "paid_date", "amount",
+                                 segments=["consortium", "service"], grain="M", valuation="2024-06-30")
+    assert claims.as_of == pd.Timestamp("2024-06-30")
+    assert list(claims.triangles.segments) == list(ref.segments)
+    assert (claims.triangles.origins == ref.origins).all()
+    np.testing.assert_allclose(claims.triangles.values, ref.values, rtol=1e-12, equal_nan=True)
+    assert claims.lines_rejected == 0
+
+
+def test_real_zero_stays_zero_and_recoveries_are_accepted(tmp_path):
+    claims = read_claims(_write(tmp_path, GOOD), as_of="2024-02-29")
+    a = claims.triangles.values[0]
+    b = claims.triangles.values[1]
+    assert a.tolist()[0] == [100.0, 150.0]
+    assert b[1, 0] == -5.0 and b[0].tolist() == [0.0, 30.0]
+
+
+def test_parquet_row_numbers_and_duplicates_across_files(tmp_path):
+    first = pd.DataFrame({"consortium": ["A", "A"], "service": ["er", "er"],
+                          "incurred_date": pd.to_datetime(["2024-01-05", "2024-01-06"]),
+                          "paid_date": pd.to_datetime(["2024-01-20", "2024-01-21"]), "amount": [1.0, 2.0],
+                          "claim_id": [1, 2], "patient_id": ["PT1", "PT2"]})
+    first.to_parquet(tmp_path / "a.parquet", index=False)
+    first.assign(claim_id=[3, 1]).to_parquet(tmp_path / "b.parquet", index=False)
+    claims = read_claims(str(tmp_path / "*.parquet"))
+    assert claims.rejects[["file", "line"]].values.tolist() == [[str(tmp_path / "b.parquet"), 2]]
+    assert claims.rejects["reason"].iloc[0] == f"claim_id repeats line 1 of {tmp_path / 'a.parquet'}"
+
+
+def test_configurable_columns_and_optional_claim_id(tmp_path):
+    frame = pd.DataFrame({"ccg": ["A"], "pod": ["er"], "dos": ["2024-01-05"], "paid": ["2024-01-09"], "cost": [9.0]})
+    cols = ClaimColumns(consortium="ccg", service="pod", incurred_date="dos", paid_date="paid", amount="cost")
+    claims = read_claims(frame, columns=cols)
+    assert claims.triangles.values[0].tolist() == [[9.0]]
+    assert list(claims.triangles.segments) == [("A", "er")]
+
+
+def test_patient_id_column_cannot_be_a_segment():
+    with pytest.raises(ClaimsError, match="patient id column"):
+        ClaimColumns(service="patient_id").check()
+
+
+def test_clear_errors(tmp_path):
+    with pytest.raises(ClaimsError, match="not a month end"):
+        read_claims(_write(tmp_path, GOOD), as_of="2024-02-15")
+    with pytest.raises(ClaimsError, match=r"missing column\(s\) \['amount'\]"):
+        read_claims(pd.DataFrame({"consortium": ["A"], "service": ["x"], "incurred_date": ["2024-01-01"],
+                                  "paid_date": ["2024-01-01"]}))
+    with pytest.raises(ClaimsError, match="no such file"):
+        read_claims(tmp_path / "nothing.csv")
+    with pytest.raises(ClaimsError, match="all rejected"):
+        read_claims(_write(tmp_path, ["A,er,x,y,1,1,PT900000001"], "bad.csv"), as_of="2024-01-31")
+
+
+def test_malformed_csv_error_does_not_quote_the_line(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text(HEADER + "\n".join(GOOD) + "\nA,er,2024-01-05,2024-01-20,1,99,PT900000099,extra\n")
+    with pytest.raises(ClaimsError) as err:
+        read_claims(path, as_of="2024-02-29")
+    assert "PT900000099" not in str(err.value)
+
+
+def test_default_as_of_ignores_far_future_typos(tmp_path):
+    claims = read_claims(_write(tmp_path, GOOD + ["A,er,2024-01-05,2099-01-20,1,50,PT900000050"]))
+    assert claims.as_of == pd.Timestamp("2024-02-29")
+    assert claims.rejects["reason"].tolist() == ["paid_date 2099-01-20 is after the as-of date 2024-02-29"]
+
+
+def test_segment_with_only_rejected_lines_is_unusable(tmp_path):
+    claims = read_claims(_write(tmp_path, GOOD + ["C,er,bad,2024-01-20,1,60,PT900000060"]), as_of="2024-02-29")
+    assert claims.unusable[["consortium", "service"]].values.tolist() == [["C", "er"]]
+    assert "C" not in claims.triangles.segments.get_level_values(0)
