@@ -1,0 +1,343 @@
+"""Seeded synthetic claim lines with the truth they were drawn from.
+
+Each consortium x service x incurred month has a Poisson number of claim lines whose mean follows
+the consortium's membership, the service's frequency, a seasonal cycle and an annual trend.
+Each line has a severity drawn from a service-specific lognormal, with an occasional very large
+claim (Pareto excess), and a payment delay drawn from a service-specific gamma distribution in
+days with a long-tailed mixture component (acute inpatient and specialised care pay slowly;
+prescribing, emergency and outpatient pay fast). Delays are capped at ``max_lag_months`` so every
+claim is eventually paid inside the window and the truth is exact.
+
+The truth (every line, paid before or after the as-of date) is summed per segment and incurred
+month into ``ultimate``; the claim lines written out are only those paid on or before the as-of
+date, as a real extract would be. IBNR estimated from the lines can then be compared with
+``truth.ultimate - truth.paid``.
+
+Random streams: one ``numpy.random.SeedSequence`` child per consortium, so a consortium's lines
+do not change when other consortia are added and the result is the same however it is chunked.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+#: name -> (share of claim lines, mean cost per line, lognormal sigma, delay gamma shape,
+#:          delay gamma mean in days, probability of a long-tail delay, long-tail mean in days)
+SERVICES: dict[str, tuple[float, float, float, float, float, float, float]] = {
+    "acute_inpatient": (0.10, 3200.0, 0.9, 1.6, 75.0, 0.12, 330.0),
+    "outpatient": (0.25, 160.0, 0.6, 1.8, 40.0, 0.03, 150.0),
+    "emergency": (0.12, 260.0, 0.7, 2.0, 28.0, 0.02, 120.0),
+    "mental_health": (0.08, 900.0, 0.9, 1.4, 60.0, 0.08, 240.0),
+    "community": (0.15, 120.0, 0.7, 1.8, 35.0, 0.04, 150.0),
+    "prescribing": (0.22, 45.0, 0.8, 3.0, 12.0, 0.0, 0.0),
+    "maternity": (0.04, 2100.0, 0.6, 1.8, 50.0, 0.05, 200.0),
+    "specialised": (0.04, 5200.0, 1.0, 1.3, 90.0, 0.15, 420.0),
+}
+
+_COLUMNS = ["consortium", "service", "incurred_date", "paid_date", "amount", "claim_id", "patient_id"]
+
+
+@dataclass(frozen=True)
+class SyntheticClaims:
+    """Generated claim lines and the truth behind them.
+
+    Attributes
+    ----------
+    lines : DataFrame
+        Claim lines paid on or before ``as_of``: consortium, service, incurred_date, paid_date
+        (datetime64), amount (currency), claim_id (int), patient_id (str, fictitious).
+    truth : DataFrame
+        One row per consortium, service and incurred month (``origin``, a monthly Period):
+        ``ultimate`` (every line ever paid), ``paid`` (paid by ``as_of``), ``ibnr`` = ultimate - paid.
+    members : DataFrame
+        consortium, month (Period), members (member months).
+    budget : DataFrame
+        consortium, month (Period), budget (currency): expected cost times a consortium-level
+        funding factor, so some consortia are under-funded.
+    as_of : Timestamp
+    """
+
+    lines: pd.DataFrame
+    truth: pd.DataFrame
+    members: pd.DataFrame
+    budget: pd.DataFrame
+    as_of: pd.Timestamp
+    bad_rows: int = field(default=0)
+
+    def write(self, directory, fmt: str = "parquet") -> dict[str, Path]:
+        """Write claims (``claims.parquet`` or ``claims.csv``), truth, members and budget CSVs.
+
+        Every file is written to a temporary name and moved into place.
+        """
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        paths = {}
+        claims = directory / f"claims.{fmt}"
+        if fmt == "parquet":
+            _atomic(claims, lambda p: self.lines.to_parquet(p, index=False))
+        else:
+            _atomic(claims, lambda p: self.lines.to_csv(p, index=False, date_format="%Y-%m-%d"))
+        paths["claims"] = claims
+        for name in ("truth", "members", "budget"):
+            frame = getattr(self, name).copy()
+            for col in ("origin", "month"):
+                if col in frame:
+                    frame[col] = frame[col].astype(str)
+            path = directory / f"{name}.csv"
+            _atomic(path, lambda p, f=frame: f.to_csv(p, index=False))
+            paths[name] = path
+        return paths
+
+
+def _atomic(path: Path, write) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def generate_claims(
+    n_consortia: int = 6,
+    services: list[str] | None = None,
+    n_months: int = 36,
+    as_of="2024-12-31",
+    lines_per_cell: float = 60.0,
+    trend: float = 0.05,
+    seasonality: float = 0.08,
+    large_claim_prob: float = 0.002,
+    max_lag_months: int = 30,
+    bad_rows: int = 0,
+    seed: int = 0,
+) -> SyntheticClaims:
+    """Generate claim lines for ``n_consortia`` x ``services`` over ``n_months`` incurred months.
+
+    Parameters
+    ----------
+    n_consortia : int
+        Number of consortia (named ``C001``, ``C002``, ...).
+    services : list of str, optional
+        Keys of :data:`SERVICES`; default all eight.
+    n_months : int
+        Incurred months, ending with the month of ``as_of``.
+    as_of : date-like
+        The extract date: a month end. Lines paid after it are not in ``lines`` (but are in the truth).
+    lines_per_cell : float
+        Average number of claim lines per consortium, service and month (before trend and season).
+    trend : float
+        Annual claims cost trend (0.05 = 5% a year), applied to frequency.
+    seasonality : float
+        Amplitude of a winter peak in frequency (0.08 = +8% in January, -8% in July).
+    large_claim_prob : float
+        Probability that a line is a very large claim (Pareto excess, alpha 1.8, on 20x the mean).
+    max_lag_months : int
+        Payment delays are capped at this many months (the truth is then complete).
+    bad_rows : int
+        Number of deliberately faulty lines appended (bad dates, bad amounts, paid before
+        incurred, duplicate claim ids, an unknown consortium) to exercise validation.
+    seed : int
+
+    Examples
+    --------
+    >>> s = generate_claims(n_consortia=2, services=["emergency"], n_months=6, as_of="2024-06-30", seed=1)
+    >>> sorted(s.lines["consortium"].unique())
+    ['C001', 'C002']
+    >>> bool((s.truth["ultimate"] >= s.truth["paid"] - 1e-6).all())
+    True
+    """
+    chunks = list(generate_chunks(n_consortia, services, n_months, as_of, lines_per_cell, trend,
+                                  seasonality, large_claim_prob, max_lag_months, seed))
+    lines = pd.concat([c[0] for c in chunks], ignore_index=True)
+    truth = pd.concat([c[1] for c in chunks], ignore_index=True)
+    members = pd.concat([c[2] for c in chunks], ignore_index=True)
+    budget = pd.concat([c[3] for c in chunks], ignore_index=True)
+    if bad_rows:
+        for col in ("incurred_date", "paid_date"):
+            lines[col] = lines[col].dt.strftime("%Y-%m-%d")
+        lines = pd.concat([lines, _bad_rows(lines, bad_rows, np.random.default_rng([seed, 99]))],
+                          ignore_index=True)
+    return SyntheticClaims(lines, truth, members, budget, pd.Timestamp(as_of), bad_rows)
+
+
+def generate_chunks(n_consortia, services, n_months, as_of, lines_per_cell, trend, seasonality,
+                    large_claim_prob, max_lag_months, seed, consortia_per_chunk: int = 1):
+    """Yield ``(lines, truth, members, budget)`` DataFrames a few consortia at a time.
+
+    Same arguments as :func:`generate_claims`; used directly to write tens of millions of lines
+    to Parquet in bounded memory (see :func:`write_parquet_dataset`).
+    """
+    services = list(SERVICES) if services is None else list(services)
+    unknown = [s for s in services if s not in SERVICES]
+    if unknown:
+        raise ValueError(f"unknown service(s) {unknown}; choose from {list(SERVICES)}")
+    as_of = pd.Timestamp(as_of)
+    if as_of != as_of + pd.offsets.MonthEnd(0):
+        raise ValueError(f"as_of {as_of.date()} is not a month end")
+    last = as_of.to_period("M")
+    months = pd.period_range(last - (n_months - 1), last, freq="M", name="month")
+    children = np.random.SeedSequence(seed).spawn(n_consortia)
+    pending = []
+    for c in range(n_consortia):
+        pending.append(_consortium(f"C{c + 1:03d}", c, children[c], services, months, as_of,
+                                   lines_per_cell, trend, seasonality, large_claim_prob, max_lag_months))
+        if len(pending) == consortia_per_chunk or c == n_consortia - 1:
+            yield tuple(pd.concat([p[k] for p in pending], ignore_index=True) for k in range(4))
+            pending = []
+
+
+def _consortium(name, index, seq, services, months, as_of, lines_per_cell, trend, seasonality,
+                large_claim_prob, max_lag_months):
+    rng = np.random.default_rng(seq)
+    n_m = len(months)
+    t = np.arange(n_m) - (n_m - 1)
+    size = rng.lognormal(0.0, 0.5)
+    growth = np.exp(rng.normal(0.01, 0.01) * t / 12)
+    members = np.round(100_000 * size * growth)
+    season = 1 + seasonality * np.cos(2 * np.pi * (months.month.to_numpy() - 1) / 12)
+    trend_f = (1 + trend) ** (t / 12)
+    shares = np.array([SERVICES[s][0] for s in services])
+    shares = shares / shares.sum() * len(services)
+    month_start = months.start_time.to_numpy().astype("datetime64[D]").astype(np.int64)
+    days_in_month = months.days_in_month.to_numpy()
+    as_of_day = np.datetime64(as_of.date(), "D").astype(np.int64)
+    cap_days = int(max_lag_months * 30.4)
+
+    lines, truth = [], []
+    expected_cost = np.zeros(n_m)
+    for k, svc in enumerate(services):
+        _, mean_cost, sigma, shape, mean_delay, p_tail, tail_mean = SERVICES[svc]
+        lam = lines_per_cell * shares[k] * size * growth * season * trend_f
+        counts = rng.poisson(lam)
+        n = int(counts.sum())
+        origin = np.repeat(np.arange(n_m), counts)
+        incurred = month_start[origin] + (rng.random(n) * days_in_month[origin]).astype(np.int64)
+        mu = np.log(mean_cost) - sigma**2 / 2
+        amount = rng.lognormal(mu, sigma, n)
+        large = rng.random(n) < large_claim_prob
+        amount[large] += 20 * mean_cost * (rng.pareto(1.8, int(large.sum())) + 1)
+        amount = np.round(amount, 2)
+        delay = rng.gamma(shape, mean_delay / shape, n)
+        if p_tail > 0:
+            tail = rng.random(n) < p_tail
+            delay[tail] = rng.exponential(tail_mean, int(tail.sum()))
+        delay = np.minimum(delay.astype(np.int64), cap_days)
+        paid = incurred + delay
+        seen = paid <= as_of_day
+        ult = np.bincount(origin, weights=amount, minlength=n_m)
+        pd_ = np.bincount(origin[seen], weights=amount[seen], minlength=n_m)
+        truth.append(pd.DataFrame({"consortium": name, "service": svc, "origin": months,
+                                   "ultimate": ult, "paid": pd_, "ibnr": ult - pd_}))
+        expected_cost += lam * (mean_cost + large_claim_prob * 20 * mean_cost * (1 + 1 / 0.8))
+        m = int(seen.sum())
+        lines.append(pd.DataFrame({
+            "consortium": name,
+            "service": svc,
+            "incurred_date": incurred[seen].astype("datetime64[D]"),
+            "paid_date": paid[seen].astype("datetime64[D]"),
+            "amount": amount[seen],
+            "claim_id": np.int64(index) * 10**9 + k * 10**8 + np.arange(m, dtype=np.int64),
+            "patient_id": _patient_ids(rng, m),
+        }))
+    funding = rng.uniform(0.9, 1.1)
+    lines_df = pd.concat(lines, ignore_index=True)
+    lines_df = lines_df.sort_values(["paid_date", "claim_id"], kind="stable", ignore_index=True)
+    return (
+        lines_df,
+        pd.concat(truth, ignore_index=True),
+        pd.DataFrame({"consortium": name, "month": months, "members": members}),
+        pd.DataFrame({"consortium": name, "month": months, "budget": np.round(expected_cost * funding, 2)}),
+    )
+
+
+def _patient_ids(rng, n: int) -> np.ndarray:
+    """Fictitious patient ids ``PT`` + 9 digits (a pool of ~n/3 patients, so patients repeat)."""
+    pool = max(n // 3, 1)
+    return np.char.add("PT", np.char.zfill(rng.integers(0, pool, n).astype(str), 9))
+
+
+def _bad_rows(lines: pd.DataFrame, n: int, rng) -> pd.DataFrame:
+    """``n`` faulty copies of real lines, cycling through the kinds of error validation must catch.
+
+    Every sixth copy (kind 3) is left as it is: an exact duplicate, same claim id. The others get
+    fresh claim ids and one fault each.
+    """
+    base = lines.iloc[rng.integers(0, len(lines), n)].reset_index(drop=True).astype(object)
+    for i in range(n):
+        kind = i % 6
+        if kind != 3:
+            base.loc[i, "claim_id"] = 9 * 10**12 + i
+        if kind == 0:
+            base.loc[i, "incurred_date"] = "2024-02-30"
+        elif kind == 1:
+            base.loc[i, "amount"] = "12,50O"
+        elif kind == 2:
+            earlier = pd.Timestamp(base.loc[i, "incurred_date"]) - pd.Timedelta(days=40)
+            base.loc[i, "paid_date"] = earlier.strftime("%Y-%m-%d")
+        elif kind == 4:
+            base.loc[i, "consortium"] = "C999"
+        else:
+            base.loc[i, "paid_date"] = "2099-01-01"
+    return base
+
+
+def write_parquet_dataset(path, n_consortia: int, services=None, n_months: int = 48,
+                          as_of="2024-12-31", lines_per_cell: float = 400.0, seed: int = 0,
+                          consortia_per_chunk: int = 10, **kwargs) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Write claim lines for a national-scale run straight to one Parquet file, chunk by chunk.
+
+    Memory stays bounded by one chunk of consortia. Returns the truth and budget tables.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    writer = None
+    truths, budgets = [], []
+    schema = pa.schema([("consortium", pa.string()), ("service", pa.string()),
+                        ("incurred_date", pa.date32()), ("paid_date", pa.date32()),
+                        ("amount", pa.float64()), ("claim_id", pa.int64()), ("patient_id", pa.string())])
+    gen = generate_chunks(n_consortia, services, n_months, as_of, lines_per_cell,
+                          kwargs.get("trend", 0.05), kwargs.get("seasonality", 0.08),
+                          kwargs.get("large_claim_prob", 0.002), kwargs.get("max_lag_months", 30), seed,
+                          consortia_per_chunk=consortia_per_chunk)
+    try:
+        for lines, truth, _, budget in gen:
+            table = pa.Table.from_pandas(lines[_COLUMNS], schema=schema, preserve_index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(tmp, schema, compression="zstd")
+            writer.write_table(table, row_group_size=1_000_000)
+            truths.append(truth)
+            budgets.append(budget)
+    finally:
+        if writer is not None:
+            writer.close()
+    os.replace(tmp, path)
+    return pd.concat(truths, ignore_index=True), pd.concat(budgets, ignore_index=True)
+
+
+DEMO_SERVICES = ["acute_inpatient", "outpatient", "emergency", "mental_health", "community", "prescribing"]
+
+
+def write_demo_sample(directory) -> None:
+    """Write the sample bundled in ``reserving/data`` (6 consortia x 6 services x 36 months, seed 2024).
+
+    Files: ``sample_claims.csv`` (with 12 faulty lines), ``sample_budget.csv``,
+    ``sample_members.csv``, ``sample_segments.csv`` (the known segments) and ``sample_truth.csv``.
+    """
+    s = generate_claims(n_consortia=6, services=DEMO_SERVICES, n_months=36, as_of="2024-12-31",
+                        lines_per_cell=35, bad_rows=12, seed=2024)
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    frames = {
+        "sample_claims.csv": s.lines,
+        "sample_budget.csv": s.budget.assign(month=s.budget["month"].astype(str)),
+        "sample_members.csv": s.members.assign(month=s.members["month"].astype(str)),
+        "sample_segments.csv": s.truth[["consortium", "service"]].drop_duplicates(),
+        "sample_truth.csv": s.truth.assign(origin=s.truth["origin"].astype(str)),
+    }
+    for name, frame in frames.items():
+        _atomic(directory / name, lambda p, f=frame: f.to_csv(p, index=False, float_format="%.2f"))
