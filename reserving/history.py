@@ -1,0 +1,221 @@
+"""Run history in DuckDB: every nightly run's parameters and estimates, and movements between runs.
+
+One database file (default ``reserving_history.duckdb`` beside the outputs) holds four tables:
+
+``runs``
+    run_id, as_of, created_at, parameters (JSON), lines_read, lines_rejected, segments_ok,
+    segments_failed.
+``estimates``
+    run_id, consortium, service, origin (first day of the incurred month), paid, ibnr, ultimate,
+    ibnr_chain_ladder, prior, ibnr_p75, ibnr_p95, std_err (Mack), completion, method,
+    expected_next (the payments
+    expected in the month after the as-of date, for actual-against-expected next run).
+``outturn``
+    run_id, consortium, budget, paid, ibnr, outturn, outturn_p75, outturn_p95, prob_overspend, flag.
+``segment_errors``
+    run_id, consortium, service, error.
+
+A run for an as-of date that is already stored replaces it: the old run's rows are deleted and
+the new ones inserted inside one transaction, so a reader sees either the old run or the new
+one, and a run interrupted before the commit leaves the old one intact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+ESTIMATE_COLUMNS = {
+    "consortium": "VARCHAR", "service": "VARCHAR", "origin": "DATE", "paid": "DOUBLE", "ibnr": "DOUBLE",
+    "ultimate": "DOUBLE", "ibnr_chain_ladder": "DOUBLE", "prior": "DOUBLE", "ibnr_p75": "DOUBLE", "ibnr_p95": "DOUBLE",
+    "std_err": "DOUBLE", "completion": "DOUBLE", "method": "VARCHAR", "expected_next": "DOUBLE",
+}
+OUTTURN_COLUMNS = {
+    "consortium": "VARCHAR", "budget": "DOUBLE", "paid": "DOUBLE", "ibnr": "DOUBLE", "outturn": "DOUBLE",
+    "outturn_p75": "DOUBLE", "outturn_p95": "DOUBLE", "prob_overspend": "DOUBLE", "flag": "VARCHAR",
+}
+ERROR_COLUMNS = {"consortium": "VARCHAR", "service": "VARCHAR", "error": "VARCHAR"}
+_TABLES = {"estimates": ESTIMATE_COLUMNS, "outturn": OUTTURN_COLUMNS, "segment_errors": ERROR_COLUMNS}
+
+
+def _connect(path) -> duckdb.DuckDBPyConnection:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path))
+    con.execute(
+        """CREATE TABLE IF NOT EXISTS runs (run_id VARCHAR PRIMARY KEY, as_of DATE NOT NULL,
+           created_at TIMESTAMP NOT NULL, parameters VARCHAR, lines_read BIGINT, lines_rejected BIGINT,
+           segments_ok INTEGER, segments_failed INTEGER)"""
+    )
+    for table, cols in _TABLES.items():
+        body = ", ".join(f"{c} {t}" for c, t in cols.items())
+        con.execute(f"CREATE TABLE IF NOT EXISTS {table} (run_id VARCHAR NOT NULL, {body})")
+    return con
+
+
+def save_run(
+    path,
+    as_of,
+    parameters: dict,
+    estimates: pd.DataFrame,
+    outturn: pd.DataFrame | None = None,
+    segment_errors: pd.DataFrame | None = None,
+    lines_read: int = 0,
+    lines_rejected: int = 0,
+    run_id: str | None = None,
+) -> str:
+    """Store one run, replacing any earlier run for the same as-of date in one transaction.
+
+    Parameters
+    ----------
+    path : path
+        The DuckDB database file (created if missing).
+    as_of : date-like
+    parameters : dict
+        The run's settings (JSON-serialisable), stored as they were used.
+    estimates : DataFrame
+        Columns :data:`ESTIMATE_COLUMNS` (missing optional ones are stored as NULL).
+    outturn, segment_errors : DataFrame, optional
+        Columns :data:`OUTTURN_COLUMNS` and :data:`ERROR_COLUMNS`.
+
+    run_id : str, optional
+        Default :func:`new_run_id`.
+
+    Returns
+    -------
+    str
+        The run id.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> db = os.path.join(tempfile.mkdtemp(), "h.duckdb")
+    >>> est = pd.DataFrame({"consortium": ["A"], "service": ["er"], "origin": [pd.Timestamp("2024-01-01")],
+    ...                     "paid": [90.0], "ibnr": [10.0], "ultimate": [100.0]})
+    >>> run = save_run(db, "2024-01-31", {"n_sims": 100}, est)
+    >>> run = save_run(db, "2024-01-31", {"n_sims": 200}, est)
+    >>> load_runs(db)[["as_of", "parameters"]].values.tolist()
+    [[Timestamp('2024-01-31 00:00:00'), '{"n_sims": 200}']]
+    """
+    as_of = pd.Timestamp(as_of).date()
+    created = dt.datetime.now()
+    run_id = run_id or new_run_id(as_of)
+    frames = {
+        "estimates": _conform(estimates, ESTIMATE_COLUMNS),
+        "outturn": _conform(outturn, OUTTURN_COLUMNS),
+        "segment_errors": _conform(segment_errors, ERROR_COLUMNS),
+    }
+    n_failed = 0 if segment_errors is None else len(segment_errors)
+    n_ok = int(frames["estimates"][["consortium", "service"]].drop_duplicates().shape[0])
+    con = _connect(path)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        old = "SELECT run_id FROM runs WHERE as_of = ?"
+        for table in (*_TABLES, "runs"):
+            con.execute(f"DELETE FROM {table} WHERE run_id IN ({old})", [as_of])
+        con.execute(
+            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [run_id, as_of, created, json.dumps(parameters, sort_keys=True, default=str),
+             int(lines_read), int(lines_rejected), n_ok, n_failed],
+        )
+        for table, frame in frames.items():
+            con.register("_incoming", frame)
+            cols = ", ".join(_TABLES[table])
+            con.execute(f"INSERT INTO {table} (run_id, {cols}) SELECT ?, {cols} FROM _incoming", [run_id])
+            con.unregister("_incoming")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.close()
+    return run_id
+
+
+def new_run_id(as_of) -> str:
+    """``<as_of>T<time now>-<8 random hex digits>``, e.g. ``2024-12-31T021500-1a2b3c4d``."""
+    return f"{pd.Timestamp(as_of).date().isoformat()}T{dt.datetime.now():%H%M%S}-{uuid.uuid4().hex[:8]}"
+
+
+def _conform(frame: pd.DataFrame | None, columns: dict) -> pd.DataFrame:
+    """Columns in order, missing optional ones as NULL, typed for DuckDB."""
+    frame = pd.DataFrame(columns=list(columns)) if frame is None else frame
+    out = pd.DataFrame(index=range(len(frame)))
+    for col, kind in columns.items():
+        values = frame[col].to_numpy() if col in frame else [None] * len(frame)
+        if kind == "DOUBLE":
+            out[col] = pd.to_numeric(pd.Series(values), errors="raise").astype(float)
+        elif kind == "DATE":
+            out[col] = pd.to_datetime(pd.Series(values).astype(str)).dt.normalize()
+        else:
+            out[col] = pd.Series(values, dtype=object).map(lambda v: None if v is None else str(v))
+    return out
+
+
+def load_runs(path) -> pd.DataFrame:
+    """Every stored run, oldest as-of date first."""
+    con = _connect(path)
+    try:
+        return con.execute("SELECT * FROM runs ORDER BY as_of, created_at").df()
+    finally:
+        con.close()
+
+
+def load_table(path, run_id: str, table: str = "estimates") -> pd.DataFrame:
+    """One run's rows of ``estimates``, ``outturn`` or ``segment_errors`` (without the run id)."""
+    if table not in _TABLES:
+        raise ValueError(f"table {table!r} is not one of {list(_TABLES)}")
+    con = _connect(path)
+    try:
+        return con.execute(f"SELECT * EXCLUDE (run_id) FROM {table} WHERE run_id = ? ORDER BY ALL", [run_id]).df()
+    finally:
+        con.close()
+
+
+def previous_run(path, as_of) -> pd.Series | None:
+    """The stored run with the latest as-of date before ``as_of`` (None if there is none)."""
+    if not Path(path).exists():
+        return None
+    con = _connect(path)
+    try:
+        runs = con.execute(
+            "SELECT * FROM runs WHERE as_of < ? ORDER BY as_of DESC, created_at DESC LIMIT 1",
+            [pd.Timestamp(as_of).date()],
+        ).df()
+    finally:
+        con.close()
+    return None if runs.empty else runs.iloc[0]
+
+
+def movements(current: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
+    """Per consortium: ultimate and IBNR now and at the previous run, and the movement.
+
+    Only origins present in both runs are compared, so a newly incurred month does not show as
+    a movement. Columns: consortium, ultimate_prev, ultimate, ultimate_move, ibnr_prev, ibnr,
+    ibnr_move, paid_in_period.
+
+    Examples
+    --------
+    >>> prev = pd.DataFrame({"consortium": ["A"], "service": ["er"], "origin": ["2024-01-01"],
+    ...                      "paid": [50.0], "ibnr": [50.0], "ultimate": [100.0]})
+    >>> cur = prev.assign(paid=[80.0], ibnr=[30.0], ultimate=[110.0])
+    >>> movements(cur, prev)[["ultimate_move", "ibnr_move", "paid_in_period"]].values.tolist()
+    [[10.0, -20.0, 30.0]]
+    """
+    key = ["consortium", "service", "origin"]
+    cur = current.assign(origin=pd.to_datetime(current["origin"].astype(str)))
+    prev = previous.assign(origin=pd.to_datetime(previous["origin"].astype(str)))
+    both = cur.merge(prev[key + ["paid", "ibnr", "ultimate"]], on=key, suffixes=("", "_prev"))
+    g = both.groupby("consortium")[["ultimate_prev", "ultimate", "ibnr_prev", "ibnr", "paid", "paid_prev"]].sum()
+    out = pd.DataFrame({
+        "ultimate_prev": g["ultimate_prev"], "ultimate": g["ultimate"],
+        "ultimate_move": g["ultimate"] - g["ultimate_prev"],
+        "ibnr_prev": g["ibnr_prev"], "ibnr": g["ibnr"], "ibnr_move": g["ibnr"] - g["ibnr_prev"],
+        "paid_in_period": g["paid"] - g["paid_prev"],
+    })
+    return out.reset_index()
