@@ -1,0 +1,5 @@
+import sys
+
+from reserving.cli import main
+
+sys.exit(main())

@@ -1,0 +1,26 @@
+"""`python -m reserving demo`: runs on the bundled sample and prints what the API computes."""
+
+import pandas as pd
+import pytest
+
+from reserving import mack
+from reserving.claims import read_claims
+from reserving.cli import main, sample_path
+
+
+def test_demo_prints_every_segment_and_the_national_ibnr(capsys):
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    claims = read_claims(sample_path("sample_claims.csv"), known_segments=pd.read_csv(sample_path("sample_segments.csv")))
+    totals = mack(claims.triangles).totals
+    for consortium, service in totals.index:
+        assert service in out and consortium in out
+    assert f"{totals['ibnr'].sum():,.0f}" in out
+    assert f"{claims.lines_rejected:,} rejected" in out
+    assert "PT0" not in out  # no patient identifier in the output
+
+
+def test_unknown_command_is_an_error(capsys):
+    with pytest.raises(SystemExit):
+        main(["reserve-everything"])
+    assert "invalid choice" in capsys.readouterr().err

@@ -1,0 +1,64 @@
+"""The HTML report: self-contained, and rendered by a real headless browser without console errors."""
+
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from reserving.nightly import run_nightly_job
+from reserving.synthetic import generate_claims
+
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--enable-logging=stderr", "--v=0"]
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("nightly")
+    s = generate_claims(n_consortia=3, services=["acute_inpatient", "emergency", "prescribing"], n_months=24,
+                        as_of="2024-12-31", lines_per_cell=40, bad_rows=6, seed=8)
+    run = run_nightly_job(s.lines, out, n_sims=200, budget=s.budget, progress=False)
+    return run.outputs["report"], s
+
+
+def _browse(path, profile):
+    """Load a page headless; return the DOM after scripts ran and the console error lines."""
+    proc = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--dump-dom", path.as_uri()],
+                          check=False, capture_output=True, text=True, timeout=120)
+    console = [line for line in proc.stderr.splitlines() if "CONSOLE" in line]
+    errors = [line for line in console if re.search(r"Uncaught|Error|error", line)]
+    return proc.stdout, errors
+
+
+def test_report_is_self_contained(report):
+    path, s = report
+    text = path.read_text()
+    assert "<table" in text and text.count("<svg") >= 5
+    assert not re.search(r'(src|href)\s*=\s*["\']?(https?:)?//', text), "the report must not load anything"
+    for pid in s.lines["patient_id"].unique():
+        assert pid not in text
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install chromium); .ci/run installs it")
+def test_report_renders_in_headless_chromium_without_console_errors(report, tmp_path):
+    path, _ = report
+    dom, errors = _browse(path, tmp_path / "profile")
+    assert errors == []
+    assert 'data-ready="1"' in dom, "the page's script did not run to the end"
+    assert dom.count("<table") >= 3
+    for chart in ("outturn-chart", "ibnr-chart", "heat-map", "pattern-chart"):
+        assert f"chart {chart}" in dom, chart
+    assert "<rect" in dom and "<polyline" in dom
+    assert "At risk" in dom or "No consortium is at risk" in dom
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install chromium); .ci/run installs it")
+def test_console_error_detection_catches_a_broken_page(tmp_path):
+    page = tmp_path / "broken.html"
+    page.write_text("<!DOCTYPE html><html><body><p>x</p><script>undefinedFunction();</script></body></html>")
+    _, errors = _browse(page, tmp_path / "profile")
+    assert errors, "a page that throws must be caught"
