@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m reserving demo
+	$(PY) -m reserving nightly --demo --out out/demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q
