@@ -13,7 +13,9 @@ Pace of change (as in NHS allocations, where targets are reached over several ye
    the envelope, so floors above target are paid for by the groups below it.)
 
 Without pace-of-change rules the allocation is the target. Amounts are then rounded to pennies by
-largest remainder, so they sum exactly to the envelope.
+largest remainder, so they sum exactly to the envelope. The exact figures are the integer
+``allocation_pence``; ``allocation`` shows the same in currency units (a float, which cannot hold
+every penny of a national envelope exactly).
 """
 
 from __future__ import annotations
@@ -43,23 +45,25 @@ class AllocationResult:
                 "largest_distance_below": float(s["distance_from_target"].min())}
 
 
-def round_to_pennies(amounts: np.ndarray, total: float) -> np.ndarray:
-    """Round ``amounts`` to 0.01 so they sum exactly to ``total`` (largest remainder; ties by order).
+def to_pennies(amounts: np.ndarray, total: float) -> np.ndarray:
+    """Integer pennies proportional to ``amounts`` summing exactly to ``total`` (largest remainder).
+
+    Ties in the remainders go to the earlier amount.
 
     Examples
     --------
-    >>> round_to_pennies(np.array([1 / 3, 1 / 3, 1 / 3]), 1.0).tolist()
-    [0.34, 0.33, 0.33]
+    >>> to_pennies(np.array([1 / 3, 1 / 3, 1 / 3]), 1.0).tolist()
+    [34, 33, 33]
     """
     total_cents = int(round(total * 100))
     if abs(total * 100 - total_cents) > 1e-6 * max(1.0, abs(total)):
         raise AllocationError(f"envelope {total!r} is not a whole number of pennies")
-    scaled = np.asarray(amounts, dtype=float) * 100 * (total_cents / (np.sum(amounts) * 100))
+    scaled = np.asarray(amounts, dtype=float) * (total_cents / np.sum(amounts))
     cents = np.floor(scaled).astype(np.int64)
     short = total_cents - int(cents.sum())
     order = np.argsort(-(scaled - cents), kind="stable")
     cents[order[:short]] += 1
-    return cents / 100.0
+    return cents
 
 
 def allocate(groups: pd.DataFrame, envelope: float, *, min_growth: float | None = None,
@@ -119,7 +123,8 @@ def allocate(groups: pd.DataFrame, envelope: float, *, min_growth: float | None 
         )
     gap = np.maximum(target - floor, 0.0)
     exact = floor + (max(left, 0.0) * gap / gap.sum() if gap.sum() > 0 else 0.0)
-    allocation = round_to_pennies(exact, envelope)
+    pence = to_pennies(exact, envelope)
+    allocation = pence / 100.0
 
     out = pd.DataFrame({"exposure": exposure, "risk": risk, "area_factor": area, "need": need,
                         "target_share": need / need.sum(), "target": target}, index=pd.Index(g["group"], name="group"))
@@ -127,6 +132,7 @@ def allocate(groups: pd.DataFrame, envelope: float, *, min_growth: float | None 
         out["baseline"] = baseline
         out["baseline_distance_from_target"] = (baseline - target) / target
     out["allocation"] = allocation
+    out["allocation_pence"] = pence
     if baseline is not None:
         out["growth"] = allocation / baseline - 1.0
     out["distance_from_target"] = (allocation - target) / target

@@ -3,9 +3,9 @@
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
-from riskadjust.allocate import AllocationError, allocate, round_to_pennies
+from riskadjust.allocate import AllocationError, allocate, to_pennies
 from riskadjust.settle import SettlementError, SharedSavings, settle
 
 GROUPS = pd.DataFrame({"group": ["A", "B", "C"], "exposure": [1000.0, 2000.0, 1000.0],
@@ -54,12 +54,21 @@ def test_infeasible_floors_say_what_to_do():
 
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.floats(0.001, 1e7), min_size=1, max_size=30), st.integers(1, 10**11))
+@example([1.0, 1.0, 1.0], 48_182_843_842)  # broke the float-pounds version
 def test_pennies_sum_exactly(amounts, cents):
-    out = round_to_pennies(np.array(amounts), cents / 100)
-    assert int(round(out.sum() * 100)) == cents
-    assert np.all(np.abs(out * 100 - np.round(out * 100)) < 1e-6)
-    exact = np.array(amounts) * cents / 100 / np.sum(amounts)
-    assert np.all(np.abs(out - exact) < 0.01 + 1e-9)
+    out = to_pennies(np.array(amounts), cents / 100)
+    assert out.dtype == np.int64
+    assert int(out.sum()) == cents
+    exact = np.array(amounts) * cents / np.sum(amounts)
+    assert np.all(np.abs(out - exact) < 1 + 1e-6 * cents)
+
+
+def test_national_envelope_is_exact_in_pence():
+    """A 150bn envelope between 3 groups: floats in pounds could not hold every penny."""
+    g = pd.DataFrame({"group": ["A", "B", "C"], "exposure": [1.0, 1.0, 1.0], "risk": [1.0, 1.0, 1.0]})
+    s = allocate(g, 150_000_000_000.01).summary
+    assert s["allocation_pence"].tolist() == [5_000_000_000_001, 5_000_000_000_000, 5_000_000_000_000]
+    assert int(s["allocation_pence"].sum()) == 15_000_000_000_001
 
 
 CORRIDORS = [(0.0, 0.02, 0.0), (0.02, 0.05, 0.5), (0.05, float("inf"), 0.8)]
