@@ -21,7 +21,9 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from riskadjust import _mapping_kernels as MK
 from riskadjust._io import read_table
+from riskadjust._mapping import NEEDS_PYTHON, Keys, per_value
 from riskadjust.errors import PopulationError
 from riskadjust.model import MAX_AGE, SEXES, RiskModel
 
@@ -155,9 +157,10 @@ class Population:
         n = len(members)
         if "patient_id" not in members.columns:
             raise PopulationError(f"{src_m}: needs a patient_id column to join diagnoses")
-        ids = pd.Index(members["patient_id"].astype(str))
-        if ids.has_duplicates:
-            rows = np.flatnonzero(ids.duplicated(keep=False))[:2].tolist()
+        ids = Keys(members["patient_id"])
+        if ids.first_repeat() >= 0:
+            dup = pd.Index(members["patient_id"].astype(str)).duplicated(keep=False)
+            rows = np.flatnonzero(dup)[:2].tolist()
             raise PopulationError(f"{src_m}: rows {rows} repeat the same patient_id; give one row per person")
         age = _ages(members, src_m)
         sex = _sexes(members, src_m)
@@ -179,7 +182,7 @@ class Population:
             rows, cats = _direct_conditions(model, conditions, ids, src_d)
         else:
             rows, cats = np.zeros(0, np.int64), np.zeros(0, np.int64)
-        indptr, indices = _csr(rows, cats, n, len(model.category_names))
+        indptr, indices = _csr(rows, cats, n)
         return cls(age.astype(np.int16), sex.astype(np.int8), segment.astype(np.int32),
                    cell_term.astype(np.int32), flags, indptr, indices, model)
 
@@ -198,11 +201,11 @@ def _ages(members: pd.DataFrame, src: str) -> np.ndarray:
 def _sexes(members: pd.DataFrame, src: str) -> np.ndarray:
     if "sex" not in members.columns:
         raise PopulationError(f"{src}: needs a sex column (F/M)")
-    codes = members["sex"].astype(str).str.strip().str.upper().map(_SEX_CODES)
-    if codes.isna().any():
-        r = int(np.flatnonzero(codes.isna().to_numpy())[0])
+    codes = per_value(members["sex"], lambda s: s.astype(str).str.strip().str.upper().map(_SEX_CODES))
+    if pd.isna(codes).any():
+        r = int(np.flatnonzero(pd.isna(codes))[0])
         raise PopulationError(f"{src} row {r}: sex {members['sex'].iloc[r]!r} is not F or M (or CMS 2/1)")
-    return codes.to_numpy(np.int64)
+    return codes.astype(np.int64)
 
 
 def _segments(members: pd.DataFrame, model: RiskModel, src: str) -> np.ndarray:
@@ -210,7 +213,7 @@ def _segments(members: pd.DataFrame, model: RiskModel, src: str) -> np.ndarray:
         if len(model.segments) == 1:
             return np.zeros(len(members), dtype=np.int64)
         raise PopulationError(f"{src}: needs a segment column, one of {list(model.segments)}")
-    seg = pd.Index(model.segments).get_indexer(members["segment"].astype(str).str.strip())
+    seg = per_value(members["segment"], lambda s: pd.Index(model.segments).get_indexer(s.astype(str).str.strip()))
     if np.any(seg < 0):
         r = int(np.flatnonzero(seg < 0)[0])
         raise PopulationError(
@@ -230,30 +233,35 @@ def _flags(members: pd.DataFrame, model: RiskModel, sex: np.ndarray, src: str) -
             raise PopulationError(f"{src}: needs a 0/1 column {name!r} (a flag the model uses)")
         else:
             col = members[name]
-            if col.dtype == object:
-                col = col.astype(str).str.strip().str.lower().map(
-                    {"1": 1, "0": 0, "true": 1, "false": 0, "y": 1, "n": 0, "yes": 1, "no": 0})
-            col = pd.to_numeric(col, errors="coerce")
-            bad = ~col.isin([0, 1])
-            if bad.any():
-                r = int(np.flatnonzero(bad.to_numpy())[0])
+            values = per_value(col, _flag_values)
+            if np.any(values < 0):
+                r = int(np.flatnonzero(values < 0)[0])
                 raise PopulationError(f"{src} row {r}: flag {name!r} must be 0 or 1, got {members[name].iloc[r]!r}")
-            values = col.to_numpy() == 1
+            values = values == 1
         flags |= values.astype(np.int64) << np.int64(bit)
     return flags
 
 
-def _patient_rows(frame: pd.DataFrame, ids: pd.Index, src: str) -> np.ndarray:
+def _flag_values(col: pd.Series) -> np.ndarray:
+    """1, 0 or -1 (not a valid flag) for each value of a flag column."""
+    if col.dtype == object or isinstance(col.dtype, pd.StringDtype):
+        col = col.astype(str).str.strip().str.lower().map(
+            {"1": 1, "0": 0, "true": 1, "false": 0, "y": 1, "n": 0, "yes": 1, "no": 0})
+    col = pd.to_numeric(col, errors="coerce")
+    return np.where(col.isin([0, 1]).to_numpy(), np.where(col.to_numpy() == 1, 1, 0), -1)
+
+
+def _patient_rows(frame: pd.DataFrame, ids: Keys, src: str) -> np.ndarray:
     if "patient_id" not in frame.columns:
         raise PopulationError(f"{src}: needs a patient_id column")
-    rows = ids.get_indexer(frame["patient_id"].astype(str))
+    rows = ids.rows_of(frame["patient_id"])
     if np.any(rows < 0):
         bad = np.flatnonzero(rows < 0)
         raise PopulationError(
             f"{src}: {bad.size} row(s) (first at row {int(bad[0])}) name a patient_id that is not in members; "
             "add those people to members or drop the rows"
         )
-    return rows.astype(np.int64)
+    return rows
 
 
 def normalise_codes(codes: pd.Series) -> pd.Series:
@@ -269,38 +277,28 @@ def _map_diagnoses(model, diagnoses, ids, age, sex, src):
     cat_index = pd.Index(model.category_names)
     dx_map = model.dx_map
     code_names = pd.Index(pd.unique(dx_map["code"]))
-    code_id = code_names.get_indexer(normalise_codes(diagnoses["code"]))
-    keep = code_id >= 0
-    rows, code_id = rows[keep], code_id[keep]
+    code_id = Keys(pd.Series(code_names, dtype=str)).rows_of(diagnoses["code"], normalise_codes=True)
+    unicode = np.flatnonzero(code_id == NEEDS_PYTHON)
+    if unicode.size:
+        code_id[unicode] = code_names.get_indexer(normalise_codes(diagnoses["code"].iloc[unicode]))
 
     map_code = code_names.get_indexer(dx_map["code"])
     order = np.argsort(map_code, kind="stable")
-    map_cat = cat_index.get_indexer(dx_map["category"])[order]
+    map_cat = cat_index.get_indexer(dx_map["category"])[order].astype(np.int32)
     ptr = np.zeros(len(code_names) + 1, dtype=np.int64)
     np.cumsum(np.bincount(map_code, minlength=len(code_names)), out=ptr[1:])
-
-    fired, override = _edits(model, code_names, cat_index, code_id, age[rows], sex[rows])
-    plain = ~fired
-    lengths = (ptr[code_id + 1] - ptr[code_id])[plain]
-    starts = ptr[code_id[plain]]
-    pos = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) + np.arange(lengths.sum())
-    out_rows = [np.repeat(rows[plain], lengths)]
-    out_cats = [map_cat[pos]]
-    ov = fired & (override >= 0)
-    out_rows.append(rows[ov])
-    out_cats.append(override[ov])
-    return np.concatenate(out_rows), np.concatenate(out_cats).astype(np.int64)
+    return MK.code_categories(rows, code_id, age, sex, ptr, map_cat, *_edits(model, code_names, cat_index))
 
 
-def _edits(model, code_names, cat_index, code_id, age, sex):
-    """Which (member, code) rows an edit fires on, and the override category (-1 = drop the code)."""
+def _edits(model, code_names, cat_index):
+    """Per code: has an edit, its sex (-1 any), age_min and age_max (-1 none), override category (-1 drop)."""
     n_codes = len(code_names)
     e = model.dx_edits
-    has = np.zeros(n_codes, dtype=bool)
+    has = np.zeros(n_codes, dtype=np.bool_)
     e_sex = np.full(n_codes, -1, dtype=np.int64)
     e_min = np.full(n_codes, -1, dtype=np.int64)
     e_max = np.full(n_codes, -1, dtype=np.int64)
-    e_cat = np.full(n_codes, -1, dtype=np.int64)
+    e_cat = np.full(n_codes, -1, dtype=np.int32)
     idx = code_names.get_indexer(e["code"])
     ok = idx >= 0
     idx = idx[ok]
@@ -310,11 +308,7 @@ def _edits(model, code_names, cat_index, code_id, age, sex):
     e_max[idx] = pd.to_numeric(e["age_max"][ok].replace("", np.nan)).fillna(-1).to_numpy(np.int64)
     over = (e["action"][ok] == "override").to_numpy()
     e_cat[idx[over]] = cat_index.get_indexer(e["category"][ok][over])
-    s, lo, hi = e_sex[code_id], e_min[code_id], e_max[code_id]
-    no_age = (lo < 0) & (hi < 0)
-    age_ok = no_age | ((hi >= 0) & (age <= hi)) | ((lo >= 0) & (age >= lo))
-    fired = has[code_id] & ((s < 0) | (s == sex)) & age_ok
-    return fired, e_cat[code_id]
+    return has, e_sex, e_min, e_max, e_cat
 
 
 def _direct_conditions(model, conditions, ids, src):
@@ -328,10 +322,5 @@ def _direct_conditions(model, conditions, ids, src):
     return rows, cats.astype(np.int64)
 
 
-def _csr(rows: np.ndarray, cats: np.ndarray, n: int, n_cat: int) -> tuple[np.ndarray, np.ndarray]:
-    key = np.sort(rows.astype(np.int64) * max(n_cat, 1) + cats)
-    key = key[np.concatenate([[True], key[1:] != key[:-1]])] if key.size else key
-    r = key // max(n_cat, 1)
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(r, minlength=n), out=indptr[1:])
-    return indptr, (key % max(n_cat, 1)).astype(np.int32)
+def _csr(rows: np.ndarray, cats: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    return MK.pairs_to_csr(rows.astype(np.int64), cats.astype(np.int32), n)

@@ -98,3 +98,53 @@ def naive_design(model, members, diagnoses) -> np.ndarray:
             if (seg, t) in index:
                 X[i, index[(seg, t)]] = 1.0
     return X
+
+
+def naive_rows_of(keys, values) -> np.ndarray:
+    """Row of each value among ``keys`` by a Python dict on ``str`` (missing matches missing)."""
+    def as_key(v):
+        return None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+
+    first = {}
+    for i, k in enumerate(keys):
+        first.setdefault(as_key(k), i)
+    return np.array([first.get(as_key(v), -1) for v in values], dtype=np.int64)
+
+
+def naive_code(code) -> str | None:
+    """An ICD-10 code as the model tables hold it: dots removed, upper case, surrounding blanks stripped."""
+    if code is None or (isinstance(code, float) and np.isnan(code)):
+        return None
+    return str(code).upper().replace(".", "").strip()
+
+
+def naive_conditions(model, members: pd.DataFrame, diagnoses: pd.DataFrame) -> list[list[str]]:
+    """Each member's sorted coded categories (before hierarchies), after the model's edits."""
+    dx_map: dict[str, set[str]] = {}
+    for code, cat in zip(model.dx_map["code"], model.dx_map["category"]):
+        dx_map.setdefault(code, set()).add(cat)
+    edits = {r.code: r for r in model.dx_edits.itertuples(index=False)}
+    by_id = {str(pid): i for i, pid in enumerate(members["patient_id"])}
+    cats: list[set[str]] = [set() for _ in range(len(members))]
+    sexes = [{"1": "M", "2": "F"}.get(str(s).upper(), str(s).upper()) for s in members["sex"]]
+    ages = [int(np.floor(float(a))) for a in members["age"]]
+    for pid, code in zip(diagnoses["patient_id"], diagnoses["code"]):
+        i = by_id[str(pid)]
+        code = naive_code(code)
+        if code not in dx_map:
+            continue
+        e = edits.get(code)
+        fires = False
+        if e is not None:
+            lo = None if _blank(e.age_min) else int(e.age_min)
+            hi = None if _blank(e.age_max) else int(e.age_max)
+            fires = ((_blank(e.sex) or e.sex == sexes[i])
+                     and ((lo is None and hi is None) or (hi is not None and ages[i] <= hi)
+                          or (lo is not None and ages[i] >= lo)))
+        if fires:
+            if e.action == "override":
+                cats[i].add(e.category)
+        else:
+            cats[i] |= dx_map[code]
+    order = {c: k for k, c in enumerate(model.category_names)}
+    return [sorted(c, key=order.get) for c in cats]
