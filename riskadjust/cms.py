@@ -37,6 +37,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
+from riskadjust._mapping import per_value
 from riskadjust.errors import PopulationError, RiskModelError
 from riskadjust.model import MAX_AGE, RiskModel
 from riskadjust.population import Population
@@ -50,6 +51,7 @@ NE_MEDICAID = {"01", "02", "03", "04", "05", "06", "08"}
 COMMUNITY = ("CNA", "CND", "CFA", "CFD", "CPA", "CPD")
 NEW_ENROLLEE = tuple(f"{p}_{m}_{o}" for p in ("NE", "SNPNE") for m in ("NMCAID", "MCAID")
                      for o in ("NORIGDIS", "ORIGDIS"))
+SEGMENTS = COMMUNITY + ("INS",) + NEW_ENROLLEE
 
 _GROUPS = {
     "V28": {
@@ -216,7 +218,7 @@ def _cells_and_coefficients(version, year, categories, interactions, counts):
             continue
         coefs.append((seg, term, float(value)))
     cells = pd.DataFrame(cells, columns=["segment", "sex", "age_min", "age_max", "term"])
-    order = {s: i for i, s in enumerate(COMMUNITY + ("INS",) + NEW_ENROLLEE)}
+    order = {s: i for i, s in enumerate(SEGMENTS)}
     cells = cells.sort_values(["segment", "sex", "age_min"], key=lambda s: s.map(order) if s.name == "segment"
                               else s).reset_index(drop=True)
     return cells, pd.DataFrame(coefs, columns=["segment", "term", "coefficient"]), skipped
@@ -236,43 +238,49 @@ def cms_members(frame: pd.DataFrame) -> pd.DataFrame:
     """
     n = len(frame)
 
-    def col(name, default):
-        if name not in frame.columns:
-            return pd.Series([default] * n, index=frame.index)
-        return frame[name].fillna(default).astype(str).str.strip()
+    def col(name, default, transform):
+        """``transform`` of the column as strings (missing -> default), on its distinct values only."""
+        values = frame[name] if name in frame.columns else pd.Series([default], index=[0]).repeat(n)
+        return per_value(values, lambda s: transform(s.fillna(default).astype(str).str.strip()))
 
     age = np.floor(pd.to_numeric(frame["age"], errors="coerce").to_numpy(float))
     if np.any(~np.isfinite(age)):
         r = int(np.flatnonzero(~np.isfinite(age))[0])
         raise PopulationError(f"members row {r}: age is not a number")
-    dual = col("dual_elgbl_cd", "00").str.zfill(2)
-    orec = col("orec", "0").replace("", "0")
-    crec = col("crec", "")
-    if not orec.isin(["0", "1", "2", "3"]).all():
-        r = int(np.flatnonzero(~orec.isin(["0", "1", "2", "3"]).to_numpy())[0])
+    # dual status bits: 0-1 = none (0) / full (1) / partial (2) benefit, 4 = Medicaid, 8 = new-enrollee Medicaid
+    dual = col("dual_elgbl_cd", "00", lambda s: s.str.zfill(2).map(
+        lambda d: (0 if d not in FULL_DUAL | PARTIAL_DUAL else 1 if d in FULL_DUAL else 2)
+        + 4 * (d in MEDICAID) + 8 * (d in NE_MEDICAID)))
+    # OREC: -1 = invalid, else 0-3 (blank = 0)
+    orec = col("orec", "0", lambda s: s.replace("", "0").map({"0": 0, "1": 1, "2": 2, "3": 3}).fillna(-1))
+    orec = orec.astype(np.int64)
+    crec_esrd = col("crec", "", lambda s: s.isin(["2", "3"]))
+    if np.any(orec < 0):
+        r = int(np.flatnonzero(orec < 0)[0])
         raise PopulationError(f"members row {r}: orec must be 0, 1, 2 or 3")
-    flag = {k: pd.to_numeric(col(k, "0").str.lower().map({"true": "1", "false": "0"}).fillna(col(k, "0")),
-                             errors="coerce").fillna(0).to_numpy() == 1 for k in ("lti", "new_enrollee", "snp")}
+
+    def is_one(s):
+        return pd.to_numeric(s.str.lower().map({"true": "1", "false": "0"}).fillna(s), errors="coerce").fillna(0) == 1
+
+    flag = {k: col(k, "0", is_one).astype(bool) for k in ("lti", "new_enrollee", "snp")}
     aged = age >= 65
-    disabled = (~aged) & (orec != "0").to_numpy()
-    orig_disabled = (orec == "1").to_numpy() & ~disabled
-    esrd = orec.isin(["2", "3"]).to_numpy() | crec.isin(["2", "3"]).to_numpy()
+    disabled = (~aged) & (orec != 0)
+    orig_disabled = (orec == 1) & ~disabled
+    esrd = (orec >= 2) | crec_esrd.astype(bool)
     ne = flag["new_enrollee"]
     if np.any(ne & esrd):
         r = int(np.flatnonzero(ne & esrd)[0])
         raise PopulationError(f"members row {r}: new enrollee with ESRD needs the CMS ESRD model, which is not supported")
-    dual_kind = np.where(dual.isin(FULL_DUAL), "F", np.where(dual.isin(PARTIAL_DUAL), "P", "N"))
-    community = np.char.add(np.char.add("C", dual_kind.astype(str)), np.where(aged, "A", "D"))
-    ne_seg = np.char.add(
-        np.char.add(np.where(flag["snp"], "SNPNE_", "NE_"), np.where(dual.isin(NE_MEDICAID), "MCAID_", "NMCAID_")),
-        np.where(aged & (orec == "1").to_numpy(), "ORIGDIS", "NORIGDIS"))
-    segment = np.where(ne, ne_seg, np.where(flag["lti"], "INS", community))
-    cell_age = np.where(ne & (age == 64) & (orec == "0").to_numpy(), 65, age).astype(np.int64)
-    return pd.DataFrame({"patient_id": frame["patient_id"].to_numpy(), "age": cell_age,
-                         "sex": frame["sex"].to_numpy(), "segment": segment,
+    # segment codes index SEGMENTS: COMMUNITY (dual kind x aged/disabled), INS, NEW_ENROLLEE
+    # (SNP x Medicaid x originally disabled)
+    community = 2 * (dual & 3) + ~aged
+    ne_seg = len(COMMUNITY) + 1 + 4 * flag["snp"] + 2 * ((dual & 8) > 0) + (aged & (orec == 1))
+    segment = np.where(ne, ne_seg, np.where(flag["lti"], len(COMMUNITY), community))
+    cell_age = np.where(ne & (age == 64) & (orec == 0), 65, age).astype(np.int64)
+    return pd.DataFrame({"patient_id": frame["patient_id"].array, "age": cell_age, "sex": frame["sex"].array,
+                         "segment": pd.Categorical.from_codes(segment, categories=SEGMENTS),
                          "disabled": disabled.astype(np.int8), "orig_disabled": orig_disabled.astype(np.int8),
-                         "medicaid": dual.isin(MEDICAID).to_numpy().astype(np.int8),
-                         "lti": flag["lti"].astype(np.int8)})
+                         "medicaid": ((dual & 4) > 0).astype(np.int8), "lti": flag["lti"].astype(np.int8)})
 
 
 def cms_population(model: RiskModel, members: pd.DataFrame, diagnoses: pd.DataFrame | None = None) -> Population:
