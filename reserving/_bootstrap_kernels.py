@@ -95,32 +95,59 @@ def project(c, latest_lag, ldf, valuation_index, pos_o, neg_o, pos_c, neg_c):
     ``pos_o[i]`` / ``neg_o[i]``: sum of the positive / minus the negative future increments of
     origin ``i``; ``pos_c[k]`` / ``neg_c[k]`` the same for calendar period
     ``valuation_index + 1 + k``. The four outputs are overwritten.
+
+    With ``F[j] = f[0] ... f[j-1]`` the increment of origin ``i`` at lag ``j > k`` (``k`` its latest
+    lag) is ``C[i, k] F[j-1] / F[k] (f[j-1] - 1)``: ``F`` is formed once, so every cell is one
+    independent product (no chain of multiplications along the row) and the sign split needs no
+    branch. ``F[j-1] / F[k]`` is the product of the factors from lag ``k`` to ``j - 2``.
     Shapes: ``c`` (I, J), ``latest_lag`` (I,), ``ldf`` (J - 1,), ``pos_o``/``neg_o`` (I,),
     ``pos_c``/``neg_c`` (K,).
     """
     n_org, n_lag = c.shape
     pos_c[:] = 0.0
     neg_c[:] = 0.0
+    growth = np.empty(n_lag)
+    growth[0] = 1.0
+    for j in range(1, n_lag):
+        growth[j] = growth[j - 1] * ldf[j - 1]
     for i in range(n_org):
         k = latest_lag[i]
         up = 0.0
         down = 0.0
-        if k >= 0:
-            cum = c[i, k]
+        if k >= 0 and growth[k] != 0.0:
+            base = c[i, k] / growth[k]
             cal = i + k - valuation_index
             for j in range(k + 1, n_lag):
-                nxt = cum * ldf[j - 1]
-                inc = nxt - cum
-                cum = nxt
-                if inc >= 0.0:
-                    up += inc
-                    pos_c[cal] += inc
-                else:
-                    down -= inc
-                    neg_c[cal] -= inc
+                inc = base * growth[j - 1] * (ldf[j - 1] - 1.0)
+                plus = max(inc, 0.0)
+                minus = max(-inc, 0.0)
+                up += plus
+                down += minus
+                pos_c[cal] += plus
+                neg_c[cal] += minus
                 cal += 1
+        elif k >= 0:
+            up, down = _project_serial(c[i, k], i + k - valuation_index, k, ldf, pos_c, neg_c)
         pos_o[i] = up
         neg_o[i] = down
+
+
+@njit(cache=True, nogil=True)
+def _project_serial(latest, cal, k, ldf, pos_c, neg_c):
+    """Row projection by repeated multiplication, for a row whose factor product to lag ``k`` is 0."""
+    up = 0.0
+    down = 0.0
+    cum = latest
+    for j in range(k + 1, ldf.shape[0] + 1):
+        nxt = cum * ldf[j - 1]
+        inc = nxt - cum
+        cum = nxt
+        up += max(inc, 0.0)
+        down += max(-inc, 0.0)
+        pos_c[cal] += max(inc, 0.0)
+        neg_c[cal] += max(-inc, 0.0)
+        cal += 1
+    return up, down
 
 
 @njit(cache=True, nogil=True)
