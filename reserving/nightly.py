@@ -91,17 +91,24 @@ class NightlyResult:
 
 
 class Progress:
-    """A plain text progress bar on stderr: ``simulate [#####.....] 3/8``."""
+    """A plain text progress bar on stderr: ``simulate [#####.....] 3/8``.
+
+    Redrawn in place on a terminal; in a log file (a nightly batch) only the finished bar is written.
+    """
 
     def __init__(self, label: str, total: int, enabled: bool = True, width: int = 30):
         self.label, self.total, self.enabled, self.width = label, max(total, 1), enabled, width
+        self.live = enabled and sys.stderr.isatty()
         self.done = 0
-        self._draw()
+        if self.live:
+            self._draw()
 
     def step(self, n: int = 1) -> None:
         self.done += n
-        self._draw()
-        if self.done >= self.total and self.enabled:
+        finished = self.done >= self.total
+        if self.live or (self.enabled and finished):
+            self._draw()
+        if finished and self.enabled:
             sys.stderr.write("\n")
 
     def _draw(self) -> None:
