@@ -2,7 +2,7 @@
 PY     := .venv/bin/python
 STAMP  := .venv/.installed
 
-.PHONY: demo test bench
+.PHONY: demo test bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv .venv
@@ -18,3 +18,8 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run
+
+# Numba's on-disk cache does not notice when a kernel's callee in another module changes:
+# after editing a kernel that others call, clear it.
+clean:
+	find reserving stoploss riskadjust benchmarks tests -name '*.nbi' -delete -o -name '*.nbc' -delete
