@@ -20,8 +20,11 @@ at 2^16 buckets. The result states its own numerical error: the lattice moments 
 exact compound moments (the lattice variance should exceed the exact one by V_h), and the
 extrapolation's estimate of the error of the unextrapolated premium.
 
-``stop_loss(d)`` = E[(S - d)+] is computed as the exact E[S] = E[N] E[X] minus the limited
-expectation E[S ^ d] on the lattice, so probability beyond the window is never lost.
+``stop_loss(d)`` = E[(S - d)+] is computed, for the lattice methods, as the exact
+E[S] = E[N] E[X] minus the limited expectation E[S ^ d] on the lattice, so probability beyond
+the window is never lost. For Monte Carlo it is the plain sample mean of (S - d)+: the
+difference "exact mean minus sample E[S ^ d]" would carry the whole sampling error of the
+sample mean into every premium, which swamps the premium at high attachments.
 """
 
 from __future__ import annotations
@@ -122,14 +125,38 @@ class CompoundDistribution:
         k = np.searchsorted(self.x, d, side="right")
         return (cum_px[k] + d.astype(np.longdouble) * (1 - cum_p[k])).astype(float)
 
+    @cached_property
+    def _upper_tail(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sums of p, p x and p x^2 over points k, k+1, ..., in extended precision, with a trailing 0."""
+        p = self.p.astype(np.longdouble)[::-1]
+        x = self.x.astype(np.longdouble)[::-1]
+        zero = np.zeros(1, dtype=np.longdouble)
+        return (np.concatenate([np.cumsum(p)[::-1], zero]), np.concatenate([np.cumsum(p * x)[::-1], zero]),
+                np.concatenate([np.cumsum(p * x * x)[::-1], zero]))
+
+    def _sample_stop_loss(self, d, power: int) -> np.ndarray:
+        """Sample mean of ((S - d)+)^power (power 1 or 2) over the sorted simulated totals."""
+        d = np.asarray(d, dtype=float)
+        tail_p, tail_px, tail_px2 = self._upper_tail
+        k = np.searchsorted(self.x, d, side="right")
+        dl = d.astype(np.longdouble)
+        if power == 1:
+            out = tail_px[k] - dl * tail_p[k]
+        else:
+            out = tail_px2[k] - 2 * dl * tail_px[k] + dl * dl * tail_p[k]
+        return np.maximum(out.astype(float), 0.0)
+
     def _lattice_stop_loss(self, d) -> np.ndarray:
+        if self.method == "mc":
+            return self._sample_stop_loss(d, 1)
         return np.maximum(self.exact_mean - self._limited(d), 0.0)
 
     def stop_loss(self, d):
         """Stop-loss premium E[(S - d)+] for attachments ``d`` (currency; scalar or array).
 
-        Computed as exact E[S] minus E[S ^ d] on the lattice; Richardson-extrapolated when a
-        coarse lattice is attached.
+        Lattice methods: exact E[S] minus E[S ^ d] on the lattice, Richardson-extrapolated when a
+        coarse lattice is attached. Monte Carlo: the sample mean of (S - d)+ (its standard error
+        is the sample standard deviation of (S - d)+ over sqrt(n_sims)).
 
         Examples
         --------
@@ -161,8 +188,11 @@ class CompoundDistribution:
         """E[((S - d)+)^2] = E[S^2] - E[(S ^ d)^2] - 2 d E[(S - d)+], on the fine lattice.
 
         The lattice's own second moment, exact E[S^2] plus the discretisation variance, is used
-        as E[S^2] so the identity is consistent on the lattice; tail mass is not lost.
+        as E[S^2] so the identity is consistent on the lattice; tail mass is not lost. Monte
+        Carlo: the sample mean of ((S - d)+)^2.
         """
+        if self.method == "mc":
+            return self._sample_stop_loss(d, 2)
         d = np.asarray(d, dtype=float)
         cum_p, _, cum_px2 = self._cumulative
         k = np.searchsorted(self.x, d, side="right")
@@ -171,7 +201,9 @@ class CompoundDistribution:
         return np.maximum(second - limited2 - 2.0 * d * self._lattice_stop_loss(d), 0.0)
 
     def limited_mean(self, d):
-        """E[S ^ d] = E[S] - stop_loss(d)."""
+        """E[S ^ d] = E[S] - stop_loss(d) (for Monte Carlo: the sample mean of S ^ d)."""
+        if self.method == "mc":
+            return self._limited(d)
         return self.exact_mean - self.stop_loss(d)
 
     def tvar(self, q: float) -> float:

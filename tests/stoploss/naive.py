@@ -28,6 +28,42 @@ def poisson_exponential_stop_loss(lam: float, theta: float, d: float, dps: int =
         return float(total)
 
 
+def poisson_exponential_stop_loss_second_moment(lam: float, theta: float, d: float, dps: int = 40) -> float:
+    """E[((S - d)+)^2] for compound Poisson(lam) with exponential(theta) claims, by the exact series.
+
+    Given N = n, S ~ Gamma(n, theta) and E[S^j 1{S > d}] = theta^j (n)_j Q(n + j, d/theta), so
+    E[((S - d)+)^2 | N = n] = n (n+1) theta^2 Q(n+2, z) - 2 d n theta Q(n+1, z) + d^2 Q(n, z).
+    """
+    with mp.workdps(dps):
+        lam, theta, d = mp.mpf(lam), mp.mpf(theta), mp.mpf(d)
+        z = d / theta
+        total = mp.mpf(0)
+        n = 1
+        while True:
+            pn = mp.exp(-lam) * lam**n / mp.factorial(n)
+            q = [mp.gammainc(n + j, z, mp.inf, regularized=True) for j in range(3)]
+            total += pn * (n * (n + 1) * theta**2 * q[2] - 2 * d * n * theta * q[1] + d**2 * q[0])
+            if n > lam and pn < mp.mpf(10) ** (-dps):
+                break
+            n += 1
+        return float(total)
+
+
+def poisson_exponential_tvar(lam: float, theta: float, q: float) -> float:
+    """TVaR_q = VaR_q + E[(S - VaR_q)+] / (1 - q) for compound Poisson-exponential, with VaR_q the
+    root of P(S <= s) = q, P(S <= s) = sum_n P(N = n) P(Gamma(n, theta) <= s) (an atom e^-lam at 0)."""
+    from scipy import optimize, special, stats
+
+    n = np.arange(1, int(lam + 40 * np.sqrt(lam) + 40))
+    pn = stats.poisson.pmf(n, lam)
+
+    def cdf(s):
+        return np.exp(-lam) + float(np.sum(pn * special.gammainc(n, s / theta)))
+
+    var_q = optimize.brentq(lambda s: cdf(s) - q, 0.0, 200.0 * theta * (lam + 1.0), xtol=1e-13, rtol=1e-15)
+    return var_q + poisson_exponential_stop_loss(lam, theta, var_q) / (1.0 - q)
+
+
 def lognormal_layer(mu: float, sigma: float, a: float, l: float, dps: int = 40) -> float:
     """E[min((X - a)+, l)] for a lognormal, as the integral of the survival function over [a, a+l]."""
     with mp.workdps(dps):
