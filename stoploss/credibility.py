@@ -74,6 +74,11 @@ def buhlmann_straub(experience: pd.DataFrame, manual=None, *, group: str = "grou
     if missing:
         raise StopLossError(f"buhlmann_straub: experience is missing column(s) {sorted(missing)}.")
     df = experience[[group, exposure, rate]].copy()
+    no_id = df[group].isna()
+    if no_id.any():
+        row = int(np.flatnonzero(no_id.to_numpy())[0])
+        raise StopLossError(f"buhlmann_straub: row {row} has no {group!r}; fill in the group id "
+                            "(rows without one would be left out of every estimate).")
     bad = ~(np.isfinite(df[exposure]) & (df[exposure] > 0) & np.isfinite(df[rate]))
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])

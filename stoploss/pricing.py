@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from stoploss.aggregate_premium import AggregatePremium, aggregate_premium
+from stoploss.contract import BASES
 from stoploss.credibility import credibility_weight
 from stoploss.errors import StopLossError
 from stoploss.loadings import Loadings
@@ -51,6 +52,37 @@ def lognormal_from_mean_cv(mean: float, cv: float) -> Lognormal:
     return Lognormal(float(np.log(mean) - 0.5 * s2), float(np.sqrt(s2)))
 
 
+#: Rules for the numeric columns: (test on the parsed values, what the message says they must be).
+#: Blank experience_pmpm / credibility_k cells are allowed (no credibility blend); other blanks
+#: have taken their default already.
+RULES = {
+    "members": (lambda v: v > 0, "positive"),
+    "claimant_rate": (lambda v: (v > 0) & (v <= 1), "positive and at most 1"),
+    "mean_cost": (lambda v: v > 0, "positive"),
+    "cv": (lambda v: v > 0, "positive"),
+    "specific_attachment": (lambda v: (v > 0) & np.isfinite(v), "positive"),
+    "specific_limit": (lambda v: v > 0, "positive, or blank for no layer maximum"),
+    "aggregate_pct": (lambda v: (v > 0) & np.isfinite(v), "a positive share, e.g. 1.25 for 125%"),
+    "annual_trend": (lambda v: (v > -1) & np.isfinite(v), "a finite rate above -1"),
+    "trend_months": (lambda v: np.isfinite(v), "a finite number of months"),
+    "common_shock_cv": (lambda v: (v >= 0) & np.isfinite(v), "a finite CV >= 0"),
+    "expense_pct": (lambda v: (v >= 0) & (v < 1), "a share in [0, 1), e.g. 0.12 for 12%"),
+    "sd_multiple": (lambda v: (v >= 0) & np.isfinite(v), "finite and >= 0"),
+    "coc_rate": (lambda v: (v >= 0) & np.isfinite(v), "finite and >= 0"),
+    "experience_pmpm": (lambda v: v.isna() | ((v >= 0) & np.isfinite(v)), "finite and >= 0, or blank"),
+    "experience_member_years": (lambda v: (v >= 0) & np.isfinite(v), "finite and >= 0"),
+    "credibility_k": (lambda v: v.isna() | ((v >= 0) & np.isfinite(v)), "finite and >= 0, or blank"),
+}
+BASIS_VALUES = ("incurred", *sorted(BASES))
+
+
+def _first_bad(df: pd.DataFrame, bad: pd.Series, source: str, col: str, rule: str) -> None:
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise StopLossError(f"{source}: row {row + 2} (group {df['group'].iloc[row]}), column {col}: "
+                            f"value {df[col].iloc[row]!r} is not valid (must be {rule}).")
+
+
 def validate_groups(groups: pd.DataFrame, source: str = "groups") -> pd.DataFrame:
     """Check required columns and values; fill defaults. Errors name the file, row and column."""
     missing = [c for c in REQUIRED if c not in groups.columns]
@@ -59,31 +91,50 @@ def validate_groups(groups: pd.DataFrame, source: str = "groups") -> pd.DataFram
     df = groups.copy()
     for col, default in DEFAULTS.items():
         df[col] = df[col].fillna(default) if col in df.columns else default
-    for col in ("members", "claimant_rate", "mean_cost", "cv", "specific_attachment"):
+    for col, (ok, rule) in RULES.items():
         values = pd.to_numeric(df[col], errors="coerce")
-        bad = values.isna() | (values <= 0) | ((values > 1) if col == "claimant_rate" else False)
-        if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise StopLossError(f"{source}: row {row + 2} (group {df['group'].iloc[row]}), column {col}: "
-                                f"value {df[col].iloc[row]!r} is not valid (must be positive"
-                                f"{' and at most 1' if col == 'claimant_rate' else ''}).")
-        df[col] = values
+        unparsed = values.isna() & df[col].notna()
+        _first_bad(df, unparsed | ~ok(values).astype(bool), source, col, rule)
+        df[col] = values.astype(float)
+    df["basis"] = df["basis"].astype(str).str.strip()
+    _first_bad(df, ~df["basis"].isin(BASIS_VALUES), source, "basis", f"one of {', '.join(BASIS_VALUES)}")
     if df["group"].duplicated().any():
         raise StopLossError(f"{source}: group {df['group'][df['group'].duplicated()].iloc[0]} appears twice.")
     return df
 
 
-def _lasers_by_group(lasers: pd.DataFrame | None) -> dict:
+def _lasers_by_group(lasers: pd.DataFrame | None, groups: pd.DataFrame) -> dict:
+    """Lasers of each group as {group: {member_key: attachment}}, checked against the validated groups.
+
+    Errors give the lasers-file row (header = row 1) and the group, never the member key.
+    """
     if lasers is None:
         return {}
     missing = {"group", "member_key", "attachment"} - set(lasers.columns)
     if missing:
         raise StopLossError(f"lasers: missing column(s) {sorted(missing)}.")
+    group_attachment = dict(zip(groups["group"], groups["specific_attachment"]))
+    attachments = pd.to_numeric(lasers["attachment"], errors="coerce").to_numpy(dtype=float)
+    first_row: dict = {}
     out: dict = {}
-    for i, row in enumerate(lasers.itertuples(index=False)):
-        if not float(row.attachment) > 0:
-            raise StopLossError(f"lasers: row {i + 2} has an invalid attachment.")
-        out.setdefault(row.group, {})[row.member_key] = float(row.attachment)
+    for i, (group, key) in enumerate(zip(lasers["group"], lasers["member_key"])):
+        where = f"lasers: row {i + 2}"
+        if group not in group_attachment:
+            raise StopLossError(f"{where}: group {group} not in groups file.")
+        if pd.isna(key) or not str(key).strip():
+            raise StopLossError(f"{where} (group {group}): member_key is empty.")
+        if (group, key) in first_row:
+            raise StopLossError(f"{where} (group {group}): the same member is lasered again "
+                                f"(first at row {first_row[group, key]}); keep one row per member.")
+        first_row[group, key] = i + 2
+        value = attachments[i]
+        if not (np.isfinite(value) and value > 0):
+            raise StopLossError(f"{where} (group {group}), column attachment: value "
+                                f"{lasers['attachment'].iloc[i]!r} is not a positive number.")
+        if value < group_attachment[group]:
+            raise StopLossError(f"{where} (group {group}): laser attachment {value:,.0f} is below the group's "
+                                f"specific attachment {group_attachment[group]:,.0f}; a laser must raise it.")
+        out.setdefault(group, {})[key] = float(value)
     return out
 
 
@@ -120,7 +171,7 @@ def price_groups(groups: pd.DataFrame, lasers: pd.DataFrame | None = None, *, th
     ['G001', 'G002']
     """
     df = validate_groups(groups)
-    by_group = _lasers_by_group(lasers)
+    by_group = _lasers_by_group(lasers, df)
     rows = list(df.itertuples(index=False))
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         results = list(pool.map(lambda r: price_group(r, by_group.get(r.group), n_buckets), rows))

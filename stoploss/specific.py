@@ -11,7 +11,9 @@ reinsurer pays min((c X - a)+, l) per member (l the optional layer maximum), so
 
 Lasers give named members a higher attachment; they are passed as pseudonymous keys which are
 used only to count and are never printed. The group payout is a compound binomial of excess
-claimants, from which its standard deviation and TVaR are taken for the loadings.
+claimants, from which its standard deviation and TVaR are taken for the loadings. The SD covers
+every member; the TVaR is that of the members without a laser plus the lasered members'
+expected payout (their variability is in the SD but not in the TVaR).
 """
 
 from __future__ import annotations
@@ -103,7 +105,8 @@ def specific_premium(severity: Severity, members: float, attachment: float, *, l
     loadings : Loadings, optional
         Default: no loadings.
     n_buckets : int
-        Lattice size for the payout distribution (SD is exact; TVaR uses the lattice).
+        Lattice size for the payout distribution (SD is exact; TVaR uses the lattice). The TVaR is
+        of the members without a laser, plus the lasered members' expected payout.
 
     Examples
     --------
@@ -134,6 +137,8 @@ def specific_premium(severity: Severity, members: float, attachment: float, *, l
     n_lasers = len(lasers)
     expected = (members - n_lasers) * e + float(np.sum(laser_e))
     sd, tvar = _payout_risk(covered, members - n_lasers, attachment, limit, claimant_rate, loadings, n_buckets)
+    if loadings.coc_rate > 0:
+        tvar += float(np.sum(laser_e))
     sd = float(np.sqrt(sd**2 + np.sum(_per_member_var(covered, np.array(list(lasers.values()), dtype=float),
                                                           limit, claimant_rate))))
     return SpecificPremium(

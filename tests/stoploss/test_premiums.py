@@ -67,6 +67,24 @@ def test_specific_premium_tvar_loading_uses_payout_distribution():
     assert p.gross == pytest.approx((p.expected + 0.05 * p.sd + 0.06 * (p.tvar - p.expected)) / 0.9, rel=1e-12)
 
 
+def test_specific_tvar_includes_lasered_members_expected_payout():
+    loads = Loadings(coc_rate=0.1, tvar_level=0.99)
+    lasers = {"k1": 60_000.0, "k2": 80_000.0}
+    # every member lasered: the un-lasered payout is 0, so TVaR = the lasers' expected payout
+    # q * theta * exp(-a / theta) and the cost-of-capital margin is 0
+    p = specific_premium(Gamma(1.0, THETA), 2, 40_000.0, claimant_rate=0.5, lasers=lasers, loadings=loads)
+    laser_mean = 0.5 * THETA * (np.exp(-6.0) + np.exp(-8.0))
+    assert p.expected == pytest.approx(laser_mean, rel=1e-12)
+    assert p.tvar == pytest.approx(laser_mean, rel=1e-12)
+    assert p.gross == pytest.approx(laser_mean, rel=1e-12)
+    # with other members: TVaR of the 1,998 un-lasered members' compound binomial + the lasers' mean
+    q = specific_premium(Gamma(1.0, THETA), 2000, 40_000.0, claimant_rate=0.5, lasers=lasers, loadings=loads)
+    ref = compound(Binomial(1998, 0.5 * np.exp(-4.0)), Gamma(1.0, THETA), method="panjer", h=50.0,
+                   upper=400_000.0)
+    assert q.tvar == pytest.approx(ref.tvar(0.99) + laser_mean, rel=2e-3)
+    assert q.tvar - q.expected == pytest.approx(ref.tvar(0.99) - 1998 * 0.5 * THETA * np.exp(-4.0), rel=2e-3)
+
+
 def test_loadings_hand_worked():
     assert Loadings(0.2, 0.1, 0.06, 0.99).gross(800.0, 1000.0, 5000.0) == pytest.approx((900 + 0.06 * 4200) / 0.8)
     with pytest.raises(StopLossError):
@@ -128,6 +146,10 @@ def test_buhlmann_straub_hand_worked():
     assert credibility_weight([0.0, 100.0], 100.0).tolist() == [0.0, 0.5]
     with pytest.raises(StopLossError, match="row 1"):
         buhlmann_straub(df.assign(exposure=[1, -1, 1, 1]))
+    with pytest.raises(StopLossError, match=r"row 2 has no 'group'; fill in the group id"):
+        buhlmann_straub(df.assign(group=["A", "A", None, "B"]))
+    with pytest.raises(StopLossError, match="row 0 has no 'group'"):
+        buhlmann_straub(df.assign(group=[np.nan, "A", "B", "B"]))
 
 
 def test_trend_factor():
