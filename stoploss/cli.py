@@ -7,13 +7,13 @@ pool   how large a group must be to hold a risk-bearing budget (simulated outtur
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from importlib import resources
 from pathlib import Path
 
 import pandas as pd
 
+from stoploss._atomic import write_atomic
 from stoploss.contract import covered_fraction, trend_factor
 from stoploss.errors import StopLossError
 from stoploss.pool_cli import add_pool_parser, run_pool
@@ -52,12 +52,6 @@ def _read(path: str) -> pd.DataFrame:
     return pd.read_parquet(p) if p.suffix.lower() == ".parquet" else pd.read_csv(p)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def _price(args) -> int:
     if args.demo:
         groups, lasers = sample_groups(), sample_lasers()
@@ -69,14 +63,15 @@ def _price(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     table, results = price_groups(groups, lasers, threads=args.threads, keep_distributions=True)
-    _write_atomic(out / "priced.csv", table.to_csv(index=False))
+    write_atomic(out / "priced.csv", lambda p: table.to_csv(p, index=False))
     print(f"priced {len(table)} groups -> {out / 'priced.csv'}")
     if not args.no_html:
         valid = validate_groups(groups)
         severities = [(lognormal_from_mean_cv(r.mean_cost, r.cv).scaled(
             covered_fraction(str(r.basis)) * trend_factor(float(r.annual_trend), float(r.trend_months))),
             float(r.claimant_rate)) for r in valid.itertuples(index=False)]
-        _write_atomic(out / "priced.html", html_report(table, results, severities))
+        page = html_report(table, results, severities)
+        write_atomic(out / "priced.html", lambda p: p.write_text(page, encoding="utf-8"))
         print(f"report -> {out / 'priced.html'}")
     return 0
 

@@ -8,11 +8,11 @@ table (CSV or Parquet), the smallest-size table and an HTML report.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
+from stoploss._atomic import write_atomic
 from stoploss.errors import StopLossError
 from stoploss.pool import DEFAULT_ATTACHMENTS, DEFAULT_RISK_MODELS, DEFAULT_SIZES, PoolAssumptions, sweep
 from stoploss.pool_report import crump_comparison, pool_report_html
@@ -56,12 +56,6 @@ def _risk_models(items: list[str] | None) -> dict:
             raise StopLossError(f"--risk-model {item!r}: write NAME=R2, e.g. age-sex=0.037.")
         out[name] = _numbers(value, "risk-model")[0]
     return out
-
-
-def _write_atomic(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
 
 
 def add_pool_parser(subparsers) -> argparse.ArgumentParser:
@@ -120,16 +114,16 @@ def run_pool(args) -> int:
         out.mkdir(parents=True, exist_ok=True)
         summary = out / f"pool_summary.{args.format}"
         if args.format == "parquet":
-            _write_atomic(summary, lambda p: result.summary.to_parquet(p, index=False))
+            write_atomic(summary, lambda p: result.summary.to_parquet(p, index=False))
         else:
-            _write_atomic(summary, lambda p: result.summary.to_csv(p, index=False))
-        _write_atomic(out / "pool_smallest.csv", lambda p: result.totals.to_csv(p, index_label="risk_model"))
+            write_atomic(summary, lambda p: result.summary.to_csv(p, index=False))
+        write_atomic(out / "pool_smallest.csv", lambda p: result.totals.to_csv(p, index_label="risk_model"))
         print(f"smallest list size with P(overspend > 5%) < {args.level:g}:\n{result.totals.to_string()}")
         print(f"tables -> {summary}, {out / 'pool_smallest.csv'}")
         if not args.no_html:
             crump = crump_comparison(assumptions, n_years=years, seed=args.seed)
             page = pool_report_html(result, crump)
-            _write_atomic(out / "pool.html", lambda p: p.write_text(page, encoding="utf-8"))
+            write_atomic(out / "pool.html", lambda p: p.write_text(page, encoding="utf-8"))
             print(f"report -> {out / 'pool.html'}")
         return 0
     except StopLossError as err:

@@ -1,8 +1,11 @@
 """CLI: the demo prices the bundled groups, writes CSV + HTML atomically, never prints laser keys."""
 
+import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import norm
 
+from stoploss._atomic import write_atomic
 from stoploss.cli import main, sample_groups, sample_lasers
 from stoploss.errors import StopLossError
 from stoploss.pricing import price_groups, validate_groups
@@ -23,12 +26,22 @@ def test_demo_writes_table_and_report(tmp_path, capsys):
     assert not list(tmp_path.glob("*.tmp"))
 
 
-def test_priced_table_matches_the_premium_functions():
-    groups = sample_groups().head(3)
-    table = price_groups(groups, threads=1)
-    assert (table["specific_pmpm"] * 12).to_numpy() == pytest.approx(table["specific_excess_per_member_year"].to_numpy())
-    blended = table["credibility_z"] * groups["experience_pmpm"] + (1 - table["credibility_z"]) * table["specific_pmpm"]
-    assert table["specific_blended_pmpm"].to_numpy() == pytest.approx(blended.to_numpy())
+def test_priced_table_against_lognormal_closed_form_and_hand_worked_credibility():
+    # lognormal with mean 2,000 and CV 3: sigma^2 = ln 10, mu = ln 2000 - sigma^2 / 2, and
+    # E[(X - a)+] = E[X] Phi((mu + sigma^2 - ln a) / sigma) - a Phi((mu - ln a) / sigma)
+    # 250,000 member-years against k = 2,000,000 gives Z = 250,000 / 2,250,000 = 1/9 exactly
+    group = pd.DataFrame([{"group": "H1", "members": 1000, "claimant_rate": 0.8, "mean_cost": 2000.0, "cv": 3.0,
+                           "specific_attachment": 50_000.0, "experience_pmpm": 3.0,
+                           "experience_member_years": 250_000.0, "credibility_k": 2_000_000.0}])
+    table = price_groups(group, threads=1)
+    sigma = np.sqrt(np.log(10.0))
+    mu = np.log(2000.0) - sigma**2 / 2
+    a = 50_000.0
+    excess = 2000.0 * norm.cdf((mu + sigma**2 - np.log(a)) / sigma) - a * norm.cdf((mu - np.log(a)) / sigma)
+    pmpm = 0.8 * excess / 12
+    assert table["specific_pmpm"].item() == pytest.approx(pmpm, rel=1e-10)
+    assert table["credibility_z"].item() == pytest.approx(1 / 9, rel=1e-14)
+    assert table["specific_blended_pmpm"].item() == pytest.approx(3.0 / 9 + 8 / 9 * pmpm, rel=1e-10)
 
 
 def test_bad_rows_are_reported_with_row_and_column(tmp_path, capsys):
@@ -40,3 +53,75 @@ def test_bad_rows_are_reported_with_row_and_column(tmp_path, capsys):
     bad.to_csv(path, index=False)
     assert main(["price", "--groups", str(path), "--out", str(tmp_path), "--no-html"]) == 2
     assert "column cv" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("column, value, message", [
+    ("basis", "12/18", r"row 3 \(group G002\), column basis: value '12/18' is not valid \(must be one of incurred"),
+    ("expense_pct", 1.5, r"row 3 \(group G002\), column expense_pct: value 1.5 is not valid \(must be a share"),
+    ("aggregate_pct", "abc", r"row 3 \(group G002\), column aggregate_pct: value 'abc' is not valid"),
+    ("annual_trend", -1.0, r"row 3 \(group G002\), column annual_trend"),
+    ("specific_limit", 0.0, r"row 3 \(group G002\), column specific_limit"),
+    ("credibility_k", "x", r"row 3 \(group G002\), column credibility_k"),
+])
+def test_optional_columns_are_validated_with_row_and_group(tmp_path, capsys, column, value, message):
+    bad = sample_groups().head(3).astype({column: object})
+    bad.loc[1, column] = value
+    with pytest.raises(StopLossError, match=message):
+        validate_groups(bad)
+    path = tmp_path / "g.csv"
+    bad.to_csv(path, index=False)
+    assert main(["price", "--groups", str(path), "--out", str(tmp_path), "--no-html"]) == 2
+    err = capsys.readouterr().err
+    assert f"column {column}" in err and "Traceback" not in err
+    assert not (tmp_path / "priced.csv").exists()
+
+
+def test_blank_optional_cells_take_defaults():
+    groups = sample_groups().head(2).astype({"basis": object})
+    groups.loc[0, ["basis", "expense_pct", "credibility_k"]] = [np.nan, np.nan, np.nan]
+    valid = validate_groups(groups)
+    assert valid.loc[0, "basis"] == "incurred" and valid.loc[0, "expense_pct"] == 0.0
+    assert np.isnan(valid.loc[0, "credibility_k"])
+
+
+def _lasers(rows):
+    return pd.DataFrame(rows, columns=["group", "member_key", "attachment"])
+
+
+@pytest.mark.parametrize("rows, message", [
+    ([("G002", "sec-1", 400_000), ("G999", "sec-2", 400_000)], r"^lasers: row 3: group G999 not in groups file"),
+    ([("G002", "sec-1", 400_000), ("G003", "sec-2", 400_000), ("G002", "sec-1", 500_000)],
+     r"^lasers: row 4 \(group G002\): the same member is lasered again \(first at row 2\)"),
+    ([("G002", "sec-1", "four hundred")], r"^lasers: row 2 \(group G002\), column attachment: value 'four hundred'"),
+    ([("G002", "sec-1", 400_000), ("G002", "sec-2", 1000)],
+     r"^lasers: row 3 \(group G002\): laser attachment 1,000 is below the group's specific attachment 250,000"),
+])
+def test_laser_rows_are_checked_by_row_and_group_without_the_key(tmp_path, capsys, rows, message):
+    groups = sample_groups().head(3)
+    lasers = _lasers(rows)
+    with pytest.raises(StopLossError, match=message) as caught:
+        price_groups(groups, lasers, threads=1)
+    assert "sec-" not in str(caught.value)
+    gpath, lpath = tmp_path / "g.csv", tmp_path / "l.csv"
+    groups.to_csv(gpath, index=False)
+    lasers.to_csv(lpath, index=False)
+    assert main(["price", "--groups", str(gpath), "--lasers", str(lpath), "--out", str(tmp_path), "--no-html"]) == 2
+    captured = capsys.readouterr()
+    assert "error: lasers: row" in captured.err and "Traceback" not in captured.err
+    assert "sec-" not in captured.err + captured.out
+
+
+def test_write_atomic_removes_the_temporary_file_when_writing_fails(tmp_path):
+    target = tmp_path / "out.csv"
+    target.write_text("old", encoding="utf-8")
+
+    def fails(p):
+        p.write_text("partial", encoding="utf-8")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_atomic(target, fails)
+    assert target.read_text(encoding="utf-8") == "old"
+    assert not list(tmp_path.glob("*.tmp"))
+    write_atomic(target, lambda p: p.write_text("new", encoding="utf-8"))
+    assert target.read_text(encoding="utf-8") == "new" and not list(tmp_path.glob("*.tmp"))
