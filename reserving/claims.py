@@ -16,7 +16,8 @@ A line is rejected, with its file, line number and one reason, when (checked in 
 4. the amount is empty, not a number, or infinite;
 5. the paid date is before the incurred date;
 6. the incurred date or the paid date is after the as-of date;
-7. its claim id was already seen on an earlier line (the first line with that id is kept).
+7. its claim id was already seen on an earlier line that passed checks 1-6 (the first such line
+   is kept, so a corrected resend of a rejected line is accepted).
 
 Line numbers are 1-based lines of a CSV file (the header is line 1, so the first data row is
 line 2), or 1-based row numbers of a Parquet file or a DataFrame.
@@ -118,6 +119,7 @@ def read_claims(
     rejects_path=None,
     memory_limit: str = "2GB",
     threads: int | None = None,
+    today=None,
 ) -> Claims:
     """Read claim lines, validate them and bucket them into monthly paid triangles.
 
@@ -127,8 +129,9 @@ def read_claims(
         A CSV or Parquet file, a directory of them, a glob (``"extract/*.parquet"``), a list of
         files, or a DataFrame.
     as_of : date-like, optional
-        Valuation date, a month end. Default: the end of the month of the latest paid date
-        that is not in the future (a typo such as 2099 does not move the valuation).
+        Valuation date, a month end. Default: the last complete month end of the paid dates
+        (:func:`default_as_of`): paid dates after ``today`` are ignored (a typo such as 2099
+        does not move the valuation), and a month still running today is not valued.
     columns : ClaimColumns, optional
         Input column names; default ``consortium``, ``service``, ``incurred_date``, ``paid_date``,
         ``amount``, ``claim_id`` (the claim id column is optional in the input).
@@ -141,6 +144,8 @@ def read_claims(
         DuckDB memory limit; it spills to a temporary directory beyond it.
     threads : int, optional
         DuckDB threads; default DuckDB's own.
+    today : date-like, optional
+        The date the default as-of date is chosen against; default the current date.
 
     Returns
     -------
@@ -167,7 +172,7 @@ def read_claims(
     try:
         files, has_claim_id = _register_source(con, source, columns)
         if as_of is None:
-            as_of = _default_as_of(con, columns)
+            as_of = _default_as_of(con, columns, today)
         as_of = _month_end(as_of)
         known_cols = _register_known(con, known_segments, columns)
         _create_checked_view(con, files, columns, as_of, known_cols, has_claim_id)
@@ -278,13 +283,37 @@ def _register_source(con, source, columns: ClaimColumns):
     return names, has_claim_id
 
 
-def _default_as_of(con, columns: ClaimColumns) -> pd.Timestamp:
+def _default_as_of(con, columns: ClaimColumns, today) -> pd.Timestamp:
+    today = pd.Timestamp.today() if today is None else pd.Timestamp(today)
     latest = con.execute(
-        "SELECT max(d) FROM (SELECT try_cast(paid_raw AS DATE) AS d FROM raw) WHERE d <= current_date"
+        "SELECT max(d) FROM (SELECT try_cast(paid_raw AS DATE) AS d FROM raw) WHERE d <= ?",
+        [today.normalize().date()],
     ).fetchall()[0][0]
     if latest is None:
-        raise ClaimsError(f"no readable {columns.paid_date} in the claim lines: give the as-of date")
-    return pd.Timestamp(latest) + pd.offsets.MonthEnd(0)
+        raise ClaimsError(f"no readable {columns.paid_date} up to {today.date()} in the claim lines: give the as-of date")
+    return default_as_of(latest, today)
+
+
+def default_as_of(latest_paid, today) -> pd.Timestamp:
+    """The last complete month end given the latest paid date (not after ``today``).
+
+    The month of ``latest_paid`` is complete when ``today`` is after its month end, or when
+    ``latest_paid`` is the month end itself; otherwise it is still being paid, and the as-of date
+    is the month end before it (an explicit as-of date inside a running month is refused for the
+    same reason: the last month would be part-paid).
+
+    Examples
+    --------
+    >>> default_as_of("2026-11-20", today="2026-11-22").date()
+    datetime.date(2026, 10, 31)
+    >>> default_as_of("2026-10-28", today="2026-11-22").date()
+    datetime.date(2026, 10, 31)
+    """
+    latest, today = pd.Timestamp(latest_paid).normalize(), pd.Timestamp(today).normalize()
+    month_end = latest + pd.offsets.MonthEnd(0)
+    if latest == month_end or today > month_end:
+        return month_end
+    return latest - pd.offsets.MonthEnd(1)
 
 
 def _month_end(as_of) -> pd.Timestamp:
@@ -321,21 +350,23 @@ def _create_checked_view(con, files, columns: ClaimColumns, as_of, known_cols, h
         join_known = f"LEFT JOIN _known_frame k ON {on}"
         label = " || ', ' || ".join(f"'{c}=' || p.{c}" for c in known_cols)
         known_case = f"WHEN k._known IS NULL THEN 'unknown segment ' || {label}"
-    dup_cte, join_dup, dup_case = "", "", ""
+    dup_cte, join_dup, reason = "", "", "b.reason"
     if has_claim_id:
         dup_cte = (
-            ", dups AS (SELECT claim_id, min(pos) AS first_pos FROM raw WHERE claim_id IS NOT NULL "
+            ", dups AS (SELECT claim_id, min(pos) AS first_pos FROM base WHERE reason IS NULL AND claim_id IS NOT NULL "
             "GROUP BY claim_id HAVING count(*) > 1)"
         )
-        join_dup = "LEFT JOIN dups d ON d.claim_id = p.claim_id LEFT JOIN files f ON f.file_index = d.first_pos // " + str(_POS_SHIFT)
-        dup_case = (
-            f"WHEN d.first_pos IS NOT NULL AND p.pos <> d.first_pos THEN "
-            f"'{columns.claim_id} repeats line ' || (d.first_pos % {_POS_SHIFT}) || ' of ' || f.file"
+        join_dup = "LEFT JOIN dups d ON d.claim_id = b.claim_id LEFT JOIN files f ON f.file_index = d.first_pos // " + str(_POS_SHIFT)
+        reason = (
+            f"CASE WHEN b.reason IS NOT NULL THEN b.reason "
+            f"WHEN d.first_pos IS NOT NULL AND b.pos <> d.first_pos THEN "
+            f"'{columns.claim_id} repeats line ' || (d.first_pos % {_POS_SHIFT}) || ' of ' || f.file END"
         )
 
     def shown(col, raw):
         return f"'{col} ' || CASE WHEN {raw} IS NULL THEN 'is empty' ELSE '''' || left(CAST({raw} AS VARCHAR), 40) || ''' is not a date' END"
 
+    claim = ", p.claim_id" if has_claim_id else ""
     con.execute(
         f"""
         CREATE TEMP VIEW checked AS
@@ -343,8 +374,8 @@ def _create_checked_view(con, files, columns: ClaimColumns, as_of, known_cols, h
             SELECT *, try_cast(inc_raw AS DATE) AS inc, try_cast(paid_raw AS DATE) AS paid,
                    try_cast(amount_raw AS DOUBLE) AS amount
             FROM raw
-        ){dup_cte}
-        SELECT p.file_index, p.line, p.consortium, p.service, p.amount,
+        ), base AS (
+            SELECT p.file_index, p.line, p.pos, p.consortium, p.service, p.amount{claim},
                year(p.inc) * 12 + month(p.inc) - 1 AS inc_m,
                year(p.paid) * 12 + month(p.paid) - 1 AS paid_m,
                CASE
@@ -359,9 +390,11 @@ def _create_checked_view(con, files, columns: ClaimColumns, as_of, known_cols, h
                  WHEN p.paid < p.inc THEN '{paid} ' || CAST(p.paid AS VARCHAR) || ' is before {inc} ' || CAST(p.inc AS VARCHAR)
                  WHEN p.inc > {as_of_sql} THEN '{inc} ' || CAST(p.inc AS VARCHAR) || ' is after the as-of date {as_of.date()}'
                  WHEN p.paid > {as_of_sql} THEN '{paid} ' || CAST(p.paid AS VARCHAR) || ' is after the as-of date {as_of.date()}'
-                 {dup_case}
                END AS reason
-        FROM parsed p {join_known} {join_dup}
+            FROM parsed p {join_known}
+        ){dup_cte}
+        SELECT b.file_index, b.line, b.consortium, b.service, b.amount, b.inc_m, b.paid_m, {reason} AS reason
+        FROM base b {join_dup}
         """
     )
 

@@ -144,3 +144,42 @@ def test_segment_with_only_rejected_lines_is_unusable(tmp_path):
     claims = read_claims(_write(tmp_path, GOOD + ["C,er,bad,2024-01-20,1,60,PT900000060"]), as_of="2024-02-29")
     assert claims.unusable[["consortium", "service"]].values.tolist() == [["C", "er"]]
     assert "C" not in claims.triangles.segments.get_level_values(0)
+
+
+def test_corrected_resend_of_a_rejected_line_is_not_a_duplicate(tmp_path):
+    rows = GOOD + [
+        "A,er,2024-1x-05,2024-01-20,8,40,PT900000040",      # line 7: bad date, claim 40 first seen
+        "A,er,2024-01-05,2024-01-20,8,40,PT900000040",      # line 8: the corrected resend: accepted
+        "A,er,2024-01-05,2024-01-20,8,40,PT900000040",      # line 9: a true repeat of line 8
+    ]
+    claims = read_claims(_write(tmp_path, rows), as_of="2024-02-29")
+    assert claims.rejects["line"].tolist() == [7, 9]
+    assert claims.rejects["reason"].tolist() == ["incurred_date '2024-1x-05' is not a date",
+                                                 f"claim_id repeats line 8 of {tmp_path / 'claims.csv'}"]
+    assert claims.lines_accepted == 6
+    assert claims.triangles.values[0][0].tolist() == [108.0, 158.0]
+
+
+@pytest.mark.parametrize("today, expected", [
+    ("2024-02-22", "2024-01-31"),   # February is still being paid: value January
+    ("2024-02-29", "2024-01-31"),   # the last day itself is still running
+    ("2024-03-01", "2024-02-29"),   # February is complete
+])
+def test_default_as_of_is_the_last_complete_month_end(tmp_path, today, expected):
+    rows = GOOD + ["A,er,2024-02-08,2024-02-21,4,41,PT900000041"]
+    claims = read_claims(_write(tmp_path, rows), today=today)
+    assert claims.as_of == pd.Timestamp(expected)
+    # the same date given explicitly is accepted, and the default never picks one that would be refused
+    assert read_claims(_write(tmp_path, rows), as_of=claims.as_of).as_of == claims.as_of
+
+
+def test_default_as_of_keeps_a_month_paid_up_to_its_last_day(tmp_path):
+    rows = GOOD + ["A,er,2024-02-08,2024-02-29,4,41,PT900000041"]
+    assert read_claims(_write(tmp_path, rows), today="2024-02-29").as_of == pd.Timestamp("2024-02-29")
+
+
+def test_default_as_of_ignores_paid_dates_after_today(tmp_path):
+    claims = read_claims(_write(tmp_path, GOOD), today="2024-02-10")
+    assert claims.as_of == pd.Timestamp("2024-01-31")
+    assert set(claims.rejects["reason"].str.extract(r"^(\w+ \S+) is after")[0]) == {
+        "paid_date 2024-02-03", "incurred_date 2024-02-07", "paid_date 2024-02-15", "incurred_date 2024-02-15"}
