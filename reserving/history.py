@@ -1,6 +1,7 @@
 """Run history in DuckDB: every nightly run's parameters and estimates, and movements between runs.
 
-One database file (default ``reserving_history.duckdb`` beside the outputs) holds four tables:
+One database file (default ``OUT/history.duckdb``, in the nightly job's output directory) holds
+four tables:
 
 ``runs``
     run_id, as_of, created_at, parameters (JSON), lines_read, lines_rejected, segments_ok,

@@ -14,8 +14,9 @@ Stages (each timed, in ``NightlyResult.timings``):
 5. ``outturn``: outturn against budget per consortium for the financial year to date.
 6. ``history``: movements and actual against expected from the previous run in the DuckDB history.
 7. ``write``: ``estimates.csv`` / ``.parquet``, ``outturn.csv``, ``segment_errors.csv``,
-   ``summary.json``, ``report.html`` (each written to a temporary name and moved into place),
-   then the run is stored in the history database in one transaction.
+   ``diagnostics.csv`` (what the chain-ladder assumed, per segment), ``summary.json``,
+   ``report.html`` (each written to a temporary name and moved into place), then the run is
+   stored in the history database in one transaction.
 
 A segment that cannot be reserved (no usable line, no payments, a chain-ladder or bootstrap
 failure) is reported in ``segment_errors`` and the report, and left out; the others run.
@@ -54,6 +55,7 @@ from reserving.outturn import (
     period_budget,
 )
 from reserving.report import render
+from reserving.results import DIAGNOSTIC_COLUMNS
 from reserving.triangle import TriangleSet
 
 QUANTILES = (0.75, 0.95)
@@ -78,6 +80,7 @@ class NightlyResult:
     pattern: pd.DataFrame
     outturn: OutturnResult | None
     segment_errors: pd.DataFrame
+    diagnostics: pd.DataFrame
     movements: pd.DataFrame | None
     actual_vs_expected: pd.DataFrame | None
     previous_as_of: pd.Timestamp | None
@@ -142,6 +145,7 @@ def run_nightly_job(
     max_detail: int = 12,
     chunk_mb: float = 400.0,
     progress: bool = True,
+    today=None,
 ) -> NightlyResult:
     """Run the nightly job end to end and write its outputs.
 
@@ -154,7 +158,8 @@ def run_nightly_job(
     db : path, optional
         DuckDB history database; default ``out_dir/history.duckdb``.
     as_of : date-like, optional
-        A month end; default the end of the month of the latest paid date.
+        A month end; default the last complete month end of the paid dates up to ``today``
+        (see :func:`reserving.claims.default_as_of`).
     n_sims : int
         Bootstrap simulations per segment.
     seed : int
@@ -182,6 +187,8 @@ def run_nightly_job(
         Memory for bootstrap samples per batch of consortia (MB).
     progress : bool
         Progress bar and stage messages on stderr.
+    today : date-like, optional
+        The date the default as-of date is chosen against; default the current date.
     """
     if method not in METHODS:
         raise ValueError(f"method {method!r} is not one of {METHODS}")
@@ -196,8 +203,11 @@ def run_nightly_job(
 
     t = time.perf_counter()
     data = read_claims(claims, as_of=as_of, columns=columns, known_segments=known_df,
-                       rejects_path=out_dir / "rejects.csv")
+                       rejects_path=out_dir / "rejects.csv", today=today)
     timings["read"] = time.perf_counter() - t
+    if as_of is None:
+        _log(progress, f"as-of date {data.as_of.date()}: the last complete month end of the paid dates "
+                       "(none given)")
     as_of = data.as_of
     _log(progress, f"read {data.lines_read:,} claim lines ({data.lines_rejected:,} rejected) into "
                    f"{data.triangles.n_segments} segments x {data.triangles.n_origins} months in {timings['read']:.1f} s")
@@ -206,6 +216,8 @@ def run_nightly_job(
     t = time.perf_counter()
     tri = _drop_unpaid(data.triangles, errors)
     tri, mk = _isolate(tri, lambda x: _checked_mack(x, average, n_periods), errors, "chain-ladder")
+    if mk is None:
+        raise RuntimeError("chain-ladder failed for every segment; see the segment errors")
     cl = mk.chain_ladder
     timings["chain_ladder"] = time.perf_counter() - t
 
@@ -264,7 +276,7 @@ def run_nightly_job(
         segment_totals=_segment_totals(tri, paid, ibnr, sims),
         consortium_summary=cons_summary, consortium_by_origin=sims["consortium_by_origin"],
         national_by_origin=_national(tri, paid, ibnr, sims), pattern=_pattern(tri, cdf_pattern[keep]),
-        outturn=out, segment_errors=seg_errors, movements=moves, actual_vs_expected=ave,
+        outturn=out, segment_errors=seg_errors, diagnostics=_diagnostics(mk), movements=moves, actual_vs_expected=ave,
         previous_as_of=None if prev is None else pd.Timestamp(prev["as_of"]), timings=timings, max_detail=max_detail,
     )
     t = time.perf_counter()
@@ -328,13 +340,16 @@ def _checked_mack(tri: TriangleSet, average, n_periods):
 
 
 def _isolate(tri: TriangleSet, fn, errors: list, stage: str):
-    """Run ``fn`` on all segments; if it fails, find the failing segments one by one, drop them, rerun."""
+    """Run ``fn`` on all segments; if it fails, find the failing segments one by one, drop them, rerun.
+
+    Returns ``(segments kept, fn's result)``, or ``(tri, None)`` when every segment fails.
+    """
     try:
         return tri, fn(tri)
     except Exception:  # noqa: BLE001 - any failure: look for the segments that cause it
         ok = np.array([_segment_runs(tri, s, fn, errors, stage) for s in range(tri.n_segments)], dtype=bool)
     if not ok.any():
-        raise RuntimeError(f"{stage} failed for every segment; see the segment errors")
+        return tri, None
     tri = tri[ok]
     return tri, fn(tri)
 
@@ -396,6 +411,9 @@ def _chunks(tri: TriangleSet, n_sims: int, chunk_mb: float) -> list[np.ndarray]:
 def _simulate(tri, selected_ibnr, n_sims, seed, average, n_periods, in_period, chunk_mb, errors, progress):
     """Bootstrap batch by batch; reduce the adjusted samples to percentiles; return what is kept.
 
+    A batch whose every segment fails is recorded in ``errors`` and skipped; the run fails only
+    when no segment of any batch survives.
+
     The bootstrap keys each segment's random stream by its label, so batching does not change
     the numbers. Each segment-origin's samples ``x`` are adjusted to ``ratio * x + shift``
     (:func:`_adjustment`); percentiles of one segment-origin are the bootstrap's own percentiles
@@ -412,6 +430,9 @@ def _simulate(tri, selected_ibnr, n_sims, seed, average, n_periods, in_period, c
         sub, boot = _isolate(sub, lambda x: bootstrap_odp(x, n_sims=n_sims, seed=seed, average=average,
                                                           n_periods=-1 if n_periods is None else n_periods),
                              errors, "bootstrap")
+        if boot is None:
+            bar.step()
+            continue
         kept = pos[np.asarray(tri.segments[pos].isin(sub.segments))]
         selected = np.nan_to_num(selected_ibnr[kept])
         raw = np.asarray(boot.samples).transpose(0, 2, 1)          # (S, I, n_sims), contiguous
@@ -436,6 +457,8 @@ def _simulate(tri, selected_ibnr, n_sims, seed, average, n_periods, in_period, c
             national += block
         del raw, boot
         bar.step()
+    if not keep:
+        raise RuntimeError("bootstrap failed for every segment; see the segment errors")
     keep = np.concatenate(keep)
     order = np.argsort(keep)
     tri = tri[keep[order]]
@@ -479,6 +502,15 @@ def _estimates(tri, bf, keep, cl, mk, sims, completion, prior, expected_next) ->
         "method": bf.method_used[keep].ravel(), "expected_next": expected_next[keep].ravel(),
     })
     return frame[np.isfinite(frame["paid"].to_numpy())].reset_index(drop=True)[ESTIMATE_COLUMNS]
+
+
+def _diagnostics(mk) -> pd.DataFrame:
+    """The chain-ladder's diagnostics (what it assumed where data were missing), one row each."""
+    diag = mk.diagnostics
+    frame = diag.index.to_frame(index=False).astype(str)
+    for col in DIAGNOSTIC_COLUMNS:
+        frame[col] = diag[col].to_numpy()
+    return frame[["consortium", "service", *DIAGNOSTIC_COLUMNS]]
 
 
 def _segment_totals(tri, paid, ibnr, sims) -> pd.DataFrame:
@@ -535,6 +567,7 @@ def _write_outputs(result: NightlyResult, out_dir: Path) -> dict:
         "estimates_parquet": _atomic_write(out_dir / "estimates.parquet", lambda p: est.to_parquet(p, index=False)),
         "segment_errors": _atomic_write(out_dir / "segment_errors.csv",
                                         lambda p: result.segment_errors.to_csv(p, index=False)),
+        "diagnostics": _atomic_write(out_dir / "diagnostics.csv", lambda p: result.diagnostics.to_csv(p, index=False)),
         "rejects": out_dir / "rejects.csv",
     }
     if result.outturn is not None:
@@ -544,6 +577,7 @@ def _write_outputs(result: NightlyResult, out_dir: Path) -> dict:
         "run_id": result.run_id, "as_of": str(result.as_of.date()), "parameters": result.parameters,
         "lines_read": result.claims.lines_read, "lines_rejected": result.claims.lines_rejected,
         "segments_ok": result.n_segments_ok, "segments_failed": len(result.segment_errors),
+        "diagnostics": len(result.diagnostics),
         "paid": float(result.estimates["paid"].sum()), "ibnr": float(result.estimates["ibnr"].sum()),
         "at_risk": [] if result.outturn is None else
         result.outturn.summary.loc[result.outturn.summary["flag"].isin(["red", "amber"]), ["consortium", "flag"]]
@@ -580,7 +614,8 @@ def add_nightly_parser(subparsers) -> argparse.ArgumentParser:
     src.add_argument("--demo", action="store_true", help="use the bundled sample claims, budget and members")
     p.add_argument("--out", help="output directory (default out/nightly-demo with --demo)")
     p.add_argument("--db", help="DuckDB history database (default OUT/history.duckdb)")
-    p.add_argument("--as-of", help="valuation date, a month end (default: month end of the latest paid date)")
+    p.add_argument("--as-of", help="valuation date, a month end (default: the last complete month end of the "
+                                   "paid dates up to today)")
     p.add_argument("--sims", type=int, default=10_000, help="bootstrap simulations (default 10000)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--budget", help="CSV/Parquet: consortium, month, budget")

@@ -2,7 +2,8 @@
 
 It opens offline in any browser and has no external resources. Sections:
 
-1. Run: as-of date, run id, settings, claim lines read and rejected (by reason), failed segments.
+1. Run: as-of date, run id, settings, claim lines read and rejected (by reason), failed segments,
+   chain-ladder diagnostics (a count, and the table when it has at most :data:`MAX_DIAGNOSTIC_ROWS` rows).
 2. Outturn against budget per consortium, with the range and the at-risk flags.
 3. National summary table per consortium (sortable by clicking a column heading).
 4. National IBNR by incurred month with its 75% and 95% points.
@@ -49,6 +50,8 @@ _JS = """
 """
 
 FLAG_COLOURS = {"red": "#d9534f", "amber": "#f0ad4e", "green": "#5cb85c", "no budget": "#9aa5b1"}
+#: Chain-ladder diagnostics listed in the report; beyond this only the count (all are in diagnostics.csv).
+MAX_DIAGNOSTIC_ROWS = 30
 SERVICE_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 
 
@@ -231,7 +234,9 @@ def render(run) -> str:
 def _run_section(run) -> str:
     rows = [(f"<li>Claim lines read: {run.claims.lines_read:,}; accepted: {run.claims.lines_accepted:,}; "
              f"rejected: {run.claims.lines_rejected:,} (details in <code>rejects.csv</code>)</li>"),
-            f"<li>Segments reserved: {run.n_segments_ok}; failed: {len(run.segment_errors)}</li>"]
+            f"<li>Segments reserved: {run.n_segments_ok}; failed: {len(run.segment_errors)}</li>",
+            (f"<li>Chain-ladder diagnostics (assumptions where data were missing): {len(run.diagnostics):,} "
+             f"(details in <code>diagnostics.csv</code>)</li>")]
     out = [f"<h2>Run</h2><ul>{''.join(rows)}</ul>"]
     if run.claims.lines_rejected:
         kind = (run.claims.reject_counts["reason"].str.replace(r"'[^']*'", "'...'", regex=True)
@@ -244,6 +249,9 @@ def _run_section(run) -> str:
     if len(run.segment_errors):
         out.append('<h3>Segments that could not be reserved</h3><div id="segment-errors">'
                    + table(run.segment_errors, {}) + "</div>")
+    if 0 < len(run.diagnostics) <= MAX_DIAGNOSTIC_ROWS:
+        out.append('<h3>Chain-ladder diagnostics</h3><div id="diagnostics">'
+                   + table(run.diagnostics.fillna("-"), {}) + "</div>")
     return "".join(out)
 
 

@@ -69,3 +69,14 @@ def test_movements_compare_common_origins_only():
     assert m.loc["A", "ultimate_move"] == pytest.approx(100.0)
     assert m.loc["A", "ibnr_move"] == pytest.approx(10.0)
     assert m.loc["A", "paid_in_period"] == pytest.approx(90.0)
+
+
+def test_docstring_names_the_default_database_the_nightly_job_uses():
+    import inspect
+
+    import reserving.history
+    from reserving.nightly import run_nightly_job
+
+    assert "OUT/history.duckdb" in reserving.history.__doc__
+    assert "reserving_history" not in reserving.history.__doc__
+    assert 'out_dir / "history.duckdb"' in inspect.getsource(run_nightly_job)

@@ -173,3 +173,69 @@ def test_ranges_match_a_naive_adjustment_of_the_bootstrap_samples(tmp_path):
     budget = s.budget[(s.budget["consortium"] == "C001") & s.budget["month"].isin(months)]["budget"].sum()
     direct = np.mean(paid + c001[:, in_period].sum(axis=1) > budget)
     assert run.outturn.summary.set_index("consortium").loc["C001", "prob_overspend"] == pytest.approx(direct, abs=1e-12)
+
+
+def test_a_batch_whose_every_segment_fails_the_bootstrap_does_not_stop_the_run(tmp_path, monkeypatch):
+    """With a tiny chunk_mb each consortium is a batch of its own; C002's whole batch fails."""
+    from reserving import nightly
+
+    s = generate_claims(n_consortia=3, services=SERVICES, n_months=18, as_of="2024-06-30", lines_per_cell=30, seed=3)
+    clean = run_nightly_job(s.lines, tmp_path / "clean", n_sims=100, seed=2, chunk_mb=1e-6, progress=False)
+    real = nightly.bootstrap_odp
+
+    def failing_for_c002(tri, **kwargs):
+        if "C002" in tri.segments.get_level_values(0):
+            raise ValueError("bootstrap broke")
+        return real(tri, **kwargs)
+
+    monkeypatch.setattr(nightly, "bootstrap_odp", failing_for_c002)
+    run = run_nightly_job(s.lines, tmp_path / "failing", n_sims=100, seed=2, chunk_mb=1e-6, progress=False)
+    errors = run.segment_errors.set_index(["consortium", "service"])["error"]
+    assert sorted(errors.index) == [("C002", svc) for svc in sorted(SERVICES)]
+    assert errors.str.startswith("bootstrap: bootstrap broke").all()
+    assert set(run.estimates["consortium"]) == {"C001", "C003"}
+    # the surviving consortia are exactly as in a run where nothing failed
+    expected = clean.estimates[clean.estimates["consortium"] != "C002"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(run.estimates, expected)
+    assert run.consortium_summary["consortium"].tolist() == ["C001", "C003"]
+
+    def always_failing(tri, **kwargs):
+        raise ValueError("bootstrap broke")
+
+    monkeypatch.setattr(nightly, "bootstrap_odp", always_failing)
+    with pytest.raises(RuntimeError, match="bootstrap failed for every segment"):
+        run_nightly_job(s.lines, tmp_path / "none", n_sims=100, chunk_mb=1e-6, progress=False)
+
+
+def test_default_as_of_is_the_last_complete_month_and_is_logged(tmp_path, capsys):
+    s = generate_claims(n_consortia=1, services=SERVICES, n_months=18, as_of="2024-06-30", lines_per_cell=30, seed=7)
+    lines = s.lines[s.lines["paid_date"] <= "2024-06-20"]
+    run = run_nightly_job(lines, tmp_path, n_sims=50, today="2024-06-22")
+    assert run.as_of == pd.Timestamp("2024-05-31")
+    assert run.claims.rejects["reason"].str.contains("is after the as-of date 2024-05-31").all()
+    assert "as-of date 2024-05-31: the last complete month end" in capsys.readouterr().err
+
+
+def test_chain_ladder_diagnostics_are_written(tmp_path):
+    from reserving.mack import mack
+
+    s = generate_claims(n_consortia=2, services=SERVICES, n_months=18, as_of="2024-06-30", lines_per_cell=30, seed=3)
+    lines = s.lines.copy()
+    sparse = (lines["consortium"] == "C001") & (lines["service"] == "emergency")
+    inc, paid = pd.to_datetime(lines["incurred_date"]), pd.to_datetime(lines["paid_date"])
+    same_month = (inc.dt.year == paid.dt.year) & (inc.dt.month == paid.dt.month)
+    lines = lines[~(sparse & same_month)]             # C001 emergency pays nothing in the incurred month
+    run = run_nightly_job(lines, tmp_path, n_sims=50, progress=False)
+    written = pd.read_csv(tmp_path / "diagnostics.csv", dtype={"consortium": str, "service": str})
+    assert list(written.columns) == ["consortium", "service", "development", "issue", "detail"]
+    ref = mack(run.triangles).diagnostics
+    assert len(written) == len(ref) > 0
+    assert list(map(tuple, written[["consortium", "service"]].to_numpy())) == list(ref.index)
+    assert written["issue"].tolist() == ref["issue"].tolist()
+    assert written["detail"].tolist() == ref["detail"].tolist()
+    assert ("C001", "emergency") in set(ref.index)
+    assert "no_link_ratio" in set(written["issue"])
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    report = run.outputs["report"].read_text()
+    assert f"Chain-ladder diagnostics (assumptions where data were missing): {len(ref)}" in report
+    assert 'id="diagnostics"' in report

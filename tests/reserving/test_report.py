@@ -1,13 +1,18 @@
 """The HTML report: self-contained, and rendered by a real headless browser without console errors."""
 
+import html
 import os
 import re
 import shutil
 import subprocess
 
+import pandas as pd
 import pytest
 
+import reserving.report
+from reserving.mack import mack
 from reserving.nightly import run_nightly_job
+from reserving.report import render
 from reserving.synthetic import generate_claims
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
@@ -17,11 +22,17 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory):
+def nightly_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("nightly")
     s = generate_claims(n_consortia=3, services=["acute_inpatient", "emergency", "prescribing"], n_months=24,
                         as_of="2024-12-31", lines_per_cell=40, bad_rows=6, seed=8)
     run = run_nightly_job(s.lines, out, n_sims=200, budget=s.budget, progress=False)
+    return run, s
+
+
+@pytest.fixture(scope="module")
+def report(nightly_run):
+    run, s = nightly_run
     return run.outputs["report"], s
 
 
@@ -62,3 +73,25 @@ def test_console_error_detection_catches_a_broken_page(tmp_path):
     page.write_text("<!DOCTYPE html><html><body><p>x</p><script>undefinedFunction();</script></body></html>")
     _, errors = _browse(page, tmp_path / "profile")
     assert errors, "a page that throws must be caught"
+
+
+def test_report_counts_and_lists_the_chain_ladder_diagnostics(nightly_run, monkeypatch):
+    run, _ = nightly_run
+    diag = run.diagnostics
+    # every chain-laddered segment, also one the bootstrap then dropped (C999 here: its diagnostics explain why)
+    ref = mack(run.claims.triangles).diagnostics
+    assert len(diag) == len(ref) > 0
+    assert set(ref.index) - set(run.triangles.segments)
+    assert diag["detail"].tolist() == ref["detail"].tolist()
+    written = pd.read_csv(run.outputs["diagnostics"], dtype={"consortium": str, "service": str})
+    assert written["detail"].tolist() == ref["detail"].tolist()
+    text = run.outputs["report"].read_text()
+    assert f"Chain-ladder diagnostics (assumptions where data were missing): {len(diag)}" in text
+    section = text.split('<div id="diagnostics">')[1].split("</div>")[0]
+    assert section.count("<tr>") == len(diag) + 1
+    for detail in diag["detail"]:
+        assert html.escape(detail) in section
+    monkeypatch.setattr(reserving.report, "MAX_DIAGNOSTIC_ROWS", len(diag) - 1)
+    long = render(run)
+    assert f"Chain-ladder diagnostics (assumptions where data were missing): {len(diag)}" in long
+    assert 'id="diagnostics"' not in long
