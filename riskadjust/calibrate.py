@@ -43,7 +43,9 @@ class CalibrationResult:
     denominator : float
         Exposure-weighted mean capped annualised cost of the training members (currency per member-year).
     fit, validation : ValidationResult
-        Measures on the training members and on the held-out members (``None`` without a hold-out).
+        Measures on the training members and on the held-out members (``None`` without a hold-out),
+        against capped cost; ``by_group_uncapped`` and ``by_decile_uncapped`` give the predictive
+        ratios against cost before the cap.
     unobserved : tuple of (segment, term)
         Parameters fewer than ``min_members`` training members have (and no constraint involves);
         left at zero.
@@ -101,6 +103,11 @@ def _constraint_matrix(model: RiskModel, constraints: pd.DataFrame) -> tuple[np.
         raise RiskModelError(f"constraints need columns {sorted(need)}; got {list(constraints.columns)}")
     index = {(s, t): i for i, (s, t) in enumerate(zip(model.coefficients["segment"], model.coefficients["term"]))}
     ids = list(pd.unique(constraints["constraint"]))
+    values = constraints["value"].astype(float).groupby(constraints["constraint"], sort=False).nunique(dropna=False)
+    if (values > 1).any():
+        bad = values.index[values > 1][0]
+        raise RiskModelError(f"constraint {bad!r}: its rows give different values; give the same value on every "
+                             "row of one constraint")
     C = np.zeros((len(ids), len(index)))
     d = np.zeros(len(ids))
     for row, r in enumerate(constraints.itertuples(index=False)):
@@ -194,7 +201,7 @@ def calibrate(population: Population, cost, exposure=None, cap: float | None = N
     bad = ~np.isfinite(e) | (e <= 0)
     if bad.any():
         raise PopulationError(f"exposure row {int(np.flatnonzero(bad)[0])}: must be > 0 member-years")
-    y = c / e
+    y = uncapped = c / e
     if cap is not None:
         if not cap > 0:
             raise PopulationError(f"cap must be a positive amount per member-year, got {cap}")
@@ -225,11 +232,13 @@ def calibrate(population: Population, cost, exposure=None, cap: float | None = N
                                        coding_intensity=0.0)
     relative = model.with_coefficients(coefs[["segment", "term"]].assign(coefficient=b / denominator),
                                        normalisation=1.0, coding_intensity=0.0)
-    fit = validate(score(currency, train_pop).raw, y[train], e[train], None if g is None else g[train])
+    fit = validate(score(currency, train_pop).raw, y[train], e[train], None if g is None else g[train],
+                   uncapped=uncapped[train])
     validation = None
     if test.any():
         test_pop = population.take(test)
-        validation = validate(score(currency, test_pop).raw, y[test], e[test], None if g is None else g[test])
+        validation = validate(score(currency, test_pop).raw, y[test], e[test], None if g is None else g[test],
+                              uncapped=uncapped[test])
     unobserved = tuple(zip(coefs["segment"][~observed], coefs["term"][~observed]))
     return CalibrationResult(coefs, relative, denominator, fit, validation, unobserved,
                              int(train.sum()), int(test.sum()))

@@ -51,31 +51,37 @@ def _model(spec: str, normalisation: float | None, coding: float | None) -> Risk
     return m.with_coefficients(m.coefficients, **changes) if changes else m
 
 
-def _inputs(args) -> tuple[RiskModel, pd.DataFrame, pd.DataFrame | None]:
+def _inputs(args) -> tuple[RiskModel, pd.DataFrame, pd.DataFrame | None, tuple[str, str]]:
+    """Model, members, diagnoses and the names of the two tables for error messages."""
     model = _model(args.model, args.normalisation, args.coding_intensity)
     if args.demo:
         from riskadjust.synthetic import load_sample
 
         members, dx = load_sample()
-        return model, members, dx
+        return model, members, dx, ("bundled sample members", "bundled sample diagnoses")
     if not args.members:
         raise SystemExit("error: give --members (and usually --diagnoses), or --demo for the bundled sample")
     members = read_table(args.members, dtype={"patient_id": str, "sex": str, "segment": str})
     dx = read_table(args.diagnoses, dtype={"patient_id": str, "code": str}) if args.diagnoses else None
-    return model, members, dx
+    return model, members, dx, (str(args.members), str(args.diagnoses or "diagnoses"))
 
 
-def _population(model: RiskModel, members: pd.DataFrame, dx) -> Population:
+def _builder(model: RiskModel, source: tuple[str, str]):
+    """``build(model, members, diagnoses) -> Population`` for the kind of ``model`` (CMS-HCC or not)."""
     if model.name.startswith("CMS-HCC"):
         from riskadjust.cms import cms_population
 
-        return cms_population(model, members, dx)
-    return Population.from_frames(model, members, dx)
+        return lambda m, members, dx: cms_population(m, members, dx, source=source)
+    return lambda m, members, dx: Population.from_frames(m, members, dx, source=source)
+
+
+def _population(model: RiskModel, members: pd.DataFrame, dx, source: tuple[str, str]) -> Population:
+    return _builder(model, source)(model, members, dx)
 
 
 def _cmd_score(args) -> None:
-    model, members, dx = _inputs(args)
-    r = score(model, _population(model, members, dx), components=bool(args.components))
+    model, members, dx, source = _inputs(args)
+    r = score(model, _population(model, members, dx, source), components=bool(args.components))
     out = r.to_frame()
     out.index.name = "row"
     write_table(out, args.out, index=True)
@@ -85,20 +91,25 @@ def _cmd_score(args) -> None:
 
 
 def _cmd_calibrate(args) -> None:
-    model, members, dx = _inputs(args)
+    model, members, dx, source = _inputs(args)
     for col in (args.cost_column, args.exposure_column):
         if col not in members.columns:
-            raise SystemExit(f"error: members has no column {col!r}")
+            raise SystemExit(f"error: {source[0]} has no column {col!r}")
     groups = members[args.group_column].to_numpy() if args.group_column in members.columns else None
     constraints = read_table(args.constraints) if args.constraints else None
-    r = calibrate(_population(model, members, dx), members[args.cost_column], members[args.exposure_column],
+    r = calibrate(_population(model, members, dx, source), members[args.cost_column], members[args.exposure_column],
                   cap=args.cap, constraints=constraints, holdout=args.holdout, seed=args.seed, groups=groups,
                   min_members=args.min_members)
     write_table(r.coefficients, args.out)
     if args.out_model:
         r.model.save(args.out_model)
     if r.validation is not None and r.validation.by_group is not None:
-        print(r.validation.by_group.to_string())
+        if args.cap is not None:
+            print(f"held-out members by group, against cost capped at {args.cap:,.0f} per member-year "
+                  "(what the model is fitted to):")
+            print(r.validation.by_group.to_string())
+            print("held-out members by group, against actual cost (before the cap):")
+        print(r.validation.by_group_uncapped.to_string())
     print(json.dumps(r.totals, indent=1, default=float))
 
 
@@ -134,8 +145,9 @@ def _cmd_settle(args) -> None:
 def _cmd_report(args) -> None:
     from riskadjust.report import funding_gap, render
 
-    model, members, dx = _inputs(args)
-    rep = funding_gap(model, members, dx, cap=args.cap, holdout=args.holdout, seed=args.seed)
+    model, members, dx, source = _inputs(args)
+    rep = funding_gap(model, members, dx, cap=args.cap, holdout=args.holdout, seed=args.seed,
+                      build=_builder(model, source))
     write_text(render(rep), args.out)
     print(rep.groups.to_string())
     print(f"wrote {args.out}")
@@ -209,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

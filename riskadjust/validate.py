@@ -10,6 +10,10 @@ With exposure weights ``w`` (member-years), annualised actual cost ``y`` and pre
 * mean absolute prediction error: ``sum w |y - p| / sum w``;
 * predictive ratio of a set of members: ``sum w p / sum w y`` (1 = fairly funded, below 1 =
   under-funded), by decile of predicted cost (equal numbers of members) and by group.
+
+When the model was fitted to cost truncated at a cap, ``actual`` is the capped cost; pass the
+untruncated annualised cost as ``uncapped`` to get the predictive ratios against what members
+really cost as well (``by_decile_uncapped``, ``by_group_uncapped``).
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ class ValidationResult:
     mape: float
     by_decile: pd.DataFrame
     by_group: pd.DataFrame | None
+    by_decile_uncapped: pd.DataFrame | None = None
+    by_group_uncapped: pd.DataFrame | None = None
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -51,17 +57,21 @@ def _ratios(key: np.ndarray, w: np.ndarray, y: np.ndarray, p: np.ndarray, name: 
     return out
 
 
-def validate(predicted, actual, exposure=None, groups=None) -> ValidationResult:
+def validate(predicted, actual, exposure=None, groups=None, uncapped=None) -> ValidationResult:
     """Measure how well annual ``predicted`` cost matches annualised ``actual`` cost.
 
     Parameters
     ----------
     predicted, actual : array-like (n,)
-        Predicted and actual cost per member-year (currency).
+        Predicted and actual cost per member-year (currency); ``actual`` as the model was fitted
+        to (capped, if a cap was used).
     exposure : array-like (n,), optional
         Member-years (weights); default 1 for everyone.
     groups : array-like (n,), optional
         Group label per member (e.g. practice) for predictive ratios by group.
+    uncapped : array-like (n,), optional
+        Actual cost per member-year before any cap: adds predictive ratios against it, by the same
+        deciles and groups.
 
     Examples
     --------
@@ -83,4 +93,12 @@ def validate(predicted, actual, exposure=None, groups=None) -> ValidationResult:
     rank[np.argsort(p, kind="stable")] = np.arange(p.size)
     decile = rank * 10 // max(p.size, 1) + 1
     by_group = None if groups is None else _ratios(np.asarray(groups), w, y, p, "group")
-    return ValidationResult(float(r2), float(cpm), float(mape), _ratios(decile, w, y, p, "decile"), by_group)
+    dec_u = group_u = None
+    if uncapped is not None:
+        u = np.asarray(uncapped, dtype=float)
+        if u.shape != y.shape:
+            raise ValueError(f"uncapped must have one value per member: {u.shape}, expected {y.shape}")
+        dec_u = _ratios(decile, w, u, p, "decile")
+        group_u = None if groups is None else _ratios(np.asarray(groups), w, u, p, "group")
+    return ValidationResult(float(r2), float(cpm), float(mape), _ratios(decile, w, y, p, "decile"), by_group,
+                            dec_u, group_u)

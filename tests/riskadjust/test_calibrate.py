@@ -9,6 +9,7 @@ from hypothesis import given, settings
 
 from riskadjust import Population
 from riskadjust.calibrate import calibrate, normal_matrices
+from riskadjust.errors import RiskModelError
 from riskadjust.validate import validate
 from tests.riskadjust.naive import naive_design
 from tests.riskadjust.test_score import models_and_members
@@ -68,6 +69,24 @@ def test_equality_constraints_equal_merged_columns(fitted, home):
     assert _rel(got[keep], ref) < 1e-8
     assert got[a] == pytest.approx(got[b], rel=1e-12)
     assert got[c] - got[a] == pytest.approx(250.0, rel=1e-10)
+
+
+def test_constraint_rows_must_agree_on_value(fitted):
+    members, pop = fitted[:2]
+    cons = pd.DataFrame({"constraint": ["tie", "tie"], "segment": "community", "term": ["DIAB", "DIAB_COMP"],
+                         "weight": [1.0, -1.0], "value": [0.0, 5.0]})
+    with pytest.raises(RiskModelError, match="constraint 'tie': its rows give different values"):
+        calibrate(pop, members["cost"], members["exposure"], cap=CAP, constraints=cons)
+
+
+def test_validate_ratios_against_uncapped_cost():
+    # two members of one group, 1 member-year each: predicted 1 + 1 = 2, capped actual 1 + 2 = 3,
+    # uncapped actual 1 + 4 = 5; deciles by predicted cost put them in deciles 1 and 6
+    v = validate([1.0, 1.0], [1.0, 2.0], groups=["g", "g"], uncapped=[1.0, 4.0])
+    assert v.by_group.loc["g", "predictive_ratio"] == pytest.approx(2 / 3, rel=1e-15)
+    assert v.by_group_uncapped.loc["g", "predictive_ratio"] == pytest.approx(2 / 5, rel=1e-15)
+    assert v.by_group_uncapped.loc["g", "actual_pmpy"] == pytest.approx(2.5, rel=1e-15)
+    assert v.by_decile_uncapped["predictive_ratio"].tolist() == pytest.approx([1.0, 0.25], rel=1e-15)
 
 
 def test_relative_model_and_holdout_metrics(fitted):

