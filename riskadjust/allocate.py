@@ -55,10 +55,15 @@ def to_pennies(amounts: np.ndarray, total: float) -> np.ndarray:
     >>> to_pennies(np.array([1 / 3, 1 / 3, 1 / 3]), 1.0).tolist()
     [34, 33, 33]
     """
+    amounts = np.asarray(amounts, dtype=float)
+    if not np.all(np.isfinite(amounts)) or np.any(amounts < 0) or not np.sum(amounts) > 0:
+        raise AllocationError("amounts to round to pennies must be finite, >= 0 and not all zero")
+    if not (np.isfinite(total) and total > 0):
+        raise AllocationError(f"the total must be a positive amount, got {total!r}")
     total_cents = int(round(total * 100))
     if abs(total * 100 - total_cents) > 1e-6 * max(1.0, abs(total)):
         raise AllocationError(f"envelope {total!r} is not a whole number of pennies")
-    scaled = np.asarray(amounts, dtype=float) * (total_cents / np.sum(amounts))
+    scaled = amounts * (total_cents / np.sum(amounts))
     cents = np.floor(scaled).astype(np.int64)
     short = total_cents - int(cents.sum())
     order = np.argsort(-(scaled - cents), kind="stable")
@@ -74,9 +79,10 @@ def allocate(groups: pd.DataFrame, envelope: float, *, min_growth: float | None 
     ----------
     groups : DataFrame
         ``group, exposure`` (member-years), ``risk`` (mean relative risk score), optional
-        ``area_factor`` (default 1) and ``baseline`` (last period's allocation, currency).
+        ``area_factor`` (default 1) and ``baseline`` (last period's allocation, currency, finite
+        and >= 0).
     envelope : float
-        Total to share (currency, whole pennies).
+        Total to share (currency, whole pennies, > 0).
     min_growth : float, optional
         Minimum growth on baseline for every group (e.g. 0.015); needs ``baseline``.
     max_below_target : float, optional
@@ -89,6 +95,8 @@ def allocate(groups: pd.DataFrame, envelope: float, *, min_growth: float | None 
     >>> allocate(g, 1_030_000, min_growth=0.01).summary["allocation"].tolist()
     [504800.0, 525200.0]
     """
+    if not (np.isfinite(envelope) and envelope > 0):
+        raise AllocationError(f"envelope must be a positive amount (currency), got {envelope!r}")
     need_cols = {"group", "exposure", "risk"}
     if not need_cols <= set(groups.columns):
         raise AllocationError(f"groups need columns {sorted(need_cols)}; got {list(groups.columns)}")
@@ -99,12 +107,19 @@ def allocate(groups: pd.DataFrame, envelope: float, *, min_growth: float | None 
     for name, arr in (("exposure", exposure), ("risk", risk), ("area_factor", area)):
         bad = ~np.isfinite(arr) | (arr < 0)
         if bad.any():
-            raise AllocationError(f"groups row {int(np.flatnonzero(bad)[0])}: {name} must be a number >= 0")
+            r = int(np.flatnonzero(bad)[0])
+            raise AllocationError(f"groups row {r} (group {g['group'].iloc[r]!r}): {name} must be a number >= 0")
     need = exposure * risk * area
     if need.sum() <= 0:
         raise AllocationError("total need (exposure x risk x area_factor) is zero; nothing to share by")
     target = envelope * need / need.sum()
     baseline = g["baseline"].to_numpy(float) if "baseline" in g else None
+    if baseline is not None:
+        bad = ~np.isfinite(baseline) | (baseline < 0)
+        if bad.any():
+            r = int(np.flatnonzero(bad)[0])
+            raise AllocationError(f"groups row {r} (group {g['group'].iloc[r]!r}): baseline must be an amount >= 0, "
+                                  f"got {baseline[r]!r}; give last period's allocation or drop the column")
     if min_growth is not None and baseline is None:
         raise AllocationError("min_growth needs a baseline column (last period's allocation per group)")
 

@@ -52,6 +52,27 @@ def test_infeasible_floors_say_what_to_do():
         allocate(GROUPS, 1_000_000, min_growth=0.05)
 
 
+@pytest.mark.parametrize("value", [np.nan, np.inf, -1.0])
+def test_bad_baseline_is_named(value):
+    g = GROUPS.assign(baseline=[300_000.0, value, 180_000.0])
+    with pytest.raises(AllocationError, match=r"groups row 1 \(group 'B'\): baseline must be an amount >= 0"):
+        allocate(g, 1_037_500, min_growth=0.01)
+    with pytest.raises(AllocationError, match="row 1"):
+        allocate(g, 1_037_500)
+
+
+@pytest.mark.parametrize("envelope", [-1_000.0, 0.0, np.nan, np.inf])
+def test_envelope_must_be_positive(envelope):
+    with pytest.raises(AllocationError, match="envelope must be a positive amount"):
+        allocate(GROUPS, envelope)
+
+
+@pytest.mark.parametrize("amounts", [[1.0, np.nan], [1.0, np.inf], [1.0, -0.5], [0.0, 0.0]])
+def test_pennies_reject_bad_amounts(amounts):
+    with pytest.raises(AllocationError, match="finite"):
+        to_pennies(np.array(amounts), 100.0)
+
+
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.floats(0.001, 1e7), min_size=1, max_size=30), st.integers(1, 10**11))
 @example([1.0, 1.0, 1.0], 48_182_843_842)  # broke the float-pounds version
