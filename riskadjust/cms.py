@@ -15,6 +15,21 @@ ESRD models are not covered: a new enrollee with ESRD (OREC or CREC 2/3) is reje
 ESRD members are scored on the community/institutional segments exactly as hccinfhir does with
 these model names. Like hccinfhir, the institutional ``ORIGDS`` coefficient is not applied.
 
+Known, deliberate differences from hccinfhir 0.4 (scores otherwise agree to 1e-12):
+
+* **Age/sex edit of a code that maps to two categories.** In the CMS software an edit with action
+  ``invalid`` makes the *diagnosis* invalid, so it yields no category at all; we drop every
+  category of that code. hccinfhir removes only one of them and keeps the other, which one
+  depending on Python's set order (string hashing). Example, V28: a 10-year-old with ``I70231``
+  (mapped to HCC263 and HCC383; invalid below age 15): ours scores the demographic cell only
+  (raw 0.238 for a community non-dual disabled female); hccinfhir keeps HCC263 or HCC383.
+* **Long-term-institutional new enrollees** are scored on the new-enrollee segment (see
+  :func:`cms_members`); hccinfhir looks up institutional new-enrollee cells that do not exist.
+* **Rounding.** ``payment = raw / normalisation x (1 - coding_intensity)`` is computed without
+  intermediate rounding, as hccinfhir does. CMS rounds to three decimals at stages (the relative
+  score, then after normalisation and after the coding adjustment), so an individual payment score
+  may differ by 0.001 from a CMS-rounded figure; round the output if a CMS-rounded figure is needed.
+
 Examples
 --------
 >>> from riskadjust.cms import load_cms_hcc, cms_population
@@ -38,7 +53,7 @@ import numpy as np
 import pandas as pd
 
 from riskadjust._mapping import per_value
-from riskadjust.errors import PopulationError, RiskModelError
+from riskadjust.errors import PopulationError, RiskModelError, at_row
 from riskadjust.model import MAX_AGE, RiskModel
 from riskadjust.population import Population
 
@@ -224,7 +239,7 @@ def _cells_and_coefficients(version, year, categories, interactions, counts):
     return cells, pd.DataFrame(coefs, columns=["segment", "term", "coefficient"]), skipped
 
 
-def cms_members(frame: pd.DataFrame) -> pd.DataFrame:
+def cms_members(frame: pd.DataFrame, source: str = "members") -> pd.DataFrame:
     """Derive CMS segments and flags from Medicare enrollment fields.
 
     Input columns: ``patient_id, age, sex`` (M/F or 1/2) and optionally ``dual_elgbl_cd`` ('00'-'10',
@@ -234,8 +249,12 @@ def cms_members(frame: pd.DataFrame) -> pd.DataFrame:
     A new enrollee aged 64 with OREC 0 gets age 65, the cell CMS gives them. A new enrollee is
     scored on the new-enrollee segment even when long-term institutional (CMS has no institutional
     new-enrollee cells); hccinfhir 0.4 instead looks up ``INS_NEF..`` cells that do not exist and
-    leaves out the demographic coefficient.
+    leaves out the demographic coefficient. ``source`` names the table in error messages.
     """
+    missing = [c for c in ("patient_id", "age", "sex") if c not in frame.columns]
+    if missing:
+        raise PopulationError(f"{source}: needs columns patient_id, age, sex for a CMS-HCC model; missing "
+                              f"{', '.join(missing)} (optional: dual_elgbl_cd, orec, crec, lti, new_enrollee, snp)")
     n = len(frame)
 
     def col(name, default, transform):
@@ -246,7 +265,7 @@ def cms_members(frame: pd.DataFrame) -> pd.DataFrame:
     age = np.floor(pd.to_numeric(frame["age"], errors="coerce").to_numpy(float))
     if np.any(~np.isfinite(age)):
         r = int(np.flatnonzero(~np.isfinite(age))[0])
-        raise PopulationError(f"members row {r}: age is not a number")
+        raise PopulationError(f"{at_row(source, r)}: age is not a number")
     # dual status bits: 0-1 = none (0) / full (1) / partial (2) benefit, 4 = Medicaid, 8 = new-enrollee Medicaid
     dual = col("dual_elgbl_cd", "00", lambda s: s.str.zfill(2).map(
         lambda d: (0 if d not in FULL_DUAL | PARTIAL_DUAL else 1 if d in FULL_DUAL else 2)
@@ -257,7 +276,7 @@ def cms_members(frame: pd.DataFrame) -> pd.DataFrame:
     crec_esrd = col("crec", "", lambda s: s.isin(["2", "3"]))
     if np.any(orec < 0):
         r = int(np.flatnonzero(orec < 0)[0])
-        raise PopulationError(f"members row {r}: orec must be 0, 1, 2 or 3")
+        raise PopulationError(f"{at_row(source, r)}: orec must be 0, 1, 2 or 3")
 
     def is_one(s):
         return pd.to_numeric(s.str.lower().map({"true": "1", "false": "0"}).fillna(s), errors="coerce").fillna(0) == 1
@@ -270,7 +289,8 @@ def cms_members(frame: pd.DataFrame) -> pd.DataFrame:
     ne = flag["new_enrollee"]
     if np.any(ne & esrd):
         r = int(np.flatnonzero(ne & esrd)[0])
-        raise PopulationError(f"members row {r}: new enrollee with ESRD needs the CMS ESRD model, which is not supported")
+        raise PopulationError(f"{at_row(source, r)}: new enrollee with ESRD needs the CMS ESRD model, "
+                              "which is not supported")
     # segment codes index SEGMENTS: COMMUNITY (dual kind x aged/disabled), INS, NEW_ENROLLEE
     # (SNP x Medicaid x originally disabled)
     community = 2 * (dual & 3) + ~aged
@@ -283,6 +303,10 @@ def cms_members(frame: pd.DataFrame) -> pd.DataFrame:
                          "medicaid": ((dual & 4) > 0).astype(np.int8), "lti": flag["lti"].astype(np.int8)})
 
 
-def cms_population(model: RiskModel, members: pd.DataFrame, diagnoses: pd.DataFrame | None = None) -> Population:
-    """:class:`Population` for a CMS-HCC model from enrollment fields (see :func:`cms_members`)."""
-    return Population.from_frames(model, cms_members(members), diagnoses)
+def cms_population(model: RiskModel, members: pd.DataFrame, diagnoses: pd.DataFrame | None = None, *,
+                   source: tuple[str, str] = ("members", "diagnoses")) -> Population:
+    """:class:`Population` for a CMS-HCC model from enrollment fields (see :func:`cms_members`).
+
+    ``source`` names the two tables in error messages (e.g. their file paths).
+    """
+    return Population.from_frames(model, cms_members(members, source[0]), diagnoses, source=source)

@@ -78,8 +78,6 @@ class CompiledModel(NamedTuple):
 
     param_index: np.ndarray  # int32 (n_segments, n_terms): parameter id or -1
     coef: np.ndarray  # float64 (n_params,)
-    param_segment: np.ndarray  # int32 (n_params,)
-    param_term: np.ndarray  # int32 (n_params,)
     cat_term: np.ndarray  # int32 (n_categories,)
     drops: np.ndarray  # uint8 (n_categories, n_categories)
     has_req: np.ndarray  # uint8 (n_categories,)
@@ -263,8 +261,6 @@ class RiskModel:
         return CompiledModel(
             param_index=param_index,
             coef=values.astype(np.float64),
-            param_segment=np.array([seg_index[s] for s in coefs["segment"]], dtype=np.int32),
-            param_term=np.array([term_index[t] for t in coefs["term"]], dtype=np.int32),
             cat_term=np.array([term_index[c] for c in self.category_names], dtype=np.int32),
             drops=drops, has_req=has_req, req=req,
             cat_group_ptr=ptr, cat_group_idx=idx, n_groups=len(group_members),

@@ -24,7 +24,7 @@ from scipy import sparse
 from riskadjust import _mapping_kernels as MK
 from riskadjust._io import read_table
 from riskadjust._mapping import NEEDS_PYTHON, Keys, per_value
-from riskadjust.errors import PopulationError
+from riskadjust.errors import PopulationError, at_row, line_of
 from riskadjust.model import MAX_AGE, SEXES, RiskModel
 
 _SEX_CODES = {"F": 0, "FEMALE": 0, "2": 0, "M": 1, "MALE": 1, "1": 1}
@@ -158,10 +158,13 @@ class Population:
         if "patient_id" not in members.columns:
             raise PopulationError(f"{src_m}: needs a patient_id column to join diagnoses")
         ids = Keys(members["patient_id"])
-        if ids.first_repeat() >= 0:
-            dup = pd.Index(members["patient_id"].astype(str)).duplicated(keep=False)
-            rows = np.flatnonzero(dup)[:2].tolist()
-            raise PopulationError(f"{src_m}: rows {rows} repeat the same patient_id; give one row per person")
+        second = ids.first_repeat()
+        if second >= 0:
+            pid = members["patient_id"].iloc[: second + 1]
+            same = pid.isna() if pd.isna(pid.iloc[-1]) else pid == pid.iloc[-1]
+            rows = [int(np.flatnonzero(same.to_numpy())[0]), int(second)]
+            lines = f" (lines {rows[0] + 2} and {rows[1] + 2})" if line_of(src_m, 0) else ""
+            raise PopulationError(f"{src_m}: rows {rows}{lines} repeat the same patient_id; give one row per person")
         age = _ages(members, src_m)
         sex = _sexes(members, src_m)
         segment = _segments(members, model, src_m)
@@ -169,7 +172,7 @@ class Population:
         if np.any(cell_term < 0):
             r = int(np.flatnonzero(cell_term < 0)[0])
             raise PopulationError(
-                f"{src_m} row {r}: no demographic cell for segment {model.segments[segment[r]]!r}, "
+                f"{at_row(src_m, r)}: no demographic cell for segment {model.segments[segment[r]]!r}, "
                 f"sex {SEXES[sex[r]]}, age {age[r]}; add a cell to the model or correct the row"
             )
         flags = _flags(members, model, sex, src_m)
@@ -187,6 +190,11 @@ class Population:
                    cell_term.astype(np.int32), flags, indptr, indices, model)
 
 
+def _show(value) -> str:
+    """A cell value for an error message: ``'x'`` for text, ``300`` (not ``np.int64(300)``) for numbers."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
 def _ages(members: pd.DataFrame, src: str) -> np.ndarray:
     if "age" not in members.columns:
         raise PopulationError(f"{src}: needs an age column (whole years)")
@@ -194,7 +202,7 @@ def _ages(members: pd.DataFrame, src: str) -> np.ndarray:
     bad = ~np.isfinite(age) | (age < 0) | (age > MAX_AGE)
     if bad.any():
         r = int(np.flatnonzero(bad)[0])
-        raise PopulationError(f"{src} row {r}: age {members['age'].iloc[r]!r} is not a number in 0-{MAX_AGE}")
+        raise PopulationError(f"{at_row(src, r)}: age {_show(members['age'].iloc[r])} is not a number in 0-{MAX_AGE}")
     return np.floor(age).astype(np.int64)
 
 
@@ -204,7 +212,7 @@ def _sexes(members: pd.DataFrame, src: str) -> np.ndarray:
     codes = per_value(members["sex"], lambda s: s.astype(str).str.strip().str.upper().map(_SEX_CODES))
     if pd.isna(codes).any():
         r = int(np.flatnonzero(pd.isna(codes))[0])
-        raise PopulationError(f"{src} row {r}: sex {members['sex'].iloc[r]!r} is not F or M (or CMS 2/1)")
+        raise PopulationError(f"{at_row(src, r)}: sex {_show(members['sex'].iloc[r])} is not F or M (or CMS 2/1)")
     return codes.astype(np.int64)
 
 
@@ -217,7 +225,7 @@ def _segments(members: pd.DataFrame, model: RiskModel, src: str) -> np.ndarray:
     if np.any(seg < 0):
         r = int(np.flatnonzero(seg < 0)[0])
         raise PopulationError(
-            f"{src} row {r}: segment {members['segment'].iloc[r]!r} is not one of {list(model.segments)}"
+            f"{at_row(src, r)}: segment {_show(members['segment'].iloc[r])} is not one of {list(model.segments)}"
         )
     return seg.astype(np.int64)
 
@@ -236,7 +244,8 @@ def _flags(members: pd.DataFrame, model: RiskModel, sex: np.ndarray, src: str) -
             values = per_value(col, _flag_values)
             if np.any(values < 0):
                 r = int(np.flatnonzero(values < 0)[0])
-                raise PopulationError(f"{src} row {r}: flag {name!r} must be 0 or 1, got {members[name].iloc[r]!r}")
+                raise PopulationError(f"{at_row(src, r)}: flag {name!r} must be 0 or 1, "
+                                      f"got {_show(members[name].iloc[r])}")
             values = values == 1
         flags |= values.astype(np.int64) << np.int64(bit)
     return flags
@@ -258,7 +267,8 @@ def _patient_rows(frame: pd.DataFrame, ids: Keys, src: str) -> np.ndarray:
     if np.any(rows < 0):
         bad = np.flatnonzero(rows < 0)
         raise PopulationError(
-            f"{src}: {bad.size} row(s) (first at row {int(bad[0])}) name a patient_id that is not in members; "
+            f"{src}: {bad.size} row(s) (first at row {int(bad[0])}{line_of(src, int(bad[0]))}) name a patient_id "
+            "that is not in members; "
             "add those people to members or drop the rows"
         )
     return rows
@@ -318,7 +328,7 @@ def _direct_conditions(model, conditions, ids, src):
     cats = pd.Index(model.category_names).get_indexer(conditions["category"].astype(str).str.strip())
     if np.any(cats < 0):
         r = int(np.flatnonzero(cats < 0)[0])
-        raise PopulationError(f"{src} row {r}: category {conditions['category'].iloc[r]!r} is not in the model")
+        raise PopulationError(f"{at_row(src, r)}: category {_show(conditions['category'].iloc[r])} is not in the model")
     return rows, cats.astype(np.int64)
 
 

@@ -78,3 +78,27 @@ def test_v28_chain_62_63_202():
     assert {"HCC62", "HCC202"} <= terms[1]
     theirs = _hccinfhir("V28", members.assign(dual_elgbl_cd="00", orec="0", crec="", new_enrollee=0, snp=0, lti=0), dx)
     assert {"62"} == set(theirs[0].hcc_list) and {"62", "202"} == set(theirs[1].hcc_list)
+
+
+def test_invalid_code_with_two_categories_drops_both():
+    """CMS edit: I70231 is invalid below age 15, so it yields neither HCC263 nor HCC383 (V28).
+
+    hccinfhir 0.4 drops only one of the two (which one depends on set order); see riskadjust.cms.
+    """
+    model = load_cms_hcc("V28")
+    assert set(model.dx_map.loc[model.dx_map["code"] == "I70231", "category"]) == {"HCC263", "HCC383"}
+    edit = model.dx_edits[model.dx_edits["code"] == "I70231"]
+    assert edit[["age_max", "action"]].values.tolist() == [["14", "invalid"]]
+    members = pd.DataFrame({"patient_id": ["child", "no_dx", "adult"], "age": [10, 10, 40], "sex": ["F"] * 3})
+    dx = pd.DataFrame({"patient_id": ["child", "adult"], "code": ["I70231", "I70231"]})
+    r = score(model, cms_population(model, members, dx), components=True)
+    comp = r.components_frame()
+    assert set(comp.loc[comp["row"] == 0, "term"]) == {"F0_34"}
+    # the child scores exactly as a member without diagnoses: hccinfhir's figure for that member
+    flags = dict(dual_elgbl_cd="00", orec="0", crec="", new_enrollee=False, snp=False, lti=False)
+    none = calculate_raf([], VERSIONS["V28"], age=10, sex="F", **flags).risk_score
+    assert r.raw[0] == r.raw[1] == pytest.approx(none, abs=1e-12) == pytest.approx(0.238, abs=1e-12)
+    # at 40 the edit does not apply and the code gives its categories (hierarchy permitting)
+    assert {"HCC263", "HCC383"} & set(comp.loc[comp["row"] == 2, "term"])
+    theirs = calculate_raf(["I70231"], VERSIONS["V28"], age=10, sex="F", **flags)
+    assert len(theirs.hcc_list) == 1  # the documented difference
