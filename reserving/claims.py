@@ -350,17 +350,18 @@ def _create_checked_view(con, files, columns: ClaimColumns, as_of, known_cols, h
         join_known = f"LEFT JOIN _known_frame k ON {on}"
         label = " || ', ' || ".join(f"'{c}=' || p.{c}" for c in known_cols)
         known_case = f"WHEN k._known IS NULL THEN 'unknown segment ' || {label}"
-    dup_cte, join_dup, reason = "", "", "b.reason"
+    first, join_dup, reason = "", "", "w.reason"
     if has_claim_id:
-        dup_cte = (
-            ", dups AS (SELECT claim_id, min(pos) AS first_pos FROM base WHERE reason IS NULL AND claim_id IS NOT NULL "
-            "GROUP BY claim_id HAVING count(*) > 1)"
+        # One pass over base: the first accepted line of each claim id, by a window.
+        first = (
+            ", CASE WHEN b.claim_id IS NOT NULL THEN min(CASE WHEN b.reason IS NULL THEN b.pos END) "
+            "OVER (PARTITION BY b.claim_id) END AS first_pos"
         )
-        join_dup = "LEFT JOIN dups d ON d.claim_id = b.claim_id LEFT JOIN files f ON f.file_index = d.first_pos // " + str(_POS_SHIFT)
+        join_dup = "LEFT JOIN files f ON f.file_index = w.first_pos // " + str(_POS_SHIFT)
         reason = (
-            f"CASE WHEN b.reason IS NOT NULL THEN b.reason "
-            f"WHEN d.first_pos IS NOT NULL AND b.pos <> d.first_pos THEN "
-            f"'{columns.claim_id} repeats line ' || (d.first_pos % {_POS_SHIFT}) || ' of ' || f.file END"
+            f"CASE WHEN w.reason IS NOT NULL THEN w.reason "
+            f"WHEN w.first_pos IS NOT NULL AND w.pos <> w.first_pos THEN "
+            f"'{columns.claim_id} repeats line ' || (w.first_pos % {_POS_SHIFT}) || ' of ' || f.file END"
         )
 
     def shown(col, raw):
@@ -392,9 +393,11 @@ def _create_checked_view(con, files, columns: ClaimColumns, as_of, known_cols, h
                  WHEN p.paid > {as_of_sql} THEN '{paid} ' || CAST(p.paid AS VARCHAR) || ' is after the as-of date {as_of.date()}'
                END AS reason
             FROM parsed p {join_known}
-        ){dup_cte}
-        SELECT b.file_index, b.line, b.consortium, b.service, b.amount, b.inc_m, b.paid_m, {reason} AS reason
-        FROM base b {join_dup}
+        ), windowed AS (
+            SELECT b.*{first} FROM base b
+        )
+        SELECT w.file_index, w.line, w.consortium, w.service, w.amount, w.inc_m, w.paid_m, {reason} AS reason
+        FROM windowed w {join_dup}
         """
     )
 
