@@ -82,14 +82,14 @@ def expected_future(values, latest_lag, ldf, valuation_index):
         neg_o = np.zeros(n_org)
         pos_c = np.zeros(n_cal)
         neg_c = np.zeros(n_cal)
-        project(values[s], latest_lag[s], ldf[s], valuation_index, pos_o, neg_o, pos_c, neg_c)
+        project(values[s], latest_lag[s], ldf[s], valuation_index, pos_o, neg_o, pos_c, neg_c, np.empty((5, n_lag + 1)))
         by_origin[s] = pos_o - neg_o
         by_calendar[s] = pos_c - neg_c
     return by_origin, by_calendar
 
 
 @njit(cache=True, nogil=True)
-def project(c, latest_lag, ldf, valuation_index, pos_o, neg_o, pos_c, neg_c):
+def project(c, latest_lag, ldf, valuation_index, pos_o, neg_o, pos_c, neg_c, work):
     """Project each origin from its latest cell with ``ldf``; sum future increments by sign.
 
     ``pos_o[i]`` / ``neg_o[i]``: sum of the positive / minus the negative future increments of
@@ -97,39 +97,45 @@ def project(c, latest_lag, ldf, valuation_index, pos_o, neg_o, pos_c, neg_c):
     ``valuation_index + 1 + k``. The four outputs are overwritten.
 
     With ``F[j] = f[0] ... f[j-1]`` the increment of origin ``i`` at lag ``j > k`` (``k`` its latest
-    lag) is ``C[i, k] F[j-1] / F[k] (f[j-1] - 1)``: ``F`` is formed once, so every cell is one
-    independent product (no chain of multiplications along the row) and the sign split needs no
-    branch. ``F[j-1] / F[k]`` is the product of the factors from lag ``k`` to ``j - 2``.
+    lag) is ``b[i] d[j]`` with ``b[i] = C[i, k] / F[k]`` and ``d[j] = F[j-1] (f[j-1] - 1)``. Its
+    sign is the product of the two signs, so with ``x+ = max(x, 0)`` and ``x- = max(-x, 0)``:
+    positive part ``b+ d+ + b- d-``, negative part ``b+ d- + b- d+``. An origin's sums are then
+    ``b+ D+[k+1] + b- D-[k+1]`` (and the mirror) with ``D`` the suffix sums of ``d+`` and ``d-``,
+    and each calendar sum adds two products per cell in a loop with no branch.
     Shapes: ``c`` (I, J), ``latest_lag`` (I,), ``ldf`` (J - 1,), ``pos_o``/``neg_o`` (I,),
-    ``pos_c``/``neg_c`` (K,).
+    ``pos_c``/``neg_c`` (K,); ``work`` (5, J + 1) is scratch.
     """
     n_org, n_lag = c.shape
     pos_c[:] = 0.0
     neg_c[:] = 0.0
-    growth = np.empty(n_lag)
+    work[:] = 0.0
+    growth, d_pos, d_neg, tail_pos, tail_neg = work[0], work[1], work[2], work[3], work[4]
     growth[0] = 1.0
     for j in range(1, n_lag):
         growth[j] = growth[j - 1] * ldf[j - 1]
+        d = growth[j - 1] * (ldf[j - 1] - 1.0)
+        d_pos[j] = max(d, 0.0)
+        d_neg[j] = max(-d, 0.0)
+    for j in range(n_lag - 1, 0, -1):
+        tail_pos[j] = tail_pos[j + 1] + d_pos[j]
+        tail_neg[j] = tail_neg[j + 1] + d_neg[j]
     for i in range(n_org):
         k = latest_lag[i]
-        up = 0.0
-        down = 0.0
-        if k >= 0 and growth[k] != 0.0:
+        if k < 0:
+            pos_o[i] = 0.0
+            neg_o[i] = 0.0
+        elif growth[k] != 0.0:
             base = c[i, k] / growth[k]
-            cal = i + k - valuation_index
+            b_pos = max(base, 0.0)
+            b_neg = max(-base, 0.0)
+            pos_o[i] = b_pos * tail_pos[k + 1] + b_neg * tail_neg[k + 1]
+            neg_o[i] = b_pos * tail_neg[k + 1] + b_neg * tail_pos[k + 1]
+            shift = i - valuation_index - 1
             for j in range(k + 1, n_lag):
-                inc = base * growth[j - 1] * (ldf[j - 1] - 1.0)
-                plus = max(inc, 0.0)
-                minus = max(-inc, 0.0)
-                up += plus
-                down += minus
-                pos_c[cal] += plus
-                neg_c[cal] += minus
-                cal += 1
-        elif k >= 0:
-            up, down = _project_serial(c[i, k], i + k - valuation_index, k, ldf, pos_c, neg_c)
-        pos_o[i] = up
-        neg_o[i] = down
+                pos_c[shift + j] += b_pos * d_pos[j] + b_neg * d_neg[j]
+                neg_c[shift + j] += b_pos * d_neg[j] + b_neg * d_pos[j]
+        else:
+            pos_o[i], neg_o[i] = _project_serial(c[i, k], i + k - valuation_index, k, ldf, pos_c, neg_c)
 
 
 @njit(cache=True, nogil=True)
@@ -151,14 +157,17 @@ def _project_serial(latest, cal, k, ldf, pos_c, neg_c):
 
 
 @njit(cache=True, nogil=True)
-def _process(state, mean, phi, process_code):
-    """A draw with mean ``mean >= 0`` and variance ``phi * mean``: ``phi G(mean / phi)``."""
+def _process(state, mean, phi, inv_phi, process_code):
+    """A draw with mean ``mean >= 0`` and variance ``phi * mean``: ``phi G(mean / phi)``.
+
+    ``inv_phi`` is ``1 / phi``, formed once per segment (a multiplication per draw, not a division).
+    """
     if mean == 0.0 or phi <= 0.0:
         return mean, state
     if process_code == ODP:
-        g, state = poisson(state, mean / phi)
+        g, state = poisson(state, mean * inv_phi)
     else:
-        g, state = gamma(state, mean / phi)
+        g, state = gamma(state, mean * inv_phi)
     return phi * g, state
 
 
@@ -166,7 +175,7 @@ def _process(state, mean, phi, process_code):
 def simulate(
     fitted, scale, latest_lag, pool, pool_start, eligible, exclude, drop_high, drop_low, use_drops,
     n_periods, valuation_index, average_code, phi, process_code, keys, n_sims, block_size,
-    ibnr, cash, param_origin, param_cash,
+    ibnr, cash, total, param_origin, param_cash,
 ):
     """ODP bootstrap of a stack of triangles: one parallel loop over segments x blocks of simulations.
 
@@ -186,7 +195,8 @@ def simulate(
     ``n_periods``, ``valuation_index``, ``average_code``, ``phi`` (S,) scale parameters,
     ``process_code`` (GAMMA or ODP), ``keys`` (S, 4) uint64.
 
-    Outputs (filled): ``ibnr`` (S, I, n_sims) and ``cash`` (S, K, n_sims) with process error;
+    Outputs (filled): ``ibnr`` (S, I, n_sims), its sum over origins ``total`` (S, 1, n_sims) and
+    ``cash`` (S, K, n_sims), with process error;
     ``param_origin`` (S, B, I) and ``param_cash`` (S, B, K): per-block sums of the means
     without process error (B blocks), for the bias estimate.
     """
@@ -203,8 +213,10 @@ def simulate(
         neg_o = np.zeros(n_org)
         pos_c = np.zeros(n_cal)
         neg_c = np.zeros(n_cal)
+        work = np.empty((5, n_lag + 1))
         lo = pool_start[s]
         n_pool = pool_start[s + 1] - lo
+        inv_phi = 1.0 / phi[s] if phi[s] > 0.0 else 0.0
         for sim in range(b * block_size, min(n_sims, (b + 1) * block_size)):
             for i in range(n_org):
                 cum = 0.0
@@ -220,103 +232,139 @@ def simulate(
                 select_ldf_into(c, w, average_code, valuation_index, ldf)
             else:
                 select_ldf_into(c, eligible[s], average_code, valuation_index, ldf)
-            project(c, latest_lag[s], ldf, valuation_index, pos_o, neg_o, pos_c, neg_c)
+            project(c, latest_lag[s], ldf, valuation_index, pos_o, neg_o, pos_c, neg_c, work)
+            sim_total = 0.0
             for i in range(n_org):
                 param_origin[s, b, i] += pos_o[i] - neg_o[i]
-                up, state = _process(state, pos_o[i], phi[s], process_code)
-                down, state = _process(state, neg_o[i], phi[s], process_code)
+                up, state = _process(state, pos_o[i], phi[s], inv_phi, process_code)
+                down, state = _process(state, neg_o[i], phi[s], inv_phi, process_code)
                 ibnr[s, i, sim] = up - down
+                sim_total += up - down
+            total[s, 0, sim] = sim_total
             for k in range(n_cal):
                 param_cash[s, b, k] += pos_c[k] - neg_c[k]
-                up, state = _process(state, pos_c[k], phi[s], process_code)
-                down, state = _process(state, neg_c[k], phi[s], process_code)
+                up, state = _process(state, pos_c[k], phi[s], inv_phi, process_code)
+                down, state = _process(state, neg_c[k], phi[s], inv_phi, process_code)
                 cash[s, k, sim] = up - down
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def column_statistics(x, probs):
-    """Mean, standard deviation (n - 1 divisor) and quantiles of each column of each segment.
+def column_statistics(x, probs, shift):
+    """Mean, standard deviation (n - 1 divisor) and quantiles of each column of each segment, less ``shift``.
 
     Quantiles are numpy's default (linear interpolation between order statistics,
-    Hyndman & Fan type 7). The order statistics are found without a full sort: one pass bins
-    the column into 1024 equal-width bins between its minimum and maximum, and only the bins
-    that hold the wanted ranks are sorted.
-    Shapes: ``x`` (S, C, n) (a column is contiguous), ``probs`` (Q,) in [0, 1]. Returns
-    mean (S, C), std (S, C), quantiles (S, C, Q).
+    Hyndman & Fan type 7), found without a full sort by :func:`_quantiles`.
+    The statistics are those of ``x[s, c] - shift[s, c]`` (the bias correction) without writing
+    the shifted values: the mean and quantiles move by the shift, the deviation does not.
+    Shapes: ``x`` (S, C, n) (a column is contiguous), ``probs`` (Q,) in [0, 1], ``shift`` (S, C).
+    Returns mean (S, C), std (S, C), quantiles (S, C, Q). Columns are shared out in contiguous runs,
+    each run reusing one set of scratch arrays.
     """
     n_seg, n_col, n = x.shape
     n_q = probs.shape[0]
     mean = np.zeros((n_seg, n_col))
     std = np.zeros((n_seg, n_col))
     quant = np.zeros((n_seg, n_col, n_q))
-    for item in prange(n_seg * n_col):
-        s = item // n_col
-        k = item - s * n_col
-        col = x[s, k]
-        mean[s, k], std[s, k] = _mean_std(col)
-        quant[s, k] = _quantiles(col, probs)
+    n_items = n_seg * n_col
+    n_runs = min(n_items, 256)
+    for run in prange(n_runs):
+        start = np.zeros(N_BINS + 1, dtype=np.int64)
+        bin_of = np.empty(n, dtype=np.uint16)
+        placed = np.empty(n)
+        for item in range(run * n_items // n_runs, (run + 1) * n_items // n_runs):
+            s = item // n_col
+            k = item - s * n_col
+            col = x[s, k]
+            mu, std[s, k], lo, hi = _moments(col)
+            mean[s, k] = mu - shift[s, k]
+            _quantiles(col, lo, hi, probs, start, bin_of, placed, quant[s, k])
+            for q in range(n_q):
+                quant[s, k, q] -= shift[s, k]
     return mean, std, quant
 
 
 @njit(cache=True, nogil=True)
-def _mean_std(col):
+def _moments(col):
+    """Mean, standard deviation (n - 1 divisor), minimum and maximum; all NaN if any value is NaN."""
     n = col.shape[0]
     total = 0.0
+    lo = np.inf
+    hi = -np.inf
     for v in col:
         total += v
+        lo = min(lo, v)
+        hi = max(hi, v)
+    if np.isnan(total):
+        return np.nan, np.nan, np.nan, np.nan
     mu = total / n
     ss = 0.0
     for v in col:
         ss += (v - mu) * (v - mu)
-    return mu, math.sqrt(ss / (n - 1)) if n > 1 else 0.0
+    return mu, math.sqrt(ss / (n - 1)) if n > 1 else 0.0, lo, hi
+
+
+#: Equal-width bins of the first pass of :func:`_quantiles`.
+N_BINS = 1024
+#: A bin holding more values than this is partitioned around the wanted ranks instead of sorted.
+SORT_MAX = 64
 
 
 @njit(cache=True, nogil=True)
-def _quantiles(col, probs):
-    """Type-7 quantiles of ``col`` (as ``numpy.quantile``) sorting only the bins that hold the ranks.
+def _quantiles(col, lo, hi, probs, start, bin_of, placed, out):
+    """Type-7 quantiles of ``col`` (as ``numpy.quantile``) into ``out``, from its ``lo``/``hi``.
 
-    Equal-width bins are ordered, so after a counting pass the order statistic of rank ``r``
-    is at position ``r`` once the elements of its bin are placed at the bin's offset and sorted.
+    Equal-width bins between ``lo`` and ``hi`` are ordered, so after a counting pass the order
+    statistic of rank ``r`` is at position ``r`` once the values of its bin are placed at the
+    bin's offset and put in order there. Only the bins holding a wanted rank are placed; a small
+    one is sorted, a crowded one (a heavy tail squeezes most values into one bin) is partitioned
+    around its wanted ranks (introselect), so the work stays linear in the column length.
+    ``start`` (N_BINS + 1,), ``bin_of`` (n,) and ``placed`` (n,) are scratch.
     """
     n = col.shape[0]
     n_q = probs.shape[0]
-    out = np.empty(n_q)
-    lo = col.min()
-    hi = col.max()
-    if np.isnan(lo) or np.isnan(hi) or lo == hi:
-        out[:] = lo if not np.isnan(hi) else hi
-        return out
-    n_bins = 1024
-    width = (hi - lo) / n_bins
-    start = np.zeros(n_bins + 1, dtype=np.int64)
-    bin_of = np.empty(n, dtype=np.int64)
+    if np.isnan(lo) or lo == hi:
+        out[:] = lo
+        return
+    inv_width = N_BINS / (hi - lo)
+    start[:] = 0
     for t in range(n):
-        b = min(int((col[t] - lo) / width), n_bins - 1)
+        b = min(np.int64((col[t] - lo) * inv_width), N_BINS - 1)
         bin_of[t] = b
         start[b + 1] += 1
-    for b in range(n_bins):
+    for b in range(N_BINS):
         start[b + 1] += start[b]
     index = np.empty(n_q)
-    need = np.zeros(n_bins, dtype=np.bool_)
+    ranks = np.empty(2 * n_q, dtype=np.int64)
     for q in range(n_q):
         index[q] = n * probs[q] + (1.0 - probs[q]) - 1.0
         r = min(max(int(math.floor(index[q])), 0), n - 1)
-        need[np.searchsorted(start, r, side="right") - 1] = True
-        need[np.searchsorted(start, min(r + 1, n - 1), side="right") - 1] = True
-    placed = np.empty(n)
-    fill = start[:n_bins].copy()
+        ranks[2 * q] = r
+        ranks[2 * q + 1] = min(r + 1, n - 1)
+    ranks.sort()
+    bins = np.searchsorted(start, ranks, side="right") - 1
+    fill = start[:N_BINS].copy()
+    need = np.zeros(N_BINS, dtype=np.bool_)
+    need[bins] = True
     for t in range(n):
         b = bin_of[t]
         if need[b]:
             placed[fill[b]] = col[t]
             fill[b] += 1
-    for b in range(n_bins):
-        if need[b]:
-            placed[start[b]:start[b + 1]].sort()
+    a = 0
+    while a < ranks.shape[0]:
+        b = bins[a]
+        e = a
+        while e < ranks.shape[0] and bins[e] == b:
+            e += 1
+        lo_b, hi_b = start[b], start[b + 1]
+        if hi_b - lo_b <= SORT_MAX:
+            placed[lo_b:hi_b].sort()
+        else:
+            placed[lo_b:hi_b] = np.partition(placed[lo_b:hi_b], ranks[a:e] - lo_b)
+        a = e
     for q in range(n_q):
         r = min(max(int(math.floor(index[q])), 0), n - 1)
         g = index[q] - math.floor(index[q])
-        a = placed[r]
-        d = placed[min(r + 1, n - 1)] - a
-        out[q] = a + d * g if g < 0.5 else placed[min(r + 1, n - 1)] - d * (1.0 - g)
-    return out
+        v = placed[r]
+        d = placed[min(r + 1, n - 1)] - v
+        out[q] = v + d * g if g < 0.5 else placed[min(r + 1, n - 1)] - d * (1.0 - g)

@@ -23,7 +23,7 @@ Variates (all built on :func:`uniform`, which is never exactly 0 or 1):
   the layer and the uniform from separate bits of one 64-bit word ("An improved ziggurat method
   to generate normal random samples", 2005), and Marsaglia's (1964) method in the tail;
 - :func:`gamma` by Marsaglia & Tsang (2000) for shape >= 1, with ``G(a) = G(a + 1) U^(1/a)``
-  for shape < 1;
+  for shape < 1 (computed as ``exp(log(U) / a)``, exactly 0 where that underflows);
 - :func:`poisson` by multiplying uniforms (Knuth) for means below 10 and by the transformed
   rejection method PTRS (Hoermann 1993, "The transformed rejection method for generating
   Poisson random variables") above.
@@ -176,14 +176,22 @@ def normal(state):
 
 @njit(cache=True, nogil=True)
 def gamma(state, shape):
-    """Gamma(shape, scale 1); 0 for ``shape <= 0``. Marsaglia & Tsang (2000), ACM TOMS 26(3)."""
+    """Gamma(shape, scale 1); 0 for ``shape <= 0``. Marsaglia & Tsang (2000), ACM TOMS 26(3).
+
+    For shape ``a < 1``, ``G(a) = G(a + 1) exp(log(U) / a)``, the same paper's boost written with
+    ``exp`` and ``log`` (cheaper than ``pow``); when ``log(U) / a < -745.2`` the factor underflows
+    to exactly 0 in double precision, so the result is 0 and ``G(a + 1)`` is not drawn. Bootstrap
+    process error asks for many tiny shapes (the sign-split sums of nearly-zero late increments).
+    """
     if shape <= 0.0:
         return 0.0, state
-    boost = 1.0
     a = shape
+    log_boost = 0.0
     if a < 1.0:
         u, state = uniform(state)
-        boost = u ** (1.0 / a)
+        log_boost = math.log(u) / a
+        if log_boost < -745.2:
+            return 0.0, state
         a += 1.0
     d = a - 1.0 / 3.0
     c = 1.0 / math.sqrt(9.0 * d)
@@ -195,9 +203,12 @@ def gamma(state, shape):
         v = v * v * v
         u, state = uniform(state)
         if u < 1.0 - 0.0331 * x * x * x * x:
-            return d * v * boost, state
+            break
         if math.log(u) < 0.5 * x * x + d * (1.0 - v + math.log(v)):
-            return d * v * boost, state
+            break
+    if log_boost == 0.0:
+        return d * v, state
+    return d * v * math.exp(log_boost), state
 
 
 @njit(cache=True, nogil=True)

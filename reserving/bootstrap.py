@@ -335,25 +335,32 @@ def _run(tri, n_sims, seed, process, residuals, bias_correction, average, n_peri
         k = sl.stop - sl.start
         ibnr = ibnr_all[sl] if keep_samples else np.empty((k, n_org, n_sims))
         cash = cash_all[sl] if keep_samples else np.empty((k, n_cal, n_sims))
+        total = np.empty((k, 1, n_sims))
         param_origin = np.zeros((k, n_blocks, n_org))
         param_cash = np.zeros((k, n_blocks, n_cal))
         bk.simulate(
             fit["fitted"][sl], fit["scale_sd"][sl], latest_lag[sl], fit["pool"][fit["pool_start"][sl.start]:fit["pool_start"][sl.stop]],
             fit["pool_start"][sl.start:sl.stop + 1] - fit["pool_start"][sl.start], eligible[sl], excl[sl], dh, dl,
             bool(dh.any() or dl.any()), n_periods, vi, code, fit["phi"][sl], _PROCESSES[process], keys[sl],
-            n_sims, BLOCK_SIZE, ibnr, cash, param_origin, param_cash,
+            n_sims, BLOCK_SIZE, ibnr, cash, total, param_origin, param_cash,
         )
         bias_origin = param_origin.sum(axis=1) / n_sims - cl_origin[sl]
         bias_cash = param_cash.sum(axis=1) / n_sims - cl_cash[sl]
-        if bias_correction:
-            ibnr -= bias_origin[:, :, None]
-            cash -= bias_cash[:, :, None]
         out["bias"][sl] = bias_origin
-        out["mean"][sl], out["std_err"][sl], out["quantiles"][sl] = bk.column_statistics(ibnr, probs)
-        total = np.ascontiguousarray(ibnr.sum(axis=1)[:, None, :])
-        t_mean, t_std, t_q = bk.column_statistics(total, probs)
+        # the correction shifts each column by its bias: kept samples are shifted in place, otherwise
+        # the statistics take the shift and the discarded samples are never rewritten
+        shift_origin = bias_origin if bias_correction else np.zeros_like(bias_origin)
+        shift_cash = bias_cash if bias_correction else np.zeros_like(bias_cash)
+        if bias_correction and keep_samples:
+            ibnr -= shift_origin[:, :, None]
+            cash -= shift_cash[:, :, None]
+            total -= shift_origin.sum(axis=1)[:, None, None]
+            shift_origin, shift_cash = np.zeros_like(bias_origin), np.zeros_like(bias_cash)
+        out["mean"][sl], out["std_err"][sl], out["quantiles"][sl] = bk.column_statistics(ibnr, probs, shift_origin)
+        t_mean, t_std, t_q = bk.column_statistics(total, probs, shift_origin.sum(axis=1, keepdims=True))
         out["total_mean"][sl], out["total_std_err"][sl], out["total_quantiles"][sl] = t_mean[:, 0], t_std[:, 0], t_q[:, 0]
-        out["cash_mean"][sl], out["cash_std_err"][sl], out["cash_quantiles"][sl] = bk.column_statistics(cash, probs)
+        out["cash_mean"][sl], out["cash_std_err"][sl], out["cash_quantiles"][sl] = bk.column_statistics(
+            cash, probs, shift_cash)
 
     calendar = pd.period_range(tri.origins[0] + vi + 1, periods=n_cal, name="calendar")
     return BootstrapResult(

@@ -85,19 +85,63 @@ def test_factors_on_pseudo_triangles_equal_naive(n, code, seed):
     np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=0)
 
 
+def _project_cell_by_cell(c, latest_lag, ldf, valuation_index, n_cal):
+    """Each future cell's increment by repeated multiplication, split by sign into origin and calendar sums."""
+    n_org, n_lag = c.shape
+    pos_o, neg_o, pos_c, neg_c = np.zeros(n_org), np.zeros(n_org), np.zeros(n_cal), np.zeros(n_cal)
+    for i in range(n_org):
+        k = latest_lag[i]
+        if k < 0:
+            continue
+        cum = c[i, k]
+        for j in range(k + 1, n_lag):
+            inc = cum * (ldf[j - 1] - 1.0)
+            cum *= ldf[j - 1]
+            cal = i + j - valuation_index - 1
+            if inc > 0:
+                pos_o[i] += inc
+                pos_c[cal] += inc
+            else:
+                neg_o[i] -= inc
+                neg_c[cal] -= inc
+    return pos_o, neg_o, pos_c, neg_c
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(2, 12), zero_factor=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_project_sign_split_matches_cell_by_cell(n, zero_factor, seed):
+    rng = np.random.default_rng(seed)
+    c = rng.normal(100.0, 80.0, size=(n, n))  # some negative latest cumulatives
+    ldf = rng.uniform(0.7, 1.6, size=n - 1)  # factors either side of 1
+    if zero_factor:
+        ldf[rng.integers(n - 1)] = 0.0  # rows whose factor product to their latest lag is 0 go the serial way
+    latest_lag = np.where(rng.random(n) < 0.2, -1, n - 1 - np.arange(n))
+    n_cal = n - 1
+    out = [np.full(n, np.nan), np.full(n, np.nan), np.full(n_cal, np.nan), np.full(n_cal, np.nan)]
+    bk.project(c, latest_lag, ldf, n - 1, *out, np.full((5, n + 1), np.nan))
+    for ours, ref in zip(out, _project_cell_by_cell(c, latest_lag, ldf, n - 1, n_cal)):
+        np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=1e-9)
+
+
 @settings(max_examples=40, deadline=None)
-@given(n=st.integers(2, 3000), ties=st.booleans(), seed=st.integers(0, 2**32 - 1))
-def test_column_statistics_match_numpy(n, ties, seed):
+@given(n=st.integers(2, 3000), ties=st.booleans(), crowded=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_column_statistics_match_numpy(n, ties, crowded, seed):
     rng = np.random.default_rng(seed)
     x = rng.lognormal(0.0, 2.0, size=(2, 3, n))
+    if crowded:  # a few huge values squeeze the rest into one bin: the partition path
+        x[:, :, : max(1, n // 200)] *= 1e9
     if ties:
         x = np.round(x)
     x[1, 2] = 7.0
     probs = np.array([0.0, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 1.0])
-    mean, std, q = bk.column_statistics(x, probs)
-    np.testing.assert_allclose(mean, x.mean(axis=2), rtol=1e-12)
+    shift = rng.normal(0.0, 1.0, size=(2, 3))
+    mean, std, q = bk.column_statistics(x, probs, shift)
+    shifted = x - shift[:, :, None]
+    scale = np.abs(x).max(axis=2)  # shifting before or after rounds differently: tolerance relative to each column
+    assert np.all(np.abs(mean - shifted.mean(axis=2)) <= 1e-12 * scale)
     np.testing.assert_allclose(std, x.std(axis=2, ddof=1), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(q, np.moveaxis(np.quantile(x, probs, axis=2), 0, -1), rtol=1e-12)
+    ref = np.moveaxis(np.quantile(shifted, probs, axis=2), 0, -1)
+    assert np.all(np.abs(q - ref) <= 1e-12 * scale[:, :, None])
 
 
 # ----------------------------------------------------------------- random variates
@@ -123,6 +167,15 @@ def test_variates_follow_their_distributions():
     for shape in (0.3, 4.0, 300.0):
         x = _draws(key, 1, shape, 100_000)
         assert stats.kstest(x, stats.gamma(shape).cdf).pvalue > 1e-3
+    # tiny shapes put most of the mass far below 1e-300, where the boost underflows to exactly 0
+    edges = np.array([0.0, 1e-300, 1e-200, 1e-100, 1e-30, 1e-10, 1e-3, 0.1, 1.0, np.inf])
+    for shape in (0.001, 0.01, 0.05):
+        x = _draws(key, 1, shape, 200_000)
+        expected = np.diff(stats.gamma(shape).cdf(edges)) * len(x)
+        keep = expected > 5
+        observed = np.histogram(x, edges)[0]
+        assert observed[~keep].sum() <= 5 and (x >= 0).all()
+        assert stats.chisquare(observed[keep], expected[keep] * observed[keep].sum() / expected[keep].sum()).pvalue > 1e-3
     for lam in (3.0, 30.0, 1000.0):
         x = _draws(key, 2, lam, 100_000).astype(np.int64)
         lo, hi = int(stats.poisson(lam).ppf(1e-4)), int(stats.poisson(lam).ppf(1 - 1e-4))
@@ -169,6 +222,16 @@ def test_uncorrected_simulation_matches_naive_bootstrap(genins):
     assert ours.total_std_err[0] == pytest.approx(ref.std(ddof=1), rel=0.06)
     assert ours.bias[0].sum() == pytest.approx(ours.total_mean[0] - ours.ibnr[0].sum(), rel=0.15)
     assert 0.007 < ours.bias[0].sum() / ours.ibnr[0].sum() < 0.013  # the chain ladder's own bias, ~1%
+
+
+def test_statistics_do_not_depend_on_keeping_samples():
+    # kept samples are shifted by the bias in place; otherwise the statistics take the shift
+    tri = _stack(["north", "south", "east"])
+    kept = bootstrap_odp(tri, n_sims=2_000, seed=4)
+    dropped = bootstrap_odp(tri, n_sims=2_000, seed=4, keep_samples=False)
+    for name in ("mean", "std_err", "quantiles", "total_mean", "total_std_err", "total_quantiles", "cash_mean",
+                 "cash_std_err", "cash_quantiles"):
+        np.testing.assert_allclose(getattr(dropped, name), getattr(kept, name), rtol=1e-12, atol=1e-9, err_msg=name)
 
 
 def test_samples_totals_and_cash_flow_are_consistent(genins):
