@@ -165,3 +165,82 @@ def test_kernel_equals_naive_on_random_models(case):
     got = score(model, Population.from_frames(model, members, dx), components=True)
     np.testing.assert_allclose(got.raw, naive_scores(model, members, dx), atol=1e-12)
     np.testing.assert_allclose(np.asarray(got.components.sum(axis=1)).ravel(), got.raw, atol=1e-12)
+
+
+# ------------------------------------------------- bit sets wider than one word, against naive.py
+@st.composite
+def wide_models_and_members(draw):
+    """Models whose category and group bit sets span several 64-bit words (up to 150 categories,
+    70 groups), one segment; members with no, few or many coded categories."""
+    n_cat = draw(st.sampled_from([63, 64, 65, 130, 150]))
+    cats = [f"C{i}" for i in range(n_cat)]
+    idx = st.integers(0, n_cat - 1)
+    edge = [c for c in (0, 1, 62, 63, 64, 65, 100, 129, 149) if c < n_cat]  # either side of word boundaries
+    near = st.one_of(idx, st.sampled_from(edge))
+    hier = {(a, b) for a, b in draw(st.lists(st.tuples(near, near), max_size=60)) if a < b}
+    req = {(a, b) for a, b in draw(st.lists(st.tuples(near, near), max_size=6)) if a != b}
+    n_groups = draw(st.sampled_from([0, 1, 60, 70]))
+    groups = {(f"G{g}", cats[c]) for g in range(n_groups) for c in draw(st.lists(idx, min_size=1, max_size=4))}
+    factors = cats + [f"G{g}" for g in range(n_groups)]
+    inter = draw(st.lists(st.tuples(st.sampled_from(factors), st.sampled_from([""] + factors),
+                                    st.sampled_from(["", "flag", "female"])), max_size=12))
+    inter += [("", "", "flag")] if draw(st.booleans()) else []
+    cells = pd.DataFrame({"segment": "s", "sex": ["F", "M"], "age_min": 0, "age_max": 130, "term": ["F", "M"]})
+    terms = ["F", "M"] + cats + [f"I{k}" for k in range(len(inter))] + ["N0", "N1", "N2", "N3P"]
+    coef = [("s", t, float(k % 7) - 2.5 + k / 1000) for k, t in enumerate(terms)
+            if t in ("F", "M") or draw(st.integers(0, 9)) > 0]
+    model = RiskModel(
+        "wide", cells, pd.DataFrame(coef, columns=["segment", "term", "coefficient"]),
+        categories=pd.DataFrame({"category": cats}),
+        dx_map=pd.DataFrame({"code": [f"X{i}" for i in range(n_cat)], "category": cats}),
+        hierarchy=pd.DataFrame([(cats[a], cats[b]) for a, b in sorted(hier)], columns=["parent", "child"]),
+        requirements=pd.DataFrame([(cats[a], cats[b]) for a, b in sorted(req)], columns=["category", "requires"]),
+        groups=pd.DataFrame(sorted(groups), columns=["group", "category"]),
+        interactions=pd.DataFrame([(f"I{k}", a, b, f, "") for k, (a, b, f) in enumerate(inter)],
+                                  columns=["term", "factor1", "factor2", "flag1", "flag2"]),
+        counts=pd.DataFrame([("N0", 0, 0), ("N1", 1, 1), ("N2", 2, 2), ("N3P", 3, 999)],
+                            columns=["term", "min_count", "max_count"]),
+        flags=("flag",))
+    n = draw(st.integers(1, 8))
+    members = pd.DataFrame({"patient_id": [f"p{i}" for i in range(n)], "age": 70,
+                            "sex": draw(st.lists(st.sampled_from("FM"), min_size=n, max_size=n)),
+                            "flag": draw(st.lists(st.sampled_from([0, 1]), min_size=n, max_size=n))})
+    dx = [(f"p{i}", f"X{c}") for i in range(n) for c in draw(st.lists(near, max_size=draw(st.sampled_from([0, 3, 40]))))]
+    return model, members, pd.DataFrame(dx, columns=["patient_id", "code"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(wide_models_and_members())
+def test_kernel_equals_naive_on_wide_models(case):
+    model, members, dx = case
+    got = score(model, Population.from_frames(model, members, dx), components=True)
+    np.testing.assert_allclose(got.raw, naive_scores(model, members, dx), atol=1e-12)
+    comp = got.components_frame()
+    with_coef = set(model.coefficients["term"])  # naive_terms also lists terms without a coefficient
+    for i, (_, terms) in enumerate(naive_terms(model, members, dx)):
+        assert sorted(comp.loc[comp["row"] == i, "term"]) == sorted(t for t in terms if t in with_coef)
+
+
+@pytest.mark.parametrize("codes", [["X64", "X65"], ["X0", "X100", "X129"], ["X100", "X129", "X64"], ["X129", "X3"],
+                                   ["X70", "X130"], ["X1", "X70", "X130", "X129", "X64"], []])
+def test_rules_and_groups_across_bit_words(codes):
+    """Hierarchy, requirements, groups and interactions whose categories sit in different 64-bit words."""
+    cats = [f"C{i}" for i in range(140)]
+    cells = pd.DataFrame({"segment": "s", "sex": ["F", "M"], "age_min": 0, "age_max": 130, "term": ["F", "M"]})
+    groups = pd.DataFrame([(f"G{g}", cats[g]) for g in range(70)] + [("G69", "C130")], columns=["group", "category"])
+    inter = pd.DataFrame([("I0", "G1", "G69", "", ""), ("I1", "C64", "G69", "", ""), ("I2", "C129", "", "", "")],
+                         columns=["term", "factor1", "factor2", "flag1", "flag2"])
+    terms = ["F", "M"] + cats + ["I0", "I1", "I2", "N1", "N2P"]
+    m = RiskModel("words", cells, pd.DataFrame({"segment": "s", "term": terms,
+                                                 "coefficient": [2.0 ** -(k % 40) for k in range(len(terms))]}),
+                  categories=pd.DataFrame({"category": cats}),
+                  dx_map=pd.DataFrame({"code": [f"X{i}" for i in range(140)], "category": cats}),
+                  hierarchy=pd.DataFrame({"parent": ["C64", "C0", "C100"], "child": ["C65", "C100", "C129"]}),
+                  requirements=pd.DataFrame({"category": ["C129"], "requires": ["C64"]}),
+                  groups=groups, interactions=inter,
+                  counts=pd.DataFrame({"term": ["N1", "N2P"], "min_count": [1, 2], "max_count": [1, 99]}))
+    members = pd.DataFrame({"patient_id": ["p"], "age": [70], "sex": ["F"]})
+    dx = pd.DataFrame({"patient_id": "p", "code": codes})
+    got = score(m, Population.from_frames(m, members, dx), components=True)
+    assert sorted(got.components_frame()["term"]) == sorted(naive_terms(m, members, dx)[0][1])
+    np.testing.assert_allclose(got.raw, naive_scores(m, members, dx), atol=1e-12)
