@@ -272,6 +272,16 @@ class RiskModel:
             cell_lookup=cell_lookup,
         )
 
+    @cached_property
+    def dx_table(self):
+        """``dx_map`` and ``dx_edits`` as arrays for the mapping kernels (a ``riskadjust._mapping.CodeTable``).
+
+        Built on first use and kept, so mapping diagnoses does not rebuild it on every call.
+        """
+        from riskadjust._mapping import CodeTable
+
+        return CodeTable(self)
+
     def _cell_lookup(self, seg_index, term_index, param_index) -> np.ndarray:
         lookup = np.full((len(seg_index), 2, MAX_AGE + 1), -1, dtype=np.int32)
         for row, (seg, sex, lo, hi, term) in enumerate(self.cells[_COLUMNS["cells"]].itertuples(index=False)):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import pandas as pd
 from scipy import sparse
@@ -27,6 +28,7 @@ from riskadjust._mapping import NEEDS_PYTHON, Keys, per_value
 from riskadjust.errors import PopulationError, at_row, line_of
 from riskadjust.model import MAX_AGE, SEXES, RiskModel
 
+BITSET_CATEGORIES = 256
 _SEX_CODES = {"F": 0, "FEMALE": 0, "2": 0, "M": 1, "MALE": 1, "1": 1}
 
 
@@ -180,12 +182,11 @@ class Population:
         if diagnoses is not None and conditions is not None:
             raise PopulationError("give diagnoses or conditions, not both")
         if diagnoses is not None:
-            rows, cats = _map_diagnoses(model, diagnoses, ids, age, sex, src_d)
+            indptr, indices = _map_diagnoses(model, diagnoses, ids, age, sex, src_d)
         elif conditions is not None:
-            rows, cats = _direct_conditions(model, conditions, ids, src_d)
+            indptr, indices = _csr(*_direct_conditions(model, conditions, ids, src_d), n)
         else:
-            rows, cats = np.zeros(0, np.int64), np.zeros(0, np.int64)
-        indptr, indices = _csr(rows, cats, n)
+            indptr, indices = _csr(np.zeros(0, np.int64), np.zeros(0, np.int64), n)
         return cls(age.astype(np.int16), sex.astype(np.int8), segment.astype(np.int32),
                    cell_term.astype(np.int32), flags, indptr, indices, model)
 
@@ -280,45 +281,24 @@ def normalise_codes(codes: pd.Series) -> pd.Series:
 
 
 def _map_diagnoses(model, diagnoses, ids, age, sex, src):
-    """Map (member row, code) pairs to (member row, category) pairs, applying the model's edits."""
+    """CSR (indptr, indices) of each member's categories from (member row, code) pairs, after the model's edits.
+
+    Models with at most ``BITSET_CATEGORIES`` categories gather them as bit sets
+    (:func:`~riskadjust._mapping_kernels.conditions_csr`); larger ones through (row, category) pairs.
+    """
     if "code" not in diagnoses.columns:
         raise PopulationError(f"{src}: needs a code column (ICD-10)")
     rows = _patient_rows(diagnoses, ids, src)
-    cat_index = pd.Index(model.category_names)
-    dx_map = model.dx_map
-    code_names = pd.Index(pd.unique(dx_map["code"]))
-    code_id = Keys(pd.Series(code_names, dtype=str)).rows_of(diagnoses["code"], normalise_codes=True)
+    t = model.dx_table
+    code_id = t.keys.rows_of(diagnoses["code"], normalise_codes=True)
     unicode = np.flatnonzero(code_id == NEEDS_PYTHON)
     if unicode.size:
-        code_id[unicode] = code_names.get_indexer(normalise_codes(diagnoses["code"].iloc[unicode]))
-
-    map_code = code_names.get_indexer(dx_map["code"])
-    order = np.argsort(map_code, kind="stable")
-    map_cat = cat_index.get_indexer(dx_map["category"])[order].astype(np.int32)
-    ptr = np.zeros(len(code_names) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(map_code, minlength=len(code_names)), out=ptr[1:])
-    return MK.code_categories(rows, code_id, age, sex, ptr, map_cat, *_edits(model, code_names, cat_index))
-
-
-def _edits(model, code_names, cat_index):
-    """Per code: has an edit, its sex (-1 any), age_min and age_max (-1 none), override category (-1 drop)."""
-    n_codes = len(code_names)
-    e = model.dx_edits
-    has = np.zeros(n_codes, dtype=np.bool_)
-    e_sex = np.full(n_codes, -1, dtype=np.int64)
-    e_min = np.full(n_codes, -1, dtype=np.int64)
-    e_max = np.full(n_codes, -1, dtype=np.int64)
-    e_cat = np.full(n_codes, -1, dtype=np.int32)
-    idx = code_names.get_indexer(e["code"])
-    ok = idx >= 0
-    idx = idx[ok]
-    has[idx] = True
-    e_sex[idx] = e["sex"][ok].map({"": -1, "F": 0, "M": 1}).to_numpy(np.int64)
-    e_min[idx] = pd.to_numeric(e["age_min"][ok].replace("", np.nan)).fillna(-1).to_numpy(np.int64)
-    e_max[idx] = pd.to_numeric(e["age_max"][ok].replace("", np.nan)).fillna(-1).to_numpy(np.int64)
-    over = (e["action"][ok] == "override").to_numpy()
-    e_cat[idx[over]] = cat_index.get_indexer(e["category"][ok][over])
-    return has, e_sex, e_min, e_max, e_cat
+        code_id[unicode] = t.names.get_indexer(normalise_codes(diagnoses["code"].iloc[unicode]))
+    n, n_cats = age.shape[0], len(model.category_names)
+    if n_cats <= BITSET_CATEGORIES:
+        return MK.conditions_csr(rows, code_id, age, sex, n, t.map_ptr, t.map_cat, *t.edits, n_cats,
+                                 numba.get_num_threads())
+    return _csr(*MK.code_categories(rows, code_id, age, sex, t.map_ptr, t.map_cat, *t.edits), n)
 
 
 def _direct_conditions(model, conditions, ids, src):
