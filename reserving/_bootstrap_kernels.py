@@ -101,7 +101,7 @@ def project(c, latest_lag, ldf, valuation_index, pos_o, neg_o, pos_c, neg_c, wor
     sign is the product of the two signs, so with ``x+ = max(x, 0)`` and ``x- = max(-x, 0)``:
     positive part ``b+ d+ + b- d-``, negative part ``b+ d- + b- d+``. An origin's sums are then
     ``b+ D+[k+1] + b- D-[k+1]`` (and the mirror) with ``D`` the suffix sums of ``d+`` and ``d-``,
-    and each calendar sum adds two products per cell in a loop with no branch.
+    and its calendar sums add ``|b|`` times a run of ``d+`` (or ``d-``) with no branch per cell.
     Shapes: ``c`` (I, J), ``latest_lag`` (I,), ``ldf`` (J - 1,), ``pos_o``/``neg_o`` (I,),
     ``pos_c``/``neg_c`` (K,); ``work`` (5, J + 1) is scratch.
     """
@@ -130,12 +130,21 @@ def project(c, latest_lag, ldf, valuation_index, pos_o, neg_o, pos_c, neg_c, wor
             b_neg = max(-base, 0.0)
             pos_o[i] = b_pos * tail_pos[k + 1] + b_neg * tail_neg[k + 1]
             neg_o[i] = b_pos * tail_neg[k + 1] + b_neg * tail_pos[k + 1]
-            shift = i - valuation_index - 1
-            for j in range(k + 1, n_lag):
-                pos_c[shift + j] += b_pos * d_pos[j] + b_neg * d_neg[j]
-                neg_c[shift + j] += b_pos * d_neg[j] + b_neg * d_pos[j]
+            # calendar sums: one product per cell, as b is either positive or negative
+            lo = i + k - valuation_index
+            hi = i + n_lag - 1 - valuation_index
+            up, down = (d_pos, d_neg) if base >= 0.0 else (d_neg, d_pos)
+            _add_scaled(pos_c[lo:hi], abs(base), up[k + 1:n_lag])
+            _add_scaled(neg_c[lo:hi], abs(base), down[k + 1:n_lag])
         else:
             pos_o[i], neg_o[i] = _project_serial(c[i, k], i + k - valuation_index, k, ldf, pos_c, neg_c)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _add_scaled(out, a, x):
+    """``out += a * x`` (same lengths)."""
+    for t in range(out.shape[0]):
+        out[t] += a * x[t]
 
 
 @njit(cache=True, nogil=True)
@@ -327,6 +336,8 @@ def _quantiles(col, lo, hi, probs, start, bin_of, placed, out):
         return
     inv_width = N_BINS / (hi - lo)
     start[:] = 0
+    if np.isinf(inv_width):  # a range of subnormal width: one bin holds everything
+        inv_width = 0.0
     for t in range(n):
         b = min(np.int64((col[t] - lo) * inv_width), N_BINS - 1)
         bin_of[t] = b

@@ -147,38 +147,38 @@ def select_ldf(c, w, average_code):
 
 @njit(cache=True, nogil=True)
 def select_ldf_into(c, w, average_code, valuation_index, ldf):
-    """:func:`select_ldf` written into ``ldf`` (no allocation), for hot loops such as the bootstrap.
+    """:func:`select_ldf` written into ``ldf``, for hot loops such as the bootstrap.
 
     The powers of ``x`` are written out per average (volume ``sum w y / sum w x``, simple
-    ``sum w y/x / sum w``, regression ``sum w x y / sum w x^2``) so no ``pow`` is called, and each
-    lag's loop stops at the last origin that can have that link (``i + j + 1 <= valuation_index``).
-    A link with ``x == 0`` is skipped whatever ``w`` says (a pseudo-triangle can create one).
+    ``sum w y/x / sum w``, regression ``sum w x y / sum w x^2``) so no ``pow`` is called. The
+    sums run along each origin's row (a link exists only while ``i + j + 1 <= valuation_index``),
+    every lag's numerator and denominator accumulating in its own slot: the additions per lag
+    are in the same order (origins ascending) as a column-by-column sum, but independent of one
+    another, and a skipped link adds nothing through a select rather than a branch. A link with
+    ``x == 0`` is skipped whatever ``w`` says (a pseudo-triangle can create one).
     Shapes: ``c`` (I, J), ``w`` (I, J - 1), ``ldf`` (J - 1,) overwritten.
     """
     n_org, n_lag = c.shape
+    num = ldf
+    num[:] = 0.0
+    den = np.zeros(n_lag - 1)
+    for i in range(n_org):
+        for j in range(min(valuation_index - i, n_lag - 1)):
+            x = c[i, j]
+            wij = w[i, j]
+            ok = wij != 0.0 and x != 0.0
+            y = c[i, j + 1]
+            if average_code == SIMPLE:
+                num[j] += wij * (y / x) if ok else 0.0
+                den[j] += wij if ok else 0.0
+            elif average_code == REGRESSION:
+                num[j] += wij * x * y if ok else 0.0
+                den[j] += wij * (x * x) if ok else 0.0
+            else:
+                num[j] += wij * y if ok else 0.0
+                den[j] += wij * x if ok else 0.0
     for j in range(n_lag - 1):
-        rows = min(n_org, valuation_index - j)
-        num = 0.0
-        den = 0.0
-        if average_code == SIMPLE:
-            for i in range(rows):
-                x = c[i, j]
-                if w[i, j] != 0.0 and x != 0.0:
-                    num += w[i, j] * (c[i, j + 1] / x)
-                    den += w[i, j]
-        elif average_code == REGRESSION:
-            for i in range(rows):
-                x = c[i, j]
-                if w[i, j] != 0.0 and x != 0.0:
-                    num += w[i, j] * x * c[i, j + 1]
-                    den += w[i, j] * (x * x)
-        else:
-            for i in range(rows):
-                x = c[i, j]
-                if w[i, j] != 0.0 and x != 0.0:
-                    num += w[i, j] * c[i, j + 1]
-                    den += w[i, j] * x
-        ldf[j] = num / den if den != 0.0 else 1.0
+        ldf[j] = num[j] / den[j] if den[j] != 0.0 else 1.0
 
 
 @njit(cache=True, nogil=True)
