@@ -165,12 +165,12 @@ def _draws(key, kind, p, n):
 
 def test_variates_follow_their_distributions():
     key = _random.segment_keys(11, ["variates"])[0]
-    for shape in (0.3, 4.0, 300.0):
+    for shape in (0.1, 0.3, 4.0, 300.0):
         x = _draws(key, 1, shape, 100_000)
         assert stats.kstest(x, stats.gamma(shape).cdf).pvalue > 1e-3
     # tiny shapes put most of the mass far below 1e-300, where the boost underflows to exactly 0
     edges = np.array([0.0, 1e-300, 1e-200, 1e-100, 1e-30, 1e-10, 1e-3, 0.1, 1.0, np.inf])
-    for shape in (0.001, 0.01, 0.05):
+    for shape in (0.001, 0.01, 0.05, 0.149, 0.15, 0.6):  # GS below 0.15, the boosted Marsaglia-Tsang above
         x = _draws(key, 1, shape, 200_000)
         expected = np.diff(stats.gamma(shape).cdf(edges)) * len(x)
         keep = expected > 5
