@@ -170,21 +170,27 @@ def run_floor(data: dict) -> dict:
 def _draw_only(n_cells, pool_size, shapes, keys, n_sims, block_size):
     """Draw ``n_cells`` resampling indices and one gamma per shape of pseudo-triangle ``sim % P``; sum them."""
     n_seg = n_cells.shape[0]
-    n_pseudo = shapes.shape[1]
     n_blocks = (n_sims + block_size - 1) // block_size
     out = np.zeros(n_seg * n_blocks)
     for item in prange(n_seg * n_blocks):
         s = item // n_blocks
         b = item - s * n_blocks
-        state = stream(keys[s], b)
-        acc = 0.0
-        for sim in range(b * block_size, min(n_sims, (b + 1) * block_size)):
-            for _ in range(n_cells[s]):
-                u, state = bounded(state, pool_size[s])
-                acc += u
-            a = shapes[s, sim % n_pseudo]
-            for k in range(a.shape[0]):
-                g, state = gamma(state, a[k])
-                acc += g
-        out[item] = acc
+        out[item] = _draw_block(n_cells[s], pool_size[s], shapes[s], stream(keys[s], b),
+                                b * block_size, min(n_sims, (b + 1) * block_size))
     return out
+
+
+@njit(cache=True, nogil=True)
+def _draw_block(n_cells, pool_size, shapes, state, first, stop):
+    """One work item of :func:`_draw_only`, a function of its own as the method's is (variates inlined)."""
+    n_pseudo = shapes.shape[0]
+    acc = 0.0
+    for sim in range(first, stop):
+        for _ in range(n_cells):
+            u, state = bounded(state, pool_size)
+            acc += u
+        a = shapes[sim % n_pseudo]
+        for k in range(a.shape[0]):
+            g, state = gamma(state, a[k])
+            acc += g
+    return acc

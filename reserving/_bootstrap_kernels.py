@@ -165,7 +165,7 @@ def _project_serial(latest, cal, k, ldf, pos_c, neg_c):
     return up, down
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _process(state, mean, phi, inv_phi, process_code):
     """A draw with mean ``mean >= 0`` and variance ``phi * mean``: ``phi G(mean / phi)``.
 
@@ -209,52 +209,71 @@ def simulate(
     ``param_origin`` (S, B, I) and ``param_cash`` (S, B, K): per-block sums of the means
     without process error (B blocks), for the bias estimate.
     """
-    n_seg, n_org, n_lag = fitted.shape
-    n_cal = cash.shape[1]
+    n_seg = fitted.shape[0]
     n_blocks = (n_sims + block_size - 1) // block_size
     for item in prange(n_seg * n_blocks):
         s = item // n_blocks
         b = item - s * n_blocks
-        state = stream(keys[s], b)
-        c = np.full((n_org, n_lag), np.nan)
-        ldf = np.ones(n_lag - 1)
-        pos_o = np.zeros(n_org)
-        neg_o = np.zeros(n_org)
-        pos_c = np.zeros(n_cal)
-        neg_c = np.zeros(n_cal)
-        work = np.empty((5, n_lag + 1))
-        lo = pool_start[s]
-        n_pool = pool_start[s + 1] - lo
-        inv_phi = 1.0 / phi[s] if phi[s] > 0.0 else 0.0
-        for sim in range(b * block_size, min(n_sims, (b + 1) * block_size)):
-            for i in range(n_org):
-                cum = 0.0
-                for j in range(latest_lag[s, i] + 1):
-                    q = fitted[s, i, j]
-                    if scale[s, i, j] != 0.0:
-                        u, state = bounded(state, n_pool)
-                        q += pool[lo + u] * scale[s, i, j]
-                    cum += q
-                    c[i, j] = cum
-            if use_drops:
-                w = link_weights(c, valuation_index, n_periods, drop_high, drop_low, exclude[s])
-                select_ldf_into(c, w, average_code, valuation_index, ldf)
-            else:
-                select_ldf_into(c, eligible[s], average_code, valuation_index, ldf)
-            project(c, latest_lag[s], ldf, valuation_index, pos_o, neg_o, pos_c, neg_c, work)
-            sim_total = 0.0
-            for i in range(n_org):
-                param_origin[s, b, i] += pos_o[i] - neg_o[i]
-                up, state = _process(state, pos_o[i], phi[s], inv_phi, process_code)
-                down, state = _process(state, neg_o[i], phi[s], inv_phi, process_code)
-                ibnr[s, i, sim] = up - down
-                sim_total += up - down
-            total[s, 0, sim] = sim_total
-            for k in range(n_cal):
-                param_cash[s, b, k] += pos_c[k] - neg_c[k]
-                up, state = _process(state, pos_c[k], phi[s], inv_phi, process_code)
-                down, state = _process(state, neg_c[k], phi[s], inv_phi, process_code)
-                cash[s, k, sim] = up - down
+        _simulate_block(
+            fitted[s], scale[s], latest_lag[s], pool[pool_start[s]:pool_start[s + 1]], eligible[s], exclude[s],
+            drop_high, drop_low, use_drops, n_periods, valuation_index, average_code, phi[s], process_code,
+            stream(keys[s], b), b * block_size, min(n_sims, (b + 1) * block_size),
+            ibnr[s], cash[s], total[s, 0], param_origin[s, b], param_cash[s, b],
+        )
+
+
+@njit(cache=True, nogil=True)
+def _simulate_block(
+    fitted, scale, latest_lag, pool, eligible, exclude, drop_high, drop_low, use_drops,
+    n_periods, valuation_index, average_code, phi, process_code, state, first, stop,
+    ibnr, cash, total, param_origin, param_cash,
+):
+    """Simulations ``first`` to ``stop - 1`` of one segment from the random stream ``state``.
+
+    The arguments are those of :func:`simulate` for the one segment (``param_origin`` and
+    ``param_cash`` the block's rows). A function of its own, called once per work item, so that
+    the random variates are inlined into its loops: Numba cannot inline them into a parallel
+    loop's body, and a call per variate costs more than the variate.
+    """
+    n_org, n_lag = fitted.shape
+    n_cal = cash.shape[0]
+    n_pool = pool.shape[0]
+    c = np.full((n_org, n_lag), np.nan)
+    ldf = np.ones(n_lag - 1)
+    # future means by sign: positive by origin, negative by origin, positive by calendar, negative by calendar
+    means = np.zeros(2 * (n_org + n_cal))
+    pos_o, neg_o = means[:n_org], means[n_org:2 * n_org]
+    pos_c, neg_c = means[2 * n_org:2 * n_org + n_cal], means[2 * n_org + n_cal:]
+    draws = np.zeros_like(means)
+    work = np.empty((5, n_lag + 1))
+    inv_phi = 1.0 / phi if phi > 0.0 else 0.0
+    for sim in range(first, stop):
+        for i in range(n_org):
+            cum = 0.0
+            for j in range(latest_lag[i] + 1):
+                q = fitted[i, j]
+                if scale[i, j] != 0.0:
+                    u, state = bounded(state, n_pool)
+                    q += pool[u] * scale[i, j]
+                cum += q
+                c[i, j] = cum
+        if use_drops:
+            w = link_weights(c, valuation_index, n_periods, drop_high, drop_low, exclude)
+            select_ldf_into(c, w, average_code, valuation_index, ldf)
+        else:
+            select_ldf_into(c, eligible, average_code, valuation_index, ldf)
+        project(c, latest_lag, ldf, valuation_index, pos_o, neg_o, pos_c, neg_c, work)
+        for t in range(means.shape[0]):
+            draws[t], state = _process(state, means[t], phi, inv_phi, process_code)
+        sim_total = 0.0
+        for i in range(n_org):
+            param_origin[i] += pos_o[i] - neg_o[i]
+            ibnr[i, sim] = draws[i] - draws[n_org + i]
+            sim_total += ibnr[i, sim]
+        total[sim] = sim_total
+        for k in range(n_cal):
+            param_cash[k] += pos_c[k] - neg_c[k]
+            cash[k, sim] = draws[2 * n_org + k] - draws[2 * n_org + n_cal + k]
 
 
 @njit(parallel=True, cache=True, nogil=True)
