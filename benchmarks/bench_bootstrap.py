@@ -29,7 +29,7 @@ from benchmarks._harness import Side, Workload
 from reserving import TriangleSet, bootstrap_odp
 from reserving._bootstrap_kernels import project
 from reserving._kernels import select_ldf_into
-from reserving._random import bounded, gamma, segment_keys, stream
+from reserving._random import bounded_pair, gamma, segment_keys, stream
 from reserving.bootstrap import BLOCK_SIZE, _odp_fit
 from reserving.development import develop
 
@@ -185,9 +185,13 @@ def _draw_block(n_cells, pool_size, shapes, state, first, stop):
     """One work item of :func:`_draw_only`, a function of its own as the method's is (variates inlined)."""
     n_pseudo = shapes.shape[0]
     acc = 0.0
+    spare = -1
     for sim in range(first, stop):
         for _ in range(n_cells):
-            u, state = bounded(state, pool_size)
+            if spare < 0:
+                u, spare, state = bounded_pair(state, pool_size)
+            else:
+                u, spare = spare, -1
             acc += u
         a = shapes[sim % n_pseudo]
         for k in range(a.shape[0]):

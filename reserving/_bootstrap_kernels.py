@@ -34,7 +34,7 @@ import numpy as np
 from numba import njit, prange
 
 from reserving._kernels import link_weights, select_ldf_into
-from reserving._random import bounded, gamma, poisson, stream
+from reserving._random import bounded_pair, gamma, poisson, stream
 
 GAMMA, ODP = 0, 1
 
@@ -247,13 +247,17 @@ def _simulate_block(
     draws = np.zeros_like(means)
     work = np.empty((5, n_lag + 1))
     inv_phi = 1.0 / phi if phi > 0.0 else 0.0
+    spare = -1  # the second index of the last pair, while unused
     for sim in range(first, stop):
         for i in range(n_org):
             cum = 0.0
             for j in range(latest_lag[i] + 1):
                 q = fitted[i, j]
                 if scale[i, j] != 0.0:
-                    u, state = bounded(state, n_pool)
+                    if spare < 0:
+                        u, spare, state = bounded_pair(state, n_pool)
+                    else:
+                        u, spare = spare, -1
                     q += pool[u] * scale[i, j]
                 cum += q
                 c[i, j] = cum

@@ -16,8 +16,9 @@ other segments are added or removed.
 
 Variates (all built on :func:`uniform`, which is never exactly 0 or 1):
 
-- :func:`bounded` an unbiased integer in ``[0, n)`` by Lemire's multiply-shift with rejection
-  (Lemire, "Fast random integer generation in an interval", ACM TOMACS 2019);
+- :func:`bounded_pair` two unbiased integers in ``[0, n)`` from one 64-bit word, each half by
+  Lemire's multiply-shift with rejection (Lemire, "Fast random integer generation in an
+  interval", ACM TOMACS 2019);
 - :func:`normal` by the ziggurat method with 128 layers (Marsaglia & Tsang, "The ziggurat method
   for generating random variables", J. Stat. Software 5(8), 2000), in Doornik's form that takes
   the layer and the uniform from separate bits of one 64-bit word ("An improved ziggurat method
@@ -115,20 +116,40 @@ def uniform(state):
     return (float(x >> uint64(11)) + 0.5) * _TWO53, state
 
 
+_LOW32 = uint64(0xFFFFFFFF)
+
+
 @njit(cache=True, nogil=True, inline="always")
-def bounded(state, n):
-    """Unbiased integer in ``[0, n)`` for ``1 <= n < 2^32`` (Lemire 2019, multiply-shift with rejection)."""
-    un = uint64(n)
-    x, state = next_u64(state)
-    m = (x >> uint64(32)) * un
-    low = m & uint64(0xFFFFFFFF)
-    if low < un:
-        threshold = (uint64(0x100000000) - un) % un
+def _lemire32(r, n, state):
+    """Unbiased integer in ``[0, n)`` from the 32-bit uniform ``r`` (Lemire 2019, multiply-shift).
+
+    ``m = r n`` spans ``[0, n 2^32)``; its high half is the result unless its low half falls below
+    ``2^32 mod n``, where the value is rejected and redrawn from the high half of a new word.
+    That happens with probability below ``n / 2^32`` and is tested only when the low half is below ``n``.
+    """
+    m = r * n
+    low = m & _LOW32
+    if low < n:
+        threshold = (uint64(0x100000000) - n) % n
         while low < threshold:
             x, state = next_u64(state)
-            m = (x >> uint64(32)) * un
-            low = m & uint64(0xFFFFFFFF)
+            m = (x >> uint64(32)) * n
+            low = m & _LOW32
     return np.int64(m >> uint64(32)), state
+
+
+@njit(cache=True, nogil=True, inline="always")
+def bounded_pair(state, n):
+    """Two independent unbiased integers in ``[0, n)``, ``1 <= n < 2^32``, from the two halves of one word.
+
+    Every bit of xoshiro256** is of full quality (Blackman & Vigna 2021), so the low half serves
+    as well as the high half. Returns ``(first, second, state)``.
+    """
+    un = uint64(n)
+    x, state = next_u64(state)
+    first, state = _lemire32(x >> uint64(32), un, state)
+    second, state = _lemire32(x & _LOW32, un, state)
+    return first, second, state
 
 
 def _ziggurat_tables(layers: int = 128, r: float = 3.442619855899, area: float = 9.91256303526217e-3):

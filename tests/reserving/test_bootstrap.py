@@ -152,8 +152,11 @@ def _draws(key, kind, p, n):
     out = np.empty(n)
     for k in range(n):
         if kind == 0:
-            v, state = _random.bounded(state, np.int64(p))
-            out[k] = v
+            if k % 2 == 0:
+                first, second, state = _random.bounded_pair(state, np.int64(p))
+                out[k] = first
+            else:
+                out[k] = second
         elif kind == 1:
             out[k], state = _random.gamma(state, p)
         elif kind == 3:
@@ -194,6 +197,12 @@ def test_variates_follow_their_distributions():
     x = _draws(key, 0, 53, 530_000).astype(np.int64)
     assert x.min() == 0 and x.max() == 52
     assert stats.chisquare(np.bincount(x, minlength=53)).pvalue > 1e-3
+    # the two halves of a word are independent: pairs are uniform on 53 x 53
+    assert stats.chisquare(np.bincount(x[0::2] * 53 + x[1::2], minlength=53 * 53)).pvalue > 1e-3
+    # n = 3 2^30 rejects a quarter of the 32-bit halves; without rejection, k = 0 mod 3 would get half the mass
+    x = _draws(key, 0, 3 * 2**30, 300_000).astype(np.int64)
+    assert x.min() >= 0 and x.max() < 3 * 2**30
+    assert stats.chisquare(np.bincount(x % 3, minlength=3)).pvalue > 1e-3
 
 
 # ----------------------------------------------------------------- Taylor-Ashe against published and analytic figures
