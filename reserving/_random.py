@@ -23,9 +23,11 @@ Variates (all built on :func:`uniform`, which is never exactly 0 or 1):
   for generating random variables", J. Stat. Software 5(8), 2000), in Doornik's form that takes
   the layer and the uniform from separate bits of one 64-bit word ("An improved ziggurat method
   to generate normal random samples", 2005), and Marsaglia's (1964) method in the tail;
+- :func:`exponential` by the same paper's exponential ziggurat with 256 layers, the layer and the
+  uniform taken from one word the same way, and ``r - log(U)`` in the tail;
 - :func:`gamma` by Marsaglia & Tsang (2000) for shape >= 1, with ``G(a) = G(a + 1) U^(1/a)``
-  for shape < 1 (computed as ``exp(log(U) / a)``, exactly 0 where that underflows), and
-  Ahrens & Dieter's GS (1974) below shape 0.15;
+  for shape < 1 (computed as ``exp(-E / a)`` with ``E`` exponential, exactly 0 where that
+  underflows), and Ahrens & Dieter's GS (1974) below shape 0.15;
 - :func:`poisson` by multiplying uniforms (Knuth) for means below 10 and by the transformed
   rejection method PTRS (Hoermann 1993, "The transformed rejection method for generating
   Poisson random variables") above.
@@ -201,6 +203,49 @@ def normal(state):
             return x, state
 
 
+def _exponential_tables(layers: int = 256, r: float = 7.69711747013104972, area: float = 3.949659822581572e-3):
+    """Right edges ``x[i]`` of the exponential ziggurat's layers (``x[layers] = 0``), ratios
+    ``x[i + 1] / x[i]`` and densities ``exp(-x[i])``.
+
+    Layer 0 is the base strip plus the tail beyond ``r``; every layer has area ``area``
+    (Marsaglia & Tsang 2000, section 3, density ``exp(-x)``): ``x[i + 1] = -log(area / x[i] + exp(-x[i]))``.
+    """
+    x = np.zeros(layers + 1)
+    x[0] = area / math.exp(-r)
+    x[1] = r
+    for i in range(2, layers):
+        x[i] = -math.log(area / x[i - 1] + math.exp(-x[i - 1]))
+    return x, x[1:] / x[:-1], np.exp(-x)
+
+
+_EXP_X, _EXP_RATIO, _EXP_F = _exponential_tables()
+_EXP_R = 7.69711747013104972
+
+
+@njit(cache=True, nogil=True, inline="always")
+def exponential(state):
+    """Standard exponential by the ziggurat (see the module docstring); one 64-bit draw 99% of the time.
+
+    The low 8 bits pick the layer ``i``, the top 53 bits give ``u`` uniform on (0, 1). Below the
+    next edge (``u < x[i+1] / x[i]``) ``u x[i]`` is returned at once; otherwise the wedge is
+    accepted against the density, or layer 0 returns ``r`` plus an exponential (memorylessness)
+    as ``r - log(U)``.
+    """
+    while True:
+        bits, state = next_u64(state)
+        i = np.int64(bits & uint64(255))
+        u = (float(bits >> uint64(11)) + 0.5) * _TWO53
+        if u < _EXP_RATIO[i]:
+            return u * _EXP_X[i], state
+        if i == 0:
+            v, state = uniform(state)
+            return _EXP_R - math.log(v), state
+        x = u * _EXP_X[i]
+        v, state = uniform(state)
+        if _EXP_F[i] + v * (_EXP_F[i + 1] - _EXP_F[i]) < math.exp(-x):
+            return x, state
+
+
 #: Below this shape :func:`gamma` uses Ahrens & Dieter's GS, faster there than the boosted Marsaglia-Tsang.
 SMALL_SHAPE = 0.15
 _INV_E = math.exp(-1.0)
@@ -211,23 +256,27 @@ def _gamma_small(state, a):
     """Gamma(a) for ``0 < a < 1`` by algorithm GS of Ahrens & Dieter (1974), "Computer methods for
     sampling from gamma, beta, Poisson and binomial distributions", Computing 12 (Devroye 1986, IX.6).
 
-    With ``b = 1 + a / e`` and ``P = b U``: if ``P <= 1``, ``X = P^(1/a)``, accepted with
-    probability ``exp(-X)``; otherwise ``X = -log((b - P) / a)``, accepted with probability
-    ``X^(a-1)``. For small ``a`` the first branch nearly always applies and accepts: ``exp(-X)`` is
-    skipped when the squeeze ``W <= 1 - X`` holds, and when ``P^(1/a)`` underflows to 0 the
-    acceptance probability is exactly 1 in double precision, so 0 is returned without ``W``.
+    A mixture with weights ``1 : a / e`` (``b = 1 + a / e``): with probability ``1 / b``,
+    ``X = U^(1/a)`` accepted with probability ``exp(-X)``; otherwise ``X = 1 + E`` accepted with
+    probability ``X^(a-1)``. One uniform ``V`` picks the branch, ``P = b V``; in the first,
+    ``P`` is uniform on (0, 1) given ``P <= 1`` and serves as the acceptance uniform, and
+    ``U^(1/a)`` is drawn as ``exp(-E / a)`` with ``E`` from the exponential ziggurat (no
+    logarithm); in the second ``X = -log((b - P) / a)`` as in GS. For small ``a`` the first branch
+    nearly always applies and accepts: ``exp(-X)`` is skipped when the squeeze ``P <= 1 - X``
+    holds, and when ``exp(-E / a)`` underflows to 0 the acceptance probability is exactly 1 in
+    double precision, so 0 is returned.
     """
     b = 1.0 + a * _INV_E
     while True:
-        u, state = uniform(state)
-        p = b * u
+        v, state = uniform(state)
+        p = b * v
         if p <= 1.0:
-            log_x = math.log(p) / a
+            e, state = exponential(state)
+            log_x = -e / a
             if log_x < -745.2:
                 return 0.0, state
             x = math.exp(log_x)
-            w, state = uniform(state)
-            if w <= 1.0 - x or w <= math.exp(-x):
+            if p <= 1.0 - x or p <= math.exp(-x):
                 return x, state
         else:
             x = -math.log((b - p) / a)
@@ -240,8 +289,8 @@ def _gamma_small(state, a):
 def gamma(state, shape):
     """Gamma(shape, scale 1); 0 for ``shape <= 0``. Marsaglia & Tsang (2000), ACM TOMS 26(3).
 
-    For ``SMALL_SHAPE <= a < 1``, ``G(a) = G(a + 1) exp(log(U) / a)``, the same paper's boost written
-    with ``exp`` and ``log`` (cheaper than ``pow``); when ``log(U) / a < -745.2`` the factor
+    For ``SMALL_SHAPE <= a < 1``, ``G(a) = G(a + 1) exp(-E / a)``, the same paper's boost
+    ``U^(1/a)`` with ``-log(U)`` drawn as an exponential ``E``; when ``-E / a < -745.2`` the factor
     underflows to exactly 0 in double precision, so the result is 0 and ``G(a + 1)`` is not drawn.
     Below ``SMALL_SHAPE`` :func:`_gamma_small` is cheaper. Bootstrap process error asks for many
     tiny shapes (the sign-split sums of nearly-zero late increments).
@@ -253,8 +302,8 @@ def gamma(state, shape):
     a = shape
     log_boost = 0.0
     if a < 1.0:
-        u, state = uniform(state)
-        log_boost = math.log(u) / a
+        e, state = exponential(state)
+        log_boost = -e / a
         if log_boost < -745.2:
             return 0.0, state
         a += 1.0

@@ -162,6 +162,8 @@ def _draws(key, kind, p, n):
             out[k], state = _random.gamma(state, p)
         elif kind == 3:
             out[k], state = _random.normal(state)
+        elif kind == 4:
+            out[k], state = _random.exponential(state)
         else:
             out[k], state = _random.poisson(state, p)
     return out
@@ -195,6 +197,12 @@ def test_variates_follow_their_distributions():
     r = _random._ZIG_R  # the ziggurat's tail beyond r is sampled separately: its shape, conditionally
     tail = np.abs(z[np.abs(z) > r])
     assert stats.kstest(tail, lambda t: 1 - stats.norm.sf(t) / stats.norm.sf(r)).pvalue > 1e-3
+    e = _draws(key, 4, 0.0, 1_000_000)
+    assert stats.kstest(e, "expon").pvalue > 1e-3
+    edges = np.concatenate([np.linspace(0.0, 9.0, 301), [np.inf]])
+    assert stats.chisquare(np.histogram(e, edges)[0], np.diff(stats.expon.cdf(edges)) * len(e)).pvalue > 1e-3
+    tail = e[e > _random._EXP_R] - _random._EXP_R  # beyond r: exponential again, by memorylessness
+    assert len(tail) > 300 and stats.kstest(tail, "expon").pvalue > 1e-3
     x = _draws(key, 0, 53, 530_000).astype(np.int64)
     assert x.min() == 0 and x.max() == 52
     assert stats.chisquare(np.bincount(x, minlength=53)).pvalue > 1e-3
