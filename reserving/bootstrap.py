@@ -311,6 +311,7 @@ def _run(tri, n_sims, seed, process, residuals, bias_correction, average, n_peri
     ldf = np.ascontiguousarray(dev.ldf_values[:, : n_lag - 1])
     fit = _odp_fit(tri, latest_lag, ldf, residuals)
     structure = np.where(np.isnan(values), np.nan, 1.0)
+    structure.flags.writeable = False  # as the triangle's values: one compiled link_weights_batch serves both
     zero = np.zeros(n_lag - 1, dtype=np.int64)
     eligible = link_weights_batch(structure, vi, n_periods, zero, zero, excl)
     cl_origin, cl_cash = bk.expected_future(values, latest_lag, ldf, vi)

@@ -129,7 +129,7 @@ def test_project_sign_split_matches_cell_by_cell(n, zero_factor, seed):
 def test_column_statistics_match_numpy(n, ties, crowded, seed):
     rng = np.random.default_rng(seed)
     x = rng.lognormal(0.0, 2.0, size=(2, 3, n))
-    if crowded:  # a few huge values squeeze the rest into one bin: the partition path
+    if crowded:  # a few huge values squeeze the rest into one bin: the select_ranks path
         x[:, :, : max(1, n // 200)] *= 1e9
     if ties:
         x = np.round(x)
@@ -144,6 +144,21 @@ def test_column_statistics_match_numpy(n, ties, crowded, seed):
     np.testing.assert_allclose(std, x.std(axis=2, ddof=1), rtol=1e-10, atol=1e-12)
     ref = np.moveaxis(np.quantile(shifted, probs, axis=2), 0, -1)
     assert np.all(np.abs(q - ref) <= 1e-12 * scale[:, :, None])
+
+
+@settings(max_examples=80, deadline=None)
+@given(n=st.integers(1, 5000), n_distinct=st.integers(1, 50), n_ranks=st.integers(1, 14), seed=st.integers(0, 2**32 - 1))
+def test_select_ranks_puts_each_order_statistic_in_place(n, n_distinct, n_ranks, seed):
+    """Against a full sort; few distinct values (ties everywhere), sorted and reversed inputs, repeated ranks."""
+    rng = np.random.default_rng(seed)
+    values = rng.normal(size=n_distinct)
+    for a in (values[rng.integers(n_distinct, size=n)], rng.lognormal(0.0, 3.0, size=n)):
+        for order in ("random", "sorted", "reversed"):
+            x = np.sort(a) if order == "sorted" else (np.sort(a)[::-1].copy() if order == "reversed" else a.copy())
+            ranks = np.sort(rng.integers(n, size=n_ranks))
+            bk.select_ranks(x, ranks)
+            np.testing.assert_array_equal(x[ranks], np.sort(a)[ranks])
+            np.testing.assert_array_equal(np.sort(x), np.sort(a))  # a permutation
 
 
 # ----------------------------------------------------------------- random variates
