@@ -7,9 +7,11 @@
 2. The national batch: 1,600 monthly 48 x 48 triangles x 10,000 simulations, ours, beside the
    floor: a kernel that only draws the random numbers the method needs, with the same generator
    and the same parallel split, and adds them up. Per simulation that is one index per resampled
-   cell, and for every origin and every future calendar period one gamma for the sum of its
-   positive future means and one for the sum of its negative ones (a resampled factor below 1
-   makes late increments negative, so most have both). The gamma shapes are those of
+   cell (the method also draws an unused one for each observed cell that is not resampled, to
+   save a branch per cell; the floor does not count those), and for every origin and every
+   future calendar period one gamma for the sum of its positive future means and one for the
+   sum of its negative ones (a resampled factor below 1 makes late increments negative, so most
+   have both). The gamma shapes are those of
    ``N_PSEUDO`` pseudo-triangles per segment, resampled in the set-up with numpy and projected
    with our kernels, taken in turn by the simulations (shapes vary from one pseudo-triangle to
    the next, and tiny shapes cost more to draw than large ones).

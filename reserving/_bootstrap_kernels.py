@@ -9,7 +9,7 @@ Per segment, with ``m[i, j]`` the chain-ladder fitted incremental amounts of the
 and ``r`` the pool of adjusted Pearson residuals, one simulation is:
 
 1. pseudo data ``q*[i, j] = m[i, j] + r[u] sqrt(|m[i, j]|)``, ``u`` uniform over the pool
-   (cells with ``m = 0`` stay 0), cumulated along lags;
+   (cells with ``m = 0`` stay 0; every observed cell draws its ``u``), cumulated along lags;
 2. the chain ladder refitted to it with the same factor options
    (:func:`reserving._kernels.link_weights` and the averages of
    :func:`reserving._kernels.select_ldf`);
@@ -198,7 +198,7 @@ def simulate(
     ``fitted`` (S, I, J) fitted increments ``m`` (0 where unobserved), ``scale`` (S, I, J)
     ``sqrt(|m|)`` where the cell is resampled (0: the cell stays ``m``), ``latest_lag`` (S, I),
     ``pool`` (P,) concatenated residual pools with segment ``s`` at
-    ``pool[pool_start[s]:pool_start[s + 1]]``, ``eligible`` (S, I, J - 1) 0/1 links usable
+    ``pool[pool_start[s]:pool_start[s + 1]]`` (never empty), ``eligible`` (S, I, J - 1) 0/1 links usable
     whatever the values (window, exclusions, missing cells), ``exclude`` (S, I, J - 1),
     ``drop_high``/``drop_low`` (J - 1,), ``use_drops`` (refit the weights with
     ``link_weights`` on every pseudo triangle, needed when links are dropped by rank),
@@ -250,17 +250,27 @@ def _simulate_block(
     inv_phi = 1.0 / phi if phi > 0.0 else 0.0
     spare = -1  # the second index of the last pair, while unused
     for sim in range(first, stop):
+        # every observed cell takes the next index of one stream of pairs (row by row), and adds
+        # pool[u] * scale, which is 0 where the cell is not resampled: no branch per cell
         for i in range(n_org):
+            n_obs = latest_lag[i] + 1
             cum = 0.0
-            for j in range(latest_lag[i] + 1):
-                q = fitted[i, j]
-                if scale[i, j] != 0.0:
-                    if spare < 0:
-                        u, spare, state = bounded_pair(state, n_pool)
-                    else:
-                        u, spare = spare, -1
-                    q += pool[u] * scale[i, j]
-                cum += q
+            j = 0
+            if spare >= 0 and n_obs > 0:
+                cum = fitted[i, 0] + pool[spare] * scale[i, 0]
+                c[i, 0] = cum
+                spare = -1
+                j = 1
+            while j + 1 < n_obs:
+                u, v, state = bounded_pair(state, n_pool)
+                cum += fitted[i, j] + pool[u] * scale[i, j]
+                c[i, j] = cum
+                cum += fitted[i, j + 1] + pool[v] * scale[i, j + 1]
+                c[i, j + 1] = cum
+                j += 2
+            if j < n_obs:
+                u, spare, state = bounded_pair(state, n_pool)
+                cum += fitted[i, j] + pool[u] * scale[i, j]
                 c[i, j] = cum
         if use_drops:
             w = link_weights(c, valuation_index, n_periods, drop_high, drop_low, exclude)

@@ -414,7 +414,7 @@ def test_simulations_without_process_error_equal_a_naive_refit(genins, drops, n_
     ldf = np.ascontiguousarray(develop(genins, average=average, n_periods=n_periods,
                                        drop_high=drops[0], drop_low=drops[1]).ldf_values[:, : n_lag - 1])
     fit = _odp_fit(genins, genins.latest_lag, ldf, "hat")
-    resampled = fit["scale_sd"][0] != 0  # cells in row-major order, as the kernel visits them
+    observed = np.isfinite(genins.values[0])  # each draws an index, in row-major order
     dh = np.full(n_lag - 1, drops[0], dtype=np.int64)
     dl = np.full(n_lag - 1, drops[1], dtype=np.int64)
     exclude = np.zeros((1, n_org, n_lag - 1))
@@ -426,10 +426,11 @@ def test_simulations_without_process_error_equal_a_naive_refit(genins, drops, n_
                 key, n_sims, n_sims, ibnr, cash, total, np.zeros((1, 1, n_org)), np.zeros((1, 1, n_cal)))
 
     pool = fit["pool"]
-    indices = _resampling_indices(key[0], int(resampled.sum()), len(pool), n_sims)
+    indices = _resampling_indices(key[0], int(observed.sum()), len(pool), n_sims)
     for sim in range(n_sims):
         inc = fit["fitted"][0].copy()
-        inc[resampled] += pool[indices[sim]] * fit["scale_sd"][0][resampled]
+        resampled = observed & (fit["scale_sd"][0] != 0)
+        inc[resampled] += pool[indices[sim][fit["scale_sd"][0][observed] != 0]] * fit["scale_sd"][0][resampled]
         c = np.where(np.isfinite(genins.values[0]), np.cumsum(inc, axis=1), np.nan)
         w = naive_cl.link_weights(c.tolist(), vi, n_periods, dh.tolist(), dl.tolist(), exclude[0].tolist())
         f = naive_cl.ldf(c.tolist(), w, average)
