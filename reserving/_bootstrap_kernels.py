@@ -328,21 +328,39 @@ def column_statistics(x, probs, shift):
 
 @njit(cache=True, nogil=True)
 def _moments(col):
-    """Mean, standard deviation (n - 1 divisor), minimum and maximum; all NaN if any value is NaN."""
+    """Mean, standard deviation (n - 1 divisor), minimum and maximum; all NaN if any value is NaN.
+
+    Sums run in four interleaved accumulators, added at the end: the additions no longer wait on
+    each other (four times fewer in a row), and the rounding error is that of four shorter sums.
+    """
     n = col.shape[0]
-    total = 0.0
+    s0 = s1 = s2 = s3 = 0.0
     lo = np.inf
     hi = -np.inf
+    n4 = n - n % 4
+    for t in range(0, n4, 4):
+        s0 += col[t]
+        s1 += col[t + 1]
+        s2 += col[t + 2]
+        s3 += col[t + 3]
+    for t in range(n4, n):
+        s0 += col[t]
     for v in col:
-        total += v
         lo = min(lo, v)
         hi = max(hi, v)
+    total = (s0 + s1) + (s2 + s3)
     if np.isnan(total):
         return np.nan, np.nan, np.nan, np.nan
     mu = total / n
-    ss = 0.0
-    for v in col:
-        ss += (v - mu) * (v - mu)
+    s0 = s1 = s2 = s3 = 0.0
+    for t in range(0, n4, 4):
+        s0 += (col[t] - mu) * (col[t] - mu)
+        s1 += (col[t + 1] - mu) * (col[t + 1] - mu)
+        s2 += (col[t + 2] - mu) * (col[t + 2] - mu)
+        s3 += (col[t + 3] - mu) * (col[t + 3] - mu)
+    for t in range(n4, n):
+        s0 += (col[t] - mu) * (col[t] - mu)
+    ss = (s0 + s1) + (s2 + s3)
     return mu, math.sqrt(ss / (n - 1)) if n > 1 else 0.0, lo, hi
 
 
