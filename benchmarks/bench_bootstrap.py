@@ -53,7 +53,7 @@ def workloads() -> list[Workload]:
             name="bootstrap ODP national batch, 1,600 monthly 48x48 triangles x 10,000 sims, 2 cores",
             ours=Side("reserving.bootstrap_odp", "benchmarks.bench_bootstrap:setup_batch",
                       "benchmarks.bench_bootstrap:run_batch", repeats=1),
-            anchor=Side("floor: drawing every random number the method draws", "benchmarks.bench_bootstrap:setup_floor",
+            anchor=Side("floor: drawing every random number the method needs", "benchmarks.bench_bootstrap:setup_floor",
                         "benchmarks.bench_bootstrap:run_floor", repeats=1),
             params={"n_segments": 1600, "n": 48},
             target="< 120 s; within 3x of the floor (speed ratio >= 0.33x)",
