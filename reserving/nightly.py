@@ -19,7 +19,11 @@ Stages (each timed, in ``NightlyResult.timings``):
    stored in the history database in one transaction.
 
 A segment that cannot be reserved (no usable line, no payments, a chain-ladder or bootstrap
-failure) is reported in ``segment_errors`` and the report, and left out; the others run.
+failure) is reported in ``segment_errors`` and the report, and left out; the others run. Its
+consortium's totals then leave that service out, so they are marked: ``services_failed`` in the
+consortium summary and the outturn, and an outturn flag of ``incomplete`` where it would
+otherwise be green (a missing service can only understate the outturn, so red and amber stand).
+A consortium whose every service failed still has its row, with no figures.
 
 Ranges from the bootstrap are for the chain-ladder; where the selected estimate differs (the BF
 blend), each segment-origin's samples are scaled by ``selected / bootstrap mean`` when both are
@@ -251,8 +255,11 @@ def run_nightly_job(
                       sims["period"], period_budget(budget_df, consortia, months), months)
     timings["outturn"] = time.perf_counter() - t
 
+    failed = _failed_services(errors)
+    if out is not None:
+        out = _mark_incomplete(out, failed, budget_df, months)
     estimates = _estimates(tri, bf, keep, cl, mk, sims, completion, prior, expected_next)
-    cons_summary = _consortium_summary(estimates, sims, out)
+    cons_summary = _consortium_summary(estimates, sims, out, failed)
     run_id = new_run_id(as_of)
 
     t = time.perf_counter()
@@ -522,15 +529,45 @@ def _segment_totals(tri, paid, ibnr, sims) -> pd.DataFrame:
     return frame
 
 
-def _consortium_summary(estimates: pd.DataFrame, sims: dict, out: OutturnResult | None) -> pd.DataFrame:
+def _consortium_summary(estimates: pd.DataFrame, sims: dict, out: OutturnResult | None,
+                        failed: pd.Series) -> pd.DataFrame:
     g = estimates.groupby("consortium", sort=False)
     frame = pd.DataFrame({"services": g["service"].nunique(), "paid": g["paid"].sum(), "ibnr": g["ibnr"].sum(),
                           "ultimate": g["ultimate"].sum()})
     q = pd.DataFrame(sims["consortium_total_q"], index=sims["consortia"], columns=["ibnr_p75", "ibnr_p95"])
     frame = frame.join(q)
+    lost = [c for c in failed.index if c not in set(frame.index.astype(str))]
+    frame = pd.concat([frame, pd.DataFrame({"services": 0}, index=lost)]) if lost else frame
+    frame["services_failed"] = failed.reindex(frame.index.astype(str), fill_value=0).to_numpy().astype(int)
     if out is not None:
         frame = frame.join(out.summary.set_index("consortium")[["prob_overspend", "flag"]])
     return frame.rename_axis("consortium").reset_index()
+
+
+def _failed_services(errors: list) -> pd.Series:
+    """Number of service lines that could not be reserved, per consortium (only those with any)."""
+    if not errors:
+        return pd.Series(dtype=int, name="services_failed")
+    frame = pd.DataFrame(errors, columns=["consortium", "service", "error"])
+    return frame.groupby("consortium", sort=False)["service"].nunique().rename("services_failed")
+
+
+def _mark_incomplete(out: OutturnResult, failed: pd.Series, budget_df: pd.DataFrame, months) -> OutturnResult:
+    """``services_failed`` per consortium; ``incomplete`` in place of green (or no budget) where any failed.
+
+    A consortium whose every service failed gets a row with its budget and no figures.
+    """
+    summary = out.summary.copy()
+    lost = [c for c in failed.index if c not in set(summary["consortium"].astype(str))]
+    if lost:
+        rows = pd.DataFrame({"consortium": lost, "budget": period_budget(budget_df, lost, months)})
+        summary = pd.concat([summary, rows], ignore_index=True)
+    summary["services_failed"] = failed.reindex(summary["consortium"].astype(str), fill_value=0).to_numpy().astype(int)
+    at_risk = summary["flag"].isin(["red", "amber"])
+    summary.loc[(summary["services_failed"] > 0) & ~at_risk, "flag"] = "incomplete"
+    totals = out.totals.copy()
+    totals["incomplete"] = int((summary["flag"] == "incomplete").sum())
+    return OutturnResult(summary, totals, out.months)
 
 
 def _national(tri, paid, ibnr, sims) -> pd.DataFrame:
@@ -580,8 +617,8 @@ def _write_outputs(result: NightlyResult, out_dir: Path) -> dict:
         "diagnostics": len(result.diagnostics),
         "paid": float(result.estimates["paid"].sum()), "ibnr": float(result.estimates["ibnr"].sum()),
         "at_risk": [] if result.outturn is None else
-        result.outturn.summary.loc[result.outturn.summary["flag"].isin(["red", "amber"]), ["consortium", "flag"]]
-        .to_dict("records"),
+        result.outturn.summary.loc[result.outturn.summary["flag"].isin(["red", "amber", "incomplete"]),
+                                   ["consortium", "flag", "services_failed"]].to_dict("records"),
         "timings_s": {k: round(v, 3) for k, v in result.timings.items()},
     }
     outputs["summary"] = _atomic_write(out_dir / "summary.json",

@@ -28,7 +28,7 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;
 h1{font-size:1.5em;margin-bottom:0}h2{margin-top:2em;border-bottom:1px solid #ccd;padding-bottom:4px}
 table{border-collapse:collapse;font-size:13px;margin:8px 0}th,td{padding:3px 8px;border-bottom:1px solid #e3e6ea}
 th{background:#f2f4f7;cursor:pointer;text-align:left}td.n{text-align:right;font-variant-numeric:tabular-nums}
-.flag-red{background:#f8d7da}.flag-amber{background:#fff3cd}.flag-green{background:#e6f4ea}
+.flag-red{background:#f8d7da}.flag-amber{background:#fff3cd}.flag-green{background:#e6f4ea}.flag-incomplete{background:#ebe4fa}
 .muted{color:#667}.chart{margin:8px 0}.grid{display:flex;flex-wrap:wrap;gap:16px}
 details{margin:8px 0}summary{font-weight:600;cursor:pointer}
 """
@@ -49,7 +49,8 @@ _JS = """
 })();
 """
 
-FLAG_COLOURS = {"red": "#d9534f", "amber": "#f0ad4e", "green": "#5cb85c", "no budget": "#9aa5b1"}
+FLAG_COLOURS = {"red": "#d9534f", "amber": "#f0ad4e", "green": "#5cb85c", "no budget": "#9aa5b1",
+                "incomplete": "#7a5cc7"}
 #: Chain-ladder diagnostics listed in the report; beyond this only the count (all are in diagnostics.csv).
 MAX_DIAGNOSTIC_ROWS = 30
 SERVICE_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
@@ -126,6 +127,13 @@ def _svg(width, height, title, parts, css) -> str:
             f'{"".join(parts)}</svg>')
 
 
+def _incomplete_note(services_failed) -> str:
+    if not services_failed:
+        return ""
+    return (f"; {int(services_failed)} service line(s) could not be reserved (see the segments below) "
+            "and are not in this outturn")
+
+
 def outturn_chart(summary: pd.DataFrame, width: int = 760) -> str:
     """Horizontal bars: outturn (coloured by flag) to the 95th percentile, with the budget as a black mark."""
     n = len(summary)
@@ -138,11 +146,14 @@ def outturn_chart(summary: pd.DataFrame, width: int = 760) -> str:
     for k, r in enumerate(summary.itertuples()):
         y = 20 + k * row
         colour = FLAG_COLOURS.get(r.flag, "#9aa5b1")
+        # a consortium whose every service failed has no outturn: no bar, only its budget mark
+        outturn = max(r.outturn, 0.0) if np.isfinite(r.outturn) else 0.0
+        p95 = max(r.outturn_p95, 0.0) if np.isfinite(r.outturn_p95) else outturn
         parts.append(f'<text x="{left - 4}" y="{y + 11}" font-size="10" text-anchor="end">{_e(r.consortium)}</text>')
-        parts.append(f'<rect x="{left}" y="{y + 2}" width="{max(r.outturn, 0) * scale:.1f}" height="{row - 5}" '
+        parts.append(f'<rect x="{left}" y="{y + 2}" width="{outturn * scale:.1f}" height="{row - 5}" '
                      f'fill="{colour}"><title>{_e(r.consortium)}: outturn {_money(r.outturn)}, budget '
                      f'{_money(r.budget)}, P(overspend) {_pct(r.prob_overspend)}</title></rect>')
-        parts.append(f'<line x1="{left + max(r.outturn, 0) * scale:.1f}" x2="{left + max(r.outturn_p95, 0) * scale:.1f}" '
+        parts.append(f'<line x1="{left + outturn * scale:.1f}" x2="{left + p95 * scale:.1f}" '
                      f'y1="{y + row / 2:.1f}" y2="{y + row / 2:.1f}" stroke="#1d2733"/>')
         if np.isfinite(r.budget):
             bx = left + r.budget * scale
@@ -203,17 +214,19 @@ def render(run) -> str:
         out = run.outturn.summary
         months = run.outturn.months
         p.append(f"<h2>Outturn against budget, {_e(months[0])} to {_e(months[-1])}</h2>")
-        flagged = out[out["flag"].isin(["red", "amber"])]
+        flagged = out[out["flag"].isin(["red", "amber", "incomplete"])]
         if len(flagged):
             items = "".join(f'<li class="flag-{_e(r.flag)}">{_e(r.consortium)}: {_e(r.flag)}, probability of overspend '
-                            f'{_pct(r.prob_overspend)}, outturn {_money(r.outturn)} against budget {_money(r.budget)}</li>'
-                            for r in flagged.sort_values("prob_overspend", ascending=False).itertuples())
-            p.append(f'<div id="at-risk"><h3>At risk ({len(flagged)})</h3><ul>{items}</ul></div>')
+                            f'{_pct(r.prob_overspend)}, outturn {_money(r.outturn)} against budget {_money(r.budget)}'
+                            f'{_incomplete_note(r.services_failed)}</li>'
+                            for r in flagged.sort_values("prob_overspend", ascending=False, na_position="first")
+                            .itertuples())
+            p.append(f'<div id="at-risk"><h3>At risk or incomplete ({len(flagged)})</h3><ul>{items}</ul></div>')
         else:
             p.append('<div id="at-risk"><p>No consortium is at risk of overspend.</p></div>')
         p.append(outturn_chart(out))
         p.append(table(out[["consortium", "budget", "outturn", "outturn_p75", "outturn_p95", "variance",
-                            "prob_overspend", "flag"]],
+                            "prob_overspend", "flag", "services_failed"]],
                        {c: _money for c in ["budget", "outturn", "outturn_p75", "outturn_p95", "variance"]}
                        | {"prob_overspend": _pct}, row_class=lambda r: f"flag-{r['flag'].replace(' ', '-')}"))
     p.append("<h2>National summary by consortium</h2>")

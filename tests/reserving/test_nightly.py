@@ -1,6 +1,7 @@
 """The nightly job end to end: outputs, isolation of bad segments, history, accuracy against known truth."""
 
 import argparse
+import json
 
 import numpy as np
 import pandas as pd
@@ -67,9 +68,15 @@ def test_a_bad_segment_is_reported_and_the_others_run(tmp_path):
     broken = (lines["consortium"] == "C002") & (lines["service"] == "prescribing")
     lines = lines.astype({"incurred_date": object})
     lines.loc[broken, "incurred_date"] = "not a date"        # a segment whose every line is unreadable
-    run = run_nightly_job(lines, tmp_path, n_sims=100, progress=False)
+    generous = s.budget.assign(budget=10 * s.budget["budget"])  # every consortium would be green
+    run = run_nightly_job(lines, tmp_path, n_sims=100, budget=generous, progress=False)
     errors = run.segment_errors.set_index(["consortium", "service"])["error"]
     assert set(errors.index) == {("C001", "emergency"), ("C002", "prescribing")}
+    # each consortium's totals leave out one service: marked, and not shown green
+    assert run.consortium_summary.set_index("consortium")["services_failed"].to_dict() == {"C001": 1, "C002": 1}
+    out = run.outturn.summary.set_index("consortium")
+    assert out["services_failed"].to_dict() == {"C001": 1, "C002": 1}
+    assert (out["prob_overspend"] < 0.2).all() and set(out["flag"]) == {"incomplete"}  # green without the mark
     assert "no payments" in errors[("C001", "emergency")]
     assert "all" in errors[("C002", "prescribing")] and "rejected" in errors[("C002", "prescribing")]
     assert run.triangles.n_segments == 4
@@ -180,7 +187,8 @@ def test_a_batch_whose_every_segment_fails_the_bootstrap_does_not_stop_the_run(t
     from reserving import nightly
 
     s = generate_claims(n_consortia=3, services=SERVICES, n_months=18, as_of="2024-06-30", lines_per_cell=30, seed=3)
-    clean = run_nightly_job(s.lines, tmp_path / "clean", n_sims=100, seed=2, chunk_mb=1e-6, progress=False)
+    clean = run_nightly_job(s.lines, tmp_path / "clean", n_sims=100, seed=2, chunk_mb=1e-6, budget=s.budget,
+                            progress=False)
     real = nightly.bootstrap_odp
 
     def failing_for_c002(tri, **kwargs):
@@ -189,7 +197,8 @@ def test_a_batch_whose_every_segment_fails_the_bootstrap_does_not_stop_the_run(t
         return real(tri, **kwargs)
 
     monkeypatch.setattr(nightly, "bootstrap_odp", failing_for_c002)
-    run = run_nightly_job(s.lines, tmp_path / "failing", n_sims=100, seed=2, chunk_mb=1e-6, progress=False)
+    run = run_nightly_job(s.lines, tmp_path / "failing", n_sims=100, seed=2, chunk_mb=1e-6, budget=s.budget,
+                          progress=False)
     errors = run.segment_errors.set_index(["consortium", "service"])["error"]
     assert sorted(errors.index) == [("C002", svc) for svc in sorted(SERVICES)]
     assert errors.str.startswith("bootstrap: bootstrap broke").all()
@@ -197,7 +206,22 @@ def test_a_batch_whose_every_segment_fails_the_bootstrap_does_not_stop_the_run(t
     # the surviving consortia are exactly as in a run where nothing failed
     expected = clean.estimates[clean.estimates["consortium"] != "C002"].reset_index(drop=True)
     pd.testing.assert_frame_equal(run.estimates, expected)
-    assert run.consortium_summary["consortium"].tolist() == ["C001", "C003"]
+    # C002 keeps a row, marked, with no figures: its IBNR is missing, not zero
+    summary = run.consortium_summary.set_index("consortium")
+    assert summary.index.tolist() == ["C001", "C003", "C002"]
+    assert summary["services_failed"].tolist() == [0, 0, 3] and summary.loc["C002", "services"] == 0
+    assert np.isnan(summary.loc["C002", ["paid", "ibnr", "ultimate", "ibnr_p75"]].astype(float)).all()
+    out = run.outturn.summary.set_index("consortium")
+    assert out.loc["C002", "flag"] == "incomplete" and np.isnan(out.loc["C002", "outturn"])
+    months = run.outturn.months.astype(str)
+    budget = s.budget[(s.budget["consortium"] == "C002") & s.budget["month"].astype(str).isin(months)]["budget"].sum()
+    assert out.loc["C002", "budget"] == pytest.approx(budget)
+    assert (out.loc[["C001", "C003"], "services_failed"] == 0).all() and out.loc["C001", "flag"] != "incomplete"
+    assert run.outturn.totals["incomplete"] == 1
+    summary_json = json.loads((tmp_path / "failing" / "summary.json").read_text())
+    assert {"consortium": "C002", "flag": "incomplete", "services_failed": 3} in summary_json["at_risk"]
+    report = run.outputs["report"].read_text()
+    assert "C002: incomplete" in report and "3 service line(s) could not be reserved" in report
 
     def always_failing(tri, **kwargs):
         raise ValueError("bootstrap broke")
