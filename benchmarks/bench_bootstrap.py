@@ -31,7 +31,7 @@ from benchmarks._harness import Side, Workload
 from reserving import TriangleSet, bootstrap_odp
 from reserving._bootstrap_kernels import project
 from reserving._kernels import select_ldf_into
-from reserving._random import bounded_pair, gamma, segment_keys, stream
+from _kit.random import bounded_pair, gamma, stream, stream_keys
 from reserving.bootstrap import BLOCK_SIZE, _odp_fit
 from reserving.development import develop
 
@@ -129,7 +129,7 @@ def setup_floor(n_segments: int, n: int) -> dict:
         "n_cells": (fit["scale_sd"] != 0).sum(axis=(1, 2)).astype(np.int64),
         "pool_size": np.diff(fit["pool_start"]),
         "shapes": shapes,
-        "keys": segment_keys(1, list(tri.segments)),
+        "keys": stream_keys(1, list(tri.segments)),
     }
     run_floor({**data, "n_sims": 2})  # load the compiled kernel
     return data

@@ -34,7 +34,7 @@ import numpy as np
 from numba import njit, prange
 
 from reserving._kernels import link_weights, select_ldf_into
-from reserving._random import bounded_pair, gamma, poisson, stream
+from _kit.random import bounded_pair, gamma, poisson, stream
 
 GAMMA, ODP = 0, 1
 

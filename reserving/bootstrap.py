@@ -15,7 +15,7 @@ import pandas as pd
 
 from reserving import _bootstrap_kernels as bk
 from reserving._kernels import link_weights_batch
-from reserving._random import segment_keys
+from _kit.random import stream_keys
 from reserving.development import AVERAGES, _exclusions, _n_periods, _per_lag, develop
 from reserving.errors import TriangleError
 from reserving.triangle import TriangleSet
@@ -318,7 +318,7 @@ def _run(tri, n_sims, seed, process, residuals, bias_correction, average, n_peri
 
     n_cal = cl_cash.shape[1]
     n_blocks = -(-n_sims // BLOCK_SIZE)
-    keys = segment_keys(seed, list(tri.segments))
+    keys = stream_keys(seed, list(tri.segments))
     probs = np.array(QUANTILES)
     out = {
         "bias": np.zeros((n_seg, n_org)), "mean": np.zeros((n_seg, n_org)),

@@ -15,11 +15,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numba import njit
-from scipy import stats
 
 from reserving import TriangleError, TriangleSet, bootstrap_odp, chain_ladder
+from _kit import random as _random
 from reserving import _bootstrap_kernels as bk
-from reserving import _random
 from reserving._kernels import select_ldf_into
 from reserving.bootstrap import _odp_fit
 from reserving.development import develop
@@ -159,74 +158,6 @@ def test_select_ranks_puts_each_order_statistic_in_place(n, n_distinct, n_ranks,
             bk.select_ranks(x, ranks)
             np.testing.assert_array_equal(x[ranks], np.sort(a)[ranks])
             np.testing.assert_array_equal(np.sort(x), np.sort(a))  # a permutation
-
-
-# ----------------------------------------------------------------- random variates
-@njit
-def _draws(key, kind, p, n):
-    state = _random.stream(key, 0)
-    out = np.empty(n)
-    for k in range(n):
-        if kind == 0:
-            if k % 2 == 0:
-                first, second, state = _random.bounded_pair(state, np.int64(p))
-                out[k] = first
-            else:
-                out[k] = second
-        elif kind == 1:
-            out[k], state = _random.gamma(state, p)
-        elif kind == 3:
-            out[k], state = _random.normal(state)
-        elif kind == 4:
-            out[k], state = _random.exponential(state)
-        else:
-            out[k], state = _random.poisson(state, p)
-    return out
-
-
-def test_variates_follow_their_distributions():
-    key = _random.segment_keys(11, ["variates"])[0]
-    for shape in (0.1, 0.3, 4.0, 300.0):
-        x = _draws(key, 1, shape, 100_000)
-        assert stats.kstest(x, stats.gamma(shape).cdf).pvalue > 1e-3
-    # tiny shapes put most of the mass far below 1e-300, where the boost underflows to exactly 0
-    edges = np.array([0.0, 1e-300, 1e-200, 1e-100, 1e-30, 1e-10, 1e-3, 0.1, 1.0, np.inf])
-    for shape in (0.001, 0.01, 0.05, 0.149, 0.15, 0.6):  # GS below 0.15, the boosted Marsaglia-Tsang above
-        x = _draws(key, 1, shape, 200_000)
-        expected = np.diff(stats.gamma(shape).cdf(edges)) * len(x)
-        keep = expected > 5
-        observed = np.histogram(x, edges)[0]
-        assert observed[~keep].sum() <= 5 and (x >= 0).all()
-        assert stats.chisquare(observed[keep], expected[keep] * observed[keep].sum() / expected[keep].sum()).pvalue > 1e-3
-    for lam in (3.0, 30.0, 1000.0):
-        x = _draws(key, 2, lam, 100_000).astype(np.int64)
-        lo, hi = int(stats.poisson(lam).ppf(1e-4)), int(stats.poisson(lam).ppf(1 - 1e-4))
-        observed = np.bincount(np.clip(x, lo, hi) - lo, minlength=hi - lo + 1)
-        pmf = stats.poisson(lam).pmf(np.arange(lo, hi + 1))
-        pmf[0], pmf[-1] = stats.poisson(lam).cdf(lo), stats.poisson(lam).sf(hi - 1)
-        assert stats.chisquare(observed, pmf / pmf.sum() * len(x)).pvalue > 1e-3
-    z = _draws(key, 3, 0.0, 1_000_000)
-    assert stats.kstest(z, "norm").pvalue > 1e-3
-    edges = np.concatenate([[-np.inf], np.linspace(-4.0, 4.0, 201), [np.inf]])
-    assert stats.chisquare(np.histogram(z, edges)[0], np.diff(stats.norm.cdf(edges)) * len(z)).pvalue > 1e-3
-    r = _random._ZIG_R  # the ziggurat's tail beyond r is sampled separately: its shape, conditionally
-    tail = np.abs(z[np.abs(z) > r])
-    assert stats.kstest(tail, lambda t: 1 - stats.norm.sf(t) / stats.norm.sf(r)).pvalue > 1e-3
-    e = _draws(key, 4, 0.0, 1_000_000)
-    assert stats.kstest(e, "expon").pvalue > 1e-3
-    edges = np.concatenate([np.linspace(0.0, 9.0, 301), [np.inf]])
-    assert stats.chisquare(np.histogram(e, edges)[0], np.diff(stats.expon.cdf(edges)) * len(e)).pvalue > 1e-3
-    tail = e[e > _random._EXP_R] - _random._EXP_R  # beyond r: exponential again, by memorylessness
-    assert len(tail) > 300 and stats.kstest(tail, "expon").pvalue > 1e-3
-    x = _draws(key, 0, 53, 530_000).astype(np.int64)
-    assert x.min() == 0 and x.max() == 52
-    assert stats.chisquare(np.bincount(x, minlength=53)).pvalue > 1e-3
-    # the two halves of a word are independent: pairs are uniform on 53 x 53
-    assert stats.chisquare(np.bincount(x[0::2] * 53 + x[1::2], minlength=53 * 53)).pvalue > 1e-3
-    # n = 3 2^30 rejects a quarter of the 32-bit halves; without rejection, k = 0 mod 3 would get half the mass
-    x = _draws(key, 0, 3 * 2**30, 300_000).astype(np.int64)
-    assert x.min() >= 0 and x.max() < 3 * 2**30
-    assert stats.chisquare(np.bincount(x % 3, minlength=3)).pvalue > 1e-3
 
 
 # ----------------------------------------------------------------- Taylor-Ashe against published and analytic figures
@@ -418,7 +349,7 @@ def test_simulations_without_process_error_equal_a_naive_refit(genins, drops, n_
     dh = np.full(n_lag - 1, drops[0], dtype=np.int64)
     dl = np.full(n_lag - 1, drops[1], dtype=np.int64)
     exclude = np.zeros((1, n_org, n_lag - 1))
-    key = _random.segment_keys(3, ["naive"])
+    key = _random.stream_keys(3, ["naive"])
     n_cal = n_org + n_lag - 2 - vi
     ibnr, cash, total = np.empty((1, n_org, n_sims)), np.empty((1, n_cal, n_sims)), np.empty((1, 1, n_sims))
     bk.simulate(fit["fitted"], fit["scale_sd"], genins.latest_lag, fit["pool"], fit["pool_start"], exclude, exclude,

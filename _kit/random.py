@@ -1,18 +1,23 @@
-"""Per-item random streams for Numba kernels: reproducible whatever the number of threads.
+"""The engine's one random number generator and seeding scheme, for Numba kernels and for Python.
 
-Every unit of parallel work (a segment's block of simulations) draws from its own stream, whose
-state is derived only from the segment's key and the block number. Which thread runs the block,
-and in what order, cannot change a single draw, and a segment's draws do not depend on which
-other segments are in the batch.
+Every unit of parallel work (a segment's block of simulations, a block of simulated years, one
+simulated year of a compound sum) draws from its own stream, whose state is derived only from a
+key and a counter. Which thread runs the work, and in what order, cannot change a single draw, and
+an item's draws do not depend on which other items are in the batch.
+
+Seeding (one scheme for the three packages): :func:`stream_keys` turns a user's ``seed`` and the labels of
+the items (segment, group, year, or a purpose such as ``"pool"``) into 256-bit keys; a kernel
+starts block ``b`` of an item at ``stream(key, b)``. Python code that needs a numpy ``Generator``
+(synthetic data, sampling a fitted distribution) takes :func:`generator` ``(seed, *labels)``, the
+same seeding as numpy's PCG64.
 
 Generator: xoshiro256** (Blackman & Vigna, "Scrambled linear pseudorandom number generators",
 ACM TOMS 2021), 256 bits of state held in four local ``uint64`` values and passed by value, so
 nothing is allocated per draw. A stream's state is set from the key and block number with the
 SplitMix64 mixer (Steele, Lea & Flood 2014), the seeding the xoshiro authors recommend.
 
-Segment keys come from :func:`segment_keys`: ``numpy.random.SeedSequence(seed, spawn_key=...)``
-with the spawn key a stable hash of the segment's label, so a segment keeps its stream when
-other segments are added or removed.
+Keys come from ``numpy.random.SeedSequence(seed, spawn_key=...)`` with the spawn key a stable hash
+of the item's label, so an item keeps its stream when others are added or removed.
 
 Variates (all built on :func:`uniform`, which is never exactly 0 or 1):
 
@@ -30,7 +35,11 @@ Variates (all built on :func:`uniform`, which is never exactly 0 or 1):
   underflows), and Ahrens & Dieter's GS (1974) below shape 0.15;
 - :func:`poisson` by multiplying uniforms (Knuth) for means below 10 and by the transformed
   rejection method PTRS (Hoermann 1993, "The transformed rejection method for generating
-  Poisson random variables") above.
+  Poisson random variables") above;
+- :func:`binomial` by inversion (sequential search) when ``n min(p, 1-p) < 10``, else BTRS, the
+  transformed rejection of Hoermann ("The generation of binomial random variates", J. Stat.
+  Comput. Simul. 46, 1993);
+- :func:`beta` as ``G_a / (G_a + G_b)`` with independent gammas.
 
 Each variate function takes the state ``(s0, s1, s2, s3)`` and returns ``(value, state)``.
 
@@ -54,20 +63,40 @@ _MIX2 = uint64(0x94D049BB133111EB)
 _TWO53 = 1.0 / 9007199254740992.0
 
 
-def segment_keys(seed: int, labels) -> np.ndarray:
-    """(n, 4) uint64 keys, one per label, from ``SeedSequence(seed, spawn_key=hash(label))``.
+def _sequence(seed: int, label) -> np.random.SeedSequence:
+    """``SeedSequence(seed, spawn_key=hash(label))``; the hash is BLAKE2b of the label's text (tuples
+    joined component by component), so it is the same in every process and Python session."""
+    parts = label if isinstance(label, tuple) else (label,)
+    text = "\x1f".join(str(p.item() if hasattr(p, "item") else p) for p in parts)
+    digest = hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+    spawn = (int.from_bytes(digest[:8], "little"), int.from_bytes(digest[8:], "little"))
+    return np.random.SeedSequence(seed, spawn_key=spawn)
 
-    The hash is BLAKE2b of the label's text (tuples joined component by component), so the key
-    is the same in every process and Python session.
+
+def stream_keys(seed: int, labels) -> np.ndarray:
+    """(n, 4) uint64 stream keys, one per label (a string, number or tuple of them).
+
+    Examples
+    --------
+    >>> k = stream_keys(1, [("north", "acute"), ("south", "acute")])
+    >>> k.shape, bool((k[0] != k[1]).any()), bool((stream_keys(1, [("south", "acute")])[0] == k[1]).all())
+    ((2, 4), True, True)
     """
-    keys = np.empty((len(labels), 4), dtype=np.uint64)
+    out = np.empty((len(labels), 4), dtype=np.uint64)
     for n, label in enumerate(labels):
-        parts = label if isinstance(label, tuple) else (label,)
-        text = "\x1f".join(str(p.item() if hasattr(p, "item") else p) for p in parts)
-        digest = hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
-        spawn = (int.from_bytes(digest[:8], "little"), int.from_bytes(digest[8:], "little"))
-        keys[n] = np.random.SeedSequence(seed, spawn_key=spawn).generate_state(4, np.uint64)
-    return keys
+        out[n] = _sequence(seed, label).generate_state(4, np.uint64)
+    return out
+
+
+def generator(seed: int, *label) -> np.random.Generator:
+    """A numpy ``Generator`` for Python-side draws, seeded by the same scheme as :func:`stream_keys`.
+
+    Examples
+    --------
+    >>> float(generator(3, "north").random()) == float(generator(3, "north").random())
+    True
+    """
+    return np.random.Generator(np.random.PCG64(_sequence(seed, tuple(label))))
 
 
 @njit(cache=True, nogil=True)
@@ -357,3 +386,78 @@ def poisson(state, lam):
             continue
         if math.log(v) + math.log(inv_alpha) - math.log(a / (us * us) + b) <= -lam + k * loglam - math.lgamma(k + 1.0):
             return k, state
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _binomial_inversion(state, n, p):
+    """Binomial(n, p) for ``p <= 1/2`` and ``n p < 10``: sequential search of the cdf from 0,
+    restarted when it passes a bound ten standard deviations above the mean."""
+    q = 1.0 - p
+    qn = math.exp(n * math.log1p(-p))
+    bound = min(float(n), n * p + 10.0 * math.sqrt(n * p * q + 1.0))
+    while True:
+        x = 0
+        px = qn
+        u, state = uniform(state)
+        while u > px:
+            x += 1
+            if x > bound:
+                break
+            u -= px
+            px = px * (n - x + 1) * p / (x * q)
+        if x <= bound:
+            return np.int64(x), state
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _binomial_btrs(state, n, p):
+    """Binomial(n, p) for ``p <= 1/2`` and ``n p >= 10``: BTRS (Hoermann 1993, section 3), exact."""
+    q = 1.0 - p
+    spq = math.sqrt(n * p * q)
+    b = 1.15 + 2.53 * spq
+    a = -0.0873 + 0.0248 * b + 0.01 * p
+    c = n * p + 0.5
+    vr = 0.92 - 4.2 / b
+    alpha = (2.83 + 5.1 / b) * spq
+    lpq = math.log(p / q)
+    m = math.floor((n + 1) * p)
+    h = math.lgamma(m + 1.0) + math.lgamma(n - m + 1.0)
+    while True:
+        u, state = uniform(state)
+        u -= 0.5
+        v, state = uniform(state)
+        us = 0.5 - abs(u)
+        k = math.floor((2.0 * a / us + b) * u + c)
+        if k < 0 or k > n:
+            continue
+        if us >= 0.07 and v <= vr:
+            return np.int64(k), state
+        v = math.log(v * alpha / (a / (us * us) + b))
+        if v <= h - math.lgamma(k + 1.0) - math.lgamma(n - k + 1.0) + (k - m) * lpq:
+            return np.int64(k), state
+
+
+@njit(cache=True, nogil=True)
+def binomial(state, n, p):
+    """Binomial(n, p) for integer ``n >= 0`` and ``p`` in [0, 1]; ``(count, state)``.
+
+    Drawn for ``min(p, 1 - p)`` and reflected, so both methods see ``p <= 1/2``.
+    """
+    if n <= 0 or p <= 0.0:
+        return np.int64(0), state
+    if p >= 1.0:
+        return np.int64(n), state
+    pp = min(p, 1.0 - p)
+    if n * pp < 10.0:
+        x, state = _binomial_inversion(state, n, pp)
+    else:
+        x, state = _binomial_btrs(state, n, pp)
+    return (n - x if p > 0.5 else x), state
+
+
+@njit(cache=True, nogil=True)
+def beta(state, a, b):
+    """Beta(a, b) as ``G_a / (G_a + G_b)`` with independent gammas; ``(value, state)``."""
+    x, state = gamma(state, a)
+    y, state = gamma(state, b)
+    return x / (x + y), state

@@ -1,0 +1,94 @@
+"""What a long run shows on stderr: stage messages, a progress bar, and a notice when Numba compiles.
+
+A bar is redrawn in place on a terminal; in a log file (a nightly batch) each stage writes one
+finished line. The first run after installing compiles the Numba kernels it uses (tens of
+seconds, once; later runs load them from the on-disk cache): :func:`compile_notice` says so
+before it happens, so a user does not take a silent minute for a hang.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from types import ModuleType
+
+
+def say(message: str, enabled: bool = True) -> None:
+    """One line on stderr (a stage message), when ``enabled``."""
+    if enabled:
+        print(message, file=sys.stderr, flush=True)
+
+
+class Progress:
+    """A plain text progress bar on stderr: ``simulate [#####.....] 3/8``.
+
+    Parameters
+    ----------
+    label : str
+        What is being counted.
+    total : int
+        Steps to the end.
+    enabled : bool
+        False writes nothing.
+
+    Examples
+    --------
+    >>> bar = Progress("simulate", 2, enabled=False)
+    >>> bar.step(); bar.step(); bar.done
+    2
+    """
+
+    def __init__(self, label: str, total: int, enabled: bool = True, width: int = 30):
+        self.label, self.total, self.enabled, self.width = label, max(total, 1), enabled, width
+        self.live = enabled and sys.stderr.isatty()
+        self.done = 0
+        if self.live:
+            self._draw()
+
+    def step(self, n: int = 1) -> None:
+        """Count ``n`` steps done; the line is finished at the last."""
+        self.done += n
+        finished = self.done >= self.total
+        if self.live or (self.enabled and finished):
+            self._draw()
+        if finished and self.enabled:
+            sys.stderr.write("\n")
+
+    def _draw(self) -> None:
+        filled = int(self.width * min(self.done, self.total) / self.total)
+        sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (self.width - filled)}] {self.done}/{self.total}")
+        sys.stderr.flush()
+
+
+def _cache_dir(module: ModuleType) -> Path:
+    source = Path(module.__file__).resolve()
+    override = os.environ.get("NUMBA_CACHE_DIR")
+    if override:
+        return Path(override) / source.parent.relative_to(source.anchor)
+    return source.parent / "__pycache__"
+
+
+def needs_compile(*modules: ModuleType) -> bool:
+    """True when a kernel module has nothing in Numba's on-disk cache yet (a first run).
+
+    Numba keeps one index file per cached function, ``<module>.<function>-<line>.py<ver>.nbi``,
+    in ``__pycache__`` beside the source (or below ``NUMBA_CACHE_DIR``).
+    """
+    for module in modules:
+        stem = Path(module.__file__).stem
+        if not any(_cache_dir(module).glob(f"{stem}.*.nbi")):
+            return True
+    return False
+
+
+def compile_notice(what: str, seconds: int, *modules: ModuleType, enabled: bool = True) -> bool:
+    """Say on stderr that ``what`` is being compiled, when ``modules`` are not cached yet.
+
+    Returns whether a compile is expected.
+    """
+    first = needs_compile(*modules)
+    if first:
+        say(f"first run: compiling {what} with Numba (about {seconds} s on 2 cores, once; "
+            "later runs load them from the cache)", enabled)
+    return first
