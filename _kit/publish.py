@@ -55,6 +55,11 @@ def write_atomic(path, write) -> Path:
     return path
 
 
+def _neutral(value):
+    """``value`` with a leading quote when it is text a spreadsheet would read as a formula."""
+    return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
+
+
 def excel_safe(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``frame`` whose text cells cannot start a spreadsheet formula.
 
@@ -68,12 +73,12 @@ def excel_safe(frame: pd.DataFrame) -> pd.DataFrame:
     """
     out = frame.copy()
     for col in out.columns:
-        if out[col].dtype == object or isinstance(out[col].dtype, pd.StringDtype):
-            out[col] = out[col].map(lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v)
-    if isinstance(out.index, pd.MultiIndex) or out.index.dtype == object:
-        out.index = out.index.map(
-            lambda v: tuple("'" + x if isinstance(x, str) and x.startswith(_FORMULA_START) else x for x in v)
-            if isinstance(v, tuple) else ("'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v))
+        if not pd.api.types.is_numeric_dtype(out[col]):
+            out[col] = out[col].map(_neutral)
+    if isinstance(out.index, pd.MultiIndex):
+        out.index = out.index.map(lambda v: tuple(_neutral(x) for x in v))
+    elif not pd.api.types.is_numeric_dtype(out.index):
+        out.index = out.index.map(_neutral)
     return out
 
 
