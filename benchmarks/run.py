@@ -21,6 +21,7 @@ import pkgutil
 import platform
 from pathlib import Path
 
+from _kit.publish import write_text
 from benchmarks._harness import measure
 
 HERE = Path(__file__).resolve().parent
@@ -85,16 +86,9 @@ def main(argv=None) -> None:
                  "ours": ours, "anchor": anchor, "date": dt.date.today().isoformat(), "machine": _machine()}
             )
             print(f"    ours {_fmt_side(ours)}  anchor {_fmt_side(anchor)}", flush=True)
-        _write_atomic(RESULTS / f"{name}.json", json.dumps(records, indent=1, default=float))
-    _write_atomic(HERE / "RESULTS.md", _report())
+        write_text(json.dumps(records, indent=1, default=float), RESULTS / f"{name}.json")
+    write_text(_report(), HERE / "RESULTS.md")
     print(f"wrote {HERE / 'RESULTS.md'}")
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _report() -> str:
