@@ -22,4 +22,4 @@ bench: $(STAMP)
 # Numba's on-disk cache does not notice when a kernel's callee in another module changes:
 # after editing a kernel that others call, clear it.
 clean:
-	find reserving stoploss riskadjust benchmarks tests -name '*.nbi' -delete -o -name '*.nbc' -delete
+	find _kit reserving stoploss riskadjust benchmarks tests -name '*.nbi' -delete -o -name '*.nbc' -delete
