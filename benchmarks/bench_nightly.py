@@ -37,7 +37,7 @@ def workloads() -> list[Workload]:
 
 
 def setup(n_consortia: int, n_months: int, lines_per_cell: float, n_sims: int) -> dict:
-    from reserving.synthetic import write_parquet_dataset
+    from reserving.nightly.synthetic import write_parquet_dataset
 
     folder = CACHE / f"nightly_{n_consortia}x{n_months}x{lines_per_cell:g}"
     claims = folder / "claims.parquet"
@@ -60,7 +60,7 @@ def _warm_up() -> None:
     cache is measured on its own in ``bench_reserving``.
     """
     from reserving.nightly import run_nightly_job
-    from reserving.synthetic import write_parquet_dataset
+    from reserving.nightly.synthetic import write_parquet_dataset
 
     folder = CACHE / "nightly_warm_up"
     claims = folder / "claims.parquet"

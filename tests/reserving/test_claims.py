@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from reserving import TriangleSet
-from reserving.claims import ClaimColumns, ClaimsError, read_claims
-from reserving.synthetic import generate_claims
+from reserving.nightly.claims import ClaimColumns, ClaimsError, read_claims
+from reserving.nightly.synthetic import generate_claims
 
 HEADER = "consortium,service,incurred_date,paid_date,amount,claim_id,patient_id\n"
 

@@ -1,20 +1,21 @@
 """The nightly job end to end: outputs, isolation of bad segments, history, accuracy against known truth."""
 
-import argparse
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from reserving.nightly import add_nightly_parser, run_nightly, run_nightly_job
-from reserving.synthetic import generate_claims
+from _kit.cli import Parser
+from reserving.nightly import run_nightly_job
+from reserving.nightly.cli import add_nightly_parser, run_nightly
+from reserving.nightly.synthetic import generate_claims
 
 SERVICES = ["acute_inpatient", "emergency", "prescribing"]
 
 
 def _parse(argv):
-    parser = argparse.ArgumentParser(prog="python -m reserving")
+    parser = Parser(prog="python -m reserving")
     add_nightly_parser(parser.add_subparsers())
     return parser.parse_args(argv)
 
@@ -92,7 +93,7 @@ def test_history_replaces_reruns_and_reports_movements_and_actual_vs_expected(tm
     first = run_nightly_job(may, tmp_path / "may", db=db, as_of="2024-05-31", n_sims=100, progress=False)
     again = run_nightly_job(may, tmp_path / "may", db=db, as_of="2024-05-31", n_sims=100, progress=False)
     june = run_nightly_job(s.lines, tmp_path / "june", db=db, n_sims=100, progress=False)
-    from reserving.history import load_runs
+    from reserving.nightly.history import load_runs
     runs = load_runs(db)
     assert runs["run_id"].tolist() == [again.run_id, june.run_id]
     assert first.run_id not in runs["run_id"].tolist()
@@ -184,7 +185,7 @@ def test_ranges_match_a_naive_adjustment_of_the_bootstrap_samples(tmp_path):
 
 def test_a_batch_whose_every_segment_fails_the_bootstrap_does_not_stop_the_run(tmp_path, monkeypatch):
     """With a tiny chunk_mb each consortium is a batch of its own; C002's whole batch fails."""
-    from reserving import nightly
+    from reserving.nightly import ranges as nightly   # where the job calls the bootstrap
 
     s = generate_claims(n_consortia=3, services=SERVICES, n_months=18, as_of="2024-06-30", lines_per_cell=30, seed=3)
     clean = run_nightly_job(s.lines, tmp_path / "clean", n_sims=100, seed=2, chunk_mb=1e-6, budget=s.budget,
