@@ -264,3 +264,27 @@ def test_chain_ladder_diagnostics_are_written(tmp_path):
     report = run.outputs["report"].read_text()
     assert f"Chain-ladder diagnostics (assumptions where data were missing): {len(ref)}" in report
     assert 'id="diagnostics"' in report
+
+
+def test_a_failed_run_publishes_nothing_and_leaves_the_previous_outputs(tmp_path, monkeypatch):
+    from reserving.nightly import ranges
+    from reserving.nightly.history import load_runs
+
+    s = generate_claims(n_consortia=1, services=SERVICES, n_months=12, as_of="2024-06-30", lines_per_cell=20, seed=8)
+    first = run_nightly_job(s.lines, tmp_path, n_sims=50, progress=False)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+    def broken(tri, **kwargs):
+        raise ValueError("bootstrap broke")
+
+    monkeypatch.setattr(ranges, "bootstrap_odp", broken)
+    with pytest.raises(RuntimeError, match="bootstrap failed for every segment"):
+        run_nightly_job(s.lines.iloc[:-50], tmp_path, n_sims=50, progress=False)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before     # no staging folder left either
+    assert load_runs(tmp_path / "history.duckdb")["run_id"].tolist() == [first.run_id]
+
+
+def test_the_progress_bar_counts_consortia(tmp_path, capsys):
+    s = generate_claims(n_consortia=3, services=SERVICES, n_months=12, as_of="2024-06-30", lines_per_cell=20, seed=8)
+    run_nightly_job(s.lines, tmp_path, n_sims=50, chunk_mb=1e-6)
+    assert "simulate [##############################] 3/3" in capsys.readouterr().err
