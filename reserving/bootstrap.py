@@ -191,11 +191,12 @@ def bootstrap_odp(
         shorter than the others) are skipped.
     average, n_periods, drop_high, drop_low, exclude
         Factor options (keyword-only, in the same order in every method), exactly as
-        :func:`reserving.chain_ladder` (the fit is :func:`reserving.development.develop`): ``average`` one of ``'volume'``, ``'simple'``,
-        ``'regression'``; ``n_periods`` the number of latest diagonals used (None: all);
-        ``drop_high``/``drop_low`` how many highest/lowest link ratios of each lag to drop;
-        ``exclude`` (origin, development) pairs or a boolean array of link ratios to leave out.
-        Every pseudo triangle is refitted with the same options. Tails are not supported.
+        :func:`reserving.chain_ladder` (the fit is :func:`reserving.development.develop`):
+        ``average`` one of ``'volume'``, ``'simple'``, ``'regression'``; ``n_periods`` the
+        number of latest diagonals used (None: all); ``drop_high``/``drop_low`` how many
+        highest/lowest link ratios of each lag to drop; ``exclude`` (origin, development) pairs or
+        a boolean array of link ratios to leave out. Every pseudo triangle is refitted with the
+        same options. Tails are not supported.
     n_sims : int
         Simulations per segment.
     seed : int, optional

@@ -10,7 +10,7 @@ module             what it holds
 ``job``            :func:`run_nightly_job`, the stages in order
 ``claims``         reading, validating and bucketing claim lines (:func:`read_claims`)
 ``isolation``      one segment's failure is reported and the others run
-``priors``         the Bornhuetter-Ferguson prior from the budget or members
+``selection``      the selected estimate: BF blend with a budget or PMPM prior, expected payments
 ``ranges``         bootstrap ranges of the selected estimate, a few consortia at a time
 ``outturn``        outturn against budget, probability of overspend, actual against expected
 ``tables``         the result tables (estimates, segments, consortia, national)

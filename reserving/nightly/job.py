@@ -1,25 +1,14 @@
 """The nightly job: claim lines to reserves, outturn against budget, run history and a report.
 
-Stages (each timed, in ``NightlyResult.timings``):
+Stages, each timed in ``NightlyResult.timings``: ``read`` the claim lines (:mod:`.claims`; rejected
+lines to ``rejects.csv``), ``chain_ladder`` (Mack over every segment at once), ``bf`` (the selected
+estimate, :mod:`.selection`), ``simulate`` (bootstrap ranges, :mod:`.ranges`), ``outturn`` against
+budget, ``history`` (movements and actual against expected from the previous run), ``write``: the
+outputs (:mod:`.outputs`) are staged, the run is stored in the history database in one transaction,
+then the outputs are published together, so a run that fails publishes nothing.
 
-1. ``read``: :func:`reserving.nightly.claims.read_claims` validates and buckets the claim lines in
-   DuckDB; rejected lines go to ``rejects.csv`` (file, line, segment, reason; never a patient id).
-2. ``chain_ladder``: :func:`reserving.mack` over every segment at once (chain-ladder completion
-   factors and Mack standard errors).
-3. ``bf``: the health-practice blend for immature months (:mod:`reserving.bornhuetter_ferguson`),
-   with the budget as prior, or a trended PMPM where there is no budget (:mod:`.priors`).
-4. ``simulate``: bootstrap ranges of the selected estimate (:mod:`.ranges`), per segment and
-   origin, per consortium and nationally.
-5. ``outturn``: outturn against budget per consortium for the financial year to date.
-6. ``history``: movements and actual against expected from the previous run in the DuckDB history.
-7. ``write``: the outputs (:mod:`.outputs`) are staged, the run is stored in the history database
-   in one transaction, then the outputs are published together; a run that fails publishes nothing.
-
-A segment that cannot be reserved (no usable line, no payments, a chain-ladder or bootstrap
-failure) is reported in ``segment_errors`` and the report, and left out; the others run
-(:mod:`.isolation`). Its consortium's totals then leave that service out, so they are marked:
-``services_failed`` in the consortium summary and the outturn, and an outturn flag of
-``incomplete`` where it would otherwise be green (:func:`.tables.mark_incomplete`).
+A segment that cannot be reserved is reported in ``segment_errors`` and left out; the others run
+(:mod:`.isolation`), and its consortium's totals are marked (:func:`.tables.mark_incomplete`).
 """
 
 from __future__ import annotations
@@ -34,17 +23,17 @@ from _kit.progress import compile_notice, say
 from _kit.publish import Publication
 from _kit.tables import read_table
 from reserving import _bootstrap_kernels, _kernels
-from reserving.bornhuetter_ferguson import METHODS, bornhuetter_ferguson
+from reserving.bornhuetter_ferguson import METHODS
 from reserving.errors import ReservingError
 from reserving.nightly import tables
 from reserving.nightly.claims import ClaimColumns, read_claims
 from reserving.nightly.history import compare, new_run_id, save_run
 from reserving.nightly.isolation import NoSegmentReserved, checked_mack, drop_unpaid, failed_services, isolate
 from reserving.nightly.outputs import REJECTS, stage_outputs
-from reserving.nightly.outturn import expected_next_payments, financial_year_months
-from reserving.nightly.priors import prior as bf_prior
+from reserving.nightly.outturn import financial_year_months
 from reserving.nightly.ranges import bootstrap_ranges
 from reserving.nightly.result import NightlyResult
+from reserving.nightly.selection import select
 
 #: Seconds the first run spends compiling the reserving kernels on 2 cores (benchmarks: 19 s for
 #: chain ladder and Mack, 53 s for the bootstrap, on an empty Numba cache).
@@ -134,14 +123,8 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
         timings["chain_ladder"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        completion = 1.0 / cl.cdf
-        prior = bf_prior(tri, cl.ultimate, completion, budget_df, members_df, threshold)
-        bf = bornhuetter_ferguson(tri, prior, cl.cdf, cl_ultimate=cl.ultimate, method=method, threshold=threshold)
-        cdf_pattern = cl.development.cdf_values
-        lag = np.maximum(cl.latest_lag, 0)
-        next_cdf = np.where(lag + 1 < tri.n_lags,
-                            np.take_along_axis(cdf_pattern, np.minimum(lag + 1, tri.n_lags - 1), axis=1), 1.0)
-        expected_next = expected_next_payments(np.nan_to_num(bf.ibnr), completion, 1.0 / next_cdf)
+        sel = select(tri, cl, budget_df, members_df, method=method, threshold=threshold)
+        bf = sel.bf
         timings["bf"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -158,7 +141,7 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
         out = None if budget_df is None else tables.consortium_outturn(tri, paid, ibnr, spread, in_period, budget_df,
                                                                        months, failed)
         timings["outturn"] = time.perf_counter() - t
-        estimates = tables.estimates(tri, bf, keep, cl, mk, spread, completion, prior, expected_next)
+        estimates = tables.estimates(tri, keep, mk, sel, spread)
 
         t = time.perf_counter()
         history = compare(db, as_of, estimates)
@@ -172,8 +155,9 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
             as_of=as_of, run_id=new_run_id(as_of), parameters=parameters, claims=data, triangles=tri,
             estimates=estimates, segment_totals=tables.segment_totals(tri, paid, ibnr, spread),
             consortium_summary=tables.consortium_summary(estimates, spread, out, failed),
-            consortium_by_origin=spread.consortium_by_origin, national_by_origin=tables.national(tri, paid, ibnr, spread),
-            pattern=tables.pattern(tri, cdf_pattern[keep]), outturn=out, segment_errors=seg_errors,
+            consortium_by_origin=spread.consortium_by_origin,
+            national_by_origin=tables.national(tri, paid, ibnr, spread),
+            pattern=tables.pattern(tri, cl.development.cdf_values[keep]), outturn=out, segment_errors=seg_errors,
             diagnostics=tables.diagnostics(mk), movements=history.movements,
             actual_vs_expected=history.actual_vs_expected, previous_as_of=history.previous_as_of, timings=timings,
             max_detail=max_detail,

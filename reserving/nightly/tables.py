@@ -13,6 +13,7 @@ import pandas as pd
 from reserving.nightly.isolation import ERROR_COLUMNS
 from reserving.nightly.outturn import OutturnResult, outturn, period_budget
 from reserving.nightly.ranges import Ranges
+from reserving.nightly.selection import Selection
 from reserving.results import DIAGNOSTIC_COLUMNS
 from reserving.triangle import TriangleSet
 
@@ -21,13 +22,14 @@ ESTIMATE_COLUMNS = ["consortium", "service", "origin", "paid", "ibnr", "ultimate
                     "ibnr_chain_ladder", "prior", "std_err", "completion", "method", "expected_next"]
 
 
-def estimates(tri: TriangleSet, bf, keep, cl, mk, ranges: Ranges, completion, prior, expected_next) -> pd.DataFrame:
+def estimates(tri: TriangleSet, keep, mk, sel: Selection, ranges: Ranges) -> pd.DataFrame:
     """One row per segment and origin with data: :data:`ESTIMATE_COLUMNS`.
 
-    ``bf``, ``cl``, ``mk`` and the arrays are over every segment reserved by the chain-ladder;
+    ``mk`` (the Mack result) and ``sel`` are over every segment reserved by the chain-ladder;
     ``keep`` selects those the bootstrap reserved too (the segments of ``tri``).
     """
     n_seg, n_org = tri.n_segments, tri.n_origins
+    bf, cl = sel.bf, mk.chain_ladder
     seg = tri.segments.to_frame(index=False).astype(str)
     frame = pd.DataFrame({
         "consortium": np.repeat(seg["consortium"].to_numpy(), n_org),
@@ -35,9 +37,9 @@ def estimates(tri: TriangleSet, bf, keep, cl, mk, ranges: Ranges, completion, pr
         "origin": np.tile(tri.origins.to_timestamp(), n_seg),
         "paid": bf.paid[keep].ravel(), "ibnr": bf.ibnr[keep].ravel(), "ultimate": bf.ultimate[keep].ravel(),
         "ibnr_p75": ranges.segment_q[0].ravel(), "ibnr_p95": ranges.segment_q[1].ravel(),
-        "ibnr_chain_ladder": cl.ibnr[keep].ravel(), "prior": prior[keep].ravel(),
-        "std_err": mk.std_err[keep].ravel(), "completion": completion[keep].ravel(),
-        "method": bf.method_used[keep].ravel(), "expected_next": expected_next[keep].ravel(),
+        "ibnr_chain_ladder": cl.ibnr[keep].ravel(), "prior": sel.prior[keep].ravel(),
+        "std_err": mk.std_err[keep].ravel(), "completion": sel.completion[keep].ravel(),
+        "method": bf.method_used[keep].ravel(), "expected_next": sel.expected_next[keep].ravel(),
     })
     return frame[np.isfinite(frame["paid"].to_numpy())].reset_index(drop=True)[ESTIMATE_COLUMNS]
 

@@ -284,7 +284,13 @@ def test_a_failed_run_publishes_nothing_and_leaves_the_previous_outputs(tmp_path
     assert load_runs(tmp_path / "history.duckdb")["run_id"].tolist() == [first.run_id]
 
 
-def test_the_progress_bar_counts_consortia(tmp_path, capsys):
+def test_the_progress_bar_counts_consortia_after_a_compile_notice(tmp_path, capsys, monkeypatch):
+    from reserving import _bootstrap_kernels, _kernels
+    from reserving.nightly import job
+
+    notices = []
+    monkeypatch.setattr(job, "compile_notice", lambda what, seconds, *modules, enabled: notices.append(modules))
     s = generate_claims(n_consortia=3, services=SERVICES, n_months=12, as_of="2024-06-30", lines_per_cell=20, seed=8)
     run_nightly_job(s.lines, tmp_path, n_sims=50, chunk_mb=1e-6)
     assert "simulate [##############################] 3/3" in capsys.readouterr().err
+    assert notices == [(_kernels, _bootstrap_kernels)]
