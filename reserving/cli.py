@@ -50,7 +50,8 @@ def run_demo(args) -> int:
 
 def parser() -> Parser:
     """The parser of ``python -m reserving`` with its subcommands."""
-    p = Parser(prog="python -m reserving", description=__doc__.split("\n\n")[0], examples=_EXAMPLES)
+    p = Parser(prog="python -m reserving", description="IBNR reserving: a demo of the methods on the bundled "
+               "sample, and the nightly job.", examples=_EXAMPLES)
     commands = p.add_subparsers(dest="command", required=True)
     demo = subcommand(commands, "demo", help="reserve the bundled sample claims and print the table",
                       examples="  python -m reserving demo --sigma mack")

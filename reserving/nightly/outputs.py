@@ -3,7 +3,8 @@
 Files (in the output folder once published):
 
 ================================  ==============================================================
-``estimates.csv`` / ``.parquet``  one row per segment and incurred month (``tables.ESTIMATE_COLUMNS``)
+``estimates.csv`` / ``.parquet``  one row per segment and incurred month (columns in
+                                  ``tables.ESTIMATE_COLUMNS``)
 ``rejects.csv``                   rejected claim lines: file, line, segment, reason (written while
                                   the claims are read, into the same publication)
 ``outturn.csv``                   outturn against budget per consortium (with a budget only)
@@ -13,7 +14,8 @@ Files (in the output folder once published):
 ``report.html``                   the report, for people
 ================================  ==============================================================
 
-CSV files are written with :func:`_kit.publish.write_csv` (safe to open in a spreadsheet).
+CSV files are written with :func:`_kit.publish.write_csv` (safe to open in a spreadsheet);
+``rejects.csv``, which can be long, is streamed through the same :func:`_kit.publish.excel_safe`.
 """
 
 from __future__ import annotations
