@@ -22,6 +22,7 @@ import pandas as pd
 from _kit.progress import compile_notice, say
 from _kit.publish import Publication
 from _kit.tables import read_table
+from _kit.validate import require_columns
 from reserving import _bootstrap_kernels, _kernels
 from reserving.bornhuetter_ferguson import METHODS
 from reserving.errors import ReservingError
@@ -99,8 +100,9 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
     timings: dict[str, float] = {}
     out_dir = Path(out_dir)
     db = Path(db) if db is not None else out_dir / "history.duckdb"
-    budget_df, members_df, known_df = (_table(budget, "budget file"), _table(members, "members file"),
-                                       _table(known_segments, "known segments file"))
+    budget_df = _table(budget, "budget", ["consortium", "month", "budget"])
+    members_df = _table(members, "members", ["consortium", "month", "members"])
+    known_df = _table(known_segments, "known segments", [])
     with Publication(out_dir) as pub:
         t = time.perf_counter()
         data = read_claims(claims, as_of=as_of, columns=columns, known_segments=known_df,
@@ -176,8 +178,14 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
     return result
 
 
-def _table(source, what: str) -> pd.DataFrame | None:
-    """``source`` as a DataFrame: as given, or read from a CSV / Parquet path (``month`` read as text)."""
-    if source is None or isinstance(source, pd.DataFrame):
-        return source
-    return read_table(source, what, error=ReservingError, dtype={"month": str})
+def _table(source, what: str, columns: list) -> pd.DataFrame | None:
+    """``source`` as a DataFrame with ``columns``: as given, or read from a CSV / Parquet path
+    (``month`` read as text); errors name the file."""
+    if source is None:
+        return None
+    if isinstance(source, pd.DataFrame):
+        frame, name = source, f"{what} table"
+    else:
+        frame, name = read_table(source, f"{what} file", error=ReservingError, dtype={"month": str}), source
+    require_columns(frame, columns, name, error=ReservingError)
+    return frame

@@ -40,3 +40,11 @@ def test_help_ends_with_the_exit_statuses(capsys):
         main(["nightly", "--help"])
     text = capsys.readouterr().out
     assert "examples:" in text and "2  partial success" in text
+
+
+def test_a_budget_file_without_its_columns_is_named(tmp_path, capsys):
+    budget = tmp_path / "budget.csv"
+    budget.write_text("consortium,month,budgt\nC001,2024-01,1\n")
+    assert main(["nightly", "--demo", "--out", str(tmp_path / "out"), "--budget", str(budget)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"error: {budget}: missing column(s) 'budget' (it has 'consortium', 'month', 'budgt')\n"
