@@ -335,8 +335,8 @@ def _register_known(con, known: pd.DataFrame | None, columns: ClaimColumns) -> l
     mapping = {columns.consortium: "consortium", columns.service: "service"}
     cols = [c for c in known.columns if c in mapping]
     if not cols:
-        raise ClaimsError(f"known segments need a {columns.consortium!r} or {columns.service!r} column; "
-                          f"got {list(known.columns)}", file="known segments")
+        raise ClaimsError(f"needs a {columns.consortium!r} or {columns.service!r} column; got {list(known.columns)}",
+                          file="known segments")
     table = known[cols].astype(str).apply(lambda s: s.str.strip()).drop_duplicates().rename(columns=mapping)
     con.register("_known_frame", table.assign(_known=True))
     return [mapping[c] for c in cols]
