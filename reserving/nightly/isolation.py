@@ -31,7 +31,15 @@ class NoSegmentReserved(ReservingError, RuntimeError):
 
 
 def label(tri: TriangleSet, s: int) -> tuple[str, str]:
-    """``(consortium, service)`` of segment position ``s`` as text."""
+    """``(consortium, service)`` of segment position ``s`` as text.
+
+    Examples
+    --------
+    >>> tri = TriangleSet.from_array([[1., 2.], [1., np.nan]], origin_start="2024-01", grain="M",
+    ...     segments=pd.MultiIndex.from_tuples([("A", 7)], names=["consortium", "service"]))
+    >>> label(tri, 0)
+    ('A', '7')
+    """
     c, v = tri.segments[s]
     return str(c), str(v)
 
@@ -40,6 +48,14 @@ def drop_unpaid(tri: TriangleSet, errors: list) -> TriangleSet:
     """``tri`` without the segments whose accepted lines pay nothing at all (nothing to develop).
 
     Each dropped segment is appended to ``errors``.
+
+    Examples
+    --------
+    >>> tri = TriangleSet.from_array([[[1., 2.], [1., np.nan]], [[0., 0.], [0., np.nan]]], origin_start="2024-01",
+    ...     grain="M", segments=pd.MultiIndex.from_tuples([("A", "er"), ("A", "op")], names=["consortium", "service"]))
+    >>> errors = []
+    >>> list(drop_unpaid(tri, errors).segments), [e["service"] for e in errors]
+    ([('A', 'er')], ['op'])
     """
     bad = np.nansum(np.abs(tri.latest), axis=1) == 0
     for s in np.flatnonzero(bad):

@@ -45,7 +45,13 @@ def estimates(tri: TriangleSet, keep, mk, sel: Selection, ranges: Ranges) -> pd.
 
 
 def segment_errors(errors: list) -> pd.DataFrame:
-    """The segments that could not be reserved: consortium, service, error."""
+    """The segments that could not be reserved: consortium, service, error.
+
+    Examples
+    --------
+    >>> segment_errors([]).columns.tolist()
+    ['consortium', 'service', 'error']
+    """
     return pd.DataFrame(errors, columns=ERROR_COLUMNS)
 
 
@@ -124,7 +130,15 @@ def national(tri: TriangleSet, paid, ibnr, ranges: Ranges) -> pd.DataFrame:
 
 
 def pattern(tri: TriangleSet, cdf_pattern: np.ndarray) -> pd.DataFrame:
-    """Completion (1 / CDF) by lag per segment: consortium, service, lag, completion."""
+    """Completion (1 / CDF) by lag per segment: consortium, service, lag, completion.
+
+    Examples
+    --------
+    >>> tri = TriangleSet.from_array([[1., 2.], [1., np.nan]], origin_start="2024-01", grain="M",
+    ...     segments=pd.MultiIndex.from_tuples([("A", "er")], names=["consortium", "service"]))
+    >>> pattern(tri, np.array([[2.0, 1.0]]))["completion"].tolist()
+    [0.5, 1.0]
+    """
     seg = tri.segments.to_frame(index=False).astype(str)
     n_lag = tri.n_lags
     return pd.DataFrame({
