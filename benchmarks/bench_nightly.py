@@ -19,6 +19,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from _kit.publish import write_csv
 from benchmarks._harness import Side, Workload
 
 CACHE = Path(os.environ.get("RESERVING_BENCH_DATA", "/tmp/commissioning-risk-bench"))
@@ -37,18 +38,15 @@ def workloads() -> list[Workload]:
 
 
 def setup(n_consortia: int, n_months: int, lines_per_cell: float, n_sims: int) -> dict:
-    from reserving.synthetic import write_parquet_dataset
+    from reserving.nightly.synthetic import write_parquet_dataset
 
     folder = CACHE / f"nightly_{n_consortia}x{n_months}x{lines_per_cell:g}"
     claims = folder / "claims.parquet"
     budget = folder / "budget.csv"
     if not claims.exists() or not budget.exists():
-        folder.mkdir(parents=True, exist_ok=True)
         _, frame = write_parquet_dataset(claims, n_consortia=n_consortia, n_months=n_months, as_of="2024-12-31",
                                          lines_per_cell=lines_per_cell, seed=2024)
-        tmp = budget.with_suffix(".tmp")
-        frame.assign(month=frame["month"].astype(str)).to_csv(tmp, index=False)
-        os.replace(tmp, budget)
+        write_csv(frame.assign(month=frame["month"].astype(str)), budget)
     _warm_up()
     return {"claims": str(claims), "budget": str(budget), "n_sims": n_sims}
 
@@ -60,15 +58,12 @@ def _warm_up() -> None:
     cache is measured on its own in ``bench_reserving``.
     """
     from reserving.nightly import run_nightly_job
-    from reserving.synthetic import write_parquet_dataset
+    from reserving.nightly.synthetic import write_parquet_dataset
 
     folder = CACHE / "nightly_warm_up"
     claims = folder / "claims.parquet"
     if not claims.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / "claims.tmp.parquet"
-        write_parquet_dataset(tmp, n_consortia=2, n_months=24, as_of="2024-12-31", lines_per_cell=20.0, seed=1)
-        os.replace(tmp, claims)
+        write_parquet_dataset(claims, n_consortia=2, n_months=24, as_of="2024-12-31", lines_per_cell=20.0, seed=1)
     out = Path(tempfile.mkdtemp(prefix="bench_nightly_warm_"))
     try:
         run_nightly_job(str(claims), out, n_sims=20, progress=False)

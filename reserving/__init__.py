@@ -1,18 +1,23 @@
-"""IBNR reserving for risk-bearing health budgets: triangles, chain-ladder, Mack, bootstrap."""
+"""IBNR reserving for risk-bearing health budgets: triangles, chain-ladder, Mack, bootstrap.
+
+The top level holds the methods (functions over triangles, no files, no DuckDB). The nightly
+application (claim lines in DuckDB, run history, outputs, report) is :mod:`reserving.nightly`::
+
+    from reserving.nightly import ClaimColumns, read_claims, run_nightly_job
+"""
 
 from reserving.bootstrap import BootstrapResult, bootstrap_odp
 from reserving.chain_ladder import ChainLadder, chain_ladder
-from reserving.errors import TriangleError
+from reserving.errors import ReservingError, TriangleError
 from reserving.mack import Mack, mack
 from reserving.tail import TailConstant, TailCurve
 from reserving.triangle import Triangle, TriangleSet
 from reserving.bornhuetter_ferguson import bornhuetter_ferguson
-from reserving.claims import ClaimColumns, read_claims
-from reserving.nightly import run_nightly_job
 
 __all__ = [
     "Triangle",
     "TriangleSet",
+    "ReservingError",
     "TriangleError",
     "chain_ladder",
     "ChainLadder",
@@ -23,7 +28,4 @@ __all__ = [
     "bootstrap_odp",
     "BootstrapResult",
     "bornhuetter_ferguson",
-    "read_claims",
-    "ClaimColumns",
-    "run_nightly_job",
 ]

@@ -17,7 +17,7 @@ from reserving import _bootstrap_kernels as bk
 from reserving._kernels import link_weights_batch
 from _kit.random import stream_keys
 from reserving.development import AVERAGES, _exclusions, _n_periods, _per_lag, develop
-from reserving.errors import TriangleError
+from reserving.errors import ReservingError, TriangleError
 from reserving.triangle import TriangleSet
 
 QUANTILES = (0.5, 0.75, 0.9, 0.95, 0.99, 0.995)
@@ -96,14 +96,14 @@ class BootstrapResult:
         The total of a simulation is the sum over origins.
         """
         if self.ibnr_samples is None:
-            raise ValueError("samples were not kept: call bootstrap_odp(..., keep_samples=True)")
+            raise ReservingError("samples were not kept: call bootstrap_odp(..., keep_samples=True)")
         return self.ibnr_samples.transpose(0, 2, 1)
 
     @property
     def cash_flow_samples(self) -> np.ndarray:
         """(n_segments, n_sims, n_calendar) simulated future payments by calendar period (a view)."""
         if self.cash_samples is None:
-            raise ValueError("samples were not kept: call bootstrap_odp(..., keep_samples=True)")
+            raise ReservingError("samples were not kept: call bootstrap_odp(..., keep_samples=True)")
         return self.cash_samples.transpose(0, 2, 1)
 
     @property
@@ -161,16 +161,17 @@ class BootstrapResult:
 
 def bootstrap_odp(
     tri: TriangleSet,
-    n_sims: int = 10_000,
-    seed: int | None = None,
-    process: str = "gamma",
-    residuals: str = "hat",
-    bias_correction: bool = True,
+    *,
     average: str = "volume",
     n_periods: int | None = None,
     drop_high=None,
     drop_low=None,
     exclude=None,
+    n_sims: int = 10_000,
+    seed: int | None = None,
+    process: str = "gamma",
+    residuals: str = "hat",
+    bias_correction: bool = True,
     keep_samples: bool = True,
     client=None,
 ) -> BootstrapResult:
@@ -188,6 +189,14 @@ def bootstrap_odp(
         Cumulative triangles (currency). Within a segment every cell up to the valuation must
         be present for the origins that have data; origins with no data at all (a segment
         shorter than the others) are skipped.
+    average, n_periods, drop_high, drop_low, exclude
+        Factor options (keyword-only, in the same order in every method), exactly as
+        :func:`reserving.chain_ladder` (the fit is :func:`reserving.development.develop`):
+        ``average`` one of ``'volume'``, ``'simple'``, ``'regression'``; ``n_periods`` the
+        number of latest diagonals used (None: all); ``drop_high``/``drop_low`` how many
+        highest/lowest link ratios of each lag to drop; ``exclude`` (origin, development) pairs or
+        a boolean array of link ratios to leave out. Every pseudo triangle is refitted with the
+        same options. Tails are not supported.
     n_sims : int
         Simulations per segment.
     seed : int, optional
@@ -212,13 +221,6 @@ def bootstrap_odp(
         every simulation, so the distribution is centred on the chain-ladder IBNR with its
         spread unchanged. False gives England & Verrall's distribution as published; the
         estimate is in ``.bias`` either way.
-    average, n_periods, drop_high, drop_low, exclude
-        Factor options, exactly as :func:`reserving.chain_ladder` (the fit is
-        :func:`reserving.development.develop`): ``average`` one of ``'volume'``, ``'simple'``,
-        ``'regression'``; ``n_periods`` the number of latest diagonals used (None: all);
-        ``drop_high``/``drop_low`` how many highest/lowest link ratios of each lag to drop;
-        ``exclude`` (origin, development) pairs or a boolean array of link ratios to leave out.
-        Every pseudo triangle is refitted with the same options. Tails are not supported.
     keep_samples : bool
         Keep the simulations (``.samples``, ``.cash_flow_samples``): memory
         ``8 n_segments n_sims (n_origins + n_calendar)`` bytes. False keeps only the
@@ -257,16 +259,17 @@ def bootstrap_odp(
     True
     """
     if not isinstance(tri, TriangleSet):
-        raise TypeError(f"bootstrap_odp needs a TriangleSet; got {type(tri).__name__}")
+        raise TriangleError(f"bootstrap_odp needs a TriangleSet; got {type(tri).__name__} "
+                            "(build one with TriangleSet.from_...)")
     if isinstance(n_sims, bool) or not isinstance(n_sims, (int, np.integer)) or n_sims < 2:
-        raise ValueError(f"n_sims must be an integer of at least 2; got {n_sims!r}")
+        raise ReservingError(f"n_sims must be an integer of at least 2; got {n_sims!r}")
     if process not in _PROCESSES:
-        raise ValueError(f"process must be one of {list(_PROCESSES)}; got {process!r}")
+        raise ReservingError(f"process must be one of {list(_PROCESSES)}; got {process!r}")
     if residuals not in ("hat", "dof"):
-        raise ValueError(f"residuals must be 'hat' or 'dof'; got {residuals!r}")
+        raise ReservingError(f"residuals must be 'hat' or 'dof'; got {residuals!r}")
     seed = int(np.random.SeedSequence().entropy if seed is None else seed)
     if seed < 0:
-        raise ValueError(f"seed must be a non-negative integer; got {seed}")
+        raise ReservingError(f"seed must be a non-negative integer; got {seed}")
     options = dict(
         n_sims=int(n_sims), seed=seed, process=process, residuals=residuals,
         bias_correction=bias_correction, average=average, n_periods=n_periods,

@@ -36,6 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from _kit.validate import require_columns
+from reserving.errors import ReservingError
 from reserving.triangle import TriangleSet
 
 METHODS = ("blend", "bf", "chain_ladder")
@@ -123,15 +125,15 @@ def bornhuetter_ferguson(
     ([[1.0, 0.8333]], [[150.0, 136.39]])
     """
     if method not in METHODS:
-        raise ValueError(f"method {method!r} is not one of {METHODS}")
+        raise ReservingError(f"method {method!r} is not one of {METHODS}")
     if not 0 < threshold <= 1:
-        raise ValueError(f"threshold {threshold} must be in (0, 1]")
+        raise ReservingError(f"threshold {threshold} must be in (0, 1]")
     shape = (tri.n_segments, tri.n_origins)
     prior = _as_2d(prior, shape, "prior")
     cdf = _as_2d(cdf, shape, "cdf")
     if (cdf[np.isfinite(cdf)] <= 0).any():
         s, i = np.argwhere(np.isfinite(cdf) & (cdf <= 0))[0]
-        raise ValueError(f"cdf {cdf[s, i]} at segment {tri.segment_name(s)}, origin {tri.origins[i]} is not positive")
+        raise ReservingError(f"cdf {cdf[s, i]} at origin {tri.origins[i]} is not positive", segment=tri.segment_name(s))
     paid = tri.latest
     completion = 1.0 / cdf
     bf_ult = paid + prior * (1.0 - completion)
@@ -140,13 +142,14 @@ def bornhuetter_ferguson(
         cl = np.full(shape, np.nan) if cl_ultimate is None else _as_2d(cl_ultimate, shape, "cl_ultimate")
     else:
         if cl_ultimate is None:
-            raise ValueError(f"method={method!r} needs cl_ultimate")
+            raise ReservingError(f"method={method!r} needs cl_ultimate (the chain-ladder ultimates)")
         cl = _as_2d(cl_ultimate, shape, "cl_ultimate")
         weight = np.ones(shape) if method == "chain_ladder" else np.clip(completion / threshold, 0.0, 1.0)
     no_prior = ~np.isfinite(prior) & (weight < 1)
     if no_prior.any() and not np.isfinite(cl[no_prior]).all():
         s, i = np.argwhere(no_prior & ~np.isfinite(cl))[0]
-        raise ValueError(f"no prior and no chain-ladder ultimate at segment {tri.segment_name(s)}, origin {tri.origins[i]}")
+        raise ReservingError(f"no prior and no chain-ladder ultimate at origin {tri.origins[i]}",
+                             segment=tri.segment_name(s))
     weight = np.where(no_prior, 1.0, weight)
     ultimate = np.where(weight >= 1, cl, np.where(weight <= 0, bf_ult, weight * cl + (1 - weight) * bf_ult))
     ultimate = np.where(np.isnan(paid), np.nan, ultimate)
@@ -158,7 +161,7 @@ def bornhuetter_ferguson(
 def _as_2d(values, shape, name) -> np.ndarray:
     arr = np.asarray(values, dtype=np.float64)
     if arr.shape != shape:
-        raise ValueError(f"{name} has shape {arr.shape}; expected (n_segments, n_origins) = {shape}")
+        raise ReservingError(f"{name} has shape {arr.shape}; expected (n_segments, n_origins) = {shape}")
     return arr
 
 
@@ -250,9 +253,7 @@ def budget_prior(
     >>> budget_prior(tri, b, np.array([[30., 0.], [10., 0.]]), np.array([[1., .1], [1., .1]])).tolist()
     [[75.0, 150.0], [25.0, 50.0]]
     """
-    missing = {"consortium", "month", "budget"} - set(budget.columns)
-    if missing:
-        raise ValueError(f"budget needs columns consortium, month, budget; missing {sorted(missing)}")
+    require_columns(budget, ["consortium", "month", "budget"], "budget", error=ReservingError)
     cons = tri.segments.get_level_values(0).astype(str)
     months = pd.PeriodIndex(pd.PeriodIndex(budget["month"].astype(str), freq="M"))
     table = pd.Series(budget["budget"].to_numpy(float),

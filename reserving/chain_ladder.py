@@ -93,6 +93,7 @@ class ChainLadder:
 
 def chain_ladder(
     tri: TriangleSet,
+    *,
     average: str = "volume",
     n_periods: int | None = None,
     drop_high=None,
@@ -101,6 +102,9 @@ def chain_ladder(
     tail=None,
 ) -> ChainLadder:
     """Chain-ladder ultimates and IBNR for every segment of ``tri``.
+
+    The factor options are keyword-only and in the same order in :func:`reserving.mack` and
+    :func:`reserving.bootstrap_odp`: ``average, n_periods, drop_high, drop_low, exclude, tail``.
 
     Parameters
     ----------

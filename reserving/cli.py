@@ -8,36 +8,32 @@ nightly  claim lines to reserves, ranges, outturn against budget, run history an
 
 from __future__ import annotations
 
-import argparse
 import sys
-from importlib import resources
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from reserving.claims import read_claims
+from _kit.cli import OK, Parser, subcommand
+from _kit.cli import main as run_command
+from _kit.tables import read_table
+from reserving.errors import ReservingError
 from reserving.mack import mack
-from reserving.nightly import add_nightly_parser
+from reserving.nightly.claims import read_claims
+from reserving.nightly.cli import add_nightly_parser, sample_path
 
-_EXAMPLES = """examples:
+_EXAMPLES = """\
   python -m reserving demo
   python -m reserving nightly --demo --out out/demo
   python -m reserving nightly --claims claims.parquet --out out/2024-12 --as-of 2024-12-31
-  python -m reserving nightly --help
-"""
-
-
-def sample_path(name: str) -> Path:
-    """Path of a file bundled in ``reserving/data``."""
-    return Path(str(resources.files("reserving") / "data" / name))
+  python -m reserving nightly --help"""
 
 
 def run_demo(args) -> int:
     """Reserve the bundled synthetic claims (monthly, by consortium x service) and print totals."""
-    claims = read_claims(sample_path("sample_claims.csv"), known_segments=pd.read_csv(sample_path("sample_segments.csv")))
+    known = read_table(sample_path("sample_segments.csv"), "known segments file", error=ReservingError)
+    claims = read_claims(sample_path("sample_claims.csv"), known_segments=known)
     tri = claims.triangles
-    result = mack(tri, sigma=args.sigma, n_periods=args.n_periods)
+    result = mack(tri, n_periods=args.n_periods, sigma=args.sigma)
     totals = result.totals[["latest", "ultimate", "ibnr", "std_err", "cv"]]
     national = totals[["latest", "ultimate", "ibnr"]].sum()
     national["std_err"] = np.nan
@@ -49,22 +45,26 @@ def run_demo(args) -> int:
           "duplicates, unknown segments; `nightly` writes them to a rejects file).\n")
     print(table.to_string(formatters=money | {"cv": "{:.1%}".format}, na_rep=""))
     print("\nThe national row's standard error needs the segments' covariance: see `nightly` for ranges.")
-    return 0
+    return OK
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m reserving", description=__doc__.split("\n\n")[0], epilog=_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="reserve the bundled sample claims and print the table")
+def parser() -> Parser:
+    """The parser of ``python -m reserving`` with its subcommands."""
+    p = Parser(prog="python -m reserving", description="IBNR reserving: a demo of the methods on the bundled "
+               "sample, and the nightly job.", examples=_EXAMPLES)
+    commands = p.add_subparsers(dest="command", required=True)
+    demo = subcommand(commands, "demo", help="reserve the bundled sample claims and print the table",
+                      examples="  python -m reserving demo --sigma mack")
     demo.add_argument("--sigma", choices=["log-linear", "mack"], default="log-linear")
     demo.add_argument("--n-periods", type=int, default=None, help="averaging window in diagonals (default all)")
     demo.set_defaults(func=run_demo)
     add_nightly_parser(commands)
-    args = parser.parse_args(argv)
-    return args.func(args)
+    return p
+
+
+def main(argv=None) -> int:
+    """Run ``python -m reserving`` with ``argv``; returns the exit status (see ``--help``)."""
+    return run_command(parser(), argv)
 
 
 if __name__ == "__main__":

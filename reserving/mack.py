@@ -97,13 +97,14 @@ class Mack:
 
 def mack(
     tri: TriangleSet,
-    sigma: str = "log-linear",
-    tail=None,
+    *,
     average: str = "volume",
     n_periods: int | None = None,
     drop_high=None,
     drop_low=None,
     exclude=None,
+    tail=None,
+    sigma: str = "log-linear",
 ) -> Mack:
     """Chain ladder with Mack (1993) standard errors for every segment of ``tri``.
 
@@ -111,14 +112,14 @@ def mack(
     ----------
     tri : TriangleSet
         Cumulative triangles (currency).
-    sigma : {'log-linear', 'mack'}
-        How sigmas of lags with fewer than two link ratios are filled: a log-linear fit over
-        all lags, or Mack's (1993) ``min(s[j-1]**4 / s[j-2]**2, s[j-2]**2, s[j-1]**2)``.
+    average, n_periods, drop_high, drop_low, exclude
+        Factor options (keyword-only), as in :func:`reserving.chain_ladder`.
     tail : float, TailConstant or TailCurve, optional
         Tail beyond the last age; its sigma and standard error are extrapolated
         (see :mod:`reserving.tail`).
-    average, n_periods, drop_high, drop_low, exclude
-        As in :func:`reserving.chain_ladder`.
+    sigma : {'log-linear', 'mack'}
+        How sigmas of lags with fewer than two link ratios are filled: a log-linear fit over
+        all lags, or Mack's (1993) ``min(s[j-1]**4 / s[j-2]**2, s[j-2]**2, s[j-1]**2)``.
 
     Returns
     -------

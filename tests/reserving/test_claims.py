@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from reserving import TriangleSet
-from reserving.claims import ClaimColumns, ClaimsError, read_claims
-from reserving.synthetic import generate_claims
+from reserving.nightly.claims import ClaimColumns, ClaimsError, read_claims
+from reserving.nightly.synthetic import generate_claims
 
 HEADER = "consortium,service,incurred_date,paid_date,amount,claim_id,patient_id\n"
 
@@ -183,3 +183,13 @@ def test_default_as_of_ignores_paid_dates_after_today(tmp_path):
     assert claims.as_of == pd.Timestamp("2024-01-31")
     assert set(claims.rejects["reason"].str.extract(r"^(\w+ \S+) is after")[0]) == {
         "paid_date 2024-02-03", "incurred_date 2024-02-07", "paid_date 2024-02-15", "incurred_date 2024-02-15"}
+
+
+def test_rejects_file_is_safe_to_open_in_a_spreadsheet(tmp_path):
+    path = _write(tmp_path, GOOD + ["=HYPERLINK(1),er,2024-01-05,2024-01-20,1,20,PT900000020"])
+    rejects = tmp_path / "rejects.csv"
+    read_claims(path, as_of="2024-02-29", known_segments=pd.DataFrame({"consortium": ["A", "B"]}),
+                rejects_path=rejects)
+    written = pd.read_csv(rejects)
+    assert written["consortium"].tolist() == ["'=HYPERLINK(1)"] and written["line"].tolist() == [7]
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]

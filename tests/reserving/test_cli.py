@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from reserving import mack
-from reserving.claims import read_claims
+from reserving.nightly.claims import read_claims
 from reserving.cli import main, sample_path
 
 
@@ -24,3 +24,27 @@ def test_unknown_command_is_an_error(capsys):
     with pytest.raises(SystemExit):
         main(["reserve-everything"])
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_a_missing_claims_file_is_one_line_and_status_1_with_nothing_published(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["nightly", "--claims", str(tmp_path / "nonexistent.csv"), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "nonexistent.csv: no such file" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_help_ends_with_the_exit_statuses(capsys):
+    with pytest.raises(SystemExit):
+        main(["nightly", "--help"])
+    text = capsys.readouterr().out
+    assert "examples:" in text and "2  partial success" in text
+
+
+def test_a_budget_file_without_its_columns_is_named(tmp_path, capsys):
+    budget = tmp_path / "budget.csv"
+    budget.write_text("consortium,month,budgt\nC001,2024-01,1\n")
+    assert main(["nightly", "--demo", "--out", str(tmp_path / "out"), "--budget", str(budget)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"error: {budget}: missing column(s) 'budget' (it has 'consortium', 'month', 'budgt')\n"

@@ -7,7 +7,7 @@ import textwrap
 import pandas as pd
 import pytest
 
-from reserving.history import load_runs, load_table, movements, previous_run, save_run
+from reserving.nightly.history import load_runs, load_table, movements, previous_run, save_run
 
 
 def _estimates(scale=1.0, origins=("2024-01-01", "2024-02-01")):
@@ -47,7 +47,7 @@ def test_process_killed_mid_transaction_leaves_previous_results(tmp_path):
     kept = save_run(db, "2024-01-31", {"n": 1}, _estimates())
     script = textwrap.dedent(f"""
         import os, pandas as pd, duckdb
-        import reserving.history as h
+        import reserving.nightly.history as h
         real = duckdb.DuckDBPyConnection.register
         def die_after_delete(self, name, frame):
             os._exit(3)   # killed after the old rows were deleted, before the commit
@@ -74,9 +74,9 @@ def test_movements_compare_common_origins_only():
 def test_docstring_names_the_default_database_the_nightly_job_uses():
     import inspect
 
-    import reserving.history
+    import reserving.nightly.history
     from reserving.nightly import run_nightly_job
 
-    assert "OUT/history.duckdb" in reserving.history.__doc__
-    assert "reserving_history" not in reserving.history.__doc__
+    assert "OUT/history.duckdb" in reserving.nightly.history.__doc__
+    assert "reserving_history" not in reserving.nightly.history.__doc__
     assert 'out_dir / "history.duckdb"' in inspect.getsource(run_nightly_job)

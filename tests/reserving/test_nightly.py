@@ -1,20 +1,21 @@
 """The nightly job end to end: outputs, isolation of bad segments, history, accuracy against known truth."""
 
-import argparse
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from reserving.nightly import add_nightly_parser, run_nightly, run_nightly_job
-from reserving.synthetic import generate_claims
+from _kit.cli import Parser
+from reserving.nightly import run_nightly_job
+from reserving.nightly.cli import add_nightly_parser, run_nightly
+from reserving.nightly.synthetic import generate_claims
 
 SERVICES = ["acute_inpatient", "emergency", "prescribing"]
 
 
 def _parse(argv):
-    parser = argparse.ArgumentParser(prog="python -m reserving")
+    parser = Parser(prog="python -m reserving")
     add_nightly_parser(parser.add_subparsers())
     return parser.parse_args(argv)
 
@@ -92,7 +93,7 @@ def test_history_replaces_reruns_and_reports_movements_and_actual_vs_expected(tm
     first = run_nightly_job(may, tmp_path / "may", db=db, as_of="2024-05-31", n_sims=100, progress=False)
     again = run_nightly_job(may, tmp_path / "may", db=db, as_of="2024-05-31", n_sims=100, progress=False)
     june = run_nightly_job(s.lines, tmp_path / "june", db=db, n_sims=100, progress=False)
-    from reserving.history import load_runs
+    from reserving.nightly.history import load_runs
     runs = load_runs(db)
     assert runs["run_id"].tolist() == [again.run_id, june.run_id]
     assert first.run_id not in runs["run_id"].tolist()
@@ -184,7 +185,7 @@ def test_ranges_match_a_naive_adjustment_of_the_bootstrap_samples(tmp_path):
 
 def test_a_batch_whose_every_segment_fails_the_bootstrap_does_not_stop_the_run(tmp_path, monkeypatch):
     """With a tiny chunk_mb each consortium is a batch of its own; C002's whole batch fails."""
-    from reserving import nightly
+    from reserving.nightly import ranges as nightly   # where the job calls the bootstrap
 
     s = generate_claims(n_consortia=3, services=SERVICES, n_months=18, as_of="2024-06-30", lines_per_cell=30, seed=3)
     clean = run_nightly_job(s.lines, tmp_path / "clean", n_sims=100, seed=2, chunk_mb=1e-6, budget=s.budget,
@@ -263,3 +264,33 @@ def test_chain_ladder_diagnostics_are_written(tmp_path):
     report = run.outputs["report"].read_text()
     assert f"Chain-ladder diagnostics (assumptions where data were missing): {len(ref)}" in report
     assert 'id="diagnostics"' in report
+
+
+def test_a_failed_run_publishes_nothing_and_leaves_the_previous_outputs(tmp_path, monkeypatch):
+    from reserving.nightly import ranges
+    from reserving.nightly.history import load_runs
+
+    s = generate_claims(n_consortia=1, services=SERVICES, n_months=12, as_of="2024-06-30", lines_per_cell=20, seed=8)
+    first = run_nightly_job(s.lines, tmp_path, n_sims=50, progress=False)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+    def broken(tri, **kwargs):
+        raise ValueError("bootstrap broke")
+
+    monkeypatch.setattr(ranges, "bootstrap_odp", broken)
+    with pytest.raises(RuntimeError, match="bootstrap failed for every segment"):
+        run_nightly_job(s.lines.iloc[:-50], tmp_path, n_sims=50, progress=False)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before     # no staging folder left either
+    assert load_runs(tmp_path / "history.duckdb")["run_id"].tolist() == [first.run_id]
+
+
+def test_the_progress_bar_counts_consortia_after_a_compile_notice(tmp_path, capsys, monkeypatch):
+    from reserving import _bootstrap_kernels, _kernels
+    from reserving.nightly import job
+
+    notices = []
+    monkeypatch.setattr(job, "compile_notice", lambda what, seconds, *modules, enabled: notices.append(modules))
+    s = generate_claims(n_consortia=3, services=SERVICES, n_months=12, as_of="2024-06-30", lines_per_cell=20, seed=8)
+    run_nightly_job(s.lines, tmp_path, n_sims=50, chunk_mb=1e-6)
+    assert "simulate [##############################] 3/3" in capsys.readouterr().err
+    assert notices == [(_kernels, _bootstrap_kernels)]

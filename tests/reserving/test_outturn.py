@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reserving.outturn import actual_vs_expected, expected_next_payments, financial_year_months, outturn, period_budget
+from reserving.nightly.outturn import actual_vs_expected, expected_next_payments, financial_year_months, outturn, period_budget
 
 
 def test_probability_and_percentiles_against_a_direct_count():

@@ -13,7 +13,7 @@ import reserving.report
 from reserving.mack import mack
 from reserving.nightly import run_nightly_job
 from reserving.report import render
-from reserving.synthetic import generate_claims
+from reserving.nightly.synthetic import generate_claims
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from reserving.synthetic import generate_claims, write_parquet_dataset
+from reserving.nightly.synthetic import generate_claims, write_parquet_dataset
 
 SERVICES = ["acute_inpatient", "prescribing", "mental_health"]
 
@@ -74,7 +74,7 @@ def test_parquet_dataset_is_written_in_chunks_with_the_same_lines(tmp_path):
 def test_bundled_sample_is_the_documented_generator_output(tmp_path):
     from importlib import resources
 
-    from reserving.synthetic import write_demo_sample
+    from reserving.nightly.synthetic import write_demo_sample
 
     write_demo_sample(tmp_path)
     bundled = resources.files("reserving") / "data"

@@ -26,7 +26,6 @@ line 2), or 1-based row numbers of a Parquet file or a DataFrame.
 from __future__ import annotations
 
 import glob
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,14 +33,17 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from _kit.publish import excel_safe, write_atomic
+from reserving.errors import ReservingError
 from reserving.triangle import TriangleSet
 
 #: Rejected lines kept in memory on :class:`Claims`; all of them go to ``rejects_path``.
 MAX_REJECTS_IN_MEMORY = 10_000
 _POS_SHIFT = 2**40
+_REJECT_BATCH = 100_000
 
 
-class ClaimsError(ValueError):
+class ClaimsError(ReservingError):
     """Claim lines cannot be read at all (missing file or column, bad as-of date, nothing usable)."""
 
 
@@ -69,8 +71,8 @@ class ClaimColumns:
         used = [self.consortium, self.service, self.incurred_date, self.paid_date, self.amount, self.claim_id]
         if self.patient_id is not None and self.patient_id in used:
             raise ClaimsError(
-                f"column {self.patient_id!r} is the patient id column and cannot be used as a segment, date, "
-                "amount or claim id: patient identifiers must never reach an output"
+                "this is the patient id column and cannot be used as a segment, date, amount or claim id: "
+                "patient identifiers must never reach an output", column=self.patient_id,
             )
         named = [c for c in used if c is not None]
         if len(set(named)) != len(named):
@@ -182,7 +184,7 @@ def read_claims(
                FROM checked WHERE reason IS NULL GROUP BY ALL"""
         ).df()
     except duckdb.Error as exc:
-        raise ClaimsError(_safe_message(exc, source)) from None
+        raise ClaimsError(_safe_message(exc), file=_describe(source)) from None
     finally:
         con.close()
     lines_accepted = int(cells["n"].sum()) if len(cells) else 0
@@ -191,16 +193,16 @@ def read_claims(
     unusable = _unusable(counts, cells)
     if triangles is None:
         raise ClaimsError(
-            f"{_describe(source)}: no usable claim lines ({lines_read} read, all rejected); "
-            f"reasons: {counts.groupby('reason')['lines'].sum().to_dict()}"
+            f"no usable claim lines ({lines_read} read, all rejected); "
+            f"reasons: {counts.groupby('reason')['lines'].sum().to_dict()}", file=_describe(source)
         )
     return Claims(triangles, rejects, counts, unusable, int(lines_read), lines_accepted, as_of)
 
 
-def _safe_message(exc: Exception, source) -> str:
+def _safe_message(exc: Exception) -> str:
     """DuckDB's first line only: its later lines quote the offending input line, patient id and all."""
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return f"{_describe(source)}: cannot read the claim lines: {first}. Fix the file (e.g. quote fields with commas)."
+    return f"cannot read the claim lines: {first}. Fix the file (e.g. quote fields with commas)."
 
 
 def _describe(source) -> str:
@@ -218,7 +220,7 @@ def _files(source) -> list[Path]:
     else:
         found = [Path(p) for p in sorted(glob.glob(str(source)))]
     if not found:
-        raise ClaimsError(f"{source}: no such file, or no CSV/Parquet files there")
+        raise ClaimsError("no such file, or no CSV/Parquet files there", file=source)
     return found
 
 
@@ -241,7 +243,7 @@ def _register_source(con, source, columns: ClaimColumns):
         frame = source[[c for c in [*wanted, columns.claim_id] if c is not None and c in source.columns]]
         missing = [c for c in wanted if c not in frame.columns]
         if missing:
-            raise ClaimsError(f"DataFrame: missing column(s) {missing}; columns are {list(source.columns)}")
+            raise ClaimsError(f"missing column(s) {missing}; columns are {list(source.columns)}", file="DataFrame")
         mixed = {c: frame[c].astype("string") for c in frame.columns if frame[c].dtype == object}
         frame = frame.assign(_line=np.arange(1, len(frame) + 1), **mixed)
         con.register("_frame", frame)
@@ -258,8 +260,8 @@ def _register_source(con, source, columns: ClaimColumns):
             missing = [c for c in wanted if c not in cols]
             if missing:
                 raise ClaimsError(
-                    f"{p}: missing column(s) {missing} in the header ({len(cols) - 1} columns read). "
-                    "Name the columns with ClaimColumns (or the --*-column flags)."
+                    f"missing column(s) {missing} in the header ({len(cols) - 1} columns read). "
+                    "Name the columns with ClaimColumns (or the --*-column flags).", file=p, line=1,
                 )
         has_claim_id = columns.claim_id is not None and all(columns.claim_id in cols for cols in available)
     con.execute("CREATE TEMP TABLE files (file_index BIGINT, file VARCHAR)")
@@ -290,7 +292,8 @@ def _default_as_of(con, columns: ClaimColumns, today) -> pd.Timestamp:
         [today.normalize().date()],
     ).fetchall()[0][0]
     if latest is None:
-        raise ClaimsError(f"no readable {columns.paid_date} up to {today.date()} in the claim lines: give the as-of date")
+        raise ClaimsError(f"no readable date up to {today.date()} in the claim lines: give the as-of date",
+                          column=columns.paid_date)
     return default_as_of(latest, today)
 
 
@@ -332,8 +335,8 @@ def _register_known(con, known: pd.DataFrame | None, columns: ClaimColumns) -> l
     mapping = {columns.consortium: "consortium", columns.service: "service"}
     cols = [c for c in known.columns if c in mapping]
     if not cols:
-        raise ClaimsError(f"known segments need a {columns.consortium!r} or {columns.service!r} column; "
-                          f"got {list(known.columns)}")
+        raise ClaimsError(f"needs a {columns.consortium!r} or {columns.service!r} column; got {list(known.columns)}",
+                          file="known segments")
     table = known[cols].astype(str).apply(lambda s: s.str.strip()).drop_duplicates().rename(columns=mapping)
     con.register("_known_frame", table.assign(_known=True))
     return [mapping[c] for c in cols]
@@ -411,11 +414,7 @@ def _rejects(con, rejects_path):
     )
     ordered = "SELECT file, line, consortium, service, reason FROM rejected ORDER BY file_index, line"
     if rejects_path is not None:
-        path = Path(rejects_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        con.execute(f"COPY ({ordered}) TO '{str(tmp).replace(chr(39), chr(39) * 2)}' (HEADER, DELIMITER ',')")
-        os.replace(tmp, path)
+        write_atomic(rejects_path, lambda p: _write_rejects(con, ordered, p))
     rejects = con.execute(f"{ordered} LIMIT {MAX_REJECTS_IN_MEMORY}").df()
     counts = con.execute(
         """SELECT consortium, service, reason, count(*) AS lines FROM rejected GROUP BY ALL
@@ -424,6 +423,22 @@ def _rejects(con, rejects_path):
     rejects["line"] = rejects["line"].astype(np.int64)
     counts["lines"] = counts["lines"].astype(np.int64)
     return rejects, counts
+
+
+def _write_rejects(con, query: str, path: Path) -> None:
+    """Stream the rejected lines to CSV in batches, each made safe to open in a spreadsheet.
+
+    A segment value is copied from the input, so a cell such as ``=HYPERLINK(...)`` is
+    neutralised by :func:`_kit.publish.excel_safe` as in every other CSV output.
+    """
+    reader = con.sql(query).to_arrow_reader(_REJECT_BATCH)
+    header = True
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        for batch in reader:
+            excel_safe(batch.to_pandas()).to_csv(f, header=header, index=False)
+            header = False
+        if header:
+            pd.DataFrame(columns=reader.schema.names).to_csv(f, index=False)
 
 
 def _triangles(cells: pd.DataFrame, as_of: pd.Timestamp) -> TriangleSet | None:

@@ -27,9 +27,13 @@ import datetime as dt
 import json
 import uuid
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 import pandas as pd
+
+from reserving.errors import ReservingError
+from reserving.nightly.outturn import actual_vs_expected
 
 ESTIMATE_COLUMNS = {
     "consortium": "VARCHAR", "service": "VARCHAR", "origin": "DATE", "paid": "DOUBLE", "ibnr": "DOUBLE",
@@ -170,7 +174,7 @@ def load_runs(path) -> pd.DataFrame:
 def load_table(path, run_id: str, table: str = "estimates") -> pd.DataFrame:
     """One run's rows of ``estimates``, ``outturn`` or ``segment_errors`` (without the run id)."""
     if table not in _TABLES:
-        raise ValueError(f"table {table!r} is not one of {list(_TABLES)}")
+        raise ReservingError(f"table {table!r} is not one of {list(_TABLES)}", file=path)
     con = _connect(path)
     try:
         return con.execute(f"SELECT * EXCLUDE (run_id) FROM {table} WHERE run_id = ? ORDER BY ALL", [run_id]).df()
@@ -191,6 +195,42 @@ def previous_run(path, as_of) -> pd.Series | None:
     finally:
         con.close()
     return None if runs.empty else runs.iloc[0]
+
+
+class Comparison(NamedTuple):
+    """A run against the previous stored run (every field None when there is none)."""
+
+    previous_as_of: pd.Timestamp | None
+    movements: pd.DataFrame | None
+    #: Only when the previous run is for the month before.
+    actual_vs_expected: pd.DataFrame | None
+
+
+def compare(path, as_of, estimates: pd.DataFrame) -> Comparison:
+    """Compare ``estimates`` for ``as_of`` with the latest run stored in ``path`` before ``as_of``.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> db = os.path.join(tempfile.mkdtemp(), "h.duckdb")
+    >>> est = pd.DataFrame({"consortium": ["A"], "service": ["er"], "origin": [pd.Timestamp("2024-01-01")],
+    ...                     "paid": [90.0], "ibnr": [10.0], "ultimate": [100.0], "expected_next": [6.0]})
+    >>> compare(db, "2024-01-31", est).previous_as_of is None
+    True
+    >>> _ = save_run(db, "2024-01-31", {}, est)
+    >>> later = compare(db, "2024-02-29", est.assign(paid=[95.0], ibnr=[5.0]))
+    >>> str(later.previous_as_of.date()), later.actual_vs_expected["actual"].tolist()
+    ('2024-01-31', [5.0])
+    """
+    prev = previous_run(path, as_of)
+    if prev is None:
+        return Comparison(None, None, None)
+    previous_as_of = pd.Timestamp(prev["as_of"])
+    prev_est = load_table(path, prev["run_id"])
+    ave = None
+    if pd.Timestamp(as_of).to_period("M").ordinal - previous_as_of.to_period("M").ordinal == 1:
+        ave = actual_vs_expected(estimates, prev_est)
+    return Comparison(previous_as_of, movements(estimates, prev_est), ave)
 
 
 def movements(current: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from reserving.errors import ReservingError
+
 
 def financial_year_months(as_of, fy_start_month: int = 4) -> pd.PeriodIndex:
     """Months from the start of the financial year containing ``as_of`` to its month.
@@ -98,9 +100,9 @@ def outturn(
     samples = np.asarray(ibnr_samples, dtype=float)
     budget = np.asarray(budget, dtype=float)
     if samples.ndim != 2 or samples.shape[0] != len(paid):
-        raise ValueError(f"ibnr_samples must be (n_consortia, n_sims) = ({len(paid)}, n); got {samples.shape}")
+        raise ReservingError(f"ibnr_samples must be (n_consortia, n_sims) = ({len(paid)}, n); got {samples.shape}")
     if not 0 < amber <= red <= 1:
-        raise ValueError(f"need 0 < amber ({amber}) <= red ({red}) <= 1")
+        raise ReservingError(f"the overspend thresholds need 0 < amber ({amber}) <= red ({red}) <= 1")
     total = paid[:, None] + samples
     has_budget = np.isfinite(budget)
     prob = np.where(has_budget, (total > np.where(has_budget, budget, 0)[:, None]).mean(axis=1), np.nan)

@@ -19,7 +19,6 @@ do not change when other consortia are added and the result is the same however 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +26,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from _kit.publish import write_atomic
+from reserving.errors import ReservingError
 
 #: name -> (share of claim lines, mean cost per line, lognormal sigma, delay gamma shape,
 #:          delay gamma mean in days, probability of a long-tail delay, long-tail mean in days)
@@ -74,32 +76,23 @@ class SyntheticClaims:
     def write(self, directory, fmt: str = "parquet") -> dict[str, Path]:
         """Write claims (``claims.parquet`` or ``claims.csv``), truth, members and budget CSVs.
 
-        Every file is written to a temporary name and moved into place.
+        Every file is written atomically (:func:`_kit.publish.write_atomic`).
         """
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
         paths = {}
         claims = directory / f"claims.{fmt}"
         if fmt == "parquet":
-            _atomic(claims, lambda p: self.lines.to_parquet(p, index=False))
+            write_atomic(claims, lambda p: self.lines.to_parquet(p, index=False))
         else:
-            _atomic(claims, lambda p: self.lines.to_csv(p, index=False, date_format="%Y-%m-%d"))
+            write_atomic(claims, lambda p: self.lines.to_csv(p, index=False, date_format="%Y-%m-%d"))
         paths["claims"] = claims
         for name in ("truth", "members", "budget"):
             frame = getattr(self, name).copy()
             for col in ("origin", "month"):
                 if col in frame:
                     frame[col] = frame[col].astype(str)
-            path = directory / f"{name}.csv"
-            _atomic(path, lambda p, f=frame: f.to_csv(p, index=False))
-            paths[name] = path
+            paths[name] = write_atomic(directory / f"{name}.csv", lambda p, f=frame: f.to_csv(p, index=False))
         return paths
-
-
-def _atomic(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
 
 
 def generate_claims(
@@ -174,10 +167,10 @@ def generate_chunks(n_consortia, services, n_months, as_of, lines_per_cell, tren
     services = list(SERVICES) if services is None else list(services)
     unknown = [s for s in services if s not in SERVICES]
     if unknown:
-        raise ValueError(f"unknown service(s) {unknown}; choose from {list(SERVICES)}")
+        raise ReservingError(f"unknown service(s) {unknown}; choose from {list(SERVICES)}")
     as_of = pd.Timestamp(as_of)
     if as_of != as_of + pd.offsets.MonthEnd(0):
-        raise ValueError(f"as_of {as_of.date()} is not a month end")
+        raise ReservingError(f"as_of {as_of.date()} is not a month end; use {(as_of + pd.offsets.MonthEnd(0)).date()}")
     last = as_of.to_period("M")
     months = pd.period_range(last - (n_months - 1), last, freq="M", name="month")
     children = np.random.SeedSequence(seed).spawn(n_consortia)
@@ -290,12 +283,9 @@ def write_parquet_dataset(path, n_consortia: int, services=None, n_months: int =
                           consortia_per_chunk: int = 10, **kwargs) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Write claim lines for a national-scale run straight to one Parquet file, chunk by chunk.
 
-    Memory stays bounded by one chunk of consortia. Returns the truth and budget tables.
+    Memory stays bounded by one chunk of consortia. The file is written atomically
+    (:func:`_kit.publish.write_atomic`). Returns the truth and budget tables.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    writer = None
     truths, budgets = [], []
     schema = pa.schema([("consortium", pa.string()), ("service", pa.string()),
                         ("incurred_date", pa.date32()), ("paid_date", pa.date32()),
@@ -304,18 +294,16 @@ def write_parquet_dataset(path, n_consortia: int, services=None, n_months: int =
                           kwargs.get("trend", 0.05), kwargs.get("seasonality", 0.08),
                           kwargs.get("large_claim_prob", 0.002), kwargs.get("max_lag_months", 30), seed,
                           consortia_per_chunk=consortia_per_chunk)
-    try:
-        for lines, truth, _, budget in gen:
-            table = pa.Table.from_pandas(lines[_COLUMNS], schema=schema, preserve_index=False)
-            if writer is None:
-                writer = pq.ParquetWriter(tmp, schema, compression="zstd")
-            writer.write_table(table, row_group_size=1_000_000)
-            truths.append(truth)
-            budgets.append(budget)
-    finally:
-        if writer is not None:
-            writer.close()
-    os.replace(tmp, path)
+
+    def write(tmp: Path) -> None:
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+            for lines, truth, _, budget in gen:
+                writer.write_table(pa.Table.from_pandas(lines[_COLUMNS], schema=schema, preserve_index=False),
+                                   row_group_size=1_000_000)
+                truths.append(truth)
+                budgets.append(budget)
+
+    write_atomic(path, write)
     return pd.concat(truths, ignore_index=True), pd.concat(budgets, ignore_index=True)
 
 
@@ -331,7 +319,6 @@ def write_demo_sample(directory) -> None:
     s = generate_claims(n_consortia=6, services=DEMO_SERVICES, n_months=36, as_of="2024-12-31",
                         lines_per_cell=35, bad_rows=12, seed=2024)
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     frames = {
         "sample_claims.csv": s.lines,
         "sample_budget.csv": s.budget.assign(month=s.budget["month"].astype(str)),
@@ -340,4 +327,4 @@ def write_demo_sample(directory) -> None:
         "sample_truth.csv": s.truth.assign(origin=s.truth["origin"].astype(str)),
     }
     for name, frame in frames.items():
-        _atomic(directory / name, lambda p, f=frame: f.to_csv(p, index=False, float_format="%.2f"))
+        write_atomic(directory / name, lambda p, f=frame: f.to_csv(p, index=False, float_format="%.2f"))
