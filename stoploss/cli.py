@@ -16,7 +16,7 @@ import pandas as pd
 from stoploss._atomic import write_atomic
 from stoploss.contract import covered_fraction, trend_factor
 from stoploss.errors import StopLossError
-from stoploss.pool_cli import add_pool_parser, run_pool
+from stoploss.pool.cli import add_pool_parser, run_pool
 from stoploss.pricing import lognormal_from_mean_cv, price_groups, validate_groups
 from stoploss.report import html_report
 

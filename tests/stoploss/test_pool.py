@@ -22,11 +22,11 @@ from scipy import integrate, stats
 from scipy.special import ndtri
 
 from stoploss import Binomial, GeneralizedPareto, Lognormal, Retained, Spliced, compound
-from stoploss import _pool_kernels as K
-from stoploss.cost_model import CostModel, default_cost_model
+from stoploss.pool import _kernels as K
+from stoploss.pool.cost_model import CostModel, default_cost_model
 from stoploss.errors import StopLossError
-from stoploss.pool import PoolAssumptions, _band_edges, _simulate, simulate_pool, sweep
-from stoploss.pool_cli import add_pool_parser, run_pool
+from stoploss.pool.simulate import PoolAssumptions, _band_edges, _simulate, simulate_pool, sweep
+from stoploss.pool.cli import add_pool_parser, run_pool
 from tests.stoploss.naive_pool import naive_costs, naive_pool_deviation, xoshiro256ss
 
 Z95 = stats.norm.ppf(0.95)

@@ -14,7 +14,7 @@ Samplers (exact in distribution up to floating point, the normal up to its quant
 * binomial: inversion (sequential search) when n min(p, 1-p) < 10, else BTRS, the transformed
   rejection of Hoermann, "The generation of binomial random variates", J. Stat. Comput. Simul. 46, 1993.
 
-The group model (per simulated year; see ``stoploss/pool.py``): class counts are multinomial (with a
+The group model (per simulated year; see ``stoploss/pool/simulate.py``): class counts are multinomial (with a
 Dirichlet group mix when ``mix_concentration > 0``); within each class the counts of patients in
 each cost band are multinomial; the number of patients a budget formula recognises is binomial.
 The sum of the costs in the top band (above the highest attachment and the tail threshold, where

@@ -74,7 +74,7 @@ class CostModel:
 
     Examples
     --------
-    >>> from stoploss.cost_model import default_cost_model
+    >>> from stoploss.pool.cost_model import default_cost_model
     >>> cm = default_cost_model()
     >>> round(float(cm.population_share_above(100_000)), 4), round(float(cm.spend_share_above(100_000)), 4)
     (0.01, 0.3333)
