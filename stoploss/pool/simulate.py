@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from _kit.random import stream_keys
 from stoploss.pool import _kernels as K
 from stoploss.pool.cost_model import CostModel, default_cost_model
 from stoploss.errors import StopLossError
@@ -202,12 +203,11 @@ def _simulate(sizes: np.ndarray, attachments: list, rho: np.ndarray, assumptions
     nu = np.divide(pos * (1 - pos) * width**2, var, out=np.full_like(var, np.inf), where=var > 0)
     att_band = np.array([len(lo) if a is None else int(np.searchsorted(lo, a)) for a in attachments], dtype=np.int64)
     att_value = np.array([np.inf if a is None else a for a in attachments])
-    n_blocks = -(-n_years // _BLOCK_YEARS)
-    states = np.array([s.generate_state(4, np.uint64) for s in np.random.SeedSequence(seed).spawn(n_blocks)])
+    key = stream_keys(int(seed), ["pool"])[0]
     retained = np.empty((len(sizes), len(attachments), n_years))
     budget = np.empty((len(sizes), len(rho), n_years))
     factor = np.empty(n_years)
-    K.simulate_years(states, _BLOCK_YEARS, sizes, cm.share, assumptions.mix_concentration, cond, pos, nu,
+    K.simulate_years(key, _BLOCK_YEARS, sizes, cm.share, assumptions.mix_concentration, cond, pos, nu,
                      lo, hi, cm.tail_alpha, cm.class_mean, cm.mean, rho, att_band, att_value,
                      float(np.sqrt(np.log1p(assumptions.shock_cv**2))),
                      assumptions.epidemic_probability, assumptions.epidemic_uplift,
