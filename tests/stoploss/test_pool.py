@@ -8,7 +8,6 @@ Monte Carlo tolerances are stated in standard errors of the simulation.
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import replace
 
 import numba
@@ -23,7 +22,7 @@ from stoploss import Binomial, GeneralizedPareto, Lognormal, Retained, Spliced, 
 from stoploss.pool.cost_model import CostModel, default_cost_model
 from stoploss.errors import StopLossError
 from stoploss.pool.simulate import PoolAssumptions, _band_edges, _simulate, simulate_pool, sweep
-from stoploss.pool.cli import add_pool_parser, run_pool
+from stoploss.cli import main
 from tests.stoploss.naive_pool import naive_costs, naive_pool_deviation
 
 Z95 = stats.norm.ppf(0.95)
@@ -255,18 +254,21 @@ def test_invalid_inputs_are_named():
 
 # ----- command line and report ------------------------------------------------------------------------------
 def test_pool_command_writes_tables_and_report(tmp_path, capsys):
-    parser = argparse.ArgumentParser(prog="python -m stoploss")
-    add_pool_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["pool", "--out", str(tmp_path), "--sizes", "9000,179400", "--attachments",
-                              "100000,none", "--risk-model", "age-sex=0.037", "--years", "2000", "--mix-cv", "0.03"])
-    assert run_pool(args) == 0
+    argv = ["pool", "--out", str(tmp_path), "--sizes", "9000,179400", "--attachments", "100000,none",
+            "--risk-model", "age-sex=0.037", "--years", "2000", "--mix-cv", "0.03"]
+    assert main(argv) == 0
     summary = pd.read_csv(tmp_path / "pool_summary.csv")
     assert len(summary) == 4 and set(summary["n_patients"]) == {9000, 179400}
+    smallest = pd.read_csv(tmp_path / "pool_smallest.csv")
+    assert list(smallest.columns) == ["risk_model", "100,000", "none"] and list(smallest["risk_model"]) == ["age-sex"]
     page = (tmp_path / "pool.html").read_text()
     assert page.count("<svg") == 2 and "27.5%" in page and "5.7%" in page
-    bad = parser.parse_args(["pool", "--out", str(tmp_path), "--risk-model", "age-sex=0.9", "--years", "1000"])
-    assert run_pool(bad) == 2
-    assert "R-squared 0.9" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pool.html", "pool_smallest.csv", "pool_summary.csv"]
+    capsys.readouterr()
+    out = tmp_path / "bad"
+    assert main(["pool", "--out", str(out), "--risk-model", "age-sex=0.9", "--years", "1000"]) == 1
+    err = capsys.readouterr().err
+    assert "R-squared 0.9" in err and err.strip().splitlines()[-1].startswith("error: ") and not out.exists()
 
 
 @pytest.mark.parametrize("attachments", [[25_000.0, 100_000.0, 500_000.0], [10_000.0, 1_000_000.0], [],
