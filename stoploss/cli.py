@@ -52,6 +52,8 @@ def sample_lasers() -> pd.DataFrame:
 
 
 def _price(args) -> int:
+    if args.demo and (args.groups or args.lasers):
+        raise StopLossError("price: --demo prices the bundled sample groups; leave out --groups and --lasers.")
     if args.demo:
         groups, lasers = sample_groups(), sample_lasers()
         groups_source, lasers_source = "sample groups", "sample lasers"

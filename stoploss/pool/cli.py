@@ -69,7 +69,9 @@ def add_pool_parser(subparsers) -> Parser:
     2000
     """
     p = subcommand(subparsers, "pool", help="simulate a group's outturn against its budget by list size",
-                   description=__doc__, examples=EXAMPLES)
+                   description="How large must a group be to hold a risk-bearing budget? Simulates a group's annual "
+                               "outturn against its budget for each list size, specific stop-loss attachment and "
+                               "budget formula.", examples=EXAMPLES)
     p.add_argument("--demo", action="store_true", help="the full grid with a 5%% group mix, 20,000 years")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--sizes", help="comma-separated increasing list sizes (default: 20 from 5,000 to 1,000,000)")
@@ -115,7 +117,7 @@ def run_pool(args) -> int:
                                   epidemic_uplift=args.epidemic_uplift, ibnr_cv=args.ibnr_cv, mix_cv=mix_cv,
                                   national_population=args.national_population)
     models = _risk_models(args.risk_model)
-    compile_notice("the pool simulator's kernels (stoploss/pool/_kernels.py, _kit/random.py)", 30,
+    compile_notice("the pool simulator's kernels (stoploss/pool/_kernels.py, _kit/random.py)", 40,
                    _kernels, _kit.random)
     say(f"simulating {len(sizes)} sizes x {len(attachments)} attachments x {len(models)} formulas, "
         f"{years:,} years ...")

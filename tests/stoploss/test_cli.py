@@ -137,6 +137,8 @@ def test_misspelt_optional_column_and_usage_errors_are_status_1(tmp_path, capsys
         validate_groups(groups, "groups.csv")
     assert main(["price", "--out", str(tmp_path)]) == 1
     assert "give --groups FILE or --demo" in capsys.readouterr().err
+    assert main(["price", "--demo", "--lasers", "lasers.csv", "--out", str(tmp_path)]) == 1
+    assert "leave out --groups and --lasers" in capsys.readouterr().err
     with pytest.raises(SystemExit) as caught:
         main(["price", "--no-such-option"])
     assert caught.value.code == 1
