@@ -108,7 +108,7 @@ def run_pool(args) -> int:
     """
     mix_cv = args.mix_cv if args.mix_cv is not None else (0.05 if args.demo else 0.0)
     years = args.years or (20_000 if args.demo else 100_000)
-    sizes = DEFAULT_SIZES if not args.sizes else [int(v) for v in _numbers(args.sizes, "sizes")]
+    sizes = DEFAULT_SIZES if not args.sizes else _numbers(args.sizes, "sizes")
     attachments = DEFAULT_ATTACHMENTS if not args.attachments else _numbers(args.attachments, "attachments",
                                                                             allow_none=True)
     assumptions = PoolAssumptions(loading=args.loading, aggregate_attachment=args.aggregate_attachment,
