@@ -1,16 +1,18 @@
-"""Stop-loss pricing: severity and frequency models, compound loss distributions, premiums."""
+"""Stop-loss pricing: severity and frequency models, compound loss distributions, premiums.
+
+These are the methods. The pool-risk application ("how large must a group be?") builds on them in
+:mod:`stoploss.pool`; the command line is :mod:`stoploss.cli`.
+"""
 
 from stoploss.aggregate_premium import AggregatePremium, aggregate_premium
 from stoploss.compound import CompoundDistribution, compound, exact_moments
 from stoploss.contract import covered_fraction, trend_factor
-from stoploss.cost_model import CostModel, default_cost_model
 from stoploss.credibility import Credibility, buhlmann_straub, credibility_weight
 from stoploss.errors import StopLossError
 from stoploss.fit import SeverityFit, SplicedFit, fit_severity, fit_spliced
 from stoploss.frequency import Binomial, NegativeBinomial, Poisson
 from stoploss.layers import ExcessOver, Retained
 from stoploss.loadings import Loadings
-from stoploss.pool import PoolAssumptions, PoolResult, SweepResult, simulate_pool, sweep
 from stoploss.severity import (
     Empirical,
     Gamma,
@@ -30,5 +32,4 @@ __all__ = [
     "AggregatePremium", "Credibility", "Loadings", "SeverityFit", "SpecificPremium", "SplicedFit",
     "aggregate_premium", "buhlmann_straub", "covered_fraction", "credibility_weight", "fit_severity",
     "fit_spliced", "specific_premium", "trend_factor",
-    "CostModel", "PoolAssumptions", "PoolResult", "SweepResult", "default_cost_model", "simulate_pool", "sweep",
 ]

@@ -5,7 +5,7 @@ method (``stoploss._discretise``) on buckets of size h and aggregates by
 
 * ``"fft"``     FFT with exponential tilting on a window of the lattice (default),
 * ``"panjer"``  the exact Panjer recursion for (a, b, 0) counts (lattice from 0; O(n^2)),
-* ``"mc"``      Monte Carlo with counter-based streams (Numba), reproducible for a seed.
+* ``"mc"``      Monte Carlo (Numba) with a random stream per simulation, reproducible for a seed.
 
 For a continuous severity the lattice methods are run at bucket sizes h and 2h and the stop-loss
 premiums are Richardson-extrapolated. The local moment discretisation keeps E[S] and adds a
@@ -36,6 +36,7 @@ from math import ceil
 import numpy as np
 import pandas as pd
 
+from _kit.random import stream_keys
 from stoploss._discretise import discretise
 from stoploss._fft import fft_window
 from stoploss._mc_kernels import claim_uniforms, simulate_counts, sum_by_simulation
@@ -291,8 +292,11 @@ def compound(frequency: Frequency, severity: Severity, *, method: str = "fft", h
         Extrapolate from buckets h and 2h; default True for continuous severities.
     tilt : float
         Exponential tilt theta * L for the FFT (0 switches it off).
-    n_sims, seed :
-        Monte Carlo sample size and seed (any ``numpy.random.SeedSequence`` entropy).
+    n_sims : int
+        Monte Carlo sample size.
+    seed : int, optional
+        Monte Carlo seed (``_kit.random.stream_keys``: one stream per simulation for the claim
+        count and one for the claim amounts); None draws fresh entropy, so the run cannot be repeated.
 
     Returns
     -------
@@ -360,15 +364,15 @@ def _lattice(frequency, severity, method, h, lower, upper, tilt, mean, var) -> C
 def _monte_carlo(frequency, severity, n_sims: int, seed, mean: float, var: float) -> CompoundDistribution:
     if int(n_sims) < 2:
         raise StopLossError(f"compound: n_sims must be at least 2, got {n_sims!r}.")
-    key = np.uint64(np.random.SeedSequence(seed).generate_state(1, dtype=np.uint64)[0])
+    counts_key, amounts_key = stream_keys(seed, ["compound claim counts", "compound claim amounts"])
     table = frequency.count_table()
     block = max(1, int(4_000_000 // max(frequency.mean(), 1.0)))
     totals = np.empty(int(n_sims))
     for first in range(0, int(n_sims), block):
         size = min(block, int(n_sims) - first)
-        counts = simulate_counts(key, first, size, table)
+        counts = simulate_counts(counts_key, first, size, table)
         offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        values = np.asarray(severity.quantile(claim_uniforms(key, first, offsets)), dtype=float)
+        values = np.asarray(severity.quantile(claim_uniforms(amounts_key, first, offsets)), dtype=float)
         totals[first:first + size] = sum_by_simulation(values, offsets)
     totals.sort()
     return CompoundDistribution("mc", totals, np.full(totals.size, 1.0 / totals.size), 0.0, mean, var)

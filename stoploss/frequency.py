@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from _kit.random import generator
 from stoploss.errors import StopLossError
 
 
@@ -41,8 +42,9 @@ class Frequency:
         return np.minimum(cdf / cdf[-1], 1.0)
 
     def sample(self, n: int, seed) -> np.ndarray:
-        """``n`` independent counts, reproducible for a given ``seed``."""
-        return self._dist().rvs(size=int(n), random_state=np.random.default_rng(seed)).astype(np.int64)
+        """``n`` independent counts, reproducible for a given ``seed``
+        (``_kit.random.generator(seed, "frequency sample")``)."""
+        return self._dist().rvs(size=int(n), random_state=generator(seed, "frequency sample")).astype(np.int64)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from math import inf
 import numpy as np
 import pandas as pd
 
+from _kit.validate import csv_line, reject_unknown_columns, require_columns
 from stoploss.aggregate_premium import AggregatePremium, aggregate_premium
 from stoploss.contract import BASES
 from stoploss.credibility import credibility_weight
@@ -76,18 +77,54 @@ RULES = {
 BASIS_VALUES = ("incurred", *sorted(BASES))
 
 
-def _first_bad(df: pd.DataFrame, bad: pd.Series, source: str, col: str, rule: str) -> None:
+def _row_error(message: str, source, row: int, *, column=None, group=None) -> StopLossError:
+    """The error for data row ``row`` (0-based) of ``source``: named by its line in a CSV file, else by
+    its position; the group (never a member key) as the segment."""
+    line = csv_line(source, row)
+    return StopLossError(message if line else f"{message} (row {row})", file=source, line=line, column=column,
+                         segment=None if pd.isna(group) else group)
+
+
+def _shown(value) -> str:
+    """A cell's value as written in a message: ``-1.0``, ``'abc'`` (numpy scalars as plain numbers)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
+def _first_bad(df: pd.DataFrame, bad: pd.Series, source, col: str, rule: str) -> None:
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise StopLossError(f"{source}: row {row + 2} (group {df['group'].iloc[row]}), column {col}: "
-                            f"value {df[col].iloc[row]!r} is not valid (must be {rule}).")
+        raise _row_error(f"value {_shown(df[col].iloc[row])} is not valid (must be {rule})", source, row, column=col,
+                         group=df["group"].iloc[row])
 
 
-def validate_groups(groups: pd.DataFrame, source: str = "groups") -> pd.DataFrame:
-    """Check required columns and values; fill defaults. Errors name the file, row and column."""
-    missing = [c for c in REQUIRED if c not in groups.columns]
-    if missing:
-        raise StopLossError(f"{source}: missing column(s) {missing}; see `python -m stoploss price --help`.")
+def validate_groups(groups: pd.DataFrame, source="groups table") -> pd.DataFrame:
+    """Check the columns and values of a groups table and fill the defaults of blank optional cells.
+
+    Parameters
+    ----------
+    groups : DataFrame
+        One row per group (columns in the module docstring).
+    source : str or path
+        The file it was read from (a ``.csv`` name makes errors give the line), or a description.
+
+    Raises
+    ------
+    StopLossError
+        A missing or unknown column, or an invalid value; the message names the file, line (or row),
+        column and group.
+
+    Examples
+    --------
+    >>> from stoploss.cli import sample_groups
+    >>> bad = sample_groups().head(3)
+    >>> bad.loc[1, "cv"] = -1.0
+    >>> validate_groups(bad, "groups.csv")
+    Traceback (most recent call last):
+    ...
+    stoploss.errors.StopLossError: groups.csv, line 3, column 'cv', segment G002: value -1.0 is not valid (must be positive)
+    """
+    require_columns(groups, REQUIRED, source, StopLossError)
+    reject_unknown_columns(groups, REQUIRED + tuple(DEFAULTS), source, StopLossError)
     df = groups.copy()
     for col, default in DEFAULTS.items():
         df[col] = df[col].fillna(default) if col in df.columns else default
@@ -98,42 +135,46 @@ def validate_groups(groups: pd.DataFrame, source: str = "groups") -> pd.DataFram
         df[col] = values.astype(float)
     df["basis"] = df["basis"].astype(str).str.strip()
     _first_bad(df, ~df["basis"].isin(BASIS_VALUES), source, "basis", f"one of {', '.join(BASIS_VALUES)}")
-    if df["group"].duplicated().any():
-        raise StopLossError(f"{source}: group {df['group'][df['group'].duplicated()].iloc[0]} appears twice.")
+    again = df["group"].duplicated(keep=False).to_numpy()
+    if again.any():
+        first, second = np.flatnonzero(again)[:2]
+        where = csv_line(source, int(first))
+        raise _row_error(f"the group appears again (first at {f'line {where}' if where else f'row {first}'}); "
+                         "keep one row per group", source, int(second), column="group", group=df["group"].iloc[second])
     return df
 
 
-def _lasers_by_group(lasers: pd.DataFrame | None, groups: pd.DataFrame) -> dict:
+def _lasers_by_group(lasers: pd.DataFrame | None, groups: pd.DataFrame, source="lasers table") -> dict:
     """Lasers of each group as {group: {member_key: attachment}}, checked against the validated groups.
 
-    Errors give the lasers-file row (header = row 1) and the group, never the member key.
+    Errors give the lasers file's line (or row) and the group, never the member key.
     """
     if lasers is None:
         return {}
-    missing = {"group", "member_key", "attachment"} - set(lasers.columns)
-    if missing:
-        raise StopLossError(f"lasers: missing column(s) {sorted(missing)}.")
+    require_columns(lasers, ("group", "member_key", "attachment"), source, StopLossError)
     group_attachment = dict(zip(groups["group"], groups["specific_attachment"]))
     attachments = pd.to_numeric(lasers["attachment"], errors="coerce").to_numpy(dtype=float)
     first_row: dict = {}
     out: dict = {}
     for i, (group, key) in enumerate(zip(lasers["group"], lasers["member_key"])):
-        where = f"lasers: row {i + 2}"
         if group not in group_attachment:
-            raise StopLossError(f"{where}: group {group} not in groups file.")
+            raise _row_error("the group is not in the groups file", source, i, column="group", group=group)
         if pd.isna(key) or not str(key).strip():
-            raise StopLossError(f"{where} (group {group}): member_key is empty.")
+            raise _row_error("member_key is empty", source, i, column="member_key", group=group)
         if (group, key) in first_row:
-            raise StopLossError(f"{where} (group {group}): the same member is lasered again "
-                                f"(first at row {first_row[group, key]}); keep one row per member.")
-        first_row[group, key] = i + 2
+            first = first_row[group, key]
+            where = csv_line(source, first)
+            raise _row_error(f"the same member is lasered again (first at {f'line {where}' if where else f'row {first}'}); "
+                             "keep one row per member", source, i, column="member_key", group=group)
+        first_row[group, key] = i
         value = attachments[i]
         if not (np.isfinite(value) and value > 0):
-            raise StopLossError(f"{where} (group {group}), column attachment: value "
-                                f"{lasers['attachment'].iloc[i]!r} is not a positive number.")
+            raise _row_error(f"value {_shown(lasers['attachment'].iloc[i])} is not a positive number", source, i,
+                             column="attachment", group=group)
         if value < group_attachment[group]:
-            raise StopLossError(f"{where} (group {group}): laser attachment {value:,.0f} is below the group's "
-                                f"specific attachment {group_attachment[group]:,.0f}; a laser must raise it.")
+            raise _row_error(f"laser attachment {value:,.0f} is below the group's specific attachment "
+                             f"{group_attachment[group]:,.0f}; a laser must raise it", source, i, column="attachment",
+                             group=group)
         out.setdefault(group, {})[key] = float(value)
     return out
 
@@ -160,8 +201,29 @@ def price_group(row, lasers: dict | None = None, n_buckets: int = 2**13,
 
 
 def price_groups(groups: pd.DataFrame, lasers: pd.DataFrame | None = None, *, threads: int = 2,
-                 keep_distributions: bool = False, n_buckets: int = 2**13):
+                 keep_distributions: bool = False, n_buckets: int = 2**13, groups_source="groups table",
+                 lasers_source="lasers table"):
     """Price every group; returns the priced table (and the per-group results if asked).
+
+    Parameters
+    ----------
+    groups : DataFrame
+        One row per group (columns in the module docstring); validated by :func:`validate_groups`.
+    lasers : DataFrame, optional
+        Rows of (group, member_key, attachment).
+    threads : int
+        Groups priced in parallel.
+    keep_distributions : bool
+        Also return each group's (SpecificPremium, AggregatePremium).
+    n_buckets : int
+        Starting lattice size of the aggregate distribution.
+    groups_source, lasers_source : str or path
+        Where the tables came from, for error messages (a ``.csv`` name gives lines).
+
+    Raises
+    ------
+    StopLossError
+        Invalid input, or a group that cannot be priced; the message names the file, line and group.
 
     Examples
     --------
@@ -170,11 +232,18 @@ def price_groups(groups: pd.DataFrame, lasers: pd.DataFrame | None = None, *, th
     >>> list(table["group"])
     ['G001', 'G002']
     """
-    df = validate_groups(groups)
-    by_group = _lasers_by_group(lasers, df)
+    df = validate_groups(groups, groups_source)
+    by_group = _lasers_by_group(lasers, df, lasers_source)
+
+    def price(row_number, r):
+        try:
+            return price_group(r, by_group.get(r.group), n_buckets)
+        except StopLossError as exc:
+            raise _row_error(exc.message, groups_source, row_number, group=r.group) from None
+
     rows = list(df.itertuples(index=False))
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        results = list(pool.map(lambda r: price_group(r, by_group.get(r.group), n_buckets), rows))
+        results = list(pool.map(price, range(len(rows)), rows))
     table = pd.DataFrame([_row(r, spec, agg) for r, (spec, agg) in zip(rows, results)])
     return (table, results) if keep_distributions else table
 

@@ -24,6 +24,7 @@ import numpy as np
 from scipy import integrate
 from scipy.special import gammainc, gammaincc, gammaincinv, ndtr, ndtri
 
+from _kit.random import generator
 from stoploss.errors import StopLossError
 
 
@@ -91,9 +92,9 @@ class Severity:
         return out
 
     def sample(self, n: int, seed) -> np.ndarray:
-        """``n`` independent draws by inversion, reproducible for a given ``seed``."""
-        rng = np.random.default_rng(seed)
-        return self.quantile(rng.random(int(n)))
+        """``n`` independent draws by inversion, reproducible for a given ``seed``
+        (``_kit.random.generator(seed, "severity sample")``)."""
+        return self.quantile(generator(seed, "severity sample").random(int(n)))
 
     def scaled(self, c: float) -> Severity:
         """The distribution of c * X (trend, completion factor)."""

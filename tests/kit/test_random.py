@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from numba import njit
 from scipy import stats
 
@@ -111,3 +113,13 @@ def test_keys_depend_only_on_seed_and_label():
     assert not (one == _random.stream_keys(6, ["a", ("b", 2), "c"])).all()
     assert _random.generator(5, "x").random() == _random.generator(5, "x").random()
     assert _random.generator(5, "x").random() != _random.generator(5, "y").random()
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(0, 10**7), p=st.floats(0.0, 1.0), seed=st.integers(0, 2**32))
+def test_binomial_in_range_and_unbiased_for_any_n_and_p(n, p, seed):
+    """The pool simulator draws binomials from n = 0 to millions at any p (moved from tests/stoploss)."""
+    x = _draws(_random.stream_keys(seed, ["binomial"])[0], 5, p, 2000, n).astype(np.int64)
+    assert x.min() >= 0 and x.max() <= n
+    se = np.sqrt(n * p * (1 - p) / x.size)
+    assert abs(x.mean() - n * p) <= 6 * se + 1e-9

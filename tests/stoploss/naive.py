@@ -127,8 +127,27 @@ def _mix64(z: int) -> int:
     return z ^ (z >> 31)
 
 
-def counter_uniform(seed: int, sim: int, counter: int) -> float:
-    """Uniform number ``counter`` of simulation ``sim``: SplitMix64 output on key + (counter+1) * golden."""
-    key = _mix64(seed ^ _mix64(sim))
-    z = _mix64((key + (counter + 1) * 0x9E3779B97F4A7C15) & _MASK)
-    return ((z >> 11) + 0.5) / 2.0**53
+def stream_uniforms(key, block: int, n: int) -> list[float]:
+    """The first ``n`` uniforms of ``_kit.random.stream(key, block)``, in Python integers.
+
+    State word j (1..4) = mix(key[j-1] + mix(4 block + j) * golden), then xoshiro256** (Blackman &
+    Vigna 2021) and (top 53 bits + 0.5) 2^-53.
+    """
+    golden = 0x9E3779B97F4A7C15
+    s = [_mix64((int(key[j]) + _mix64((4 * block + j + 1) & _MASK) * golden) & _MASK) for j in range(4)]
+
+    def rotl(x, k):
+        return ((x << k) | (x >> (64 - k))) & _MASK
+
+    out = []
+    for _ in range(n):
+        word = rotl((s[1] * 5) & _MASK, 7) * 9 & _MASK
+        out.append(((word >> 11) + 0.5) / 2.0**53)
+        t = (s[1] << 17) & _MASK
+        s[2] ^= s[0]
+        s[3] ^= s[1]
+        s[1] ^= s[2]
+        s[0] ^= s[3]
+        s[2] ^= t
+        s[3] = rotl(s[3], 45)
+    return out

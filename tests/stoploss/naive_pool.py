@@ -56,23 +56,3 @@ def naive_costs(cost_model, n, seed):
     cost[rng.random(n) < cm.zero_probability[k]] = 0.0
     return cost
 
-
-def xoshiro256ss(state, n):
-    """First ``n`` outputs of xoshiro256** from a 4-word state, in Python integers (Blackman & Vigna)."""
-    mask = (1 << 64) - 1
-    s = [int(v) for v in state]
-
-    def rotl(x, k):
-        return ((x << k) | (x >> (64 - k))) & mask
-
-    out = []
-    for _ in range(n):
-        out.append(rotl((s[1] * 5) & mask, 7) * 9 & mask)
-        t = (s[1] << 17) & mask
-        s[2] ^= s[0]
-        s[3] ^= s[1]
-        s[1] ^= s[2]
-        s[0] ^= s[3]
-        s[2] ^= t
-        s[3] = rotl(s[3], 45)
-    return out

@@ -156,23 +156,25 @@ def test_clear_errors():
 
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.integers(0, 6), min_size=1, max_size=20), st.integers(0, 2**63 - 1), st.integers(0, 10**6))
-def test_monte_carlo_kernels_against_plain_numpy(counts, seed, first):
+def test_monte_carlo_kernels_against_plain_python(counts, seed, first):
+    from _kit.random import stream_keys
     from stoploss._mc_kernels import claim_uniforms, simulate_counts, sum_by_simulation
 
+    counts_key, amounts_key = stream_keys(seed, ["counts", "amounts"])
     counts = np.asarray(counts, dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    u = claim_uniforms(np.uint64(seed), first, offsets)
+    u = claim_uniforms(amounts_key, first, offsets)
     assert u.size == counts.sum() and np.all((u > 0) & (u < 1))
-    # each simulation's stream depends only on (seed, simulation index): shifting the block keeps it
+    # each simulation's stream depends only on (key, simulation index): shifting the block keeps it
     if counts.size > 1:
-        tail = claim_uniforms(np.uint64(seed), first + 1, offsets[1:] - offsets[1])
+        tail = claim_uniforms(amounts_key, first + 1, offsets[1:] - offsets[1])
         np.testing.assert_array_equal(tail, u[offsets[1]:])
     values = np.arange(u.size, dtype=float) * 0.5
     sums = sum_by_simulation(values, offsets)
     np.testing.assert_allclose(sums, [values[a:b].sum() for a, b in zip(offsets[:-1], offsets[1:])])
-    expected_u = [naive.counter_uniform(seed, first + i, c + 1) for i, k in enumerate(counts) for c in range(k)]
+    expected_u = [x for i, k in enumerate(counts) for x in naive.stream_uniforms(amounts_key, first + i, int(k))]
     np.testing.assert_array_equal(u, expected_u)
     table = np.array([0.2, 0.5, 0.9, 1.0])
-    n = simulate_counts(np.uint64(seed), first, counts.size, table)
-    draws = [naive.counter_uniform(seed, first + i, 0) for i in range(counts.size)]
+    n = simulate_counts(counts_key, first, counts.size, table)
+    draws = [naive.stream_uniforms(counts_key, first + i, 1)[0] for i in range(counts.size)]
     np.testing.assert_array_equal(n, np.searchsorted(table, draws))

@@ -1,6 +1,6 @@
-"""Pool-risk simulator: cost model calibration, samplers, exactness against references, reproducibility.
+"""Pool-risk simulator: cost model calibration, exactness against references, reproducibility.
 
-References: closed forms and numerical integration (cost model), scipy's distributions (samplers),
+References: closed forms and numerical integration (cost model),
 ``stoploss.compound`` by FFT (group total), a patient-by-patient numpy simulation in
 ``naive_pool.py`` (the whole model), and the normal approximation from per-patient moments (large N).
 Monte Carlo tolerances are stated in standard errors of the simulation.
@@ -8,7 +8,6 @@ Monte Carlo tolerances are stated in standard errors of the simulation.
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import replace
 
 import numba
@@ -17,104 +16,16 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from numba import njit
 from scipy import integrate, stats
-from scipy.special import ndtri
 
 from stoploss import Binomial, GeneralizedPareto, Lognormal, Retained, Spliced, compound
-from stoploss import _pool_kernels as K
-from stoploss.cost_model import CostModel, default_cost_model
+from stoploss.pool.cost_model import CostModel, default_cost_model
 from stoploss.errors import StopLossError
-from stoploss.pool import PoolAssumptions, _band_edges, _simulate, simulate_pool, sweep
-from stoploss.pool_cli import add_pool_parser, run_pool
-from tests.stoploss.naive_pool import naive_costs, naive_pool_deviation, xoshiro256ss
+from stoploss.pool.simulate import PoolAssumptions, _band_edges, _simulate, simulate_pool, sweep
+from stoploss.cli import main
+from tests.stoploss.naive_pool import naive_costs, naive_pool_deviation
 
 Z95 = stats.norm.ppf(0.95)
-
-
-# ----- samplers ---------------------------------------------------------------------------------------
-@njit(cache=True)
-def _bits(state, n):
-    s = state.copy()
-    out = np.empty(n, dtype=np.uint64)
-    for i in range(n):
-        out[i] = K._next(s)
-    return out
-
-
-@njit(cache=True)
-def _binomials(state, n, p, size):
-    s = state.copy()
-    out = np.empty(size, dtype=np.int64)
-    for i in range(size):
-        out[i] = K._binomial(s, n, p)
-    return out
-
-
-@njit(cache=True)
-def _gammas(state, shape, size):
-    s = state.copy()
-    out = np.empty(size)
-    for i in range(size):
-        out[i] = K._gamma(s, shape)
-    return out
-
-
-@njit(cache=True)
-def _ndtri_many(p):
-    out = np.empty_like(p)
-    for i in range(p.size):
-        out[i] = K._ndtri(p[i])
-    return out
-
-
-def _state(seed):
-    return np.random.SeedSequence(seed).generate_state(4, np.uint64)
-
-
-def test_xoshiro_matches_reference_implementation():
-    st0 = _state(7)
-    assert [int(v) for v in _bits(st0, 20)] == xoshiro256ss(st0, 20)
-
-
-def test_ndtri_matches_scipy_to_acklam_accuracy():
-    p = np.concatenate([np.logspace(-300, -1, 200), np.linspace(0.01, 0.99, 199), 1 - np.logspace(-16, -2, 50)])
-    np.testing.assert_allclose(_ndtri_many(p), ndtri(p), rtol=1.2e-9, atol=1e-12)
-
-
-@pytest.mark.parametrize("n, p", [(20, 0.3), (1000, 0.003), (1000, 0.3), (10**6, 0.02), (50, 0.9),
-                                  (10**6, 0.999), (37, 0.5)])
-def test_binomial_sampler_matches_pmf(n, p):
-    """Chi-square goodness of fit of 200,000 draws (cells with expected count >= 20 pooled at the ends)."""
-    x = _binomials(_state(n), n, p, 200_000)
-    dist = stats.binom(n, p)
-    lo, hi = int(dist.ppf(1e-4)), int(dist.ppf(1 - 1e-4))
-    k = np.arange(lo, hi + 1)
-    expected = dist.pmf(k) * x.size
-    expected[0] += dist.cdf(lo - 1) * x.size
-    expected[-1] += dist.sf(hi) * x.size
-    observed = np.bincount(np.clip(x, lo, hi) - lo, minlength=k.size)
-    keep = expected >= 20
-    obs = np.append(observed[keep], observed[~keep].sum())
-    exp = np.append(expected[keep], expected[~keep].sum())
-    if exp[-1] == 0:
-        obs, exp = obs[:-1], exp[:-1]
-    assert stats.chisquare(obs, exp).pvalue > 1e-4
-
-
-@settings(max_examples=40, deadline=None)
-@given(n=st.integers(0, 10**7), p=st.floats(0.0, 1.0), seed=st.integers(0, 2**32))
-def test_binomial_sampler_in_range_and_unbiased(n, p, seed):
-    x = _binomials(_state(seed), n, p, 2000)
-    assert x.min() >= 0 and x.max() <= n
-    se = np.sqrt(n * p * (1 - p) / x.size)
-    assert abs(x.mean() - n * p) <= 6 * se + 1e-9
-
-
-@pytest.mark.parametrize("shape", [0.3, 1.0, 4.5])
-def test_gamma_sampler_matches_scipy(shape):
-    x = _gammas(_state(3), shape, 100_000)
-    assert stats.kstest(x, stats.gamma(shape).cdf).pvalue > 1e-4
 
 
 # ----- cost model ---------------------------------------------------------------------------------------
@@ -343,18 +254,21 @@ def test_invalid_inputs_are_named():
 
 # ----- command line and report ------------------------------------------------------------------------------
 def test_pool_command_writes_tables_and_report(tmp_path, capsys):
-    parser = argparse.ArgumentParser(prog="python -m stoploss")
-    add_pool_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["pool", "--out", str(tmp_path), "--sizes", "9000,179400", "--attachments",
-                              "100000,none", "--risk-model", "age-sex=0.037", "--years", "2000", "--mix-cv", "0.03"])
-    assert run_pool(args) == 0
+    argv = ["pool", "--out", str(tmp_path), "--sizes", "9000,179400", "--attachments", "100000,none",
+            "--risk-model", "age-sex=0.037", "--years", "2000", "--mix-cv", "0.03"]
+    assert main(argv) == 0
     summary = pd.read_csv(tmp_path / "pool_summary.csv")
     assert len(summary) == 4 and set(summary["n_patients"]) == {9000, 179400}
+    smallest = pd.read_csv(tmp_path / "pool_smallest.csv")
+    assert list(smallest.columns) == ["risk_model", "100,000", "none"] and list(smallest["risk_model"]) == ["age-sex"]
     page = (tmp_path / "pool.html").read_text()
     assert page.count("<svg") == 2 and "27.5%" in page and "5.7%" in page
-    bad = parser.parse_args(["pool", "--out", str(tmp_path), "--risk-model", "age-sex=0.9", "--years", "1000"])
-    assert run_pool(bad) == 2
-    assert "R-squared 0.9" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pool.html", "pool_smallest.csv", "pool_summary.csv"]
+    capsys.readouterr()
+    out = tmp_path / "bad"
+    assert main(["pool", "--out", str(out), "--risk-model", "age-sex=0.9", "--years", "1000"]) == 1
+    err = capsys.readouterr().err
+    assert "R-squared 0.9" in err and err.strip().splitlines()[-1].startswith("error: ") and not out.exists()
 
 
 @pytest.mark.parametrize("attachments", [[25_000.0, 100_000.0, 500_000.0], [10_000.0, 1_000_000.0], [],

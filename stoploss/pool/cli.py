@@ -7,18 +7,18 @@ table (CSV or Parquet), the smallest-size table and an HTML report.
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
-from pathlib import Path
 
-from stoploss._atomic import write_atomic
+import _kit.random
+from _kit.cli import OK, Parser, subcommand
+from _kit.progress import compile_notice, say
+from _kit.publish import Publication, write_csv, write_table, write_text
 from stoploss.errors import StopLossError
-from stoploss.pool import DEFAULT_ATTACHMENTS, DEFAULT_RISK_MODELS, DEFAULT_SIZES, PoolAssumptions, sweep
+from stoploss.pool import _kernels
+from stoploss.pool.simulate import DEFAULT_ATTACHMENTS, DEFAULT_RISK_MODELS, DEFAULT_SIZES, PoolAssumptions, sweep
 from stoploss.pool_report import crump_comparison, pool_report_html
 
-EXAMPLES = """examples:
-  python -m stoploss pool --demo --out out/
+EXAMPLES = """  python -m stoploss pool --demo --out out/
   python -m stoploss pool --sizes 5000,20000,100000,500000 --attachments 50000,100000,none \\
       --risk-model age-sex=0.037 --risk-model diagnoses=0.126 --mix-cv 0.05 --years 100000 --out out/
   python -m stoploss pool --shock-cv 0.02 --ibnr-cv 0.01 --aggregate-attachment 1.1 --format parquet --out out/
@@ -28,8 +28,7 @@ distribution of (outturn - budget) / budget, P(overspend > 2%, 5%, 10%), 99.5% V
 and the expected number of groups of the national set overspending by 5%; DIR/pool_smallest.csv: the
 smallest list size keeping P(overspend > 5%) below --level, with and without stop-loss; DIR/pool.html.
 --demo runs the full grid (20 sizes x 10 attachments x 3 formulas) with a 5% between-group spread of
-morbidity and 20,000 simulated years (add --years 100000 for the full precision).
-"""
+morbidity and 20,000 simulated years (add --years 100000 for the full precision)."""
 
 
 def _numbers(text: str, what: str, allow_none: bool = False) -> list:
@@ -58,11 +57,21 @@ def _risk_models(items: list[str] | None) -> dict:
     return out
 
 
-def add_pool_parser(subparsers) -> argparse.ArgumentParser:
-    """Add the ``pool`` command to an argparse ``subparsers`` object; returns its parser."""
-    p = subparsers.add_parser("pool", help="simulate a group's outturn against its budget by list size",
-                              description=__doc__, epilog=EXAMPLES,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_pool_parser(subparsers) -> Parser:
+    """Add the ``pool`` command to the ``subparsers`` of a :class:`_kit.cli.Parser`; returns its parser.
+
+    Examples
+    --------
+    >>> from _kit.cli import Parser
+    >>> parser = Parser(prog="python -m stoploss")
+    >>> pool = add_pool_parser(parser.add_subparsers(dest="command"))
+    >>> parser.parse_args(["pool", "--out", "out", "--years", "2000"]).years
+    2000
+    """
+    p = subcommand(subparsers, "pool", help="simulate a group's outturn against its budget by list size",
+                   description="How large must a group be to hold a risk-bearing budget? Simulates a group's annual "
+                               "outturn against its budget for each list size, specific stop-loss attachment and "
+                               "budget formula.", examples=EXAMPLES)
     p.add_argument("--demo", action="store_true", help="the full grid with a 5%% group mix, 20,000 years")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--sizes", help="comma-separated increasing list sizes (default: 20 from 5,000 to 1,000,000)")
@@ -87,45 +96,43 @@ def add_pool_parser(subparsers) -> argparse.ArgumentParser:
                    help="population of the national set of groups (default 56 million)")
     p.add_argument("--format", choices=("csv", "parquet"), default="csv", help="summary table format")
     p.add_argument("--no-html", action="store_true", help="skip the HTML report")
+    p.set_defaults(func=run_pool)
     return p
 
 
 def run_pool(args) -> int:
-    """Run ``python -m stoploss pool`` from parsed arguments; returns the exit code."""
-    try:
-        mix_cv = args.mix_cv if args.mix_cv is not None else (0.05 if args.demo else 0.0)
-        years = args.years or (20_000 if args.demo else 100_000)
-        sizes = DEFAULT_SIZES if not args.sizes else [int(v) for v in _numbers(args.sizes, "sizes")]
-        attachments = DEFAULT_ATTACHMENTS if not args.attachments else _numbers(args.attachments, "attachments",
-                                                                                allow_none=True)
-        assumptions = PoolAssumptions(loading=args.loading, aggregate_attachment=args.aggregate_attachment,
-                                      aggregate_loading=args.aggregate_loading, shock_cv=args.shock_cv,
-                                      epidemic_probability=args.epidemic_probability,
-                                      epidemic_uplift=args.epidemic_uplift, ibnr_cv=args.ibnr_cv, mix_cv=mix_cv,
-                                      national_population=args.national_population)
-        models = _risk_models(args.risk_model)
-        print(f"simulating {len(sizes)} sizes x {len(attachments)} attachments x {len(models)} formulas, "
-              f"{years:,} years ...", flush=True)
-        t0 = time.perf_counter()
-        result = sweep(sizes, attachments, models, assumptions=assumptions, n_years=years, seed=args.seed,
-                       level=args.level)
-        print(f"done in {time.perf_counter() - t0:.1f} s")
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        summary = out / f"pool_summary.{args.format}"
-        if args.format == "parquet":
-            write_atomic(summary, lambda p: result.summary.to_parquet(p, index=False))
-        else:
-            write_atomic(summary, lambda p: result.summary.to_csv(p, index=False))
-        write_atomic(out / "pool_smallest.csv", lambda p: result.totals.to_csv(p, index_label="risk_model"))
-        print(f"smallest list size with P(overspend > 5%) < {args.level:g}:\n{result.totals.to_string()}")
-        print(f"tables -> {summary}, {out / 'pool_smallest.csv'}")
+    """Run ``python -m stoploss pool`` from parsed arguments; returns the exit status (0).
+
+    Bad input raises :class:`~stoploss.errors.StopLossError`, which the command line turns into one
+    line on stderr and exit status 1; the outputs are published together only when all are written.
+    """
+    mix_cv = args.mix_cv if args.mix_cv is not None else (0.05 if args.demo else 0.0)
+    years = args.years or (20_000 if args.demo else 100_000)
+    sizes = DEFAULT_SIZES if not args.sizes else _numbers(args.sizes, "sizes")
+    attachments = DEFAULT_ATTACHMENTS if not args.attachments else _numbers(args.attachments, "attachments",
+                                                                            allow_none=True)
+    assumptions = PoolAssumptions(loading=args.loading, aggregate_attachment=args.aggregate_attachment,
+                                  aggregate_loading=args.aggregate_loading, shock_cv=args.shock_cv,
+                                  epidemic_probability=args.epidemic_probability,
+                                  epidemic_uplift=args.epidemic_uplift, ibnr_cv=args.ibnr_cv, mix_cv=mix_cv,
+                                  national_population=args.national_population)
+    models = _risk_models(args.risk_model)
+    compile_notice("the pool simulator's kernels (stoploss/pool/_kernels.py, _kit/random.py)", 40,
+                   _kernels, _kit.random)
+    say(f"simulating {len(sizes)} sizes x {len(attachments)} attachments x {len(models)} formulas, "
+        f"{years:,} years ...")
+    t0 = time.perf_counter()
+    result = sweep(sizes, attachments, models, assumptions=assumptions, n_years=years, seed=args.seed,
+                   level=args.level)
+    say(f"done in {time.perf_counter() - t0:.1f} s")
+    with Publication(args.out) as pub:
+        write_table(result.summary, pub.path(f"pool_summary.{args.format}"))
+        write_csv(result.totals.rename_axis("risk_model"), pub.path("pool_smallest.csv"), index=True)
         if not args.no_html:
+            say("simulating the comparison with Crump et al. (1991) for the report ...")
             crump = crump_comparison(assumptions, n_years=years, seed=args.seed)
-            page = pool_report_html(result, crump)
-            write_atomic(out / "pool.html", lambda p: p.write_text(page, encoding="utf-8"))
-            print(f"report -> {out / 'pool.html'}")
-        return 0
-    except StopLossError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+            write_text(pool_report_html(result, crump), pub.path("pool.html"))
+        for path in pub.publish():
+            say(f"wrote {path}")
+    print(f"smallest list size with P(overspend > 5%) < {args.level:g}:\n{result.totals.to_string()}")
+    return OK

@@ -3,7 +3,7 @@
 A group of N registered patients holds a budget for a year. Each simulated year is a random
 group-year:
 
-* the group's patients are drawn from the morbidity mix of a :class:`~stoploss.cost_model.CostModel`
+* the group's patients are drawn from the morbidity mix of a :class:`~stoploss.pool.cost_model.CostModel`
   (optionally with a group-level mix: Dirichlet around the national mix, so the group's expected
   cost per head varies between groups with coefficient of variation ``mix_cv``);
 * each patient's annual cost comes from the cost model given their class;
@@ -30,7 +30,7 @@ below a chosen level, with and without stop-loss.
 
 Patients are not simulated one by one: per year, the counts per class, per cost band and per
 formula are drawn exactly (multinomial, binomial), and only the spread of costs within a cost band
-(at most a factor 2 wide) is drawn as a moment-matched beta (see ``stoploss/_pool_kernels.py``). All sizes of a sweep are
+(at most a factor 2 wide) is drawn as a moment-matched beta (see ``stoploss/pool/_kernels.py``). All sizes of a sweep are
 nested in one growing group per year, and all attachments are applied to the same patients.
 """
 
@@ -41,8 +41,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from stoploss import _pool_kernels as K
-from stoploss.cost_model import CostModel, default_cost_model
+from _kit.random import stream_keys
+from stoploss.pool import _kernels as K
+from stoploss.pool.cost_model import CostModel, default_cost_model
 from stoploss.errors import StopLossError
 
 #: 20 list sizes from 5,000 to 1,000,000, equally spaced in logarithm (rounded to 100).
@@ -67,7 +68,7 @@ class PoolAssumptions:
     Parameters
     ----------
     cost_model : CostModel, optional
-        Annual cost per patient by morbidity class; default :func:`~stoploss.cost_model.default_cost_model`.
+        Annual cost per patient by morbidity class; default :func:`~stoploss.pool.cost_model.default_cost_model`.
     loading : float
         Specific stop-loss premium loading on the expected excess (0.1 = 10%).
     aggregate_attachment : float or None
@@ -202,12 +203,11 @@ def _simulate(sizes: np.ndarray, attachments: list, rho: np.ndarray, assumptions
     nu = np.divide(pos * (1 - pos) * width**2, var, out=np.full_like(var, np.inf), where=var > 0)
     att_band = np.array([len(lo) if a is None else int(np.searchsorted(lo, a)) for a in attachments], dtype=np.int64)
     att_value = np.array([np.inf if a is None else a for a in attachments])
-    n_blocks = -(-n_years // _BLOCK_YEARS)
-    states = np.array([s.generate_state(4, np.uint64) for s in np.random.SeedSequence(seed).spawn(n_blocks)])
+    key = stream_keys(int(seed), ["pool"])[0]
     retained = np.empty((len(sizes), len(attachments), n_years))
     budget = np.empty((len(sizes), len(rho), n_years))
     factor = np.empty(n_years)
-    K.simulate_years(states, _BLOCK_YEARS, sizes, cm.share, assumptions.mix_concentration, cond, pos, nu,
+    K.simulate_years(key, _BLOCK_YEARS, sizes, cm.share, assumptions.mix_concentration, cond, pos, nu,
                      lo, hi, cm.tail_alpha, cm.class_mean, cm.mean, rho, att_band, att_value,
                      float(np.sqrt(np.log1p(assumptions.shock_cv**2))),
                      assumptions.epidemic_probability, assumptions.epidemic_uplift,

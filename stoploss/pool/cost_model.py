@@ -10,10 +10,13 @@ class k, the annual cost X (currency units per patient-year) is
   classes. This is ``stoploss.Spliced(Lognormal(log_mu[k], sigma), GeneralizedPareto(1/alpha, u/alpha),
   u, S_LN,k(u))`` (the generalised Pareto with xi = 1/alpha, beta = u/alpha is the Pareto above u).
 
-Every quantity the simulator needs is exact and closed-form, from the partial moments
-E[X^r; a < X <= b] of the spliced law: lognormal part exp(r mu + r^2 sigma^2 / 2) [Phi(z_b - r sigma) -
-Phi(z_a - r sigma)] (z = (ln x - mu)/sigma), Pareto part S_LN(u) alpha u^alpha (b^(r-alpha) -
-a^(r-alpha)) / (r - alpha) (Klugman, Panjer & Willmot, *Loss Models*, 5th ed., Appendix A).
+Every quantity the simulator needs is exact and closed-form, taken from the class's ``Spliced``
+severity (:attr:`CostModel.severity`): its survival function, moments, expected excess E[(X - a)+]
+and limited second moment E[(X ^ a)^2], which give the partial moments above a point,
+
+    E[X^0; X > a] = S(a),   E[X; X > a] = E[(X - a)+] + a S(a),   E[X^2; X > a] = E[X^2] - E[(X ^ a)^2] + a^2 S(a),
+
+and so E[X^r; a < X <= b] as a difference (Klugman, Panjer & Willmot, *Loss Models*, 5th ed., 3.1).
 
 Calibration (:meth:`CostModel.calibrated`): the class structure (shares, zero-cost probabilities,
 relative cost scales), the tail threshold and the Pareto index are stated; two parameters, a common
@@ -34,6 +37,7 @@ from scipy import optimize
 from scipy.special import ndtr
 
 from stoploss.errors import StopLossError
+from stoploss.severity import GeneralizedPareto, Lognormal, Spliced
 
 #: Default morbidity classes: population share, probability of no cost in the year, relative cost
 #: scale (the ratio of exp(log_mu) to that of the first class). Stylised from the shape of
@@ -74,7 +78,7 @@ class CostModel:
 
     Examples
     --------
-    >>> from stoploss.cost_model import default_cost_model
+    >>> from stoploss.pool.cost_model import default_cost_model
     >>> cm = default_cost_model()
     >>> round(float(cm.population_share_above(100_000)), 4), round(float(cm.spend_share_above(100_000)), 4)
     (0.01, 0.3333)
@@ -109,42 +113,59 @@ class CostModel:
                 "a group's risk is not defined without it."
             )
 
-    # ----- per-class partial moments of the positive cost -------------------------------------------
+    # ----- the class severities and their partial moments -------------------------------------------
     @cached_property
     def tail_probability(self) -> np.ndarray:
         """P(X > u | X > 0, class), shape (K,): the lognormal's mass above the tail threshold."""
         return ndtr(-(np.log(self.tail_threshold) - self.log_mu) / self.sigma)
 
+    @cached_property
+    def severity(self) -> tuple[Spliced, ...]:
+        """The positive cost of each class: lognormal body spliced to the common Pareto tail at u.
+
+        Examples
+        --------
+        >>> from stoploss.pool.cost_model import default_cost_model
+        >>> cm = default_cost_model()
+        >>> round(float((1 - cm.zero_probability[0]) * cm.severity[0].mean()), 2) == round(float(cm.class_mean[0]), 2)
+        True
+        """
+        u, alpha = self.tail_threshold, self.tail_alpha
+        tail = GeneralizedPareto(1.0 / alpha, u / alpha)
+        out = []
+        for name, mu, p in zip(self.classes, self.log_mu, self.tail_probability):
+            if not 0.0 < p < 1.0:
+                raise StopLossError(f"CostModel: class {name!r} has no lognormal mass on one side of the tail "
+                                    f"threshold {u:,.0f} (log_mu {mu:.3g}, sigma {self.sigma:.3g}); move log_mu "
+                                    "or the threshold.")
+            out.append(Spliced(Lognormal(float(mu), float(self.sigma)), tail, float(u), float(p)))
+        return tuple(out)
+
     def partial_moment(self, r: int, a, b) -> np.ndarray:
         """E[X^r; a < X <= b | X > 0] per class, shape (K, ...) for a, b broadcast (b may be inf).
 
-        Requires r < tail_alpha when b is infinite.
+        ``r`` is 0, 1 or 2 (``tail_alpha > 2`` keeps the second moment finite).
+
+        Examples
+        --------
+        >>> from stoploss.pool.cost_model import default_cost_model
+        >>> cm = default_cost_model()
+        >>> bool(np.allclose(cm.partial_moment(0, 0.0, np.inf), 1.0))
+        True
         """
-        a = np.asarray(a, dtype=np.float64)[None, ...]
-        b = np.asarray(b, dtype=np.float64)[None, ...]
-        mu = self.log_mu.reshape((-1,) + (1,) * (a.ndim - 1))
-        s, u, al = self.sigma, self.tail_threshold, self.tail_alpha
-        lo, hi = np.minimum(a, u), np.minimum(b, u)
-        with np.errstate(divide="ignore"):
-            za = np.where(lo > 0, (np.log(np.maximum(lo, 1e-300)) - mu) / s, -np.inf)
-            zb = np.where(hi > 0, (np.log(np.maximum(hi, 1e-300)) - mu) / s, -np.inf)
-        body = np.exp(r * mu + 0.5 * r * r * s * s) * np.maximum(ndtr(zb - r * s) - ndtr(za - r * s), 0.0)
-        ta, tb = np.maximum(a, u), np.maximum(b, u)
-        w = self.tail_probability.reshape(mu.shape)
-        with np.errstate(divide="ignore", over="ignore"):
-            tail = w * al * u**al * (np.where(np.isinf(tb), 0.0, tb ** (r - al)) - ta ** (r - al)) / (r - al)
-        return body + tail
+        a, b = np.broadcast_arrays(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
+        return np.stack([_moment_above(sev, r, a) - _moment_above(sev, r, b) for sev in self.severity])
 
     # ----- per-class and population moments -------------------------------------------------------
     @cached_property
     def class_mean(self) -> np.ndarray:
         """E[X | class], shape (K,), currency units per patient-year (zeros included)."""
-        return (1 - self.zero_probability) * self.partial_moment(1, 0.0, np.inf)
+        return (1 - self.zero_probability) * np.array([sev.moment(1) for sev in self.severity])
 
     @cached_property
     def class_var(self) -> np.ndarray:
         """Var[X | class], shape (K,)."""
-        second = (1 - self.zero_probability) * self.partial_moment(2, 0.0, np.inf)
+        second = (1 - self.zero_probability) * np.array([sev.moment(2) for sev in self.severity])
         return second - self.class_mean**2
 
     @cached_property
@@ -162,16 +183,17 @@ class CostModel:
         """Share of Var[X] explained by the class means: the R-squared of a formula that knows each class."""
         return float(self.share @ (self.class_mean - self.mean) ** 2) / self.var
 
+    def _mix(self, per_class) -> np.ndarray:
+        """Population value of per-positive-cost quantities: sum_k share_k (1 - zero_k) per_class[k]."""
+        return np.tensordot(self.share * (1 - self.zero_probability), np.asarray(per_class), axes=1)
+
     def survival(self, x) -> np.ndarray:
         """P(X > x) for the population mix (x >= 0)."""
-        return np.asarray(self.share @ ((1 - self.zero_probability)[:, None]
-                                        * self.partial_moment(0, np.atleast_1d(x), np.inf))).reshape(np.shape(x))
+        return self._mix([sev.sf(x) for sev in self.severity])
 
     def excess(self, a) -> np.ndarray:
         """E[(X - a)+] per patient for the population mix: the specific stop-loss pure premium per head."""
-        a1 = np.atleast_1d(np.asarray(a, dtype=np.float64))
-        per_class = self.partial_moment(1, a1, np.inf) - a1 * self.partial_moment(0, a1, np.inf)
-        return np.asarray(self.share @ ((1 - self.zero_probability)[:, None] * per_class)).reshape(np.shape(a))
+        return self._mix([sev.excess(a) for sev in self.severity])
 
     def population_share_above(self, x) -> np.ndarray:
         """Share of people whose annual cost exceeds x."""
@@ -179,9 +201,8 @@ class CostModel:
 
     def spend_share_above(self, x) -> np.ndarray:
         """Share of all spend that goes on people whose annual cost exceeds x."""
-        x1 = np.atleast_1d(np.asarray(x, dtype=np.float64))
-        spend = self.share @ ((1 - self.zero_probability)[:, None] * self.partial_moment(1, x1, np.inf))
-        return np.asarray(spend / self.mean).reshape(np.shape(x))
+        x = np.asarray(x, dtype=np.float64)
+        return self._mix([_moment_above(sev, 1, x) for sev in self.severity]) / self.mean
 
     def band_moments(self, edges) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Probability, mean and variance of X in each cost band, per class.
@@ -248,6 +269,22 @@ class CostModel:
                 "index or the class structure."
             )
         return build(sol.x)
+
+
+def _moment_above(sev: Spliced, r: int, x) -> np.ndarray:
+    """E[X^r; X > x] for r = 0, 1, 2 from the severity's closed forms (see the module docstring); 0 at x = inf."""
+    x = np.asarray(x, dtype=np.float64)
+    finite = np.isfinite(x)
+    xf = np.where(finite, x, 0.0)
+    if r == 0:
+        value = sev.sf(xf)
+    elif r == 1:
+        value = sev.excess(xf) + xf * sev.sf(xf)
+    elif r == 2:
+        value = sev.moment(2) - sev.lev2(xf) + xf * xf * sev.sf(xf)
+    else:
+        raise StopLossError(f"CostModel: partial moments of order 0, 1 and 2 only, not {r!r}.")
+    return np.where(finite, value, 0.0)
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,30 @@
+"""How large must a group be to hold a risk-bearing budget? The pool-risk application.
+
+=================  ================================================================================
+module             what it holds
+=================  ================================================================================
+``cost_model``     a patient's annual cost by morbidity class (``stoploss.Spliced`` per class),
+                   calibrated to the concentration of health spending
+``simulate``       :func:`simulate_pool` (one group) and :func:`sweep` (list sizes x attachments x
+                   budget formulas), with their result objects
+``_kernels``       the Numba kernel that simulates group-years
+``cli``            ``python -m stoploss pool``
+=================  ================================================================================
+
+The HTML report is ``stoploss.pool_report``.
+"""
+
+from stoploss.pool.cost_model import CostModel, default_cost_model
+from stoploss.pool.simulate import (
+    DEFAULT_ATTACHMENTS,
+    DEFAULT_RISK_MODELS,
+    DEFAULT_SIZES,
+    PoolAssumptions,
+    PoolResult,
+    SweepResult,
+    simulate_pool,
+    sweep,
+)
+
+__all__ = ["CostModel", "DEFAULT_ATTACHMENTS", "DEFAULT_RISK_MODELS", "DEFAULT_SIZES", "PoolAssumptions",
+           "PoolResult", "SweepResult", "default_cost_model", "simulate_pool", "sweep"]
