@@ -47,7 +47,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from riskadjust._io import read_table, write_table, write_text
+from _kit.publish import write_table, write_text
+from _kit.tables import read_table
 from riskadjust.errors import RiskModelError
 from riskadjust.hierarchy import child_matrix, requirement_matrix
 
@@ -404,15 +405,18 @@ class RiskModel:
         """Read a model written by :meth:`save` (missing optional tables are empty)."""
         d = Path(directory)
         if not (d / "model.json").exists():
-            raise RiskModelError(f"{d}: no model.json; a model directory holds model.json and its CSV tables")
-        meta = json.loads((d / "model.json").read_text())
+            raise RiskModelError("no model.json; a model directory holds model.json and its CSV tables", file=d)
+        try:
+            meta = json.loads((d / "model.json").read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise RiskModelError("not valid JSON; write the model with RiskModel.save", file=d / "model.json") from None
         tables = {}
         for name in _COLUMNS:
             path = d / f"{name}.csv"
             if path.exists():
-                tables[name] = read_table(path, dtype=str, keep_default_na=False)
+                tables[name] = read_table(path, f"{name} table", RiskModelError, dtype=str, keep_default_na=False)
             elif name in ("cells", "coefficients"):
-                raise RiskModelError(f"{path}: missing; every model needs cells.csv and coefficients.csv")
+                raise RiskModelError("missing; every model needs cells.csv and coefficients.csv", file=path)
         return cls(name=meta["name"], flags=tuple(meta.get("flags", ())),
                    normalisation=float(meta.get("normalisation", 1.0)),
                    coding_intensity=float(meta.get("coding_intensity", 0.0)),
