@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from _kit.tables import read_table
+from riskadjust.errors import PopulationError
 from riskadjust.model import RiskModel
 from riskadjust.population import Population
 
@@ -198,7 +200,7 @@ def load_sample() -> tuple[pd.DataFrame, pd.DataFrame]:
 
     Returns ``members`` (``patient_id, age, sex, segment, group, exposure, cost``) and ``diagnoses``.
     """
-    members = pd.read_csv(data_path("sample_members.csv"), dtype={"patient_id": str, "sex": str, "segment": str,
-                                                                    "group": str})
-    diagnoses = pd.read_csv(data_path("sample_diagnoses.csv"), dtype=str)
+    members = read_table(data_path("sample_members.csv"), "bundled sample members", PopulationError,
+                         dtype={"patient_id": str, "sex": str, "segment": str, "group": str})
+    diagnoses = read_table(data_path("sample_diagnoses.csv"), "bundled sample diagnoses", PopulationError, dtype=str)
     return members, diagnoses
