@@ -164,7 +164,10 @@ def calibrate(population: Population, cost, exposure=None, cap: float | None = N
         ``sum(weight * coefficient) = value``. E.g. two rows ``(1, s, A, 1, 0)``, ``(1, s, B, -1, 0)``
         force equal coefficients for ``A`` and ``B``.
     holdout : float
-        Fraction of members (drawn with ``seed``) held out of the fit and used for validation.
+        Fraction of members held out of the fit and used for validation: member ``i`` is held out
+        when the ``i``-th uniform of ``numpy.random.default_rng(seed)`` is below it. (Not yet the
+        kit's seeding scheme, :mod:`_kit.random`: a funding-gap report test's threshold holds on
+        this split and not on the kit's.)
     seed : int
         Seed of the hold-out split.
     groups : array-like (n,), optional
