@@ -30,7 +30,8 @@ EXAMPLES = {
     "score": """  python -m riskadjust score --demo --out scores.csv
   python -m riskadjust score --model cms-v28 --normalisation 1.015 --coding-intensity 0.059 \\
       --members enrollees.parquet --diagnoses dx.parquet --out scores.parquet""",
-    "calibrate": "  python -m riskadjust calibrate --demo --cap 50000 --holdout 0.3 --out-model fitted/ --out coefs.csv",
+    "calibrate": """  python -m riskadjust calibrate --demo --cap 50000 --holdout 0.3 --out-model fitted/ \\
+      --out coefs.csv""",
     "allocate": """  python -m riskadjust allocate --groups groups.csv --envelope 125000000 --min-growth 0.01 \\
       --max-below-target 0.05 --out allocations.csv""",
     "settle": """  python -m riskadjust settle --contracts contracts.csv --withhold 0.15 \\
@@ -117,7 +118,7 @@ def _cmd_calibrate(args) -> int:
     constraints = read_table(args.constraints, "constraints file", RiskModelError) if args.constraints else None
     r = calibrate(_population(model, members, dx, source), members[args.cost_column], members[args.exposure_column],
                   cap=args.cap, constraints=constraints, holdout=args.holdout, seed=args.seed, groups=groups,
-                  min_members=args.min_members)
+                  min_members=args.min_members, source=source[0])
     write_table(r.coefficients, args.out)
     if args.out_model:
         r.model.save(args.out_model)

@@ -49,6 +49,7 @@ import pandas as pd
 
 from _kit.publish import write_table, write_text
 from _kit.tables import read_table
+from _kit.validate import number
 from riskadjust.errors import RiskModelError
 from riskadjust.hierarchy import child_matrix, requirement_matrix
 
@@ -171,8 +172,8 @@ class RiskModel:
         for name in ("min_count", "max_count"):
             self.counts[name] = pd.to_numeric(self.counts[name]).astype(np.int64)
         object.__setattr__(self, "flags", tuple(str(f) for f in self.flags))
-        if not (np.isfinite(self.normalisation) and self.normalisation > 0):
-            raise RiskModelError(f"normalisation must be a positive number, got {self.normalisation}")
+        object.__setattr__(self, "normalisation",
+                           number(self.normalisation, "normalisation", RiskModelError, low=0, low_open=True))
         if not (0 <= self.coding_intensity < 1):
             raise RiskModelError(f"coding_intensity must be a fraction in [0, 1), got {self.coding_intensity}")
         self.compiled  # validate now, not at first use

