@@ -25,9 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-
-class AllocationError(ValueError):
-    """The allocation inputs are inconsistent or the pace-of-change floors exceed the envelope."""
+from _kit.validate import number, numeric_column, require_columns
+from riskadjust.errors import AllocationError
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,7 +71,7 @@ def to_pennies(amounts: np.ndarray, total: float) -> np.ndarray:
 
 
 def allocate(groups: pd.DataFrame, envelope: float, *, min_growth: float | None = None,
-             max_below_target: float | None = None) -> AllocationResult:
+             max_below_target: float | None = None, source: str = "groups") -> AllocationResult:
     """Share ``envelope`` between groups by need, with optional pace-of-change rules.
 
     Parameters
@@ -87,6 +86,9 @@ def allocate(groups: pd.DataFrame, envelope: float, *, min_growth: float | None 
         Minimum growth on baseline for every group (e.g. 0.015); needs ``baseline``.
     max_below_target : float, optional
         No group ends more than this fraction below target (e.g. 0.05).
+    source : str
+        What ``groups`` is (e.g. its file path), for error messages: a CSV file's rows are named by
+        their line.
 
     Examples
     --------
@@ -95,40 +97,25 @@ def allocate(groups: pd.DataFrame, envelope: float, *, min_growth: float | None 
     >>> allocate(g, 1_030_000, min_growth=0.01).summary["allocation"].tolist()
     [504800.0, 525200.0]
     """
-    if not (np.isfinite(envelope) and envelope > 0):
-        raise AllocationError(f"envelope must be a positive amount (currency), got {envelope!r}")
-    need_cols = {"group", "exposure", "risk"}
-    if not need_cols <= set(groups.columns):
-        raise AllocationError(f"groups need columns {sorted(need_cols)}; got {list(groups.columns)}")
+    envelope = number(envelope, "envelope", AllocationError, low=0, low_open=True)
+    require_columns(groups, ["group", "exposure", "risk"], source, AllocationError)
     g = groups.reset_index(drop=True)
-    exposure = g["exposure"].to_numpy(float)
-    risk = g["risk"].to_numpy(float)
-    area = g["area_factor"].to_numpy(float) if "area_factor" in g else np.ones(len(g))
-    for name, arr in (("exposure", exposure), ("risk", risk), ("area_factor", area)):
-        bad = ~np.isfinite(arr) | (arr < 0)
-        if bad.any():
-            r = int(np.flatnonzero(bad)[0])
-            raise AllocationError(f"groups row {r} (group {g['group'].iloc[r]!r}): {name} must be a number >= 0")
+    exposure = numeric_column(g, "exposure", source, AllocationError, low=0)
+    risk = numeric_column(g, "risk", source, AllocationError, low=0)
+    area = numeric_column(g, "area_factor", source, AllocationError, low=0) if "area_factor" in g else np.ones(len(g))
+    baseline = numeric_column(g, "baseline", source, AllocationError, low=0) if "baseline" in g else None
     need = exposure * risk * area
     if need.sum() <= 0:
         raise AllocationError("total need (exposure x risk x area_factor) is zero; nothing to share by")
     target = envelope * need / need.sum()
-    baseline = g["baseline"].to_numpy(float) if "baseline" in g else None
-    if baseline is not None:
-        bad = ~np.isfinite(baseline) | (baseline < 0)
-        if bad.any():
-            r = int(np.flatnonzero(bad)[0])
-            raise AllocationError(f"groups row {r} (group {g['group'].iloc[r]!r}): baseline must be an amount >= 0, "
-                                  f"got {baseline[r]!r}; give last period's allocation or drop the column")
     if min_growth is not None and baseline is None:
         raise AllocationError("min_growth needs a baseline column (last period's allocation per group)")
 
     floor = np.zeros(len(g))
     if min_growth is not None:
-        floor = np.maximum(floor, baseline * (1.0 + min_growth))
+        floor = np.maximum(floor, baseline * (1.0 + number(min_growth, "min_growth", AllocationError, low=-1)))
     if max_below_target is not None:
-        if not 0 <= max_below_target < 1:
-            raise AllocationError(f"max_below_target must be a fraction in [0, 1), got {max_below_target}")
+        max_below_target = number(max_below_target, "max_below_target", AllocationError, low=0, high=1)
         floor = np.maximum(floor, target * (1.0 - max_below_target))
     left = envelope - floor.sum()
     if left < -1e-9 * envelope:

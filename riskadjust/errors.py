@@ -1,33 +1,51 @@
-"""Errors raised by the riskadjust package.
+"""Errors raised by the riskadjust package: one base, :class:`RiskAdjustError`, and a class per topic.
 
-Every message says what is wrong, where (table, row position, segment, term) and what to do.
-Patient identifiers are never included: rows are named by their position in the input.
+Every message says what is wrong, where (file, line, column, table, segment, term) and what to do,
+with the location keywords of :class:`~_kit.errors.EngineError`. Patient identifiers and the cell
+values of member rows are never included: a row is named by its line in the file (or its position
+in a table), and the message says what the column should hold.
+
+Examples
+--------
+>>> err = PopulationError("not F or M (or CMS 2/1)", file="members.csv", line=3, column="sex")
+>>> str(err), isinstance(err, RiskAdjustError)
+("members.csv, line 3, column 'sex': not F or M (or CMS 2/1)", True)
 """
 
+from _kit.errors import EngineError
+from _kit.validate import csv_line
 
-class RiskModelError(ValueError):
+
+class RiskAdjustError(EngineError):
+    """Base of every error the riskadjust package raises on purpose (an :class:`~_kit.errors.EngineError`)."""
+
+
+class RiskModelError(RiskAdjustError):
     """A risk model's tables are inconsistent (unknown term, cycle, missing cell, bad value)."""
 
 
-class PopulationError(ValueError):
+class PopulationError(RiskAdjustError):
     """Member or diagnosis data cannot be used as given (missing column, bad age, unknown patient)."""
 
 
-def line_of(source: str, row: int) -> str:
-    """``" (line <n>)"`` when ``source`` is a CSV file with a header line, else ``""``.
-
-    Rows count data rows from 0, so row ``r`` of a CSV file is on line ``r + 2`` (quoted values
-    spanning lines excepted).
-    """
-    return f" (line {row + 2})" if str(source).lower().endswith(".csv") else ""
+class AllocationError(RiskAdjustError):
+    """The allocation inputs are inconsistent or the pace-of-change floors exceed the envelope."""
 
 
-def at_row(source: str, row: int) -> str:
-    """``"<source> row <row>"``, plus the file line for a CSV file.
+class SettlementError(RiskAdjustError):
+    """Settlement terms are inconsistent (overlapping corridors, shares outside [0, 1], ...)."""
+
+
+def row_error(error: type[RiskAdjustError], message: str, source, row: int, column=None) -> RiskAdjustError:
+    """``error`` about data row ``row`` (0-based) of ``source``, named by its file line for a CSV file
+    (:func:`_kit.validate.csv_line`), else by its position; ``message`` says what the column should hold.
 
     Examples
     --------
-    >>> at_row("members.csv", 0), at_row("members", 0)
-    ('members.csv row 0 (line 2)', 'members row 0')
+    >>> str(row_error(PopulationError, "not F or M", "members.csv", 1, "sex"))
+    "members.csv, line 3, column 'sex': not F or M"
+    >>> str(row_error(PopulationError, "not F or M", "members", 1, "sex"))
+    "members, column 'sex': not F or M (row 1)"
     """
-    return f"{source} row {row}{line_of(source, row)}"
+    line = csv_line(source, row)
+    return error(message if line else f"{message} (row {row})", file=source, line=line, column=column)

@@ -47,7 +47,9 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from riskadjust._io import read_table, write_table, write_text
+from _kit.publish import write_table, write_text
+from _kit.tables import read_table
+from _kit.validate import number
 from riskadjust.errors import RiskModelError
 from riskadjust.hierarchy import child_matrix, requirement_matrix
 
@@ -170,8 +172,8 @@ class RiskModel:
         for name in ("min_count", "max_count"):
             self.counts[name] = pd.to_numeric(self.counts[name]).astype(np.int64)
         object.__setattr__(self, "flags", tuple(str(f) for f in self.flags))
-        if not (np.isfinite(self.normalisation) and self.normalisation > 0):
-            raise RiskModelError(f"normalisation must be a positive number, got {self.normalisation}")
+        object.__setattr__(self, "normalisation",
+                           number(self.normalisation, "normalisation", RiskModelError, low=0, low_open=True))
         if not (0 <= self.coding_intensity < 1):
             raise RiskModelError(f"coding_intensity must be a fraction in [0, 1), got {self.coding_intensity}")
         self.compiled  # validate now, not at first use
@@ -404,15 +406,18 @@ class RiskModel:
         """Read a model written by :meth:`save` (missing optional tables are empty)."""
         d = Path(directory)
         if not (d / "model.json").exists():
-            raise RiskModelError(f"{d}: no model.json; a model directory holds model.json and its CSV tables")
-        meta = json.loads((d / "model.json").read_text())
+            raise RiskModelError("no model.json; a model directory holds model.json and its CSV tables", file=d)
+        try:
+            meta = json.loads((d / "model.json").read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise RiskModelError("not valid JSON; write the model with RiskModel.save", file=d / "model.json") from None
         tables = {}
         for name in _COLUMNS:
             path = d / f"{name}.csv"
             if path.exists():
-                tables[name] = read_table(path, dtype=str, keep_default_na=False)
+                tables[name] = read_table(path, f"{name} table", RiskModelError, dtype=str, keep_default_na=False)
             elif name in ("cells", "coefficients"):
-                raise RiskModelError(f"{path}: missing; every model needs cells.csv and coefficients.csv")
+                raise RiskModelError("missing; every model needs cells.csv and coefficients.csv", file=path)
         return cls(name=meta["name"], flags=tuple(meta.get("flags", ())),
                    normalisation=float(meta.get("normalisation", 1.0)),
                    coding_intensity=float(meta.get("coding_intensity", 0.0)),

@@ -22,11 +22,12 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from _kit.tables import read_table
+from _kit.validate import csv_line, numeric_column, require_columns
 from riskadjust import _mapping_kernels as MK
-from riskadjust._io import read_table
 from riskadjust._mapping import NEEDS_PYTHON, Keys, per_value
-from riskadjust.errors import PopulationError, at_row, line_of
-from riskadjust.model import MAX_AGE, SEXES, RiskModel
+from riskadjust.errors import PopulationError, row_error
+from riskadjust.model import MAX_AGE, RiskModel
 
 BITSET_CATEGORIES = 256
 _SEX_CODES = {"F": 0, "FEMALE": 0, "2": 0, "M": 1, "MALE": 1, "1": 1}
@@ -134,8 +135,9 @@ class Population:
     def from_files(cls, model: RiskModel, members: str | os.PathLike,
                    diagnoses: str | os.PathLike | None = None) -> "Population":
         """Build from CSV/Parquet files (see :meth:`from_frames`)."""
-        m = read_table(members, dtype={"patient_id": str, "sex": str, "segment": str})
-        d = None if diagnoses is None else read_table(diagnoses, dtype={"patient_id": str, "code": str})
+        m = read_table(members, "members file", PopulationError, dtype={"patient_id": str, "sex": str, "segment": str})
+        d = None if diagnoses is None else read_table(diagnoses, "diagnoses file", PopulationError,
+                                                      dtype={"patient_id": str, "code": str})
         return cls.from_frames(model, m, d, source=(str(members), str(diagnoses)))
 
     @classmethod
@@ -157,26 +159,24 @@ class Population:
         src_m, src_d = source
         c = model.compiled
         n = len(members)
-        if "patient_id" not in members.columns:
-            raise PopulationError(f"{src_m}: needs a patient_id column to join diagnoses")
+        require_columns(members, ["patient_id", "age", "sex"], src_m, PopulationError)
         ids = Keys(members["patient_id"])
         second = ids.first_repeat()
         if second >= 0:
             pid = members["patient_id"].iloc[: second + 1]
             same = pid.isna() if pd.isna(pid.iloc[-1]) else pid == pid.iloc[-1]
             rows = [int(np.flatnonzero(same.to_numpy())[0]), int(second)]
-            lines = f" (lines {rows[0] + 2} and {rows[1] + 2})" if line_of(src_m, 0) else ""
-            raise PopulationError(f"{src_m}: rows {rows}{lines} repeat the same patient_id; give one row per person")
+            lines = f" (lines {csv_line(src_m, rows[0])} and {csv_line(src_m, rows[1])})" if csv_line(src_m, 0) else ""
+            raise PopulationError(f"rows {rows}{lines} repeat the same patient_id; give one row per person",
+                                  file=src_m, column="patient_id")
         age = _ages(members, src_m)
         sex = _sexes(members, src_m)
         segment = _segments(members, model, src_m)
         cell_term = c.cell_lookup[segment, sex, np.minimum(age, MAX_AGE)]
         if np.any(cell_term < 0):
             r = int(np.flatnonzero(cell_term < 0)[0])
-            raise PopulationError(
-                f"{at_row(src_m, r)}: no demographic cell for segment {model.segments[segment[r]]!r}, "
-                f"sex {SEXES[sex[r]]}, age {age[r]}; add a cell to the model or correct the row"
-            )
+            raise row_error(PopulationError, "the model has no demographic cell for this row's segment, sex and age; "
+                            "add a cell to the model or correct the row", src_m, r)
         flags = _flags(members, model, sex, src_m)
 
         if diagnoses is not None and conditions is not None:
@@ -191,29 +191,16 @@ class Population:
                    cell_term.astype(np.int32), flags, indptr, indices, model)
 
 
-def _show(value) -> str:
-    """A cell value for an error message: ``'x'`` for text, ``300`` (not ``np.int64(300)``) for numbers."""
-    return repr(value.item() if isinstance(value, np.generic) else value)
-
-
 def _ages(members: pd.DataFrame, src: str) -> np.ndarray:
-    if "age" not in members.columns:
-        raise PopulationError(f"{src}: needs an age column (whole years)")
-    age = pd.to_numeric(members["age"], errors="coerce").to_numpy(float)
-    bad = ~np.isfinite(age) | (age < 0) | (age > MAX_AGE)
-    if bad.any():
-        r = int(np.flatnonzero(bad)[0])
-        raise PopulationError(f"{at_row(src, r)}: age {_show(members['age'].iloc[r])} is not a number in 0-{MAX_AGE}")
+    age = numeric_column(members, "age", src, PopulationError, low=0, high=MAX_AGE)
     return np.floor(age).astype(np.int64)
 
 
 def _sexes(members: pd.DataFrame, src: str) -> np.ndarray:
-    if "sex" not in members.columns:
-        raise PopulationError(f"{src}: needs a sex column (F/M)")
     codes = per_value(members["sex"], lambda s: s.astype(str).str.strip().str.upper().map(_SEX_CODES))
     if pd.isna(codes).any():
         r = int(np.flatnonzero(pd.isna(codes))[0])
-        raise PopulationError(f"{at_row(src, r)}: sex {_show(members['sex'].iloc[r])} is not F or M (or CMS 2/1)")
+        raise row_error(PopulationError, "not F or M (or CMS 2 or 1)", src, r, "sex")
     return codes.astype(np.int64)
 
 
@@ -221,13 +208,11 @@ def _segments(members: pd.DataFrame, model: RiskModel, src: str) -> np.ndarray:
     if "segment" not in members.columns:
         if len(model.segments) == 1:
             return np.zeros(len(members), dtype=np.int64)
-        raise PopulationError(f"{src}: needs a segment column, one of {list(model.segments)}")
+        raise PopulationError(f"needs a segment column, one of {list(model.segments)}", file=src)
     seg = per_value(members["segment"], lambda s: pd.Index(model.segments).get_indexer(s.astype(str).str.strip()))
     if np.any(seg < 0):
         r = int(np.flatnonzero(seg < 0)[0])
-        raise PopulationError(
-            f"{at_row(src, r)}: segment {_show(members['segment'].iloc[r])} is not one of {list(model.segments)}"
-        )
+        raise row_error(PopulationError, f"not one of the model's segments {list(model.segments)}", src, r, "segment")
     return seg.astype(np.int64)
 
 
@@ -239,14 +224,13 @@ def _flags(members: pd.DataFrame, model: RiskModel, sex: np.ndarray, src: str) -
         elif name == "male" and name not in members.columns:
             values = sex == 1
         elif name not in members.columns:
-            raise PopulationError(f"{src}: needs a 0/1 column {name!r} (a flag the model uses)")
+            raise PopulationError(f"needs a 0/1 column {name!r} (a flag the model uses)", file=src)
         else:
             col = members[name]
             values = per_value(col, _flag_values)
             if np.any(values < 0):
                 r = int(np.flatnonzero(values < 0)[0])
-                raise PopulationError(f"{at_row(src, r)}: flag {name!r} must be 0 or 1, "
-                                      f"got {_show(members[name].iloc[r])}")
+                raise row_error(PopulationError, "a flag must be 0 or 1 (or true/false, yes/no)", src, r, name)
             values = values == 1
         flags |= values.astype(np.int64) << np.int64(bit)
     return flags
@@ -262,16 +246,13 @@ def _flag_values(col: pd.Series) -> np.ndarray:
 
 
 def _patient_rows(frame: pd.DataFrame, ids: Keys, src: str) -> np.ndarray:
-    if "patient_id" not in frame.columns:
-        raise PopulationError(f"{src}: needs a patient_id column")
     rows = ids.rows_of(frame["patient_id"])
     if np.any(rows < 0):
         bad = np.flatnonzero(rows < 0)
+        line = csv_line(src, int(bad[0]))
         raise PopulationError(
-            f"{src}: {bad.size} row(s) (first at row {int(bad[0])}{line_of(src, int(bad[0]))}) name a patient_id "
-            "that is not in members; "
-            "add those people to members or drop the rows"
-        )
+            f"{bad.size} row(s) (first {f'on line {line}' if line else f'at row {int(bad[0])}'}) name a patient_id "
+            "that is not in members; add those people to members or drop the rows", file=src, column="patient_id")
     return rows
 
 
@@ -286,8 +267,7 @@ def _map_diagnoses(model, diagnoses, ids, age, sex, src):
     Models with at most ``BITSET_CATEGORIES`` categories gather them as bit sets
     (:func:`~riskadjust._mapping_kernels.conditions_csr`); larger ones through (row, category) pairs.
     """
-    if "code" not in diagnoses.columns:
-        raise PopulationError(f"{src}: needs a code column (ICD-10)")
+    require_columns(diagnoses, ["patient_id", "code"], src, PopulationError)
     rows = _patient_rows(diagnoses, ids, src)
     t = model.dx_table
     code_id = t.keys.rows_of(diagnoses["code"], normalise_codes=True)
@@ -302,13 +282,12 @@ def _map_diagnoses(model, diagnoses, ids, age, sex, src):
 
 
 def _direct_conditions(model, conditions, ids, src):
-    if "category" not in conditions.columns:
-        raise PopulationError(f"{src}: needs a category column")
+    require_columns(conditions, ["patient_id", "category"], src, PopulationError)
     rows = _patient_rows(conditions, ids, src)
     cats = pd.Index(model.category_names).get_indexer(conditions["category"].astype(str).str.strip())
     if np.any(cats < 0):
         r = int(np.flatnonzero(cats < 0)[0])
-        raise PopulationError(f"{at_row(src, r)}: category {_show(conditions['category'].iloc[r])} is not in the model")
+        raise row_error(PopulationError, "not a category of the model", src, r, "category")
     return rows, cats.astype(np.int64)
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 from scipy import sparse
 
 from riskadjust import _score_kernels as K
-from riskadjust.errors import PopulationError
+from riskadjust.errors import PopulationError, RiskAdjustError
 from riskadjust.model import RiskModel
 from riskadjust.population import Population
 
@@ -65,7 +65,7 @@ class ScoreResult:
     def components_frame(self) -> pd.DataFrame:
         """Long table ``row, segment, term, coefficient`` of every applying term (needs components)."""
         if self.components is None:
-            raise ValueError("components were not computed; call score(..., components=True)")
+            raise RiskAdjustError("components were not computed; call score(..., components=True)")
         comp = self.components.tocoo()
         return pd.DataFrame({"row": comp.row, "segment": self.parameters["segment"].to_numpy()[comp.col],
                              "term": self.parameters["term"].to_numpy()[comp.col], "coefficient": comp.data})

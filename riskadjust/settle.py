@@ -27,9 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-
-class SettlementError(ValueError):
-    """Settlement terms are inconsistent (overlapping corridors, shares outside [0, 1], ...)."""
+from riskadjust.errors import SettlementError
 
 
 @dataclass(frozen=True)

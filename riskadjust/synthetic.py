@@ -14,6 +14,10 @@ codes, a hierarchy, interactions and count terms, with invented coefficients. Th
   right-skewed cost distribution of real claims.
 
 The same seed gives the same tables on any machine and thread count (pure NumPy, one generator).
+:func:`synthetic_medicare` draws from the engine's seeding scheme, ``_kit.random.generator(seed,
+"synthetic_medicare")``. :func:`synthetic_population` still draws from ``numpy.random.default_rng(seed)``:
+the bundled sample (``data/sample_*.csv``) is its documented draw with seed 2024, and moving it to
+the kit's scheme means regenerating that sample and the figures checked on it.
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from _kit.random import generator
+from _kit.tables import read_table
+from riskadjust.errors import PopulationError
 from riskadjust.model import RiskModel
 from riskadjust.population import Population
 
@@ -146,9 +153,10 @@ def synthetic_medicare(n: int, model: RiskModel, seed: int = 0) -> tuple[pd.Data
     map to nothing.
 
     Returns ``members`` (``patient_id, age, sex, dual_elgbl_cd, orec, crec, lti, new_enrollee, snp``)
-    and ``diagnoses`` (``patient_id, code``), for :func:`riskadjust.cms.cms_population`.
+    and ``diagnoses`` (``patient_id, code``), for :func:`riskadjust.cms.cms_population`. The same
+    ``seed`` gives the same tables (``_kit.random.generator(seed, "synthetic_medicare")``).
     """
-    rng = np.random.default_rng(seed)
+    rng = generator(seed, "synthetic_medicare")
     disabled = rng.random(n) < 0.2
     age = np.where(disabled, rng.integers(25, 65, n), rng.integers(65, 101, n))
     sex = np.where(rng.random(n) < 0.55, "F", "M")
@@ -198,7 +206,7 @@ def load_sample() -> tuple[pd.DataFrame, pd.DataFrame]:
 
     Returns ``members`` (``patient_id, age, sex, segment, group, exposure, cost``) and ``diagnoses``.
     """
-    members = pd.read_csv(data_path("sample_members.csv"), dtype={"patient_id": str, "sex": str, "segment": str,
-                                                                    "group": str})
-    diagnoses = pd.read_csv(data_path("sample_diagnoses.csv"), dtype=str)
+    members = read_table(data_path("sample_members.csv"), "bundled sample members", PopulationError,
+                         dtype={"patient_id": str, "sex": str, "segment": str, "group": str})
+    diagnoses = read_table(data_path("sample_diagnoses.csv"), "bundled sample diagnoses", PopulationError, dtype=str)
     return members, diagnoses

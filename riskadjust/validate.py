@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from riskadjust.errors import RiskAdjustError
+
 
 @dataclass(frozen=True, eq=False)
 class ValidationResult:
@@ -83,7 +85,8 @@ def validate(predicted, actual, exposure=None, groups=None, uncapped=None) -> Va
     y = np.asarray(actual, dtype=float)
     w = np.ones_like(y) if exposure is None else np.asarray(exposure, dtype=float)
     if not (p.shape == y.shape == w.shape):
-        raise ValueError(f"predicted, actual and exposure must have one value per member: {p.shape}, {y.shape}, {w.shape}")
+        raise RiskAdjustError(f"predicted, actual and exposure must have one value per member: {p.shape}, {y.shape}, "
+                              f"{w.shape}")
     ybar = np.sum(w * y) / np.sum(w)
     r2 = 1.0 - np.sum(w * (y - p) ** 2) / np.sum(w * (y - ybar) ** 2)
     abs_err = np.sum(w * np.abs(y - p))
@@ -97,7 +100,7 @@ def validate(predicted, actual, exposure=None, groups=None, uncapped=None) -> Va
     if uncapped is not None:
         u = np.asarray(uncapped, dtype=float)
         if u.shape != y.shape:
-            raise ValueError(f"uncapped must have one value per member: {u.shape}, expected {y.shape}")
+            raise RiskAdjustError(f"uncapped must have one value per member: {u.shape}, expected {y.shape}")
         dec_u = _ratios(decile, w, u, p, "decile")
         group_u = None if groups is None else _ratios(np.asarray(groups), w, u, p, "group")
     return ValidationResult(float(r2), float(cpm), float(mape), _ratios(decile, w, y, p, "decile"), by_group,

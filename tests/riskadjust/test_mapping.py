@@ -133,7 +133,7 @@ def test_id_errors_name_rows_not_ids(home):
 def test_repeated_id_error_names_two_rows_of_the_same_person(home):
     members = pd.DataFrame({"patient_id": ["a", "b", "a", "b"], "age": [50] * 4, "sex": ["F"] * 4,
                             "segment": ["community"] * 4})
-    with pytest.raises(PopulationError, match=r"m\.csv: rows \[0, 2\] \(lines 2 and 4\) repeat"):
+    with pytest.raises(PopulationError, match=r"m\.csv, column 'patient_id': rows \[0, 2\] \(lines 2 and 4\) repeat"):
         Population.from_frames(home, members, source=("m.csv", "d.csv"))
 
 

@@ -86,6 +86,10 @@ def test_errors_name_rows_not_patients(home):
         Population.from_frames(home, members)
     assert "SECRET" not in str(err.value)
     members["age"] = [40, 50]
+    for column, value in (("sex", "SECRET-3"), ("segment", "SECRET-4")):
+        with pytest.raises(PopulationError, match=rf"^members, column '{column}': .* \(row 1\)$") as err:
+            Population.from_frames(home, members.assign(**{column: [members[column][0], value]}))
+        assert "SECRET" not in str(err.value)
     dx = pd.DataFrame({"patient_id": ["SECRET-9"], "code": ["E119"]})
     with pytest.raises(PopulationError, match="not in members") as err:
         Population.from_frames(home, members, dx)
