@@ -320,7 +320,7 @@ def bar_chart(categories: Sequence, series: Mapping[str, Sequence[float]], *, ti
     entries += [] if marks is None else [(marks[0], "#000000", "mark")]
     entries += [(label, "#c0392b", "dash") for _, label in hlines]
     legend = len(entries) > 1
-    width = width or int(min(1100, max(520, 84 + (190 if legend else 24) + n * max(26, 16 * n_series + 10))))
+    width = width or int(min(1100, max(640, 84 + (190 if legend else 24) + n * max(26, 16 * n_series + 10))))
     plot = _Plot(width, height, (0.0, float(max(n, 1))), (y_ticks[0], y_ticks[-1]), legend=legend, bottom=bottom)
     slot = (plot.plot_right - plot.left) / max(n, 1)
     bar = slot * 0.75 / n_series

@@ -372,7 +372,7 @@ h1{font-size:1.6em;margin:0 0 4px}h2{margin-top:1.8em;border-bottom:1px solid #c
 h3{margin-bottom:4px}.subtitle{color:#556;margin-top:0}
 table{border-collapse:collapse;font-size:13px;margin:8px 0 12px}caption{text-align:left;font-weight:600;padding:4px 0}
 th,td{padding:3px 10px;border-bottom:1px solid #e3e6ea;text-align:left;vertical-align:top}
-thead th{background:#f2f4f7;cursor:pointer;white-space:nowrap}thead th:hover{background:#e4e8ee}
+thead th{background:#f2f4f7;cursor:pointer;vertical-align:bottom;max-width:11em}thead th:hover{background:#e4e8ee}
 tfoot th{border-top:2px solid #1d2733;background:#f8f9fb}
 .n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .row-bad{background:#f8d7da}.row-warn{background:#fff3cd}.row-good{background:#e6f4ea}.row-note{background:#ebe4fa}

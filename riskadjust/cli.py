@@ -143,12 +143,13 @@ def _cmd_settle(args) -> None:
 
 
 def _cmd_report(args) -> None:
-    from riskadjust.report import funding_gap, render
+    from riskadjust.funding_gap import funding_gap
+    from riskadjust.report import render
 
     model, members, dx, source = _inputs(args)
     rep = funding_gap(model, members, dx, cap=args.cap, holdout=args.holdout, seed=args.seed,
                       build=_builder(model, source))
-    write_text(render(rep), args.out)
+    write_text(render(rep, synthetic=args.demo), args.out)
     print(rep.groups.to_string())
     print(f"wrote {args.out}")
 
