@@ -18,8 +18,9 @@ import numpy as np
 
 from _kit.report import Markup, escape, number
 
-#: Series colours (Okabe & Ito's palette, distinguishable with colour-blindness).
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#7F7F7F", "#000000")
+#: Series colours: Okabe & Ito's palette (distinguishable with colour-blindness), then brown and olive.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#7F7F7F", "#000000", "#8C564B",
+           "#999933")
 #: The sequential scale of heat maps, light to dark.
 SCALE = ("#f7fbff", "#c6dbef", "#6baed6", "#2171b5", "#08306b")
 _NEGATIVE = "#e8a07e"

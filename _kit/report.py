@@ -150,12 +150,14 @@ def money(value, currency: str = CURRENCY, decimals: int = 0) -> str:
 def money_short(value, currency: str = CURRENCY) -> str:
     """An amount in thousands (``k``), millions (``m``) or billions (``bn``), for chart axes.
 
+    With ``currency=""`` it shortens a count (``100k`` patients).
+
     Examples
     --------
     >>> [money_short(v) for v in (0, 950, 25_000, 1_500_000, 2e9, -750_000)]
     ['£0', '£950', '£25k', '£1.5m', '£2bn', '-£750k']
-    >>> money_short(1_250_000, "USD"), money_short(float("inf")), money_short(None)
-    ('USD 1.25m', 'unlimited', '-')
+    >>> money_short(1_250_000, "USD"), money_short(200_000, ""), money_short(float("inf")), money_short(None)
+    ('USD 1.25m', '200k', 'unlimited', '-')
     """
     if _missing(value):
         return MISSING
@@ -202,6 +204,20 @@ def percent(value, decimals: int = 0) -> str:
     if math.isinf(value):
         return UNLIMITED if value > 0 else f"-{UNLIMITED}"
     return _fixed(100.0 * value, decimals) + "%"
+
+
+def percent_tick(value) -> str:
+    """A percentage for a chart axis: whole percents without decimals, others with one.
+
+    Examples
+    --------
+    >>> percent_tick(0.05), percent_tick(0.025), percent_tick(1.0)
+    ('5%', '2.5%', '100%')
+    """
+    if _missing(value) or math.isinf(float(value)):
+        return percent(value)
+    whole = abs(100 * float(value) - round(100 * float(value))) < 1e-9
+    return percent(value, 0 if whole else 1)
 
 
 def ratio(value, decimals: int = 2) -> str:
@@ -374,7 +390,7 @@ table{border-collapse:collapse;font-size:13px;margin:8px 0 12px}caption{text-ali
 th,td{padding:3px 10px;border-bottom:1px solid #e3e6ea;text-align:left;vertical-align:top}
 thead th{background:#f2f4f7;cursor:pointer;vertical-align:bottom;max-width:11em}thead th:hover{background:#e4e8ee}
 tfoot th{border-top:2px solid #1d2733;background:#f8f9fb}
-.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}th.n{white-space:normal}
 .row-bad{background:#f8d7da}.row-warn{background:#fff3cd}.row-good{background:#e6f4ea}.row-note{background:#ebe4fa}
 #settings dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;margin:8px 0}
 #settings dt{font-weight:600}#settings dd{margin:0}

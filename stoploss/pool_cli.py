@@ -14,8 +14,9 @@ from pathlib import Path
 
 from stoploss._atomic import write_atomic
 from stoploss.errors import StopLossError
-from stoploss.pool import DEFAULT_ATTACHMENTS, DEFAULT_RISK_MODELS, DEFAULT_SIZES, PoolAssumptions, sweep
-from stoploss.pool_report import crump_comparison, pool_report_html
+from stoploss.pool import (DEFAULT_ATTACHMENTS, DEFAULT_RISK_MODELS, DEFAULT_SIZES, PoolAssumptions, crump_comparison,
+                           sweep)
+from stoploss.pool_report import pool_report_html
 
 EXAMPLES = """examples:
   python -m stoploss pool --demo --out out/

@@ -351,7 +351,7 @@ def test_pool_command_writes_tables_and_report(tmp_path, capsys):
     summary = pd.read_csv(tmp_path / "pool_summary.csv")
     assert len(summary) == 4 and set(summary["n_patients"]) == {9000, 179400}
     page = (tmp_path / "pool.html").read_text()
-    assert page.count("<svg") == 2 and "27.5%" in page and "5.7%" in page
+    assert page.count("<svg") == 2 and "27.5%" in page and "5.7%" in page and "Settings and thresholds" in page
     bad = parser.parse_args(["pool", "--out", str(tmp_path), "--risk-model", "age-sex=0.9", "--years", "1000"])
     assert run_pool(bad) == 2
     assert "R-squared 0.9" in capsys.readouterr().err
