@@ -18,6 +18,7 @@ from stoploss.contract import covered_fraction, trend_factor
 from stoploss.errors import StopLossError
 from stoploss.pool_cli import add_pool_parser, run_pool
 from stoploss.pricing import lognormal_from_mean_cv, price_groups, validate_groups
+from stoploss.pricing_curves import retained_exceedance, specific_premium_curve
 from stoploss.report import html_report
 
 EPILOG = """examples:
@@ -70,7 +71,9 @@ def _price(args) -> int:
         severities = [(lognormal_from_mean_cv(r.mean_cost, r.cv).scaled(
             covered_fraction(str(r.basis)) * trend_factor(float(r.annual_trend), float(r.trend_months))),
             float(r.claimant_rate)) for r in valid.itertuples(index=False)]
-        page = html_report(table, results, severities)
+        exceedance = [retained_exceedance(agg) for _, agg in results]
+        curves = [specific_premium_curve(sev, spec, rate) for (spec, _), (sev, rate) in zip(results, severities)]
+        page = html_report(table, exceedance, curves)
         write_atomic(out / "priced.html", lambda p: p.write_text(page, encoding="utf-8"))
         print(f"report -> {out / 'priced.html'}")
     return 0
