@@ -119,14 +119,16 @@ class _Plot:
         return out
 
     def legend(self, entries: Sequence[tuple[str, str, str]]) -> list[str]:
-        """Entries ``(label, colour, kind)`` at the right; kind is line, dash, box, band or mark."""
+        """Entries ``(label, colour, kind)`` at the right; kind is line, dash, box or mark.
+
+        Long labels are wrapped onto several lines.
+        """
         out = []
         x = self.plot_right + 14
-        for k, (label, colour, kind) in enumerate(entries):
-            y = self.top + 8 + 18 * k
-            if kind in ("box", "band"):
-                opacity = ' fill-opacity="0.3"' if kind == "band" else ""
-                out.append(f'<rect x="{x}" y="{y - 6}" width="18" height="11" fill="{colour}"{opacity}/>')
+        y = self.top + 8
+        for label, colour, kind in entries:
+            if kind == "box":
+                out.append(f'<rect x="{x}" y="{y - 6}" width="18" height="11" fill="{colour}"/>')
             elif kind == "mark":
                 out.append(f'<line x1="{x + 9}" x2="{x + 9}" y1="{y - 7}" y2="{y + 6}" stroke="{colour}" '
                            f'stroke-width="3"/>')
@@ -134,8 +136,23 @@ class _Plot:
                 dash = ' stroke-dasharray="5 3"' if kind == "dash" else ""
                 out.append(f'<line x1="{x}" x2="{x + 18}" y1="{y}" y2="{y}" stroke="{colour}" '
                            f'stroke-width="2"{dash}/>')
-            out.append(f'<text x="{x + 24}" y="{y + 4}" font-size="11">{escape(label)}</text>')
+            lines = _wrap(str(label), (self.right - 44) // 6)
+            spans = "".join(f'<tspan x="{x + 24}" dy="{0 if k == 0 else 13}">{escape(line)}</tspan>'
+                            for k, line in enumerate(lines))
+            out.append(f'<text x="{x + 24}" y="{y + 4}" font-size="11">{spans}</text>')
+            y += 13 * len(lines) + 6
         return out
+
+
+def _wrap(label: str, width: int) -> list[str]:
+    """``label`` cut at spaces into lines of at most ``width`` characters (a longer word stays whole)."""
+    lines = [""]
+    for word in label.split(" "):
+        if lines[-1] and len(lines[-1]) + 1 + len(word) > width:
+            lines.append(word)
+        else:
+            lines[-1] = f"{lines[-1]} {word}" if lines[-1] else word
+    return lines
 
 
 def _svg(width: int, height: int, title: str, parts: Sequence[str], css_class: str) -> Markup:
@@ -158,7 +175,10 @@ def _value_range(arrays, extra=()) -> tuple[float, float]:
     values = values[np.isfinite(values)]
     if not values.size:
         return 0.0, 1.0
-    return min(0.0, float(values.min())), max(0.0, float(values.max()))
+    lo, hi = min(0.0, float(values.min())), max(0.0, float(values.max()))
+    if -lo < 0.01 * hi:  # a negative too small to see is drawn at zero, not given a gridline of its own
+        lo = 0.0
+    return lo, hi
 
 
 def _segments(xs, ys) -> list[list[tuple[float, float]]]:
@@ -211,6 +231,7 @@ def line_chart(x, series: Mapping[str, Sequence[float]], *, title: str, x_label:
     >>> svg.startswith('<svg class="chart line-chart"'), svg.count("<polyline"), "75th to 95th percentile" in svg
     (True, 1, True)
     """
+    x = list(x)
     categorical = _is_categorical(x)
     xs = np.arange(len(x), dtype=float) if categorical else np.asarray(x, dtype=float)
     lo, hi = _value_range([*series.values(), *[b[1] for b in bands], *[b[2] for b in bands]],
@@ -230,23 +251,23 @@ def line_chart(x, series: Mapping[str, Sequence[float]], *, title: str, x_label:
     parts = plot.frame(title, x_label, y_label, x_ticks, [(t, y_format(t)) for t in y_ticks])
     legend = []
     for k, (label, lower, upper) in enumerate(bands):
-        colour = PALETTE[(k + len(series)) % len(PALETTE)] if len(series) != 1 else PALETTE[0]
-        opacity = 0.18 + 0.12 * k
-        both = np.where(np.isfinite(np.asarray(lower, dtype=float)), np.asarray(upper, dtype=float), np.nan)
+        lower, upper = np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
+        base = PALETTE[(k + len(series)) % len(PALETTE)] if len(series) != 1 else PALETTE[0]
+        colour = _tint(base, 0.4 if len(series) != 1 else max(0.45 - 0.2 * k, 0.15))
+        both = np.where(np.isfinite(lower), upper, np.nan)
         for run in _segments(range(len(xs)), both):
             idx = [i for i, _ in run]
             top = " ".join(f"{plot.x(xs[i]):.1f},{plot.y(upper[i]):.1f}" for i in idx)
             bottom = " ".join(f"{plot.x(xs[i]):.1f},{plot.y(lower[i]):.1f}" for i in reversed(idx))
-            parts.append(f'<polygon points="{top} {bottom}" fill="{colour}" fill-opacity="{opacity:.2f}" '
-                         f'stroke="none"/>')
-        legend.append((label, colour, "band"))
+            parts.append(f'<polygon points="{top} {bottom}" fill="{colour}" stroke="none"/>')
+        legend.append((label, colour, "box"))
     for k, (label, ys) in enumerate(series.items()):
         colour = PALETTE[k % len(PALETTE)]
         ys = np.asarray(ys, dtype=float)
         for run in _segments(xs, ys):
             points = " ".join(f"{plot.x(a):.1f},{plot.y(b):.1f}" for a, b in run)
             parts.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2"/>')
-        if len(xs) <= 60:
+        if len(xs) <= 24:
             for i, (a, b) in enumerate(zip(xs, ys)):
                 if np.isfinite(b):
                     shown = x[i] if categorical else x_format(a)
@@ -364,6 +385,12 @@ def bar_chart(categories: Sequence, series: Mapping[str, Sequence[float]], *, ti
     return _svg(width, height, title, parts, css_class)
 
 
+def _tint(colour: str, strength: float) -> str:
+    """``colour`` mixed with white: ``strength`` 1 is the colour itself, 0 is white."""
+    rgb = [round(255 - strength * (255 - int(colour[i:i + 2], 16))) for i in (1, 3, 5)]
+    return "#" + "".join(f"{c:02x}" for c in rgb)
+
+
 def _shade(f: float) -> str:
     """The colour at ``f`` in [0, 1] along :data:`SCALE`."""
     f = min(max(f, 0.0), 1.0) * (len(SCALE) - 1)
@@ -403,8 +430,9 @@ def heat_map(values, row_labels: Sequence, col_labels: Sequence, *, title: str, 
     (True, True, True)
     """
     m = np.asarray(values, dtype=float)
+    row_labels, col_labels = list(row_labels), list(col_labels)
     n_rows, n_cols = m.shape
-    cell = int(min(22, max(6, 440 // max(n_cols, 1))))
+    cell = int(min(22, max(6, 360 // max(n_cols, 1))))
     cell_h = int(min(22, max(6, 440 // max(n_rows, 1))))
     left, top = 84, 44
     width = left + n_cols * cell + 190
