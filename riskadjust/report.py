@@ -59,9 +59,9 @@ def render(report: GapReport, title: str = "Risk adjustment: who is under-funded
     key = [Column("members", "Members", number), Column("actual_pmpy", "Actual cost per member-year", cash),
            Column("age_sex_pmpy", "Age-sex budget per member-year", cash),
            Column("full_pmpy", "Budget with diagnoses per member-year", cash),
-           Column("ratio_age_sex", "Ratio, age-sex", lambda v: ratio(v, 3)),
-           Column("ratio_full", "Ratio, with diagnoses", lambda v: ratio(v, 3)),
-           Column("gap_age_sex_pmpy", "Gap, age-sex", cash), Column("gap_full_pmpy", "Gap, with diagnoses", cash)]
+           Column("ratio_age_sex", "Age-sex ratio", lambda v: ratio(v, 3)),
+           Column("ratio_full", "Ratio with diagnoses", lambda v: ratio(v, 3)),
+           Column("gap_age_sex_pmpy", "Age-sex gap", cash), Column("gap_full_pmpy", "Gap with diagnoses", cash)]
     detail = [Column("exposure", "Member-years", lambda v: number(v, 1)),
               Column("actual_capped_pmpy", "Capped actual cost per member-year", cash),
               Column("ratio_age_sex_capped", "Ratio to capped cost, age-sex", lambda v: ratio(v, 3)),
