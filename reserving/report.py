@@ -113,7 +113,7 @@ def _outturn_section(run, currency: str):
     if len(flagged):
         items = [tag("li", f"{r.consortium}: {r.flag}, " + (
                      f"probability of overspend {percent(r.prob_overspend)}, outturn {cash(r.outturn)} against "
-                     f"budget {cash(r.budget)}" if np.isfinite(r.outturn) else f"no outturn (budget {cash(r.budget)})")
+                     f"budget {cash(r.budget)}" if np.isfinite(r.outturn) else "no outturn")
                      + _incomplete_note(r.services_failed), class_=_ROW_CLASS.get(r.flag))
                  for r in flagged.sort_values("prob_overspend", ascending=False, na_position="first").itertuples()]
         at_risk = tag("div", tag("h3", f"At risk or incomplete ({len(flagged)})"), tag("ul", items), id="at-risk")
@@ -182,7 +182,7 @@ def _movements_section(run, currency: str):
            table(m, [Column("consortium", "Consortium"), Column("ultimate_prev", "Ultimate, previous", cash),
                      Column("ultimate", "Ultimate", cash), Column("ultimate_move", "Movement in ultimate", cash),
                      Column("ibnr_prev", "IBNR, previous", cash), Column("ibnr", "IBNR", cash),
-                     Column("ibnr_move", "Movement in IBNR", cash), Column("paid_in_period", "Paid since", cash)],
+                     Column("ibnr_move", "Movement in IBNR", cash), Column("paid_in_period", "Paid since the previous run", cash)],
                  totals={"consortium": "National total"} | {c: m[c].sum() for c in m.columns if c != "consortium"})]
     if run.actual_vs_expected is not None:
         a = run.actual_vs_expected

@@ -31,7 +31,11 @@ def pages(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("reports")
     s = generate_claims(n_consortia=3, services=["acute_inpatient", "emergency", "prescribing"], n_months=24,
                         as_of="2024-12-31", lines_per_cell=40, bad_rows=6, seed=8)
-    run = run_nightly_job(s.lines, out / "nightly", n_sims=200, budget=s.budget, progress=False)
+    db = out / "history.duckdb"  # a run a month earlier, so that the page shows movements and actual vs expected
+    november = s.lines[s.lines["paid_date"] <= "2024-11-30"]
+    run_nightly_job(november, out / "november", db=db, as_of="2024-11-30", n_sims=200, budget=s.budget, progress=False)
+    run = run_nightly_job(s.lines, out / "nightly", db=db, n_sims=200, budget=s.budget, progress=False)
+    assert run.actual_vs_expected is not None
     assert stoploss_main(["price", "--demo", "--out", str(out / "price")]) == 0
     assert stoploss_main(["pool", "--out", str(out / "pool"), "--sizes", "5000,50000", "--attachments",
                           "100000,none", "--risk-model", "age-sex=0.037", "--years", "1000"]) == 0
