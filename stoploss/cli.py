@@ -73,7 +73,7 @@ def _price(args) -> int:
             float(r.claimant_rate)) for r in valid.itertuples(index=False)]
         exceedance = [retained_exceedance(agg) for _, agg in results]
         curves = [specific_premium_curve(sev, spec, rate) for (spec, _), (sev, rate) in zip(results, severities)]
-        page = html_report(table, exceedance, curves)
+        page = html_report(table, exceedance, curves, currency=args.currency)
         write_atomic(out / "priced.html", lambda p: p.write_text(page, encoding="utf-8"))
         print(f"report -> {out / 'priced.html'}")
     return 0
@@ -91,6 +91,7 @@ def main(argv=None) -> int:
     price.add_argument("--out", required=True, help="output directory")
     price.add_argument("--threads", type=int, default=2, help="groups priced in parallel (default 2)")
     price.add_argument("--no-html", action="store_true", help="write only the CSV")
+    price.add_argument("--currency", default="£", help="currency symbol or code shown in the report (default £)")
     add_pool_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "pool":

@@ -88,6 +88,7 @@ def add_pool_parser(subparsers) -> argparse.ArgumentParser:
                    help="population of the national set of groups (default 56 million)")
     p.add_argument("--format", choices=("csv", "parquet"), default="csv", help="summary table format")
     p.add_argument("--no-html", action="store_true", help="skip the HTML report")
+    p.add_argument("--currency", default="£", help="currency symbol or code shown in the report (default £)")
     return p
 
 
@@ -123,7 +124,7 @@ def run_pool(args) -> int:
         print(f"tables -> {summary}, {out / 'pool_smallest.csv'}")
         if not args.no_html:
             crump = crump_comparison(assumptions, n_years=years, seed=args.seed)
-            page = pool_report_html(result, crump)
+            page = pool_report_html(result, crump, currency=args.currency)
             write_atomic(out / "pool.html", lambda p: p.write_text(page, encoding="utf-8"))
             print(f"report -> {out / 'pool.html'}")
         return 0

@@ -75,7 +75,8 @@ def _group_charts(group: str, row: pd.Series, exceedance: pd.DataFrame, curve: p
                          x_label=f"specific attachment ({currency})",
                          y_label=f"expected cost PMPM ({currency})", x_format=short,
                          y_format=lambda v: money(v, currency, decimals=2),
-                         vlines=[(row["specific_attachment"], f"chosen attachment {short(row['specific_attachment'])}")],
+                         vlines=[(row["specific_attachment"],
+                                  f"chosen attachment {short(row['specific_attachment'])}")],
                          width=580, css_class="premium-chart")
     return tag("div", loss, premium, class_="charts")
 

@@ -38,7 +38,7 @@ def pages(tmp_path_factory) -> dict:
     assert run.actual_vs_expected is not None
     assert stoploss_main(["price", "--demo", "--out", str(out / "price")]) == 0
     assert stoploss_main(["pool", "--out", str(out / "pool"), "--sizes", "5000,50000", "--attachments",
-                          "100000,none", "--risk-model", "age-sex=0.037", "--years", "1000"]) == 0
+                          "100000,none", "--risk-model", "age-sex=0.037", "--years", "1000", "--currency", "US$"]) == 0
     assert riskadjust_main(["report", "--demo", "--out", str(out / "riskadjust.html")]) == 0
     return {"reserving": run.outputs["report"], "stoploss_price": out / "price" / "priced.html",
             "stoploss_pool": out / "pool" / "pool.html", "riskadjust": out / "riskadjust.html"}
@@ -51,6 +51,7 @@ def test_displayed_numbers_are_finance_grade(pages, name):
     assert not SCIENTIFIC.search(shown), SCIENTIFIC.search(shown)
     values = [chunk.strip() for chunk in re.findall(r">([^<]*)<", html)]
     assert not [v for v in values if NOT_A_NUMBER.search(v)]
+    assert ("US$100,000" in shown and "£" not in shown) if name == "stoploss_pool" else "£" in shown
     assert "Settings and thresholds" in shown and "<svg" in html
     assert not re.search(r'(src|href)\s*=\s*["\']?(https?:)?//', html), "the report must not load anything"
 
