@@ -247,8 +247,13 @@ class Column:
     """One column of a :func:`table`: the frame's column, its heading and how its values are shown.
 
     A column whose ``format`` is not :func:`text` holds numbers: it is right-aligned and sorted by
-    value. Money columns take their currency from the format, e.g.
-    ``Column("ibnr", "IBNR", lambda v: money(v, "$"))``.
+    value. Money columns take their currency from the format.
+
+    Examples
+    --------
+    >>> ibnr = Column("ibnr", "IBNR", lambda v: money(v, "$"))
+    >>> ibnr.numeric, ibnr.format(2.5e6), Column("group", "Group").numeric
+    (True, '$2,500,000', False)
     """
 
     key: str
