@@ -130,8 +130,7 @@ class _Plot:
             if kind == "box":
                 out.append(f'<rect x="{x}" y="{y - 6}" width="18" height="11" fill="{colour}"/>')
             elif kind == "mark":
-                out.append(f'<line x1="{x + 9}" x2="{x + 9}" y1="{y - 7}" y2="{y + 6}" stroke="{colour}" '
-                           f'stroke-width="3"/>')
+                out.append(f'<line x1="{x}" x2="{x + 18}" y1="{y}" y2="{y}" stroke="{colour}" stroke-width="3"/>')
             else:
                 dash = ' stroke-dasharray="5 3"' if kind == "dash" else ""
                 out.append(f'<line x1="{x}" x2="{x + 18}" y1="{y}" y2="{y}" stroke="{colour}" '
