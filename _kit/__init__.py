@@ -12,7 +12,8 @@ module             what it holds
 ``publish``        atomic writes (stage, then rename) and publishing a run's files as one set
 ``cli``            the command-line convention: exit 0 ok, 1 bad input or failure, 2 partial success
 ``progress``       the progress display, which says when Numba is compiling on a first run
-``report``         the HTML report kit: page, finance formatting, tables, SVG charts
+``report``         the HTML report kit: page, finance formatting, escaping, settings, tables
+``charts``         inline SVG charts for reports: line chart with bands, bar chart, heat map with scale
 =================  ================================================================================
 
 Arrows run one way: application -> methods -> this kit. Nothing here imports the packages.

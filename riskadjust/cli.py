@@ -182,12 +182,13 @@ def _cmd_settle(args) -> int:
 
 
 def _cmd_report(args) -> int:
-    from riskadjust.report import funding_gap, render
+    from riskadjust.funding_gap import funding_gap
+    from riskadjust.report import render
 
     model, members, dx, source = _inputs(args)
     rep = funding_gap(model, members, dx, cap=args.cap, holdout=args.holdout, seed=args.seed,
                       build=_builder(model, source))
-    write_text(render(rep), args.out)
+    write_text(render(rep, currency=args.currency, synthetic=args.demo), args.out)
     print(rep.groups.to_string())
     print(f"wrote {args.out}")
     return OK
@@ -255,6 +256,7 @@ def build_parser() -> Parser:
     p.add_argument("--cap", type=float, default=50_000.0, help="cost cap per member-year (default 50000)")
     p.add_argument("--holdout", type=float, default=0.3)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--currency", default="£", help="currency symbol or code shown in the report (default £)")
     p.add_argument("--out", default="riskadjust_report.html")
     p.set_defaults(func=_cmd_report)
     return parser

@@ -1,155 +1,117 @@
-"""Self-contained HTML report: how far age-sex budgets miss sicker groups, and how much risk
-adjustment closes the gap (predictive ratios on held-out members, before and after)."""
+"""The risk adjustment page: how far age-sex budgets miss sicker groups, and how much risk adjustment
+closes the gap (predictive ratios on held-out members, before and after).
+
+It draws a :class:`riskadjust.funding_gap.GapReport` (made by :func:`riskadjust.funding_gap.funding_gap`)
+with the shared report kit; it computes nothing.
+"""
 
 from __future__ import annotations
 
-import html
-from collections.abc import Callable
-from dataclasses import dataclass
-
 import pandas as pd
 
-from riskadjust.calibrate import CalibrationResult, calibrate
-from riskadjust.errors import PopulationError
-from riskadjust.model import RiskModel
-from riskadjust.population import Population
+from _kit.charts import bar_chart
+from _kit.report import (CURRENCY, Column, details, money, number, page, paragraph, percent, ratio, section,
+                         settings, split_table, table, tag)
+from riskadjust.funding_gap import GapReport
 
 
-@dataclass(frozen=True, eq=False)
-class GapReport:
-    """Age-sex-only versus full-model calibration on the same members and hold-out split.
+def render(report: GapReport, title: str = "Risk adjustment: who is under-funded?", *, currency: str = CURRENCY,
+           synthetic: bool = False) -> str:
+    """The report as one self-contained HTML page.
 
-    ``groups`` holds, per group of held-out members (currency per member-year): ``actual_pmpy``
-    (annualised cost as incurred), ``actual_capped_pmpy`` (the same truncated at ``cap`` per member,
-    what the models are fitted to), the two models' predictions, predictive ratios against actual
-    cost (``ratio_age_sex``, ``ratio_full``) and against capped cost (``..._capped``), and the gaps
-    ``prediction - actual_pmpy``.
+    Parameters
+    ----------
+    report : GapReport
+        From :func:`riskadjust.funding_gap.funding_gap`.
+    title : str
+        Page title.
+    currency : str
+        Currency symbol or code of the costs (default ``£``).
+    synthetic : bool
+        Say that the data are synthetic (the bundled sample).
     """
+    def cash(v):
+        return money(v, currency)
 
-    age_sex: CalibrationResult
-    full: CalibrationResult
-    groups: pd.DataFrame
-    cap: float | None
-
-    @property
-    def summary(self) -> pd.DataFrame:
-        return self.groups
-
-    @property
-    def totals(self) -> dict:
-        return {"r2_age_sex": self.age_sex.validation.r2, "r2_full": self.full.validation.r2,
-                "cpm_age_sex": self.age_sex.validation.cpm, "cpm_full": self.full.validation.cpm,
-                "worst_ratio_age_sex": float(self.groups["ratio_age_sex"].min()),
-                "worst_ratio_full": float(self.groups["ratio_full"].min()),
-                "worst_ratio_age_sex_capped": float(self.groups["ratio_age_sex_capped"].min()),
-                "worst_ratio_full_capped": float(self.groups["ratio_full_capped"].min())}
-
-
-def funding_gap(model: RiskModel, members: pd.DataFrame, diagnoses: pd.DataFrame, *, cap: float | None = 50_000.0,
-                holdout: float = 0.3, seed: int = 1, min_members: int = 10,
-                build: Callable[[RiskModel, pd.DataFrame, pd.DataFrame | None], Population] = Population.from_frames,
-                ) -> GapReport:
-    """Calibrate the model and its demographic-only version; compare predictive ratios by group.
-
-    ``members`` needs ``group, exposure, cost`` besides the model's member columns. ``build(model,
-    members, diagnoses)`` makes the population (e.g. :func:`riskadjust.cms.cms_population` for
-    CMS-HCC models, which derive segments from enrollment fields); it is called with ``None``
-    diagnoses for the demographic-only model.
-    """
-    for col in ("group", "exposure", "cost"):
-        if col not in members.columns:
-            raise PopulationError(f"members: the report needs a {col!r} column")
-    kw = dict(cap=cap, holdout=holdout, seed=seed, groups=members["group"].to_numpy(), min_members=min_members)
-    full = calibrate(build(model, members, diagnoses), members["cost"], members["exposure"], **kw)
-    demo = model.demographic_only()
-    age_sex = calibrate(build(demo, members, None), members["cost"], members["exposure"], **kw)
-    a, f = age_sex.validation.by_group, full.validation.by_group
-    au, fu = age_sex.validation.by_group_uncapped, full.validation.by_group_uncapped
-    groups = pd.DataFrame({"members": a["members"], "exposure": a["exposure"], "actual_pmpy": au["actual_pmpy"],
-                           "actual_capped_pmpy": a["actual_pmpy"],
-                           "age_sex_pmpy": a["predicted_pmpy"], "full_pmpy": f["predicted_pmpy"],
-                           "ratio_age_sex": au["predictive_ratio"], "ratio_full": fu["predictive_ratio"],
-                           "ratio_age_sex_capped": a["predictive_ratio"], "ratio_full_capped": f["predictive_ratio"]})
-    groups["gap_age_sex_pmpy"] = groups["age_sex_pmpy"] - groups["actual_pmpy"]
-    groups["gap_full_pmpy"] = groups["full_pmpy"] - groups["actual_pmpy"]
-    return GapReport(age_sex, full, groups, cap)
-
-
-def _bars(groups: pd.DataFrame) -> str:
-    """Inline SVG: predictive ratio by group, age-sex (grey) beside full model (blue), line at 1."""
-    w, h, pad = 640, 260, 40
-    n = len(groups)
-    top = max(1.5, float(groups[["ratio_age_sex", "ratio_full"]].max().max()) * 1.05)
-    step = (w - 2 * pad) / max(n, 1)
-    y = lambda v: h - pad - (h - 2 * pad) * v / top  # noqa: E731
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" '
-             'aria-label="predictive ratio by group">']
-    for k, (name, r) in enumerate(groups.iterrows()):
-        x0 = pad + k * step + step * 0.15
-        for j, (col, colour) in enumerate((("ratio_age_sex", "#999"), ("ratio_full", "#2b6cb0"))):
-            v = float(r[col])
-            parts.append(f'<rect x="{x0 + j * step * 0.35:.1f}" y="{y(v):.1f}" width="{step * 0.33:.1f}" '
-                         f'height="{y(0) - y(v):.1f}" fill="{colour}"><title>{html.escape(str(name))} '
-                         f'{col}: {v:.3f}</title></rect>')
-        parts.append(f'<text x="{x0 + step * 0.33:.1f}" y="{h - pad + 15}" font-size="11" '
-                     f'text-anchor="middle">{html.escape(str(name))}</text>')
-    parts.append(f'<line x1="{pad}" x2="{w - pad}" y1="{y(1):.1f}" y2="{y(1):.1f}" stroke="#c53030" '
-                 'stroke-dasharray="4 3"/>')
-    parts.append(f'<text x="{pad - 5}" y="{y(1) + 4:.1f}" font-size="11" text-anchor="end">1.0</text>')
-    parts.append(f'<text x="{w - pad}" y="{pad - 10}" font-size="11" text-anchor="end">'
-                 'ratio to actual cost; grey: age-sex only, blue: with diagnoses</text></svg>')
-    return "".join(parts)
-
-
-def render(report: GapReport, title: str = "Risk adjustment: who is under-funded?") -> str:
-    """The report as one HTML page (no external files or scripts)."""
-    g = report.groups
-    fmt = {c: "{:,.0f}" for c in ("exposure", "actual_pmpy", "actual_capped_pmpy", "age_sex_pmpy", "full_pmpy",
-                                   "gap_age_sex_pmpy", "gap_full_pmpy")}
-    fmt.update({c: "{:.3f}" for c in ("ratio_age_sex", "ratio_full", "ratio_age_sex_capped", "ratio_full_capped")})
-    table = g.to_html(formatters={k: v.format for k, v in fmt.items()}, border=0, classes="t")
+    g = report.groups.rename_axis("group").reset_index()
     t = report.totals
-    fit = pd.DataFrame({"age-sex only": [report.age_sex.validation.r2, report.age_sex.validation.cpm,
-                                         report.age_sex.validation.mape],
-                        "with diagnoses": [report.full.validation.r2, report.full.validation.cpm,
-                                           report.full.validation.mape]},
-                       index=["R-squared", "Cumming's prediction measure", "mean absolute error (per member-year)"])
     va, vf = report.age_sex.validation, report.full.validation
-    dec = pd.DataFrame({"age-sex only": va.by_decile_uncapped["predictive_ratio"],
-                        "with diagnoses": vf.by_decile_uncapped["predictive_ratio"],
-                        "age-sex only (capped cost)": va.by_decile["predictive_ratio"],
-                        "with diagnoses (capped cost)": vf.by_decile["predictive_ratio"]})
-    worst = g["ratio_age_sex"].idxmin()
-    u = vf.by_decile_uncapped[["actual", "predicted"]].sum()
-    k = vf.by_decile[["actual"]].sum()
+    worst = g.loc[g["ratio_age_sex"].idxmin()]
+    body = []
+    if synthetic:
+        body.append(paragraph("All data here are SYNTHETIC (generated by ", tag("code", "riskadjust.synthetic"),
+                              "); the home model's coefficients are invented. The figures show the method, "
+                              "not any real population.", class_="note"))
+    body.append(paragraph(
+        "With age and sex only, group ", tag("b", worst["group"]), " would receive ",
+        tag("b", percent(worst["ratio_age_sex"], 1)), " of its actual cost; with diagnoses, ",
+        percent(worst["ratio_full"], 1), ". Worst group ratio against actual cost: ",
+        ratio(t["worst_ratio_age_sex"], 3), " (age-sex) against ", ratio(t["worst_ratio_full"], 3),
+        " (with diagnoses); against capped cost: ", ratio(t["worst_ratio_age_sex_capped"], 3), " against ",
+        ratio(t["worst_ratio_full_capped"], 3), "."))
+    body.append(settings(_settings(report, currency)))
+    body.append(section(
+        "Predictive ratio by group",
+        bar_chart(g["group"], {"age-sex only": g["ratio_age_sex"], "with diagnoses": g["ratio_full"]},
+                  title="Predictive ratio by group (held-out members, against actual cost)",
+                  x_label="group", y_label="predicted / actual cost", y_format=lambda v: ratio(v, 1),
+                  hlines=[(1.0, "fully funded (ratio 1)")], css_class="ratio-chart")))
+    key = [Column("members", "Members", number), Column("actual_pmpy", "Actual cost per member-year", cash),
+           Column("age_sex_pmpy", "Age-sex budget per member-year", cash),
+           Column("full_pmpy", "Budget with diagnoses per member-year", cash),
+           Column("ratio_age_sex", "Age-sex ratio", lambda v: ratio(v, 3)),
+           Column("ratio_full", "Ratio with diagnoses", lambda v: ratio(v, 3)),
+           Column("gap_age_sex_pmpy", "Age-sex gap", cash), Column("gap_full_pmpy", "Gap with diagnoses", cash)]
+    detail = [Column("exposure", "Member-years", lambda v: number(v, 1)),
+              Column("actual_capped_pmpy", "Capped actual cost per member-year", cash),
+              Column("ratio_age_sex_capped", "Ratio to capped cost, age-sex", lambda v: ratio(v, 3)),
+              Column("ratio_full_capped", "Ratio to capped cost, with diagnoses", lambda v: ratio(v, 3))]
+    body.append(section(
+        f"By group (held-out members, {currency} per member-year)",
+        paragraph("A gap is the budget minus actual cost: negative means the group is short.", class_="muted"),
+        split_table(g, key, detail, label=Column("group", "Group"),
+                    summary="Member-years and ratios against capped cost")))
+    fit = _fit_frame(report)
+    body.append(section("Fit on held-out members", table(fit, [
+        Column("model", "Model"), Column("r2", "R-squared", lambda v: ratio(v, 3)),
+        Column("cpm", "Cumming's prediction measure", lambda v: ratio(v, 3)),
+        Column("mape", "Mean absolute error per member-year", cash)])))
+    deciles = va.by_decile[["predictive_ratio"]].rename(columns={"predictive_ratio": "age_sex_capped"})
+    deciles["full_capped"] = vf.by_decile["predictive_ratio"]
+    if va.by_decile_uncapped is not None and vf.by_decile_uncapped is not None:
+        deciles["age_sex"] = va.by_decile_uncapped["predictive_ratio"]
+        deciles["full"] = vf.by_decile_uncapped["predictive_ratio"]
+    columns = [Column("decile", "Decile of predicted cost", lambda v: number(v + 1))]
+    columns += [Column(c, h, lambda v: ratio(v, 3)) for c, h in (
+        ("age_sex", "Age-sex only"), ("full", "With diagnoses"), ("age_sex_capped", "Age-sex only, capped cost"),
+        ("full_capped", "With diagnoses, capped cost")) if c in deciles]
+    body.append(section("Predictive ratio by decile of predicted cost (held-out members)",
+                        details("Ten deciles, lowest predicted cost first",
+                                table(deciles.rename_axis("decile").reset_index(), columns))))
+    return page(title, *body, subtitle="Predictive ratios before and after risk adjustment")
+
+
+def _settings(report: GapReport, currency: str) -> list[tuple[str, str]]:
+    items = [("Models", f"two models calibrated by weighted least squares on the same {report.full.n_train:,} "
+                        f"members and judged on the same {report.full.n_holdout:,} held-out members: one with "
+                        "age-sex cells only, one that adds condition categories from diagnoses."),
+             ("Predictive ratio", "predicted cost over actual cost of a group's held-out members: below 1 the "
+                                  "group's budget falls short, above 1 it is over-funded."),
+             ("Currency", f"{currency}, per member-year (annualised cost).")]
     if report.cap is None:
-        cap_text = "Models are fitted to annualised cost without a cap."
+        items.append(("Cost cap", "none: models are fitted to annualised cost without a cap."))
     else:
-        cap_text = (f"Models are fitted to each member's annualised cost truncated at {report.cap:,.0f} per "
-                    f"member-year (the cap). Predictive ratios are against actual cost before the cap; the "
-                    f"columns marked <i>capped</i> are against capped cost, what the models were fitted to. "
-                    f"Across all held-out members the predictions cover {u['predicted'] / u['actual']:.1%} of "
-                    f"actual cost and {u['predicted'] / k['actual']:.1%} of capped cost: cost above the cap is "
-                    f"not funded by these budgets (it needs e.g. a high-cost pool).")
-    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>body{{font-family:sans-serif;max-width:900px;margin:2em auto;color:#222}}
-table.t,table{{border-collapse:collapse;font-size:13px}}td,th{{padding:3px 8px;text-align:right;border-bottom:1px solid #ddd}}
-.note{{background:#fff8e1;padding:.6em;border-left:4px solid #f0b429}}</style></head><body>
-<h1>{html.escape(title)}</h1>
-<p class="note">All data here are SYNTHETIC (generated by <code>riskadjust.synthetic</code>); the home model's
-coefficients are invented. The figures show the method, not any real population.</p>
-<p>Two models are calibrated by weighted least squares on the same {report.full.n_train:,} members and judged on the
-same {report.full.n_holdout:,} held-out members: one with age-sex cells only, one that adds condition categories from
-diagnoses. A predictive ratio is predicted cost over actual cost: below 1 the group's budget falls short.
-{cap_text}</p>
-<p>With age and sex only, group <b>{html.escape(str(worst))}</b> would receive
-<b>{g.loc[worst, 'ratio_age_sex']:.1%}</b> of its actual cost; with diagnoses, {g.loc[worst, 'ratio_full']:.1%}.
-Worst group ratio against actual cost: {t['worst_ratio_age_sex']:.3f} (age-sex) against
-{t['worst_ratio_full']:.3f} (with diagnoses); against capped cost: {t['worst_ratio_age_sex_capped']:.3f} against
-{t['worst_ratio_full_capped']:.3f}.</p>
-{_bars(g)}
-<h2>By group (held-out members, currency per member-year)</h2>{table}
-<h2>Fit on held-out members</h2>{fit.to_html(float_format=lambda v: f"{v:,.3f}", border=0)}
-<h2>Predictive ratio by decile of predicted cost (held-out members)</h2>
-{dec.to_html(float_format=lambda v: f"{v:.3f}", border=0)}
-</body></html>"""
+        items.append(("Cost cap", (
+            f"models are fitted to each member's annualised cost truncated at {money(report.cap, currency)} per "
+            f"member-year (the cap). Predictive ratios are against actual cost before the cap; the columns "
+            f"marked capped are against capped cost, what the models were fitted to. Across all held-out "
+            f"members the predictions cover {percent(report.funded_share_of_actual, 1)} of actual cost and "
+            f"{percent(report.funded_share_of_capped, 1)} of capped cost: cost above the cap is not funded by "
+            f"these budgets (it needs e.g. a high-cost pool).")))
+    return items
+
+
+def _fit_frame(report: GapReport) -> pd.DataFrame:
+    va, vf = report.age_sex.validation, report.full.validation
+    return pd.DataFrame({"model": ["age-sex only", "with diagnoses"], "r2": [va.r2, vf.r2], "cpm": [va.cpm, vf.cpm],
+                         "mape": [va.mape, vf.mape]})

@@ -19,6 +19,7 @@ from stoploss.contract import covered_fraction, trend_factor
 from stoploss.errors import StopLossError
 from stoploss.pool.cli import add_pool_parser
 from stoploss.pricing import lognormal_from_mean_cv, price_groups, validate_groups
+from stoploss.pricing_curves import retained_exceedance, specific_premium_curve
 from stoploss.report import html_report
 
 PRICE_EXAMPLES = """  python -m stoploss price --demo --out out/
@@ -72,7 +73,9 @@ def _price(args) -> int:
             severities = [(lognormal_from_mean_cv(r.mean_cost, r.cv).scaled(
                 covered_fraction(str(r.basis)) * trend_factor(float(r.annual_trend), float(r.trend_months))),
                 float(r.claimant_rate)) for r in valid.itertuples(index=False)]
-            write_text(html_report(table, results, severities), pub.path("priced.html"))
+            exceedance = [retained_exceedance(agg) for _, agg in results]
+            curves = [specific_premium_curve(sev, spec, rate) for (spec, _), (sev, rate) in zip(results, severities)]
+            write_text(html_report(table, exceedance, curves, currency=args.currency), pub.path("priced.html"))
         for path in pub.publish():
             say(f"wrote {path}")
     return OK
@@ -91,6 +94,7 @@ def build_parser() -> Parser:
     price.add_argument("--out", required=True, help="output directory")
     price.add_argument("--threads", type=int, default=2, help="groups priced in parallel (default 2)")
     price.add_argument("--no-html", action="store_true", help="write only the CSV")
+    price.add_argument("--currency", default="£", help="currency symbol or code shown in the report (default £)")
     price.set_defaults(func=_price)
     add_pool_parser(sub)
     return parser

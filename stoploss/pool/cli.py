@@ -15,8 +15,9 @@ from _kit.progress import compile_notice, say
 from _kit.publish import Publication, write_csv, write_table, write_text
 from stoploss.errors import StopLossError
 from stoploss.pool import _kernels
-from stoploss.pool.simulate import DEFAULT_ATTACHMENTS, DEFAULT_RISK_MODELS, DEFAULT_SIZES, PoolAssumptions, sweep
-from stoploss.pool_report import crump_comparison, pool_report_html
+from stoploss.pool.simulate import (DEFAULT_ATTACHMENTS, DEFAULT_RISK_MODELS, DEFAULT_SIZES, PoolAssumptions,
+                                    crump_comparison, sweep)
+from stoploss.pool_report import pool_report_html
 
 EXAMPLES = """  python -m stoploss pool --demo --out out/
   python -m stoploss pool --sizes 5000,20000,100000,500000 --attachments 50000,100000,none \\
@@ -96,6 +97,7 @@ def add_pool_parser(subparsers) -> Parser:
                    help="population of the national set of groups (default 56 million)")
     p.add_argument("--format", choices=("csv", "parquet"), default="csv", help="summary table format")
     p.add_argument("--no-html", action="store_true", help="skip the HTML report")
+    p.add_argument("--currency", default="£", help="currency symbol or code shown in the report (default £)")
     p.set_defaults(func=run_pool)
     return p
 
@@ -131,7 +133,7 @@ def run_pool(args) -> int:
         if not args.no_html:
             say("simulating the comparison with Crump et al. (1991) for the report ...")
             crump = crump_comparison(assumptions, n_years=years, seed=args.seed)
-            write_text(pool_report_html(result, crump), pub.path("pool.html"))
+            write_text(pool_report_html(result, crump, currency=args.currency), pub.path("pool.html"))
         for path in pub.publish():
             say(f"wrote {path}")
     print(f"smallest list size with P(overspend > 5%) < {args.level:g}:\n{result.totals.to_string()}")

@@ -59,6 +59,10 @@ VAR_LEVEL = 0.995
 _BLOCK_YEARS = 256
 _BODY_EDGE = 25_000.0
 _TOP_EDGE = 500_000.0
+#: Crump, Cubbon, Drummond, Hawkes & Marchment, "Fundholding in general practice and financial risk",
+#: BMJ 1991;302:1582-4: 5th-95th percentile spread of annual cost as a share of the mean.
+CRUMP_1991 = {9_000: 0.275, 179_400: 0.057}
+_Z95 = 1.6448536269514722  # the standard normal's 95th percentile
 
 
 @dataclass(frozen=True)
@@ -362,6 +366,33 @@ def simulate_pool(n_patients: int, *, attachment: float | None = None, risk_mode
     outturn = sim.factor * sim.retained[0, 0] + sim.premium[0, 0]
     return PoolResult(_frame(stats, agg[None, None], sizes, attachments, models, assumptions), dev[0], outturn,
                       sim.budget[0, 0])
+
+
+def crump_comparison(assumptions: PoolAssumptions | None = None, n_years: int = 100_000,
+                     seed: int = 0) -> pd.DataFrame:
+    """Our 5th-95th percentile spread of annual cost / mean beside Crump et al.'s, at their two sizes.
+
+    Per-head budget, no stop-loss, no shocks or IBNR error: ``simulated`` is the random variation of
+    patients' costs alone; ``simulated_with_group_mix`` (only when ``assumptions.mix_cv > 0``) adds
+    the between-group morbidity mix. ``normal`` is 2 z_0.95 CV / sqrt(N) for our
+    per-person CV; ``per_person_cv_crump`` is the per-person CV that the published spread implies by
+    the same normal formula.
+    """
+    base = assumptions or PoolAssumptions()
+    cm = base.cost_model
+    rows = []
+    for n, published in CRUMP_1991.items():
+        row = {"n_patients": n, "crump_1991": published}
+        for label, mix_cv in (("simulated", 0.0), ("simulated_with_group_mix", base.mix_cv)):
+            if label == "simulated" or mix_cv > 0:
+                plain = PoolAssumptions(cost_model=cm, mix_cv=mix_cv)
+                res = simulate_pool(n, risk_model=0.0, assumptions=plain, n_years=n_years, seed=seed)
+                row[label] = float(res.totals["spread_5_95"])
+        row.update({"normal": 2 * _Z95 * np.sqrt(cm.var / n) / cm.mean,
+                    "per_person_cv_crump": published * np.sqrt(n) / (2 * _Z95),
+                    "per_person_cv_ours": np.sqrt(cm.var) / cm.mean})
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 @dataclass(frozen=True, eq=False)

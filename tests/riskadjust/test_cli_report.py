@@ -8,8 +8,12 @@ import pytest
 
 from riskadjust import Population, score
 from riskadjust.cli import main
-from riskadjust.report import funding_gap, render
+from riskadjust.funding_gap import funding_gap
+from riskadjust.report import render
 from riskadjust.synthetic import SAMPLE_SEED, home_model, load_sample, synthetic_population
+
+
+XMLNS = 'xmlns="http://www.w3.org/2000/svg"'
 
 
 def test_bundled_sample_is_the_documented_draw():
@@ -93,7 +97,7 @@ def test_report_ratios_against_uncapped_and_capped_cost():
     assert (members["cost"] / members["exposure"] > 50_000).sum() == 64
     assert (g["ratio_full"] <= g["ratio_full_capped"]).all() and (g["ratio_full"] < 0.9).any()
     page = render(rep)
-    assert "truncated at 50,000 per member-year" in page and "actual_capped_pmpy" in page
+    assert "truncated at £50,000 per member-year" in page and "Capped actual cost per member-year" in page
 
 
 def test_report_shows_age_sex_gap_closing():
@@ -105,9 +109,9 @@ def test_report_shows_age_sex_gap_closing():
     assert g["ratio_age_sex_capped"].min() < 0.85
     assert (g["ratio_full_capped"] - 1).abs().max() < (g["ratio_age_sex_capped"] - 1).abs().max()
     assert rep.totals["r2_full"] > rep.totals["r2_age_sex"]
-    page = render(rep)
-    assert page.startswith("<!doctype html>") and "<svg" in page and "SYNTHETIC" in page
-    assert "S000" not in page and "<script" not in page
+    page = render(rep, synthetic=True)
+    assert page.startswith("<!DOCTYPE html>") and "<svg" in page and "SYNTHETIC" in page
+    assert "S000" not in page and "<script src" not in page and "http" not in page.replace(XMLNS, "")
 
 
 def test_cli_errors_name_file_and_line(tmp_path, capsys):
@@ -163,7 +167,7 @@ def test_cli_report_with_cms_model(tmp_path):
     from riskadjust.cms import cms_population, load_cms_hcc
 
     assert main(["report", "--model", "cms-v28", "--demo", "--out", str(tmp_path / "r.html")]) == 0
-    assert (tmp_path / "r.html").read_text().startswith("<!doctype html>")
+    assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
     model = load_cms_hcc("V28")
     members, dx = load_sample()
     rep = funding_gap(model, members, dx, build=cms_population)

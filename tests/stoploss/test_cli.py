@@ -16,7 +16,8 @@ def test_demo_writes_table_and_report(tmp_path, capsys):
     table = pd.read_csv(tmp_path / "priced.csv")
     html = (tmp_path / "priced.html").read_text()
     assert len(table) == len(sample_groups())
-    assert html.count("data:image/png;base64,") == len(table)
+    assert html.count('<svg class="chart loss-chart"') == html.count('<svg class="chart premium-chart"') == len(table)
+    assert "<img" not in html and "Settings and thresholds" in html
     keys = sample_lasers()["member_key"]
     out = capsys.readouterr().out
     for key in keys:
