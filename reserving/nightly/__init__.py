@@ -16,6 +16,7 @@ module             what it holds
 ``tables``         the result tables (estimates, segments, consortia, national)
 ``history``        the run history in DuckDB and movements between runs
 ``outputs``        the files published by a run
+``report``         the run's HTML report (renders only; drawn with the shared report kit)
 ``result``         :class:`NightlyResult`
 ``cli``            the ``nightly`` subcommand
 ``synthetic``      seeded synthetic claim lines with known truth (tests, demo, benchmarks)

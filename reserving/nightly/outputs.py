@@ -21,7 +21,7 @@ CSV files are written with :func:`_kit.publish.write_csv` (safe to open in a spr
 from __future__ import annotations
 
 from _kit.publish import Publication, write_csv, write_json, write_table, write_text
-from reserving.report import render
+from reserving.nightly.report import render
 
 #: Name of the rejected claim lines file.
 REJECTS = "rejects.csv"

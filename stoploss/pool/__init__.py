@@ -8,10 +8,9 @@ module             what it holds
 ``simulate``       :func:`simulate_pool` (one group) and :func:`sweep` (list sizes x attachments x
                    budget formulas), with their result objects
 ``_kernels``       the Numba kernel that simulates group-years
+``report``         the HTML page of a sweep (renders only; drawn with the shared report kit)
 ``cli``            ``python -m stoploss pool``
 =================  ================================================================================
-
-The HTML report is ``stoploss.pool_report``.
 """
 
 from stoploss.pool.cost_model import CostModel, default_cost_model

@@ -17,7 +17,7 @@ from stoploss.errors import StopLossError
 from stoploss.pool import _kernels
 from stoploss.pool.simulate import (DEFAULT_ATTACHMENTS, DEFAULT_RISK_MODELS, DEFAULT_SIZES, PoolAssumptions,
                                     crump_comparison, sweep)
-from stoploss.pool_report import pool_report_html
+from stoploss.pool.report import pool_report_html
 
 EXAMPLES = """  python -m stoploss pool --demo --out out/
   python -m stoploss pool --sizes 5000,20000,100000,500000 --attachments 50000,100000,none \\

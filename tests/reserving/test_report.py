@@ -9,10 +9,10 @@ import subprocess
 import pandas as pd
 import pytest
 
-import reserving.report
+import reserving.nightly.report
 from reserving.mack import mack
 from reserving.nightly import run_nightly_job
-from reserving.report import render
+from reserving.nightly.report import render
 from reserving.nightly.synthetic import generate_claims
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
@@ -91,7 +91,7 @@ def test_report_counts_and_lists_the_chain_ladder_diagnostics(nightly_run, monke
     assert section.count("<tr>") == len(diag) + 1
     for detail in diag["detail"]:
         assert html.escape(detail) in section
-    monkeypatch.setattr(reserving.report, "MAX_DIAGNOSTIC_ROWS", len(diag) - 1)
+    monkeypatch.setattr(reserving.nightly.report, "MAX_DIAGNOSTIC_ROWS", len(diag) - 1)
     long = render(run)
     assert f"Chain-ladder diagnostics (assumptions where data were missing): {len(diag)}" in long
     assert 'id="diagnostics"' not in long

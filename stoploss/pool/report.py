@@ -15,7 +15,7 @@ import pandas as pd
 from _kit.charts import line_chart
 from _kit.report import (CURRENCY, Column, money, money_short, number, page, paragraph, percent, percent_tick, ratio,
                          section, settings, table, tag)
-from stoploss.pool import SweepResult
+from stoploss.pool.simulate import SweepResult
 
 
 def _attachment_label(a: float, currency: str) -> str:
