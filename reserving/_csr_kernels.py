@@ -345,6 +345,21 @@ def _retrospective(y, obs, gam, n_back):
 
 
 @njit(cache=True, nogil=True)
+def _grid_weights(logliks, logdets, log_prior, rate):
+    """Posterior weights of the grid: ``exp(rate log L - 1/2 log det(X'WX) + log prior)``, normalised.
+
+    ``rate = 1 / lambda^2`` tempers the likelihood when the triangle moves ``lambda`` times more
+    than the model says (a learning rate for a misspecified model: Holmes & Walker 2017,
+    Biometrika 104(2); the same scaling as the ``lambda^2`` on the covariance of ``alpha``).
+    Weights below :data:`MIN_WEIGHT` of the largest are set to 0.
+    """
+    logw = rate * logliks - 0.5 * logdets + log_prior
+    weight = np.exp(logw - np.max(logw))
+    weight[weight < MIN_WEIGHT] = 0.0
+    return weight / weight.sum()
+
+
+@njit(cache=True, nogil=True)
 def csr_one(y, obs, latest, at_end, grid, log_prior, n_back, key, n_sims, ibnr, total, post):
     """Fit and simulate one segment (serial: the random variates inline here).
 
@@ -381,7 +396,8 @@ def csr_one(y, obs, latest, at_end, grid, log_prior, n_back, key, n_sims, ibnr, 
     resid = np.zeros((n_org, n_lag))
     g = np.empty(n_org)
     sig2s = np.ones((n_grid, n_lag))
-    logw = np.full(n_grid, -np.inf)
+    logliks = np.full(n_grid, -np.inf)
+    logdets = np.zeros(n_grid)
     sig2 = np.ones(n_lag)
     start = int(np.argmin(np.abs(grid)))
     order = np.argsort(np.abs(np.arange(n_grid) - start))
@@ -395,16 +411,17 @@ def csr_one(y, obs, latest, at_end, grid, log_prior, n_back, key, n_sims, ibnr, 
                                   a_diag, schur, alpha, beta, resid)
         sig2s[k] = sig2
         if ok:
-            logw[k] = loglik - 0.5 * logdet + log_prior[k]
-    top = np.max(logw)
-    if not np.isfinite(top):
+            logliks[k] = loglik
+            logdets[k] = logdet
+    if not np.isfinite(np.max(logliks)):
         ibnr[:, :] = np.nan
         total[:] = np.nan
         post[0], post[1], post[2], post[3] = np.nan, np.nan, SINGULAR, np.nan
         return
-    weight = np.exp(logw - top)
-    weight[weight < MIN_WEIGHT] = 0.0
-    weight /= weight.sum()
+    weight = _grid_weights(logliks, logdets, log_prior, 1.0)
+    sum_z2, n_z = _retrospective(y, obs, grid[np.argmax(weight)], n_back)
+    calibration = math.sqrt(sum_z2 / n_z) if n_z > 0 else 1.0
+    weight = _grid_weights(logliks, logdets, log_prior, 1.0 / calibration**2)
     cum = np.cumsum(weight)
     mean = 0.0
     for k in range(n_grid):
@@ -412,8 +429,6 @@ def csr_one(y, obs, latest, at_end, grid, log_prior, n_back, key, n_sims, ibnr, 
     var = 0.0
     for k in range(n_grid):
         var += weight[k] * (grid[k] - mean) ** 2
-    sum_z2, n_z = _retrospective(y, obs, grid[np.argmax(weight)], n_back)
-    calibration = math.sqrt(sum_z2 / n_z) if n_z > 0 else 1.0
     post[0], post[1], post[2], post[3] = mean, math.sqrt(var), OK, calibration
 
     alpha_k = np.zeros((n_grid, n_org))
