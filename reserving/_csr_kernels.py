@@ -168,7 +168,7 @@ def _k_row(obs, g, sig2, a_diag, schur, w, out):
 
 
 @njit(cache=True, nogil=True)
-def _variances(y, obs, g, sig2, floor, a_diag, schur, resid, rss, dof):
+def _variances(resid, obs, g, sig2, floor, a_diag, schur):
     """New lag variances from the residuals of the last :func:`_solve`, non-increasing in lag.
 
     Per lag, ``RSS_d / (n_d - H_d)`` with ``H_d`` the sum of the cells' leverages
@@ -177,10 +177,9 @@ def _variances(y, obs, g, sig2, floor, a_diag, schur, resid, rss, dof):
     non-increasing fit weighted by ``n_d - H_d`` (pool-adjacent-violators: the maximum-likelihood
     ordered variances), blocks with fewer than :data:`MIN_DOF` joined to the block before, floored
     at ``floor``. Meyers (2015) orders the variances the same way
-    (``sigma_d^2 = sum_{k >= d} a_k``, ``a_k >= 0``). Writes ``sig2``, and ``rss`` and ``dof``
-    (the residual sum of squares and degrees of freedom ``n_d - H_d`` of each lag), all (J,).
+    (``sigma_d^2 = sum_{k >= d} a_k``, ``a_k >= 0``). Writes ``sig2`` (J,).
     """
-    n_org, n_lag = y.shape
+    n_org, n_lag = resid.shape
     n_par = n_lag - 1
     linv = np.zeros((n_par, n_par))
     for j in range(n_par):
@@ -190,8 +189,8 @@ def _variances(y, obs, g, sig2, floor, a_diag, schur, resid, rss, dof):
             for m in range(j, i):
                 t -= schur[i, m] * linv[m, j]
             linv[i, j] = t / schur[i, i]
-    rss[:] = 0.0
-    dof[:] = 0.0
+    rss = np.zeros(n_lag)
+    dof = np.zeros(n_lag)
     k_w = np.empty(n_par)
     for w in range(n_org):
         if a_diag[w] == 0.0:
@@ -215,14 +214,14 @@ def _variances(y, obs, g, sig2, floor, a_diag, schur, resid, rss, dof):
     # pool adjacent violators for a non-increasing sequence, weights dof
     value = np.zeros(n_lag)
     weight = np.zeros(n_lag)
-    size = np.zeros(n_lag, dtype=np.int64)
+    first = np.zeros(n_lag, dtype=np.int64)
     n_blocks = 0
     for d in range(n_lag):
         if dof[d] <= 1e-9:
             continue
         value[n_blocks] = rss[d] / dof[d]
         weight[n_blocks] = dof[d]
-        size[n_blocks] = d
+        first[n_blocks] = d
         n_blocks += 1
         while n_blocks > 1 and value[n_blocks - 2] < value[n_blocks - 1]:
             wsum = weight[n_blocks - 2] + weight[n_blocks - 1]
@@ -239,13 +238,13 @@ def _variances(y, obs, g, sig2, floor, a_diag, schur, resid, rss, dof):
             value[b - 1] = (value[b - 1] * weight[b - 1] + value[b] * weight[b]) / wsum
             weight[b - 1] = wsum
             for m in range(b, n_blocks - 1):
-                value[m], weight[m], size[m] = value[m + 1], weight[m + 1], size[m + 1]
+                value[m], weight[m], first[m] = value[m + 1], weight[m + 1], first[m + 1]
             n_blocks -= 1
         b -= 1
-    # block b covers lags from size[b] up to size[b + 1] - 1; lags before the first block take its value
+    # block b covers lags first[b] .. first[b + 1] - 1; lags before the first block take its value
     for b in range(n_blocks):
-        lo = 0 if b == 0 else size[b]
-        hi = n_lag if b == n_blocks - 1 else size[b + 1]
+        lo = 0 if b == 0 else first[b]
+        hi = n_lag if b == n_blocks - 1 else first[b + 1]
         for d in range(lo, hi):
             sig2[d] = max(value[b], floor)
 
@@ -257,14 +256,12 @@ def _fit(y, obs, g, sig2, floor, iterations, a_diag, schur, alpha, beta, resid):
     Returns ``(log-likelihood, log det X'WX, ok)`` at the final variances.
     """
     old = sig2.copy()
-    rss = np.empty_like(sig2)
-    dof = np.empty_like(sig2)
     for _ in range(iterations):
         loglik, logdet, ok = _solve(y, obs, g, sig2, a_diag, schur, alpha, beta, resid)
         if not ok:
             return loglik, logdet, ok
         old[:] = sig2
-        _variances(y, obs, g, sig2, floor, a_diag, schur, resid, rss, dof)
+        _variances(resid, obs, g, sig2, floor, a_diag, schur)
         moved = 0.0
         for d in range(sig2.shape[0]):
             moved = max(moved, abs(math.log(sig2[d] / old[d])))
