@@ -169,8 +169,20 @@ def csr(
     Notes
     -----
     Cells with a cumulative amount of zero or less have no logarithm and are left out of the
-    fit; an origin with none positive is not projected (NaN) and is not in the total. Segments
-    run in parallel over threads; a single segment runs on one thread.
+    fit; an origin with none positive is not projected (NaN) and is not in the total. A segment
+    with no positive cell at the last lag has no fit (status ``'singular'``). Segments run in
+    parallel over threads; a single segment runs on one thread.
+
+    Back-test (:mod:`reserving.backtest`) on the CAS Loss Reserve Database, commercial and private
+    auto paid, the 171 squares that pass the filter, 10,000 simulations, seed 1: percentiles of
+    the actual lag-10 total have KS distance 0.056 from uniform (5% critical value 0.104, p 0.63;
+    170 squares, one has no fit), 81.2% fall inside the 10-90% band and 5.9% below the 5th
+    percentile. Mack and the ODP bootstrap in the same run: KS 0.264 and 0.270, 59.6% and 58.5%
+    in the band, 21.6% and 24.0% below the 5th percentile. Without the calibration
+    (``calibration_diagonals=0``) the model fails too (KS 0.139, 62%). The defaults were set
+    before the back-test (Meyers's prior, three diagonals); with two or four diagonals the result
+    holds (KS 0.045, 0.056; 75%, 83% in the band), but a prior of 0.025 or 0.1 a year on ``gamma``
+    fails the KS test (0.145, 0.111): the settlement-rate prior matters.
 
     Examples
     --------
