@@ -1,0 +1,79 @@
+"""Reserve ranges: the changing-settlement-rate model (reserving.csr) beside today's ODP bootstrap.
+
+The national batch: 1,600 monthly 48 x 48 triangles x 10,000 simulations, ``csr`` (41 grid
+values of the settlement-rate change, calibration on 3 past diagonals) against ``bootstrap_odp``
+on the same triangles (the synthetic ones of :mod:`benchmarks.bench_bootstrap`). Target: the new
+method within 2x of the bootstrap's time. Both sides load their compiled kernels in the set-up.
+
+Run with the other benchmarks (``python -m benchmarks.run --only ranges``), or on its own at a
+chosen scale when the machine is shared::
+
+    python -m benchmarks.bench_ranges --segments 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from benchmarks._harness import Side, Workload
+from benchmarks.bench_bootstrap import monthly_triangles
+from reserving import TriangleSet, bootstrap_odp
+from reserving.csr import csr
+
+N_SIMS = 10_000
+
+
+def workloads() -> list[Workload]:
+    return [
+        Workload(
+            name="CSR ranges, national batch, 1,600 monthly 48x48 triangles x 10,000 sims, 2 cores",
+            ours=Side("reserving.csr.csr", "benchmarks.bench_ranges:setup_csr", "benchmarks.bench_ranges:run_csr",
+                      repeats=1),
+            anchor=Side("reserving.bootstrap_odp (today's ranges)", "benchmarks.bench_ranges:setup_bootstrap",
+                        "benchmarks.bench_ranges:run_bootstrap", repeats=1),
+            params={"n_segments": 1600, "n": 48},
+            target="within 2x of the bootstrap (speed ratio >= 0.5x)",
+        ),
+    ]
+
+
+def setup_csr(n_segments: int, n: int) -> TriangleSet:
+    csr(monthly_triangles(2, n), n_sims=2, seed=0)  # load the compiled kernels
+    return monthly_triangles(n_segments, n)
+
+
+def run_csr(tri: TriangleSet) -> dict:
+    res = csr(tri, n_sims=N_SIMS, seed=1)
+    return {"segments": tri.n_segments, "mean_ibnr": float(res.total_mean.sum()),
+            "median_calibration": float(sorted(res.calibration)[len(res.calibration) // 2])}
+
+
+def setup_bootstrap(n_segments: int, n: int) -> TriangleSet:
+    bootstrap_odp(monthly_triangles(2, n), n_sims=2, seed=0, keep_samples=False)  # load the compiled kernels
+    return monthly_triangles(n_segments, n)
+
+
+def run_bootstrap(tri: TriangleSet) -> dict:
+    res = bootstrap_odp(tri, n_sims=N_SIMS, seed=1, keep_samples=False)
+    return {"segments": tri.n_segments, "mean_ibnr": float(res.total_mean.sum())}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--segments", type=int, default=1600, help="number of monthly triangles (default 1,600)")
+    parser.add_argument("--size", type=int, default=48, help="origins = lags per triangle (default 48)")
+    args = parser.parse_args(argv)
+    timings = {}
+    for name, setup, run in (("csr", setup_csr, run_csr), ("bootstrap_odp", setup_bootstrap, run_bootstrap)):
+        tri = setup(args.segments, args.size)
+        start = time.perf_counter()
+        figures = run(tri)
+        timings[name] = time.perf_counter() - start
+        print(f"{name}: {timings[name]:.1f} s for {args.segments} triangles {args.size}x{args.size} "
+              f"x {N_SIMS:,} sims; {figures}")
+    print(f"csr / bootstrap_odp time: {timings['csr'] / timings['bootstrap_odp']:.2f} (target <= 2)")
+
+
+if __name__ == "__main__":
+    main()
