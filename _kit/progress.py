@@ -8,7 +8,6 @@ before it happens, so a user does not take a silent minute for a hang.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -61,25 +60,24 @@ class Progress:
         sys.stderr.flush()
 
 
-def _cache_dir(module: ModuleType) -> Path:
-    source = Path(module.__file__).resolve()
-    override = os.environ.get("NUMBA_CACHE_DIR")
-    if override:
-        return Path(override) / source.parent.relative_to(source.anchor)
-    return source.parent / "__pycache__"
+def _index_files(module: ModuleType) -> list[Path]:
+    """Where Numba keeps the cache index of each cached kernel defined in ``module``."""
+    paths = []
+    for obj in vars(module).values():
+        cache_file = getattr(getattr(obj, "_cache", None), "_cache_file", None)
+        if getattr(obj, "__module__", None) == module.__name__ and cache_file is not None:
+            paths.append(Path(cache_file._index_path))
+    return paths
 
 
 def needs_compile(*modules: ModuleType) -> bool:
     """True when a kernel module has nothing in Numba's on-disk cache yet (a first run).
 
-    Numba keeps one index file per cached function, ``<module>.<function>-<line>.py<ver>.nbi``,
-    in ``__pycache__`` beside the source (or below ``NUMBA_CACHE_DIR``).
+    Numba keeps one index file per cached kernel (``<module>.<function>-<line>.py<ver>.nbi``) in
+    ``__pycache__`` beside the source, or in a folder of its own below ``NUMBA_CACHE_DIR``; the
+    kernel's dispatcher knows which.
     """
-    for module in modules:
-        stem = Path(module.__file__).stem
-        if not any(_cache_dir(module).glob(f"{stem}.*.nbi")):
-            return True
-    return False
+    return any(not any(p.exists() for p in _index_files(module)) for module in modules)
 
 
 def compile_notice(what: str, seconds: int, *modules: ModuleType, enabled: bool = True) -> bool:
