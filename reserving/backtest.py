@@ -24,9 +24,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from _kit.tables import read_table
+from _kit.validate import require_columns
 from reserving.bootstrap import bootstrap_odp
 from reserving.csr import csr
-from reserving.errors import TriangleError
+from reserving.errors import ReservingError, TriangleError
 from reserving.mack import mack
 from reserving.triangle import TriangleSet
 
@@ -115,20 +117,17 @@ def read_squares(
     >>> sq.values[0].tolist(), float(sq.actual[0]), float(sq.latest[0])
     ([[10.0, 15.0], [12.0, 19.0]], 34.0, 27.0)
     """
-    name = str(source) if isinstance(source, (str, Path)) else "table"
-    frame = pd.read_csv(source) if isinstance(source, (str, Path)) else source
+    name = str(source) if isinstance(source, (str, Path)) else "squares table"
+    frame = read_table(source, "squares file", TriangleError) if isinstance(source, (str, Path)) else source
     columns = [group, origin, lag, value] + ([premium] if premium else [])
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise TriangleError(f"{name}: missing column(s) {missing}; columns are {list(frame.columns)} "
-                            "(rename with group=, origin=, lag=, value=, premium=)")
+    require_columns(frame, columns, name, TriangleError)
     origins = np.sort(frame[origin].unique()).astype(np.int64)
     if len(origins) > 1 and not (np.diff(origins) == 1).all():
-        raise TriangleError(f"{name}: column {origin!r} must hold consecutive integer periods")
+        raise TriangleError("must hold consecutive integer periods", file=name, column=origin)
     n = len(origins)
     lags = frame[lag].to_numpy(dtype=np.int64)
     if lags.min() < 1 or lags.max() > n:
-        raise TriangleError(f"{name}: column {lag!r} must run from 1 to the number of origins ({n})")
+        raise TriangleError(f"must run from 1 to the number of origins ({n})", file=name, column=lag)
     codes, groups = pd.factorize(frame[group], sort=True)
     i = frame[origin].to_numpy(dtype=np.int64) - origins[0]
     values = np.full((len(groups), n, n), np.nan)
@@ -194,7 +193,14 @@ def _mack(tri: TriangleSet, n_sims: int, seed: int) -> tuple[np.ndarray, np.ndar
     cv2 = (totals["std_err"].to_numpy() / mean) ** 2
     s = np.sqrt(np.log1p(cv2))
     mu = np.log(mean) - 0.5 * s**2
-    return mean, lambda actual: stats.norm.cdf((np.log(actual) - mu) / s)
+    return mean, lambda actual: _lognormal_cdf(actual, mu, s)
+
+
+def _lognormal_cdf(x: np.ndarray, mu: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Lognormal cdf; NaN where Mack gives no spread (``s`` zero or not finite): no distribution."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = (np.log(x) - mu) / s
+    return np.where(np.isfinite(s) & (s > 0), stats.norm.cdf(z), np.nan)
 
 
 def _bootstrap(tri: TriangleSet, n_sims: int, seed: int):
@@ -257,8 +263,11 @@ def summarize(percentile: np.ndarray, actual: np.ndarray, mean: np.ndarray) -> d
     (100, 0.8, True)
     """
     p = np.asarray(percentile, dtype=float)
-    ks = stats.kstest(p, "uniform")
     n = len(p)
+    if n == 0:
+        return {"n": 0, "ks_statistic": np.nan, "ks_pvalue": np.nan, "ks_critical_5": np.nan, "inside_10_90": np.nan,
+                "below_5": np.nan, "median_actual_over_mean": np.nan}
+    ks = stats.kstest(p, "uniform")
     return {
         "n": n,
         "ks_statistic": float(ks.statistic),
@@ -303,7 +312,7 @@ def backtest(squares: Squares, methods=("mack", "bootstrap", "csr"), *, n_sims: 
     """
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
-        raise ValueError(f"unknown method(s) {unknown}; choose from {list(METHODS)}")
+        raise ReservingError(f"unknown method(s) {unknown}; choose from {list(METHODS)}")
     kept, dropped = usable(squares)
     if len(kept) == 0:
         raise TriangleError(f"no square is usable for a back-test; left out: {dropped.to_dict()}")

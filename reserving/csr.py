@@ -23,7 +23,7 @@ from _kit.random import stream_keys
 from reserving import _csr_kernels as kernels
 from reserving._bootstrap_kernels import column_statistics
 from reserving.bootstrap import QUANTILES, _Q_NAMES, _product_index
-from reserving.errors import TriangleError
+from reserving.errors import ReservingError, TriangleError
 from reserving.triangle import MONTHS_PER_PERIOD, TriangleSet
 
 #: Simulated values held at once when origin samples are not kept (bytes); bounds memory on big batches.
@@ -90,7 +90,7 @@ class CSRResult:
     def samples(self) -> np.ndarray:
         """(n_segments, n_sims, n_origins) simulated IBNR per origin (a view); the total is their sum."""
         if self.ibnr_samples is None:
-            raise ValueError("samples were not kept: call csr(..., keep_samples=True)")
+            raise ReservingError("samples were not kept: call csr(..., keep_samples=True)")
         return self.ibnr_samples.transpose(0, 2, 1)
 
     @property
@@ -199,19 +199,19 @@ def csr(
     if not isinstance(tri, TriangleSet):
         raise TypeError(f"csr needs a TriangleSet; got {type(tri).__name__}")
     if isinstance(n_sims, bool) or not isinstance(n_sims, (int, np.integer)) or n_sims < 2:
-        raise ValueError(f"n_sims must be an integer of at least 2; got {n_sims!r}")
+        raise ReservingError(f"n_sims must be an integer of at least 2; got {n_sims!r}")
     if not (isinstance(n_grid, (int, np.integer)) and n_grid >= 3 and n_grid % 2 == 1):
-        raise ValueError(f"n_grid must be an odd integer of at least 3; got {n_grid!r}")
+        raise ReservingError(f"n_grid must be an odd integer of at least 3; got {n_grid!r}")
     if isinstance(calibration_diagonals, bool) or not isinstance(calibration_diagonals, (int, np.integer)) \
             or calibration_diagonals < 0:
-        raise ValueError(f"calibration_diagonals must be a non-negative integer; got {calibration_diagonals!r}")
+        raise ReservingError(f"calibration_diagonals must be a non-negative integer; got {calibration_diagonals!r}")
     if not gamma_sd > 0:
-        raise ValueError(f"gamma_sd must be positive; got {gamma_sd!r}")
+        raise ReservingError(f"gamma_sd must be positive; got {gamma_sd!r}")
     if tri.n_lags < 3:
         raise TriangleError(f"csr needs at least 3 lags; the triangles have {tri.n_lags}")
     seed = int(np.random.SeedSequence().entropy if seed is None else seed)
     if seed < 0:
-        raise ValueError(f"seed must be a non-negative integer; got {seed}")
+        raise ReservingError(f"seed must be a non-negative integer; got {seed}")
 
     n_seg, n_org, n_lag = tri.shape
     per_year = 12 // MONTHS_PER_PERIOD[tri.grain]

@@ -24,7 +24,7 @@ PAGES = ("reserving", "stoploss_price", "stoploss_pool", "riskadjust")
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory) -> dict:
     from reserving.nightly import run_nightly_job
-    from reserving.synthetic import generate_claims
+    from reserving.nightly.synthetic import generate_claims
     from riskadjust.cli import main as riskadjust_main
     from stoploss.cli import main as stoploss_main
 

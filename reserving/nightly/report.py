@@ -27,7 +27,7 @@ import pandas as pd
 from _kit.charts import bar_chart, heat_map, line_chart
 from _kit.report import (CURRENCY, Column, details, join, money, money_short, number, page, paragraph, percent,
                          percent_tick, ratio, section, settings, split_table, table, tag)
-from reserving.outturn import outturn as _outturn
+from reserving.nightly.outturn import outturn as _outturn
 
 #: Chain-ladder diagnostics listed in the report; beyond this only the count (all are in diagnostics.csv).
 MAX_DIAGNOSTIC_ROWS = 30

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import warnings
 
-import numba
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -219,15 +218,8 @@ def test_odp_process_gives_multiples_of_the_scale(genins):
 
 
 # ----------------------------------------------------------------- reproducibility
-def test_bit_identical_whatever_the_number_of_threads(genins):
-    before = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        one = bootstrap_odp(genins, n_sims=3_000, seed=17, process="odp")
-        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
-        two = bootstrap_odp(genins, n_sims=3_000, seed=17, process="odp")
-    finally:
-        numba.set_num_threads(before)
+def test_bit_identical_whatever_the_number_of_threads(genins, on_threads):
+    one, two = on_threads(lambda: bootstrap_odp(genins, n_sims=3_000, seed=17, process="odp"))
     assert np.array_equal(one.samples, two.samples)
     assert np.array_equal(one.cash_flow_samples, two.cash_flow_samples)
 

@@ -48,3 +48,33 @@ def test_a_budget_file_without_its_columns_is_named(tmp_path, capsys):
     assert main(["nightly", "--demo", "--out", str(tmp_path / "out"), "--budget", str(budget)]) == 1
     err = capsys.readouterr().err
     assert err == f"error: {budget}: missing column(s) 'budget' (it has 'consortium', 'month', 'budgt')\n"
+
+
+def test_backtest_writes_its_three_outputs_and_names_a_missing_column(tmp_path, capsys):
+    """Two generated squares: the outputs have the stated columns, and the summary equals summarize()."""
+    import json
+
+    import numpy as np
+
+    from reserving.backtest import summarize
+
+    rows = pd.DataFrame({"company": np.repeat(["a", "b"], 16), "year": np.tile(np.repeat([2001, 2002, 2003, 2004], 4), 2),
+                         "dev": np.tile([1, 2, 3, 4], 8),
+                         "paid": np.tile([50., 80., 95., 100.], 8) * np.repeat([1., 1.1, 1.2, 1.3, 2., 2.1, 2.5, 2.3], 4)})
+    squares = tmp_path / "squares.csv"
+    rows.to_csv(squares, index=False)
+    args = ["backtest", "--squares", str(squares), "--value", "paid", "--group-column", "company", "--origin-column",
+            "year", "--lag-column", "dev", "--premium-column", "none", "--method", "mack", "--method", "bootstrap",
+            "--sims", "200", "--out", str(tmp_path / "bt"), "--quiet"]
+    assert main(args) == 0
+    table = pd.read_csv(tmp_path / "bt" / "backtest.csv")
+    assert list(table.columns) == ["method", "group", "actual", "mean", "percentile"] and len(table) == 4
+    summary = json.loads((tmp_path / "bt" / "summary.json").read_text())
+    mack_rows = table[(table["method"] == "mack") & table["percentile"].notna()]
+    expected = summarize(mack_rows["percentile"].to_numpy(), mack_rows["actual"].to_numpy(), mack_rows["mean"].to_numpy())
+    assert summary["methods"]["mack"]["ks_statistic"] == pytest.approx(expected["ks_statistic"], rel=1e-12)
+    assert "PP plot" in (tmp_path / "bt" / "backtest.html").read_text()
+    capsys.readouterr()
+    assert main([*args[:3], "--out", str(tmp_path / "bad")]) == 1
+    err = capsys.readouterr().err
+    assert "squares.csv" in err and "'GroupCode'" in err and not (tmp_path / "bad").exists()

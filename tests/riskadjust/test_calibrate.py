@@ -1,6 +1,5 @@
 """Calibration against statsmodels WLS on the naive design; normal equations against dense algebra."""
 
-import numba
 import numpy as np
 import pandas as pd
 import pytest
@@ -119,16 +118,10 @@ def test_validate_hand_example():
     assert v.by_group.loc["b", "predictive_ratio"] == pytest.approx((6 + 8) / (10 + 8))
 
 
-def test_same_coefficients_on_one_and_two_threads(fitted):
+def test_same_coefficients_on_one_and_two_threads(fitted, on_threads):
     members, pop, *_ = fitted
-    before = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        one = calibrate(pop, members["cost"], members["exposure"], cap=CAP).coefficients["cost"].to_numpy()
-        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
-        two = calibrate(pop, members["cost"], members["exposure"], cap=CAP).coefficients["cost"].to_numpy()
-    finally:
-        numba.set_num_threads(before)
+    one, two = on_threads(
+        lambda: calibrate(pop, members["cost"], members["exposure"], cap=CAP).coefficients["cost"].to_numpy())
     assert np.array_equal(one, two)
 
 

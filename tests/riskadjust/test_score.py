@@ -1,6 +1,5 @@
 """Scoring kernel against the slow set-based reference in naive.py."""
 
-import numba
 import numpy as np
 import pandas as pd
 import pytest
@@ -64,17 +63,10 @@ def test_chained_hierarchy_and_requirements(codes, expected):
     assert score(m, pop).raw[0] == expected
 
 
-def test_same_scores_on_one_and_two_threads(home, sample):
+def test_same_scores_on_one_and_two_threads(home, sample, on_threads):
     members, dx = sample
     pop = Population.from_frames(home, members, dx)
-    before = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        one = score(home, pop, components=True)
-        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
-        two = score(home, pop, components=True)
-    finally:
-        numba.set_num_threads(before)
+    one, two = on_threads(lambda: score(home, pop, components=True))
     assert np.array_equal(one.raw, two.raw)
     assert (one.components != two.components).nnz == 0
 

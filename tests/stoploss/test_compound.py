@@ -1,6 +1,5 @@
 """Compound distributions: the issue's accuracy targets, against exact series and closed forms."""
 
-import numba
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -100,16 +99,9 @@ def test_binomial_compound_matches_panjer_and_moments():
     np.testing.assert_allclose(fft.stop_loss(d), pan.stop_loss(d), rtol=1e-7)
 
 
-def test_monte_carlo_is_reproducible_across_threads_and_unbiased():
+def test_monte_carlo_is_reproducible_across_threads_and_unbiased(on_threads):
     sev, freq = Gamma(1.0, 1.0), Poisson(5.0)
-    old = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        one = compound(freq, sev, method="mc", n_sims=20_000, seed=7)
-        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
-        two = compound(freq, sev, method="mc", n_sims=20_000, seed=7)
-    finally:
-        numba.set_num_threads(old)
+    one, two = on_threads(lambda: compound(freq, sev, method="mc", n_sims=20_000, seed=7))
     np.testing.assert_array_equal(one.x, two.x)
     se = np.sqrt(10.0 / 20_000)
     assert abs(one.x.mean() - 5.0) < 4 * se

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import numba
 import numpy as np
 import pandas as pd
 import pytest
@@ -223,17 +222,10 @@ def test_smallest_size_table_reads_the_summary():
     pd.testing.assert_frame_equal(res.totals, table)
 
 
-def test_results_identical_whatever_the_number_of_threads():
+def test_results_identical_whatever_the_number_of_threads(on_threads):
     args = dict(sizes=[5_000, 40_000], attachments=[100_000.0, None], risk_models={"age-sex": 0.037},
                 assumptions=PoolAssumptions(mix_cv=0.03, shock_cv=0.02), n_years=1_500, seed=17)
-    before = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        one = sweep(**args).summary
-        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
-        two = sweep(**args).summary
-    finally:
-        numba.set_num_threads(before)
+    one, two = on_threads(lambda: sweep(**args).summary)
     pd.testing.assert_frame_equal(one, two, check_exact=True)
     other = sweep(**{**args, "seed": 18}).summary
     assert not other["mean"].equals(one["mean"])
