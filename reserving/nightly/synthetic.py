@@ -13,8 +13,9 @@ month into ``ultimate``; the claim lines written out are only those paid on or b
 date, as a real extract would be. IBNR estimated from the lines can then be compared with
 ``truth.ultimate - truth.paid``.
 
-Random streams: one ``numpy.random.SeedSequence`` child per consortium, so a consortium's lines
-do not change when other consortia are added and the result is the same however it is chunked.
+Random streams: one generator per consortium from the engine's seeding scheme
+(:func:`_kit.random.generator` ``(seed, "consortium", name)``), so a consortium's lines do not
+change when other consortia are added and the result is the same however it is chunked.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from _kit.publish import write_atomic
+from _kit.random import generator
 from reserving.errors import ReservingError
 
 #: name -> (share of claim lines, mean cost per line, lognormal sigma, delay gamma shape,
@@ -152,7 +154,7 @@ def generate_claims(
     if bad_rows:
         for col in ("incurred_date", "paid_date"):
             lines[col] = lines[col].dt.strftime("%Y-%m-%d")
-        lines = pd.concat([lines, _bad_rows(lines, bad_rows, np.random.default_rng([seed, 99]))],
+        lines = pd.concat([lines, _bad_rows(lines, bad_rows, generator(seed, "bad rows"))],
                           ignore_index=True)
     return SyntheticClaims(lines, truth, members, budget, pd.Timestamp(as_of), bad_rows)
 
@@ -173,19 +175,18 @@ def generate_chunks(n_consortia, services, n_months, as_of, lines_per_cell, tren
         raise ReservingError(f"as_of {as_of.date()} is not a month end; use {(as_of + pd.offsets.MonthEnd(0)).date()}")
     last = as_of.to_period("M")
     months = pd.period_range(last - (n_months - 1), last, freq="M", name="month")
-    children = np.random.SeedSequence(seed).spawn(n_consortia)
     pending = []
     for c in range(n_consortia):
-        pending.append(_consortium(f"C{c + 1:03d}", c, children[c], services, months, as_of,
+        pending.append(_consortium(f"C{c + 1:03d}", c, seed, services, months, as_of,
                                    lines_per_cell, trend, seasonality, large_claim_prob, max_lag_months))
         if len(pending) == consortia_per_chunk or c == n_consortia - 1:
             yield tuple(pd.concat([p[k] for p in pending], ignore_index=True) for k in range(4))
             pending = []
 
 
-def _consortium(name, index, seq, services, months, as_of, lines_per_cell, trend, seasonality,
+def _consortium(name, index, seed, services, months, as_of, lines_per_cell, trend, seasonality,
                 large_claim_prob, max_lag_months):
-    rng = np.random.default_rng(seq)
+    rng = generator(seed, "consortium", name)
     n_m = len(months)
     t = np.arange(n_m) - (n_m - 1)
     size = rng.lognormal(0.0, 0.5)

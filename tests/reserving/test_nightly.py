@@ -129,25 +129,30 @@ def test_trended_pmpm_prior_uses_the_members_of_each_consortium_and_month(tmp_pa
 def test_ibnr_accuracy_against_known_truth(tmp_path):
     """Bias and coverage of the default method (BF blend, budget prior, bootstrap ranges).
 
-    72 generated segments (12 consortia x 6 services, 36 months, realistic lags, large claims).
-    Coverage: the share of segments whose true outstanding total lies at or below the 75th
-    (95th) percentile. With 72 independent segments a binomial share has a standard deviation of
-    0.05 at 75%, so [0.60, 0.90] is about 3 sd; at 95%, >= 0.85. Bias: the total estimated IBNR
-    against the true total, within 15% (large claims make the total noisy: over 8 seeds, 576
-    segments, bias ran from -14% to +5%, coverage averaged 0.74 at 75% and 0.95 at 95%).
+    Three generated datasets of 72 segments (12 consortia x 6 services, 36 months, realistic lags,
+    large claims; seeds 4, 5, 6), 216 segments together. Coverage: the share of segments whose
+    true outstanding total lies at or below the 75th (95th) percentile; a binomial share of 216
+    has a standard deviation of 0.029 at 75%, so [0.66, 0.84] is 3 sd; at 95%, >= 0.90 (3 sd is
+    0.044). Bias: the total estimated IBNR of the three against their true total, within 15%.
+    Large claims make one dataset's total noisy: over 16 datasets (seeds 1-8 before and after the
+    engine's random streams became one) a single dataset's bias ran from -14% to +17% (sd about
+    8%), so three together have a standard deviation near 4.6% and 15% is about 3 sd.
     """
     svc = ["acute_inpatient", "outpatient", "emergency", "mental_health", "community", "prescribing"]
-    s = generate_claims(n_consortia=12, services=svc, n_months=36, lines_per_cell=60, seed=4)
-    run = run_nightly_job(s.lines, tmp_path, n_sims=300, seed=1, budget=s.budget, progress=False)
-    truth = s.truth.groupby(["consortium", "service"])["ibnr"].sum().rename("truth")
-    seg = run.segment_totals.set_index(["consortium", "service"]).join(truth)
-    assert len(seg) == 72
+    frames = []
+    for seed in (4, 5, 6):
+        s = generate_claims(n_consortia=12, services=svc, n_months=36, lines_per_cell=60, seed=seed)
+        run = run_nightly_job(s.lines, tmp_path / str(seed), n_sims=300, seed=1, budget=s.budget, progress=False)
+        truth = s.truth.groupby(["consortium", "service"])["ibnr"].sum().rename("truth")
+        frames.append(run.segment_totals.set_index(["consortium", "service"]).join(truth))
+    seg = pd.concat(frames)
+    assert len(seg) == 216
     bias = seg["ibnr"].sum() / seg["truth"].sum() - 1
     assert abs(bias) < 0.15, bias
     cover75 = (seg["truth"] <= seg["ibnr_p75"]).mean()
     cover95 = (seg["truth"] <= seg["ibnr_p95"]).mean()
-    assert 0.60 <= cover75 <= 0.90, cover75
-    assert cover95 >= 0.85, cover95
+    assert 0.66 <= cover75 <= 0.84, cover75
+    assert cover95 >= 0.90, cover95
 
 
 def test_ranges_match_a_naive_adjustment_of_the_bootstrap_samples(tmp_path):
