@@ -9,7 +9,7 @@ from stoploss.compound import CompoundDistribution, compound, exact_moments
 from stoploss.contract import covered_fraction, trend_factor
 from stoploss.credibility import Credibility, buhlmann_straub, credibility_weight
 from stoploss.errors import StopLossError
-from stoploss.fit import SeverityFit, SplicedFit, fit_severity, fit_spliced
+from stoploss.fit import FrequencyFit, SeverityFit, SplicedFit, TruncatedFit, fit_frequency, fit_severity, fit_spliced
 from stoploss.frequency import Binomial, NegativeBinomial, Poisson
 from stoploss.layers import ExcessOver, Retained
 from stoploss.loadings import Loadings
@@ -31,5 +31,5 @@ __all__ = [
     "Spliced", "StopLossError", "Weibull", "compound", "exact_moments",
     "AggregatePremium", "Credibility", "Loadings", "SeverityFit", "SpecificPremium", "SplicedFit",
     "aggregate_premium", "buhlmann_straub", "covered_fraction", "credibility_weight", "fit_severity",
-    "fit_spliced", "specific_premium", "trend_factor",
+    "fit_spliced", "specific_premium", "trend_factor", "FrequencyFit", "TruncatedFit", "fit_frequency",
 ]
