@@ -72,6 +72,7 @@ def _year(key, sim, cdfs, offsets, h, chol, use_copula, region, shock_shape, sho
 
 @njit(cache=True, nogil=True)
 def _block_totals(key, first, last, cdfs, offsets, h, chol, use_copula, region, n_regions, shock_shape, out):
+    """out[i] = total of year i for i = first..last-1 (serial; one set of buffers per block)."""
     n_k = offsets.size - 1
     shocks, z, row = np.empty(n_regions), np.empty(n_k), np.empty(n_k)
     for i in range(first, last):
@@ -91,6 +92,7 @@ def simulate_totals(key, n_sims, cdfs, offsets, h, chol, use_copula, region, n_r
 
 @njit(cache=True, nogil=True)
 def _rows(key, sims, first, last, cdfs, offsets, h, chol, use_copula, region, n_regions, shock_shape, out):
+    """out[j] = losses by consortium of year sims[j] for j = first..last-1 (serial)."""
     n_k = offsets.size - 1
     shocks, z = np.empty(n_regions), np.empty(n_k)
     for j in range(first, last):

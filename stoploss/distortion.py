@@ -85,8 +85,9 @@ def _support(x, p):
     p = np.asarray(p, dtype=float).ravel()
     if x.size == 0 or x.shape != p.shape:
         raise StopLossError("distortion_price: need one probability per support point, and at least one point.")
-    if not np.all(np.isfinite(x)) or np.any(np.diff(x) <= 0):
-        raise StopLossError("distortion_price: support points must be finite and strictly increasing.")
+    if not np.all(np.isfinite(x)) or np.any(np.diff(x) < 0):
+        raise StopLossError("distortion_price: support points must be finite and in increasing order "
+                            "(repeated points, as in sorted simulated totals, are allowed).")
     if np.any(p < 0) or not np.isfinite(p).all() or p.sum() > 1 + 1e-9:
         raise StopLossError("distortion_price: probabilities must be >= 0 and sum to at most 1.")
     return x, p
@@ -99,8 +100,8 @@ def distortion_price(x, p, distortion: Distortion, attachment: float | None = No
     Parameters
     ----------
     x, p : array-like
-        Strictly increasing support (currency) and probabilities, e.g. ``CompoundDistribution.x``
-        and ``.p``.
+        Support in increasing order (currency; repeats allowed, e.g. sorted simulated totals with
+        probability 1/n each) and probabilities, e.g. ``CompoundDistribution.x`` and ``.p``.
     distortion : Distortion
         From :func:`wang` or :func:`proportional_hazard`.
     attachment, limit : float, optional

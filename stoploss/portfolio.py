@@ -264,18 +264,19 @@ def _by_simulation(names, regions, margins, h, level, shock_cv, chol, n_sims, se
     totals = simulate_totals(key, n_sims, *args)
     order = np.argsort(totals, kind="stable")
     tail_n = n_sims * (1 - level)
-    whole = int(math.floor(tail_n + 1e-9))
-    frac = tail_n - whole
+    whole = min(int(math.floor(tail_n + 1e-9)), n_sims - 1)
+    frac = max(tail_n - whole, 0.0)
     top = order[n_sims - whole:]
     boundary = order[n_sims - whole - 1]
     sims = np.concatenate([[boundary], top]).astype(np.int64)
     weights = np.concatenate([[frac], np.ones(whole)])
+    tail_n = whole + frac
     rows = simulate_rows(key, sims, *args)
     allocation = np.array([math.fsum(weights * rows[:, k]) for k in range(rows.shape[1])]) / tail_n
     tvar = math.fsum(allocation)
     sorted_totals = totals[order]
     direct = math.fsum(weights * totals[sims]) / tail_n
-    var_index = int(math.ceil(n_sims * level)) - 1
+    var_index = max(int(math.ceil(n_sims * level - 1e-9)) - 1, 0)
     var = float(sorted_totals[var_index])
     half = 1.96 * math.sqrt(n_sims * level * (1 - level))
     lo = sorted_totals[max(int(math.floor(n_sims * level - half)), 0)]

@@ -63,5 +63,8 @@ def test_calibrate_round_trip_and_errors():
         calibrate(s.x, s.p, "wang", 0.5 * s.exact_mean)
     with pytest.raises(StopLossError, match="rho"):
         proportional_hazard(1.5)
+    sims = np.sort(np.random.default_rng(1).integers(0, 20, size=5_000).astype(float))
+    assert distortion_price(sims, np.full(sims.size, 1 / sims.size), proportional_hazard(1.0)) == pytest.approx(
+        sims.mean(), rel=1e-12)
     with pytest.raises(StopLossError, match="increasing"):
         distortion_price([1.0, 0.0], [0.5, 0.5], wang(0.1))
