@@ -55,6 +55,12 @@ class Treaty:
         An aggregate limit without reinstatements (exclusive with ``reinstatements``).
     share : float
         Quota share q of the layer ceded (1 = all).
+
+    Examples
+    --------
+    >>> t = Treaty(cover=250_000.0, aggregate_deductible=100_000.0, reinstatements=2, percentages=[1.0, 0.5])
+    >>> t.limit, t.rates.tolist()
+    (750000.0, [1.0, 0.5])
     """
 
     cover: float
