@@ -88,7 +88,7 @@ def test_same_numbers_on_any_thread_count():
     try:
         numba.set_num_threads(1)
         one = portfolio(GROUPS, **kwargs)
-        numba.set_num_threads(max(before, 2))
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
         two = portfolio(GROUPS, **kwargs)
     finally:
         numba.set_num_threads(before)
