@@ -243,6 +243,9 @@ class TruncatedFit:
     ``distribution`` is the ground-up severity X (before the reporting threshold and the limits);
     ``loglik`` is the maximised log-likelihood of the observed data (see :func:`fit`);
     ``n_censored`` claims were at their limit and ``truncation`` is the (largest) reporting threshold.
+    ``ks`` is the Kolmogorov-Smirnov distance between the listed claims and the fitted
+    distribution of X given X > d, F*(x) = (S(d) - S(x)) / S(d), over the uncensored range (below
+    the limit); NaN when thresholds or limits differ between claims.
     """
 
     distribution: Severity
@@ -252,6 +255,7 @@ class TruncatedFit:
     truncation: float
     loglik: float
     n_params: int
+    ks: float = float("nan")
 
     @property
     def aic(self) -> float:
@@ -261,7 +265,7 @@ class TruncatedFit:
     def summary(self) -> pd.DataFrame:
         return pd.DataFrame([{"family": self.family, "n": self.n, "n_censored": self.n_censored,
                               "truncation": self.truncation, "loglik": self.loglik, "aic": self.aic,
-                              "distribution": repr(self.distribution)}])
+                              "ks": self.ks, "distribution": repr(self.distribution)}])
 
     @property
     def totals(self) -> pd.Series:
@@ -379,7 +383,24 @@ def fit(family: str, data, *, truncation=0.0, censored=None, threshold: float | 
             dist = frozen(p)
             return _neg_loglik(dist.logpdf, dist.logsf, x, d, mask)
     best = _maximise(nll, start, x.size)
-    return TruncatedFit(build(best), family, int(x.size), int(mask.sum()), float(d.max()), -nll(best), 2)
+    dist = build(best)
+    return TruncatedFit(dist, family, int(x.size), int(mask.sum()), float(d.max()), -nll(best), 2,
+                        _truncated_ks(dist, x, d, mask))
+
+
+def _truncated_ks(dist: Severity, x, d, mask) -> float:
+    """sup |F_n - F*| over the uncensored claims, F* the fitted cdf given X > d; NaN unless d is common
+    and every censored claim sits at one limit above all uncensored ones."""
+    if np.ptp(d) > 0 or (mask.any() and (np.ptp(x[mask]) > 0 or x[mask].min() <= x[~mask].max())):
+        return float("nan")
+    s_d = float(dist.sf(d[0]))
+    exact = np.sort(x[~mask])
+    n, i = x.size, np.arange(1, exact.size + 1)
+    f = (s_d - np.asarray(dist.sf(exact), dtype=float)) / s_d
+    ks = max(np.max(i / n - f), np.max(f - (i - 1) / n))
+    if mask.any():
+        ks = max(ks, abs(exact.size / n - (s_d - float(dist.sf(x[mask][0]))) / s_d))
+    return float(ks)
 
 
 def _spliced_parts(p, t):
@@ -423,7 +444,8 @@ def _fit_spliced_truncated(x, d, mask, threshold) -> TruncatedFit:
     best = _maximise(nll, start, x.size)
     dist = Spliced(Lognormal(float(best[0]), float(np.exp(best[1]))),
                    GeneralizedPareto(float(best[3]), float(np.exp(best[4]))), t, float(1 / (1 + np.exp(-best[2]))))
-    return TruncatedFit(dist, "spliced", int(x.size), int(mask.sum()), float(d.max()), -nll(best), 5)
+    return TruncatedFit(dist, "spliced", int(x.size), int(mask.sum()), float(d.max()), -nll(best), 5,
+                        _truncated_ks(dist, x, d, mask))
 
 
 # --- claim counts with exposure ------------------------------------------------------------------

@@ -168,3 +168,16 @@ def test_frequency_fits_recover_and_equal_direct_maximisation():
         2 * nb.distribution.mean())
     with pytest.raises(StopLossError, match="overdispersion"):
         fit_frequency(np.full(50, 3), family="negbin")
+
+
+def test_truncated_ks_is_scipys_on_the_conditional_distribution_and_flags_a_wrong_family():
+    x = Lognormal(8.0, 1.5).sample(20_000, seed=9)
+    x = x[x > D]
+    fitted = fit("lognormal", x, truncation=D)
+    dist = fitted.distribution
+    ref = stats.kstest(x, lambda v: (dist.sf(D) - dist.sf(v)) / dist.sf(D)).statistic
+    assert fitted.ks == pytest.approx(ref, rel=1e-10)
+    censored = fit("lognormal", np.minimum(x, U), truncation=D, censored=U)
+    assert censored.ks < 0.02
+    assert fit("gamma", np.minimum(x, U), truncation=D, censored=U).ks > 5 * censored.ks
+    assert np.isnan(fit("lognormal", x, truncation=np.where(x > 3 * D, D, D / 2)).ks)
