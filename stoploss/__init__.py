@@ -8,11 +8,13 @@ from stoploss.aggregate_premium import AggregatePremium, aggregate_premium
 from stoploss.compound import CompoundDistribution, compound, exact_moments
 from stoploss.contract import covered_fraction, trend_factor
 from stoploss.credibility import Credibility, buhlmann_straub, credibility_weight
+from stoploss.distortion import Distortion, distortion_price, proportional_hazard, wang
 from stoploss.errors import StopLossError
-from stoploss.fit import SeverityFit, SplicedFit, fit_severity, fit_spliced
+from stoploss.fit import FrequencyFit, SeverityFit, SplicedFit, TruncatedFit, fit_frequency, fit_severity, fit_spliced
 from stoploss.frequency import Binomial, NegativeBinomial, Poisson
 from stoploss.layers import ExcessOver, Retained
 from stoploss.loadings import Loadings
+from stoploss.portfolio import Portfolio
 from stoploss.severity import (
     Empirical,
     Gamma,
@@ -24,6 +26,7 @@ from stoploss.severity import (
     Weibull,
 )
 from stoploss.specific import SpecificPremium, specific_premium
+from stoploss.treaty import Treaty, TreatyPrice, price_treaty
 
 __all__ = [
     "Binomial", "CompoundDistribution", "Empirical", "ExcessOver", "Gamma", "GeneralizedPareto",
@@ -31,5 +34,7 @@ __all__ = [
     "Spliced", "StopLossError", "Weibull", "compound", "exact_moments",
     "AggregatePremium", "Credibility", "Loadings", "SeverityFit", "SpecificPremium", "SplicedFit",
     "aggregate_premium", "buhlmann_straub", "covered_fraction", "credibility_weight", "fit_severity",
-    "fit_spliced", "specific_premium", "trend_factor",
+    "fit_spliced", "specific_premium", "trend_factor", "FrequencyFit", "TruncatedFit", "fit_frequency",
+    "Distortion", "Portfolio", "Treaty", "TreatyPrice", "distortion_price", "price_treaty", "proportional_hazard",
+    "wang",
 ]
