@@ -13,6 +13,10 @@ from reserving.mack import Mack, mack
 from reserving.tail import TailConstant, TailCurve
 from reserving.triangle import Triangle, TriangleSet
 from reserving.bornhuetter_ferguson import bornhuetter_ferguson
+from reserving.benktander import benktander
+from reserving.cape_cod import cape_cod
+from reserving.expected_loss_ratio import expected_loss_ratio
+from reserving._exposure import ExposureResult
 
 __all__ = [
     "Triangle",
@@ -28,4 +32,8 @@ __all__ = [
     "bootstrap_odp",
     "BootstrapResult",
     "bornhuetter_ferguson",
+    "benktander",
+    "cape_cod",
+    "expected_loss_ratio",
+    "ExposureResult",
 ]
