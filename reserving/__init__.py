@@ -17,6 +17,7 @@ from reserving.benktander import benktander
 from reserving.cape_cod import cape_cod
 from reserving.expected_loss_ratio import expected_loss_ratio
 from reserving._exposure import ExposureResult
+from reserving.merz_wuthrich import MerzWuthrich, merz_wuthrich
 
 __all__ = [
     "Triangle",
@@ -36,4 +37,6 @@ __all__ = [
     "cape_cod",
     "expected_loss_ratio",
     "ExposureResult",
+    "merz_wuthrich",
+    "MerzWuthrich",
 ]
