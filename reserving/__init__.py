@@ -18,6 +18,7 @@ from reserving.cape_cod import cape_cod
 from reserving.expected_loss_ratio import expected_loss_ratio
 from reserving._exposure import ExposureResult
 from reserving.merz_wuthrich import MerzWuthrich, merz_wuthrich
+from reserving.munich_chain_ladder import MunichChainLadder, munich_chain_ladder
 
 __all__ = [
     "Triangle",
@@ -39,4 +40,6 @@ __all__ = [
     "ExposureResult",
     "merz_wuthrich",
     "MerzWuthrich",
+    "munich_chain_ladder",
+    "MunichChainLadder",
 ]
