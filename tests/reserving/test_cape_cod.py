@@ -160,3 +160,10 @@ def test_summary_totals_and_errors(clrd_paid):
         benktander(tri[idx[:3]], 1.0, exposure[idx[:3]], n_iters=-1)
     with pytest.raises(ReservingError, match="shape"):
         expected_loss_ratio(tri[idx[:3]], exposure[idx[:3], :4], 0.7)
+
+
+def test_monthly_trend_months():
+    # Origins Jan-Mar 2024 valued at the end of March: 2, 1 and 0 months of trend.
+    tri = TriangleSet.from_array([[1., 2., 3.], [1., 2., np.nan], [1., np.nan, np.nan]], origin_start="2024-01",
+                                 grain="M")
+    assert np.allclose(trend_factors(tri, 0.12), 1.12 ** (np.array([2.0, 1.0, 0.0]) / 12), rtol=1e-15)

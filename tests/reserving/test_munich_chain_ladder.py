@@ -98,3 +98,17 @@ def test_summary_totals_and_errors():
         munich_chain_ladder(zero, incurred)
     with pytest.raises(ReservingError, match="same segments"):
         munich_chain_ladder(paid, TriangleSet.from_array(incurred.values[0, 1:, 1:], origin_start="2002", grain="Y"))
+
+
+def test_zero_sigma_lag_takes_the_plain_chain_ladder_step():
+    # Hand check of the stated difference: every paid link 12-24 is exactly 2.0, so sigma is 0 and the
+    # Munich correction lambda * sigma / rho * (...) is 0/0 at worst; we take the chain-ladder step 2.0.
+    paid = np.array([[100., 200., 230., 240.], [120., 240., 270., np.nan], [90., 180., np.nan, np.nan],
+                     [110., np.nan, np.nan, np.nan]])
+    incurred = np.array([[150., 230., 245., 242.], [160., 250., 275., np.nan], [170., 200., np.nan, np.nan],
+                         [140., np.nan, np.nan, np.nan]])
+    res = munich_chain_ladder(TriangleSet.from_array(paid, origin_start="2001", grain="Y"),
+                              TriangleSet.from_array(incurred, origin_start="2001", grain="Y"))
+    assert res.development_paid.sigma[0, 0] == 0.0
+    assert res.full_paid[0, 3, 1] == pytest.approx(220.0, rel=1e-14)
+    assert np.isfinite(res.full_paid).all() and np.isfinite(res.full_incurred).all()
