@@ -13,6 +13,12 @@ from reserving.mack import Mack, mack
 from reserving.tail import TailConstant, TailCurve
 from reserving.triangle import Triangle, TriangleSet
 from reserving.bornhuetter_ferguson import bornhuetter_ferguson
+from reserving.benktander import benktander
+from reserving.cape_cod import cape_cod
+from reserving.expected_loss_ratio import expected_loss_ratio
+from reserving._exposure import ExposureResult
+from reserving.merz_wuthrich import MerzWuthrich, merz_wuthrich
+from reserving.munich_chain_ladder import MunichChainLadder, munich_chain_ladder
 
 __all__ = [
     "Triangle",
@@ -28,4 +34,12 @@ __all__ = [
     "bootstrap_odp",
     "BootstrapResult",
     "bornhuetter_ferguson",
+    "benktander",
+    "cape_cod",
+    "expected_loss_ratio",
+    "ExposureResult",
+    "merz_wuthrich",
+    "MerzWuthrich",
+    "munich_chain_ladder",
+    "MunichChainLadder",
 ]
