@@ -49,18 +49,46 @@ def test_one_period_left_equals_mack_and_one_year_is_below_run_off(samples):
         assert res.cdr_std_err[0, 0] == 0.0
 
 
-def test_mw2008_figures(samples):
-    res = merz_wuthrich(samples["mw2008"][1])
-    ours = np.append(res.cdr_std_err[0, 1:], res.total_cdr_std_err[0])
-    # Our figures, pinned (hand-checked against the naive reference above and the identity for 2002).
-    pinned = [566.174, 1486.560, 3923.099, 9722.860, 28442.625, 20954.301, 28119.343, 53320.889, 81080.611]
-    np.testing.assert_allclose(ours, pinned, atol=5e-4)
+def _alpha_form(values, f, s2):
+    """The one-year msep in its linearised form (Merz & Wüthrich 2008, the approximation that drops
+    the products of the small terms ``sigma_j^2 / (f_j^2 C)``, as also written in R's ChainLadder
+    ``CDR``): ``alpha_j = C_{I-j,j} / S^{I+1}_j`` weights the parameter terms of the later columns.
+    Independent algebra from the product (Gamma/Delta) form of the kernel."""
+    n = values.shape[0]
+    J = values.shape[1] - 1
+    latest_lag = [min(n - 1 - i, J) for i in range(n)]
+    ult = np.array([values[i, k] * np.prod(f[k:]) for i, k in enumerate(latest_lag)])
+    col_upper = [values[: n - 1 - j, j].sum() for j in range(J)]          # S^I_j: origins with cell j+1
+    col_all = [values[: n - j, j].sum() for j in range(J)]                # S^{I+1}_j: with the diagonal
+    alpha = [values[n - 1 - j, j] / col_all[j] for j in range(J)]
+    ratio = [s2[j] / f[j] ** 2 for j in range(J)]
+    param = np.zeros(n)
+    process = np.zeros(n)
+    for i, k in enumerate(latest_lag):
+        if k >= J:
+            continue
+        process[i] = ult[i] ** 2 * ratio[k] / values[i, k]
+        param[i] = ratio[k] / col_upper[k] + sum(alpha[j] * ratio[j] / col_upper[j] for j in range(k + 1, J))
+    per_origin = process + param * ult**2
+    open_ = [i for i, k in enumerate(latest_lag) if k < J]
+    total = process.sum() + sum(param[min(i, m)] * ult[i] * ult[m] for i in open_ for m in open_)
+    return per_origin, total
+
+
+def test_mw2008_equals_the_alpha_form_of_the_formula(samples):
+    tri = samples["mw2008"][1]
+    res = merz_wuthrich(tri)
+    dev = res.mack.chain_ladder.development
+    n_fac = tri.n_lags - 1
+    per_origin, total = _alpha_form(tri.values[0], dev.ldf_values[0, :n_fac], dev.sigma[0, :n_fac] ** 2)
+    # the two forms differ by the dropped second-order products: 2.6e-6 at most on this triangle
+    np.testing.assert_allclose(res.msep[0], per_origin, rtol=1e-5)
+    assert res.total_msep[0] == pytest.approx(total, rel=1e-5)
     assert res.totals["ibnr"].iloc[0] == pytest.approx(2237826.107, abs=1e-3)
-    assert res.mack.total_std_err[0] == pytest.approx(108401.387, abs=1e-3)
-    # Merz & Wüthrich (2008, CAS E-Forum) table of sqrt(msep) of the CDR, as recalled by the author of
-    # this test: the paper could not be retrieved here, so this is NOT a verified published figure.
-    # 2004-2009 agree to the unit; 2002 and 2003 differ by 0.8 and 1.4 (0.15%, 0.10%) and the total by 0.6,
-    # consistent with the paper's rounded parameters. To confirm with the paper.
+    # Merz & Wüthrich (2008) print sqrt(msep) of the CDR on this triangle; the paper could not be
+    # retrieved here, so these are the figures as recalled (2004-2009 and the total agree to the unit,
+    # 2002 and 2003 within 0.15%): not yet a verified published check. To confirm with the paper.
+    ours = np.append(res.cdr_std_err[0, 1:], res.total_cdr_std_err[0])
     recalled = [567, 1488, 3923, 9723, 28443, 20954, 28119, 53320, 81080]
     np.testing.assert_allclose(ours, recalled, rtol=2e-3)
 
