@@ -33,13 +33,13 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from reserving._kernels import link_weights, select_ldf_into
+from reserving._kernels import copy_2d, link_weights, select_ldf_into
 from _kit.random import bounded_pair, gamma, poisson, stream
 
 GAMMA, ODP = 0, 1
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def fitted_incremental(values, latest_lag, ldf):
     """Chain-ladder fitted incremental amounts of the observed cells (England & Verrall 2002, A3).
 
@@ -47,11 +47,11 @@ def fitted_incremental(values, latest_lag, ldf):
     ``M[i, j - 1] = M[i, j] / f[j - 1]``; ``m[i, j] = M[i, j] - M[i, j - 1]``.
     Shapes: ``values`` (S, I, J), ``latest_lag`` (S, I) int64 (-1: no data), ``ldf`` (S, J - 1).
     Returns (S, I, J): fitted increments where observed, NaN elsewhere (and ``inf`` when a
-    factor is 0, which the caller reports).
+    factor is 0, which the caller reports). Serial: a segment takes a microsecond.
     """
     n_seg, n_org, n_lag = values.shape
     out = np.full((n_seg, n_org, n_lag), np.nan)
-    for s in prange(n_seg):
+    for s in range(n_seg):
         for i in range(n_org):
             k = latest_lag[s, i]
             if k < 0:
@@ -71,21 +71,28 @@ def expected_future(values, latest_lag, ldf, valuation_index):
 
     Shapes: ``values`` (S, I, J), ``latest_lag`` (S, I), ``ldf`` (S, J - 1).
     Serial: a segment's projection takes about a microsecond, and a parallel loop here cost 7 s of compiling.
+    Each segment is copied into a writable scratch triangle, so :func:`project` compiles once, for
+    this and for the simulation's pseudo triangles.
     Returns ``by_origin`` (S, I) and ``by_calendar`` (S, K) with
     ``K = I + J - 2 - valuation_index`` (calendar period ``valuation_index + 1 + k``).
     """
     n_seg, n_org, n_lag = values.shape
     n_cal = n_org + n_lag - 2 - valuation_index
-    by_origin = np.zeros((n_seg, n_org))
-    by_calendar = np.zeros((n_seg, n_cal))
+    by_origin = np.empty((n_seg, n_org))
+    by_calendar = np.empty((n_seg, n_cal))
+    c = np.empty((n_org, n_lag))
+    pos_o = np.empty(n_org)
+    neg_o = np.empty(n_org)
+    pos_c = np.empty(n_cal)
+    neg_c = np.empty(n_cal)
+    work = np.empty((5, n_lag + 1))
     for s in range(n_seg):
-        pos_o = np.zeros(n_org)
-        neg_o = np.zeros(n_org)
-        pos_c = np.zeros(n_cal)
-        neg_c = np.zeros(n_cal)
-        project(values[s], latest_lag[s], ldf[s], valuation_index, pos_o, neg_o, pos_c, neg_c, np.empty((5, n_lag + 1)))
-        by_origin[s] = pos_o - neg_o
-        by_calendar[s] = pos_c - neg_c
+        copy_2d(values[s], c)
+        project(c, latest_lag[s], ldf[s], valuation_index, pos_o, neg_o, pos_c, neg_c, work)
+        for i in range(n_org):
+            by_origin[s, i] = pos_o[i] - neg_o[i]
+        for k in range(n_cal):
+            by_calendar[s, k] = pos_c[k] - neg_c[k]
     return by_origin, by_calendar
 
 
@@ -291,7 +298,6 @@ def _simulate_block(
             cash[k, sim] = draws[2 * n_org + k] - draws[2 * n_org + n_cal + k]
 
 
-@njit(parallel=True, cache=True, nogil=True)
 def column_statistics(x, probs, shift):
     """Mean, standard deviation (n - 1 divisor) and quantiles of each column of each segment, less ``shift``.
 
@@ -300,30 +306,55 @@ def column_statistics(x, probs, shift):
     The statistics are those of ``x[s, c] - shift[s, c]`` (the bias correction) without writing
     the shifted values: the mean and quantiles move by the shift, the deviation does not.
     Shapes: ``x`` (S, C, n) (a column is contiguous), ``probs`` (Q,) in [0, 1], ``shift`` (S, C).
-    Returns mean (S, C), std (S, C), quantiles (S, C, Q). Columns are shared out in contiguous runs,
-    each run reusing one set of scratch arrays.
+    Returns mean (S, C), std (S, C), quantiles (S, C, Q). Columns are shared out in contiguous runs
+    (:func:`_column_runs`), each run reusing one set of scratch arrays. A Python function that
+    allocates the outputs: a compiled wrapper would compile the whole kernel again into its own code.
     """
     n_seg, n_col, n = x.shape
-    n_q = probs.shape[0]
-    mean = np.zeros((n_seg, n_col))
-    std = np.zeros((n_seg, n_col))
-    quant = np.zeros((n_seg, n_col, n_q))
-    n_items = n_seg * n_col
-    n_runs = min(n_items, 256)
-    for run in prange(n_runs):
-        start = np.zeros(N_BINS + 1, dtype=np.int64)
-        bin_of = np.empty(n, dtype=np.uint16)
-        placed = np.empty(n)
-        for item in range(run * n_items // n_runs, (run + 1) * n_items // n_runs):
-            s = item // n_col
-            k = item - s * n_col
-            col = x[s, k]
-            mu, std[s, k], lo, hi = _moments(col)
-            mean[s, k] = mu - shift[s, k]
-            _quantiles(col, lo, hi, probs, start, bin_of, placed, quant[s, k])
-            for q in range(n_q):
-                quant[s, k, q] -= shift[s, k]
+    mean = np.empty((n_seg, n_col))
+    std = np.empty((n_seg, n_col))
+    quant = np.empty((n_seg, n_col, probs.shape[0]))
+    _column_runs(x, probs, shift, min(n_seg * n_col, 256), mean, std, quant)
     return mean, std, quant
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def _column_runs(x, probs, shift, n_runs, mean, std, quant):
+    """The parallel loop of :func:`column_statistics` over ``n_runs`` runs of columns (outputs filled).
+
+    Only the loop: Numba's parallel transformation turns every array allocation of a parallel
+    function into a parallel loop of its own, each compiled separately, so the caller allocates.
+    ``x`` (S, C, n), ``probs`` (Q,), ``shift`` (S, C); ``mean``, ``std`` (S, C) and ``quant``
+    (S, C, Q) are overwritten.
+    """
+    n_seg, n_col, n = x.shape
+    n_items = n_seg * n_col
+    for run in prange(n_runs):
+        first = run * n_items // n_runs
+        stop = (run + 1) * n_items // n_runs
+        _column_run(x, probs, shift, first, stop, mean, std, quant)
+
+
+@njit(cache=True, nogil=True)
+def _column_run(x, probs, shift, first, stop, mean, std, quant):
+    """Columns ``first`` to ``stop - 1`` (counted segment by segment) of :func:`column_statistics`.
+
+    A function of its own so that the parallel loop's body is one call: Numba's parallel
+    transformation then has almost nothing to analyse, which keeps its compile time short.
+    """
+    n_seg, n_col, n = x.shape
+    start = np.zeros(N_BINS + 1, dtype=np.int64)
+    bin_of = np.empty(n, dtype=np.uint16)
+    placed = np.empty(n)
+    for item in range(first, stop):
+        s = item // n_col
+        k = item - s * n_col
+        col = x[s, k]
+        mu, std[s, k], lo, hi = _moments(col)
+        mean[s, k] = mu - shift[s, k]
+        _quantiles(col, lo, hi, probs, start, bin_of, placed, quant[s, k])
+        for q in range(probs.shape[0]):
+            quant[s, k, q] -= shift[s, k]
 
 
 @njit(cache=True, nogil=True)
@@ -377,8 +408,10 @@ def _quantiles(col, lo, hi, probs, start, bin_of, placed, out):
     Equal-width bins between ``lo`` and ``hi`` are ordered, so after a counting pass the order
     statistic of rank ``r`` is at position ``r`` once the values of its bin are placed at the
     bin's offset and put in order there. Only the bins holding a wanted rank are placed; a small
-    one is sorted, a crowded one (a heavy tail squeezes most values into one bin) is partitioned
-    around its wanted ranks (:func:`select_ranks`), so the work stays linear in the column length.
+    one is sorted (:func:`_insertion_sort`), a crowded one (a heavy tail squeezes most values into
+    one bin) is partitioned around its wanted ranks (:func:`select_ranks`), so the work stays
+    linear in the column length. The few wanted ranks are sorted and their bins found by loops,
+    not by numpy's ``sort`` and ``searchsorted``, which would cost seconds of compiling.
     ``start`` (N_BINS + 1,), ``bin_of`` (n,) and ``placed`` (n,) are scratch.
     """
     n = col.shape[0]
@@ -403,11 +436,20 @@ def _quantiles(col, lo, hi, probs, start, bin_of, placed, out):
         r = min(max(int(math.floor(index[q])), 0), n - 1)
         ranks[2 * q] = r
         ranks[2 * q + 1] = min(r + 1, n - 1)
-    ranks.sort()
-    bins = np.searchsorted(start, ranks, side="right") - 1
-    fill = start[:N_BINS].copy()
+    _insertion_sort(ranks)
+    # bins[a]: the bin whose positions start[b] <= r < start[b + 1] hold rank ranks[a]
+    bins = np.empty(ranks.shape[0], dtype=np.int64)
+    b = 0
+    for a in range(ranks.shape[0]):
+        while start[b + 1] <= ranks[a]:
+            b += 1
+        bins[a] = b
+    fill = np.empty(N_BINS, dtype=np.int64)
     need = np.zeros(N_BINS, dtype=np.bool_)
-    need[bins] = True
+    for b in range(N_BINS):
+        fill[b] = start[b]
+    for a in range(bins.shape[0]):
+        need[bins[a]] = True
     for t in range(n):
         b = bin_of[t]
         if need[b]:
@@ -421,9 +463,12 @@ def _quantiles(col, lo, hi, probs, start, bin_of, placed, out):
             e += 1
         lo_b, hi_b = start[b], start[b + 1]
         if hi_b - lo_b <= SORT_MAX:
-            placed[lo_b:hi_b].sort()
+            _insertion_sort(placed[lo_b:hi_b])
         else:
-            select_ranks(placed[lo_b:hi_b], ranks[a:e] - lo_b)
+            wanted = np.empty(e - a, dtype=np.int64)
+            for t in range(e - a):
+                wanted[t] = ranks[a + t] - lo_b
+            select_ranks(placed[lo_b:hi_b], wanted)
         a = e
     for q in range(n_q):
         r = min(max(int(math.floor(index[q])), 0), n - 1)
@@ -442,7 +487,8 @@ def select_ranks(a, ranks):
     is partitioned around the median of its first, middle and last values and only the sides
     holding a wanted rank are kept, so the work is about ``n log(k)`` for ``k`` distinct ranks.
     Equal values stop both scans, so a part full of ties still splits in the middle. A part of
-    ``SORT_MAX`` values or fewer, or one still unsplit after ``2 log2(n)`` levels, is sorted.
+    ``SORT_MAX`` values or fewer is sorted by :func:`_insertion_sort`, one still unsplit after
+    ``2 log2(n)`` levels by :func:`_heapsort`.
     """
     n = a.shape[0]
     n_r = ranks.shape[0]
@@ -455,8 +501,11 @@ def select_ranks(a, ranks):
         top -= 1
         if r0 >= r1:
             continue
-        if hi - lo <= SORT_MAX or depth >= max_depth:
-            a[lo:hi].sort()
+        if hi - lo <= SORT_MAX:
+            _insertion_sort(a[lo:hi])
+            continue
+        if depth >= max_depth:
+            _heapsort(a[lo:hi])
             continue
         x, y, z = a[lo], a[(lo + hi) // 2], a[hi - 1]
         pivot = max(min(x, y), min(max(x, y), z))  # median of three
@@ -479,3 +528,47 @@ def select_ranks(a, ranks):
         stack[top + 1, 0], stack[top + 1, 1], stack[top + 1, 2], stack[top + 1, 3], stack[top + 1, 4] = lo, j + 1, r0, split, depth + 1
         stack[top + 2, 0], stack[top + 2, 1], stack[top + 2, 2], stack[top + 2, 3], stack[top + 2, 4] = j + 1, hi, split, r1, depth + 1
         top += 2
+
+
+@njit(cache=True, nogil=True)
+def _insertion_sort(a):
+    """Sort ``a`` in place by straight insertion (Knuth, TAOCP vol. 3, 5.2.1, algorithm S).
+
+    For the short runs here (at most ``SORT_MAX`` values, or the ``2 Q`` wanted ranks) it is as
+    fast as a quicksort, and it is a few lines to compile where numpy's ``sort`` costs seconds.
+    """
+    for t in range(1, a.shape[0]):
+        v = a[t]
+        u = t - 1
+        while u >= 0 and a[u] > v:
+            a[u + 1] = a[u]
+            u -= 1
+        a[u + 1] = v
+
+
+@njit(cache=True, nogil=True)
+def _heapsort(a):
+    """Sort ``a`` in place by heapsort (Williams 1964, CACM 7(6), algorithm 232; Floyd's heap
+    construction): ``n log n`` comparisons in the worst case, for :func:`select_ranks`'s rare
+    parts that partitioning fails to split."""
+    n = a.shape[0]
+    for top in range(n // 2 - 1, -1, -1):
+        _sift_down(a, top, n)
+    for end in range(n - 1, 0, -1):
+        a[0], a[end] = a[end], a[0]
+        _sift_down(a, 0, end)
+
+
+@njit(cache=True, nogil=True)
+def _sift_down(a, root, end):
+    """Move ``a[root]`` down the max-heap ``a[:end]`` (children of ``p`` at ``2p + 1``, ``2p + 2``)."""
+    v = a[root]
+    while 2 * root + 1 < end:
+        child = 2 * root + 1
+        if child + 1 < end and a[child + 1] > a[child]:
+            child += 1
+        if a[child] <= v:
+            break
+        a[root] = a[child]
+        root = child
+    a[root] = v
