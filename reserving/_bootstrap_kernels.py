@@ -29,9 +29,11 @@ Memory per work item is one triangle and a few vectors: nothing grows with
 from __future__ import annotations
 
 import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit
 
 from reserving._kernels import copy_2d, link_weights, select_ldf_into
 from _kit.random import bounded_pair, gamma, poisson, stream
@@ -188,18 +190,18 @@ def _process(state, mean, phi, inv_phi, process_code):
     return phi * g, state
 
 
-@njit(parallel=True, cache=True, nogil=True)
 def simulate(
     fitted, scale, latest_lag, pool, pool_start, eligible, exclude, drop_high, drop_low, use_drops,
     n_periods, valuation_index, average_code, phi, process_code, keys, n_sims, block_size,
     ibnr, cash, total, param_origin, param_cash,
 ):
-    """ODP bootstrap of a stack of triangles: one parallel loop over segments x blocks of simulations.
+    """ODP bootstrap of a stack of triangles: work items (segment x block of simulations) shared among threads.
 
     Steps 1-4 of the module docstring for each simulation. Work item ``(s, b)`` runs
     simulations ``b * block_size`` to ``(b + 1) * block_size - 1`` of segment ``s`` with the
     random stream ``stream(keys[s], b)``, so results do not depend on threads or on the other
-    segments.
+    segments. Each item is one call of the compiled :func:`_simulate_block` (see
+    :func:`_in_threads` for why this loop is Python, not ``prange``).
 
     Inputs, for S segments, I origins, J lags, K future calendar periods:
     ``fitted`` (S, I, J) fitted increments ``m`` (0 where unobserved), ``scale`` (S, I, J)
@@ -219,30 +221,64 @@ def simulate(
     """
     n_seg = fitted.shape[0]
     n_blocks = (n_sims + block_size - 1) // block_size
-    for item in prange(n_seg * n_blocks):
-        s = item // n_blocks
-        b = item - s * n_blocks
+
+    def item(k):
+        s, b = divmod(k, n_blocks)
         _simulate_block(
             fitted[s], scale[s], latest_lag[s], pool[pool_start[s]:pool_start[s + 1]], eligible[s], exclude[s],
             drop_high, drop_low, use_drops, n_periods, valuation_index, average_code, phi[s], process_code,
-            stream(keys[s], b), b * block_size, min(n_sims, (b + 1) * block_size),
+            keys[s], b, b * block_size, min(n_sims, (b + 1) * block_size),
             ibnr[s], cash[s], total[s, 0], param_origin[s, b], param_cash[s, b],
         )
+
+    _in_threads(item, n_seg * n_blocks)
+
+
+def _in_threads(work, n_items):
+    """Run ``work(k)`` for ``k = 0, ..., n_items - 1`` on ``numba.get_num_threads()`` threads.
+
+    ``work`` calls compiled kernels that release the GIL (``nogil=True``), so the threads run
+    them in parallel; each thread takes the next item when it finishes one. An item writes only
+    its own slices of the outputs and draws from its own random stream, so the results do not
+    depend on the number of threads or the order. Used instead of a ``prange`` loop because
+    Numba compiles a parallel loop's body, and everything it calls, twice more (into the loop's
+    own function and into the kernel), which cost about 4 s of the first run for the simulation
+    and 2 s for the statistics; an item runs long enough (a block of simulations, a run of
+    columns) that the call from Python is negligible.
+    """
+    n_threads = min(get_num_threads(), n_items)
+    items = iter(range(n_items))
+    lock = threading.Lock()
+
+    def worker():
+        while True:
+            with lock:
+                k = next(items, None)
+            if k is None:
+                return
+            work(k)
+
+    if n_threads <= 1:
+        worker()
+        return
+    with ThreadPoolExecutor(n_threads) as pool:
+        for done in [pool.submit(worker) for _ in range(n_threads)]:
+            done.result()
 
 
 @njit(cache=True, nogil=True)
 def _simulate_block(
     fitted, scale, latest_lag, pool, eligible, exclude, drop_high, drop_low, use_drops,
-    n_periods, valuation_index, average_code, phi, process_code, state, first, stop,
+    n_periods, valuation_index, average_code, phi, process_code, key, block, first, stop,
     ibnr, cash, total, param_origin, param_cash,
 ):
-    """Simulations ``first`` to ``stop - 1`` of one segment from the random stream ``state``.
+    """Simulations ``first`` to ``stop - 1`` of one segment from the random stream ``stream(key, block)``.
 
-    The arguments are those of :func:`simulate` for the one segment (``param_origin`` and
-    ``param_cash`` the block's rows). A function of its own, called once per work item, so that
-    the random variates are inlined into its loops: Numba cannot inline them into a parallel
-    loop's body, and a call per variate costs more than the variate.
+    The arguments are those of :func:`simulate` for the one segment (``key`` its row of ``keys``,
+    ``param_origin`` and ``param_cash`` the block's rows). The random variates are inlined into
+    its loops (``inline="always"``): a call per variate costs more than the variate.
     """
+    state = stream(key, block)
     n_org, n_lag = fitted.shape
     n_cal = cash.shape[0]
     n_pool = pool.shape[0]
@@ -307,40 +343,29 @@ def column_statistics(x, probs, shift):
     the shifted values: the mean and quantiles move by the shift, the deviation does not.
     Shapes: ``x`` (S, C, n) (a column is contiguous), ``probs`` (Q,) in [0, 1], ``shift`` (S, C).
     Returns mean (S, C), std (S, C), quantiles (S, C, Q). Columns are shared out in contiguous runs
-    (:func:`_column_runs`), each run reusing one set of scratch arrays. A Python function that
-    allocates the outputs: a compiled wrapper would compile the whole kernel again into its own code.
+    among threads (:func:`_in_threads`), each run one call of :func:`_column_run` reusing one set
+    of scratch arrays.
     """
     n_seg, n_col, n = x.shape
     mean = np.empty((n_seg, n_col))
     std = np.empty((n_seg, n_col))
     quant = np.empty((n_seg, n_col, probs.shape[0]))
-    _column_runs(x, probs, shift, min(n_seg * n_col, 256), mean, std, quant)
-    return mean, std, quant
-
-
-@njit(parallel=True, cache=True, nogil=True)
-def _column_runs(x, probs, shift, n_runs, mean, std, quant):
-    """The parallel loop of :func:`column_statistics` over ``n_runs`` runs of columns (outputs filled).
-
-    Only the loop: Numba's parallel transformation turns every array allocation of a parallel
-    function into a parallel loop of its own, each compiled separately, so the caller allocates.
-    ``x`` (S, C, n), ``probs`` (Q,), ``shift`` (S, C); ``mean``, ``std`` (S, C) and ``quant``
-    (S, C, Q) are overwritten.
-    """
-    n_seg, n_col, n = x.shape
     n_items = n_seg * n_col
-    for run in prange(n_runs):
-        first = run * n_items // n_runs
-        stop = (run + 1) * n_items // n_runs
-        _column_run(x, probs, shift, first, stop, mean, std, quant)
+    n_runs = min(n_items, 256)
+
+    def run(r):
+        _column_run(x, probs, shift, r * n_items // n_runs, (r + 1) * n_items // n_runs, mean, std, quant)
+
+    _in_threads(run, n_runs)
+    return mean, std, quant
 
 
 @njit(cache=True, nogil=True)
 def _column_run(x, probs, shift, first, stop, mean, std, quant):
     """Columns ``first`` to ``stop - 1`` (counted segment by segment) of :func:`column_statistics`.
 
-    A function of its own so that the parallel loop's body is one call: Numba's parallel
-    transformation then has almost nothing to analyse, which keeps its compile time short.
+    ``x`` (S, C, n), ``probs`` (Q,), ``shift`` (S, C); rows ``first`` to ``stop - 1`` of the
+    flattened ``mean``, ``std`` (S, C) and ``quant`` (S, C, Q) are overwritten.
     """
     n_seg, n_col, n = x.shape
     start = np.zeros(N_BINS + 1, dtype=np.int64)
