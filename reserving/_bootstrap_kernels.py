@@ -35,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numba import get_num_threads, njit
 
-from reserving._kernels import copy_2d, link_weights, select_ldf_into
+from reserving._kernels import link_weights, select_ldf_into
 from _kit.random import bounded_pair, gamma, poisson, stream
 
 GAMMA, ODP = 0, 1
@@ -67,14 +67,13 @@ def fitted_incremental(values, latest_lag, ldf):
     return out
 
 
-@njit(cache=True, nogil=True)
 def expected_future(values, latest_lag, ldf, valuation_index):
     """Chain-ladder future incremental means summed by origin and by future calendar period.
 
     Shapes: ``values`` (S, I, J), ``latest_lag`` (S, I), ``ldf`` (S, J - 1).
-    Serial: a segment's projection takes about a microsecond, and a parallel loop here cost 7 s of compiling.
-    Each segment is copied into a writable scratch triangle, so :func:`project` compiles once, for
-    this and for the simulation's pseudo triangles.
+    A Python loop over segments, each one call of :func:`project` on a writable copy of the
+    segment's triangle, so that ``project`` compiles once, for this and for the simulation's pseudo
+    triangles (a compiled loop would compile it again into its own code; a segment takes microseconds).
     Returns ``by_origin`` (S, I) and ``by_calendar`` (S, K) with
     ``K = I + J - 2 - valuation_index`` (calendar period ``valuation_index + 1 + k``).
     """
@@ -82,19 +81,12 @@ def expected_future(values, latest_lag, ldf, valuation_index):
     n_cal = n_org + n_lag - 2 - valuation_index
     by_origin = np.empty((n_seg, n_org))
     by_calendar = np.empty((n_seg, n_cal))
-    c = np.empty((n_org, n_lag))
-    pos_o = np.empty(n_org)
-    neg_o = np.empty(n_org)
-    pos_c = np.empty(n_cal)
-    neg_c = np.empty(n_cal)
+    pos_o, neg_o, pos_c, neg_c = np.empty(n_org), np.empty(n_org), np.empty(n_cal), np.empty(n_cal)
     work = np.empty((5, n_lag + 1))
     for s in range(n_seg):
-        copy_2d(values[s], c)
-        project(c, latest_lag[s], ldf[s], valuation_index, pos_o, neg_o, pos_c, neg_c, work)
-        for i in range(n_org):
-            by_origin[s, i] = pos_o[i] - neg_o[i]
-        for k in range(n_cal):
-            by_calendar[s, k] = pos_c[k] - neg_c[k]
+        project(np.array(values[s]), latest_lag[s], ldf[s], valuation_index, pos_o, neg_o, pos_c, neg_c, work)
+        by_origin[s] = pos_o - neg_o
+        by_calendar[s] = pos_c - neg_c
     return by_origin, by_calendar
 
 

@@ -209,7 +209,8 @@ def link_statistics(c, w, average_code):
     """
     n_org, n_lag = c.shape
     a = _exponent(average_code)
-    ldf = select_ldf(c, w, average_code)
+    ldf = np.empty(n_lag - 1)
+    select_ldf_into(c, w, average_code, n_org + n_lag, ldf)
     sigma = np.full(n_lag - 1, np.nan)
     std_err = np.full(n_lag - 1, np.nan)
     denominator = np.zeros(n_lag - 1)
@@ -291,9 +292,9 @@ def link_weights_batch(values, valuation_index, n_periods, drop_high, drop_low, 
     out = np.empty((n_seg, n_org, n_lag - 1))
     c = np.empty((n_org, n_lag))
     for s in range(n_seg):
-        copy_2d(values[s], c)
+        _copy_2d(values[s], c)
         w = link_weights(c, valuation_index, n_periods, drop_high, drop_low, exclude[s])
-        copy_2d(w, out[s])
+        _copy_2d(w, out[s])
     return out
 
 
@@ -304,7 +305,7 @@ def select_ldf_batch(values, w, average_code):
     out = np.empty((n_seg, n_lag - 1))
     c = np.empty((n_org, n_lag))
     for s in range(n_seg):
-        copy_2d(values[s], c)
+        _copy_2d(values[s], c)
         select_ldf_into(c, w[s], average_code, n_org + n_lag, out[s])
     return out
 
@@ -320,7 +321,7 @@ def link_statistics_batch(values, w, average_code):
     count = np.empty((n_seg, n_lag - 1), dtype=np.int64)
     c = np.empty((n_org, n_lag))
     for s in range(n_seg):
-        copy_2d(values[s], c)
+        _copy_2d(values[s], c)
         f, sg, se, d = link_statistics(c, w[s], average_code)
         n = link_counts(w[s])
         for j in range(n_lag - 1):
@@ -341,7 +342,7 @@ def mack_batch(values, latest_lag, ldf, sigma, std_err, average_code):
     total = np.empty(n_seg)
     c = np.empty((n_org, n_lag))
     for s in range(n_seg):
-        copy_2d(values[s], c)
+        _copy_2d(values[s], c)
         p, q, total[s] = mack_one(c, latest_lag[s], ldf[s], sigma[s], std_err[s], average_code)
         for i in range(n_org):
             process[s, i], parameter[s, i] = p[i], q[i]
@@ -349,7 +350,7 @@ def mack_batch(values, latest_lag, ldf, sigma, std_err, average_code):
 
 
 @njit(cache=True, nogil=True)
-def copy_2d(src, dst):
+def _copy_2d(src, dst):
     """``dst[:] = src`` for two (I, J) arrays, by loops: a slice assignment from an array costs Numba
     2 s of compiling (its shape-mismatch message), and copying a read-only triangle into a writable
     one lets every single-triangle kernel compile once for the batches and the bootstrap."""
