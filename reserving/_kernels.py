@@ -3,8 +3,8 @@
 Arrays in, arrays out; no labels, no validation (the public functions in
 :mod:`reserving.chain_ladder` and :mod:`reserving.mack` do that).
 
-Kernel contract (stable: the ODP bootstrap calls these from inside its own ``prange`` loop)
--------------------------------------------------------------------------------------------
+Kernel contract (stable: the ODP bootstrap calls these from inside its simulation loop)
+--------------------------------------------------------------------------------------
 Single-triangle kernels, ``@njit(cache=True, nogil=True)``:
 
 ``link_weights(c, valuation_index, n_periods, drop_high, drop_low, exclude) -> w``
