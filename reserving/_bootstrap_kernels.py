@@ -29,9 +29,11 @@ Memory per work item is one triangle and a few vectors: nothing grows with
 from __future__ import annotations
 
 import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit
 
 from reserving._kernels import link_weights, select_ldf_into
 from _kit.random import bounded_pair, gamma, poisson, stream
@@ -39,7 +41,7 @@ from _kit.random import bounded_pair, gamma, poisson, stream
 GAMMA, ODP = 0, 1
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def fitted_incremental(values, latest_lag, ldf):
     """Chain-ladder fitted incremental amounts of the observed cells (England & Verrall 2002, A3).
 
@@ -47,11 +49,11 @@ def fitted_incremental(values, latest_lag, ldf):
     ``M[i, j - 1] = M[i, j] / f[j - 1]``; ``m[i, j] = M[i, j] - M[i, j - 1]``.
     Shapes: ``values`` (S, I, J), ``latest_lag`` (S, I) int64 (-1: no data), ``ldf`` (S, J - 1).
     Returns (S, I, J): fitted increments where observed, NaN elsewhere (and ``inf`` when a
-    factor is 0, which the caller reports).
+    factor is 0, which the caller reports). Serial: a segment takes a microsecond.
     """
     n_seg, n_org, n_lag = values.shape
     out = np.full((n_seg, n_org, n_lag), np.nan)
-    for s in prange(n_seg):
+    for s in range(n_seg):
         for i in range(n_org):
             k = latest_lag[s, i]
             if k < 0:
@@ -65,25 +67,24 @@ def fitted_incremental(values, latest_lag, ldf):
     return out
 
 
-@njit(cache=True, nogil=True)
 def expected_future(values, latest_lag, ldf, valuation_index):
     """Chain-ladder future incremental means summed by origin and by future calendar period.
 
     Shapes: ``values`` (S, I, J), ``latest_lag`` (S, I), ``ldf`` (S, J - 1).
-    Serial: a segment's projection takes about a microsecond, and a parallel loop here cost 7 s of compiling.
+    A Python loop over segments, each one call of :func:`project` on a writable copy of the
+    segment's triangle, so that ``project`` compiles once, for this and for the simulation's pseudo
+    triangles (a compiled loop would compile it again into its own code; a segment takes microseconds).
     Returns ``by_origin`` (S, I) and ``by_calendar`` (S, K) with
     ``K = I + J - 2 - valuation_index`` (calendar period ``valuation_index + 1 + k``).
     """
     n_seg, n_org, n_lag = values.shape
     n_cal = n_org + n_lag - 2 - valuation_index
-    by_origin = np.zeros((n_seg, n_org))
-    by_calendar = np.zeros((n_seg, n_cal))
+    by_origin = np.empty((n_seg, n_org))
+    by_calendar = np.empty((n_seg, n_cal))
+    pos_o, neg_o, pos_c, neg_c = np.empty(n_org), np.empty(n_org), np.empty(n_cal), np.empty(n_cal)
+    work = np.empty((5, n_lag + 1))
     for s in range(n_seg):
-        pos_o = np.zeros(n_org)
-        neg_o = np.zeros(n_org)
-        pos_c = np.zeros(n_cal)
-        neg_c = np.zeros(n_cal)
-        project(values[s], latest_lag[s], ldf[s], valuation_index, pos_o, neg_o, pos_c, neg_c, np.empty((5, n_lag + 1)))
+        project(np.array(values[s]), latest_lag[s], ldf[s], valuation_index, pos_o, neg_o, pos_c, neg_c, work)
         by_origin[s] = pos_o - neg_o
         by_calendar[s] = pos_c - neg_c
     return by_origin, by_calendar
@@ -181,18 +182,18 @@ def _process(state, mean, phi, inv_phi, process_code):
     return phi * g, state
 
 
-@njit(parallel=True, cache=True, nogil=True)
 def simulate(
     fitted, scale, latest_lag, pool, pool_start, eligible, exclude, drop_high, drop_low, use_drops,
     n_periods, valuation_index, average_code, phi, process_code, keys, n_sims, block_size,
     ibnr, cash, total, param_origin, param_cash,
 ):
-    """ODP bootstrap of a stack of triangles: one parallel loop over segments x blocks of simulations.
+    """ODP bootstrap of a stack of triangles: work items (segment x block of simulations) shared among threads.
 
     Steps 1-4 of the module docstring for each simulation. Work item ``(s, b)`` runs
     simulations ``b * block_size`` to ``(b + 1) * block_size - 1`` of segment ``s`` with the
     random stream ``stream(keys[s], b)``, so results do not depend on threads or on the other
-    segments.
+    segments. Each item is one call of the compiled :func:`_simulate_block` (see
+    :func:`_in_threads` for why this loop is Python, not ``prange``).
 
     Inputs, for S segments, I origins, J lags, K future calendar periods:
     ``fitted`` (S, I, J) fitted increments ``m`` (0 where unobserved), ``scale`` (S, I, J)
@@ -212,30 +213,64 @@ def simulate(
     """
     n_seg = fitted.shape[0]
     n_blocks = (n_sims + block_size - 1) // block_size
-    for item in prange(n_seg * n_blocks):
-        s = item // n_blocks
-        b = item - s * n_blocks
+
+    def item(k):
+        s, b = divmod(k, n_blocks)
         _simulate_block(
             fitted[s], scale[s], latest_lag[s], pool[pool_start[s]:pool_start[s + 1]], eligible[s], exclude[s],
             drop_high, drop_low, use_drops, n_periods, valuation_index, average_code, phi[s], process_code,
-            stream(keys[s], b), b * block_size, min(n_sims, (b + 1) * block_size),
+            keys[s], b, b * block_size, min(n_sims, (b + 1) * block_size),
             ibnr[s], cash[s], total[s, 0], param_origin[s, b], param_cash[s, b],
         )
+
+    _in_threads(item, n_seg * n_blocks)
+
+
+def _in_threads(work, n_items):
+    """Run ``work(k)`` for ``k = 0, ..., n_items - 1`` on ``numba.get_num_threads()`` threads.
+
+    ``work`` calls compiled kernels that release the GIL (``nogil=True``), so the threads run
+    them in parallel; each thread takes the next item when it finishes one. An item writes only
+    its own slices of the outputs and draws from its own random stream, so the results do not
+    depend on the number of threads or the order. Used instead of a ``prange`` loop because
+    Numba compiles a parallel loop's body, and everything it calls, twice more (into the loop's
+    own function and into the kernel), which cost about 4 s of the first run for the simulation
+    and 2 s for the statistics; an item runs long enough (a block of simulations, a run of
+    columns) that the call from Python is negligible.
+    """
+    n_threads = min(get_num_threads(), n_items)
+    items = iter(range(n_items))
+    lock = threading.Lock()
+
+    def worker():
+        while True:
+            with lock:
+                k = next(items, None)
+            if k is None:
+                return
+            work(k)
+
+    if n_threads <= 1:
+        worker()
+        return
+    with ThreadPoolExecutor(n_threads) as pool:
+        for done in [pool.submit(worker) for _ in range(n_threads)]:
+            done.result()
 
 
 @njit(cache=True, nogil=True)
 def _simulate_block(
     fitted, scale, latest_lag, pool, eligible, exclude, drop_high, drop_low, use_drops,
-    n_periods, valuation_index, average_code, phi, process_code, state, first, stop,
+    n_periods, valuation_index, average_code, phi, process_code, key, block, first, stop,
     ibnr, cash, total, param_origin, param_cash,
 ):
-    """Simulations ``first`` to ``stop - 1`` of one segment from the random stream ``state``.
+    """Simulations ``first`` to ``stop - 1`` of one segment from the random stream ``stream(key, block)``.
 
-    The arguments are those of :func:`simulate` for the one segment (``param_origin`` and
-    ``param_cash`` the block's rows). A function of its own, called once per work item, so that
-    the random variates are inlined into its loops: Numba cannot inline them into a parallel
-    loop's body, and a call per variate costs more than the variate.
+    The arguments are those of :func:`simulate` for the one segment (``key`` its row of ``keys``,
+    ``param_origin`` and ``param_cash`` the block's rows). The random variates are inlined into
+    its loops (``inline="always"``): a call per variate costs more than the variate.
     """
+    state = stream(key, block)
     n_org, n_lag = fitted.shape
     n_cal = cash.shape[0]
     n_pool = pool.shape[0]
@@ -291,7 +326,6 @@ def _simulate_block(
             cash[k, sim] = draws[2 * n_org + k] - draws[2 * n_org + n_cal + k]
 
 
-@njit(parallel=True, cache=True, nogil=True)
 def column_statistics(x, probs, shift):
     """Mean, standard deviation (n - 1 divisor) and quantiles of each column of each segment, less ``shift``.
 
@@ -300,30 +334,44 @@ def column_statistics(x, probs, shift):
     The statistics are those of ``x[s, c] - shift[s, c]`` (the bias correction) without writing
     the shifted values: the mean and quantiles move by the shift, the deviation does not.
     Shapes: ``x`` (S, C, n) (a column is contiguous), ``probs`` (Q,) in [0, 1], ``shift`` (S, C).
-    Returns mean (S, C), std (S, C), quantiles (S, C, Q). Columns are shared out in contiguous runs,
-    each run reusing one set of scratch arrays.
+    Returns mean (S, C), std (S, C), quantiles (S, C, Q). Columns are shared out in contiguous runs
+    among threads (:func:`_in_threads`), each run one call of :func:`_column_run` reusing one set
+    of scratch arrays.
     """
     n_seg, n_col, n = x.shape
-    n_q = probs.shape[0]
-    mean = np.zeros((n_seg, n_col))
-    std = np.zeros((n_seg, n_col))
-    quant = np.zeros((n_seg, n_col, n_q))
+    mean = np.empty((n_seg, n_col))
+    std = np.empty((n_seg, n_col))
+    quant = np.empty((n_seg, n_col, probs.shape[0]))
     n_items = n_seg * n_col
     n_runs = min(n_items, 256)
-    for run in prange(n_runs):
-        start = np.zeros(N_BINS + 1, dtype=np.int64)
-        bin_of = np.empty(n, dtype=np.uint16)
-        placed = np.empty(n)
-        for item in range(run * n_items // n_runs, (run + 1) * n_items // n_runs):
-            s = item // n_col
-            k = item - s * n_col
-            col = x[s, k]
-            mu, std[s, k], lo, hi = _moments(col)
-            mean[s, k] = mu - shift[s, k]
-            _quantiles(col, lo, hi, probs, start, bin_of, placed, quant[s, k])
-            for q in range(n_q):
-                quant[s, k, q] -= shift[s, k]
+
+    def run(r):
+        _column_run(x, probs, shift, r * n_items // n_runs, (r + 1) * n_items // n_runs, mean, std, quant)
+
+    _in_threads(run, n_runs)
     return mean, std, quant
+
+
+@njit(cache=True, nogil=True)
+def _column_run(x, probs, shift, first, stop, mean, std, quant):
+    """Columns ``first`` to ``stop - 1`` (counted segment by segment) of :func:`column_statistics`.
+
+    ``x`` (S, C, n), ``probs`` (Q,), ``shift`` (S, C); rows ``first`` to ``stop - 1`` of the
+    flattened ``mean``, ``std`` (S, C) and ``quant`` (S, C, Q) are overwritten.
+    """
+    n_seg, n_col, n = x.shape
+    start = np.zeros(N_BINS + 1, dtype=np.int64)
+    bin_of = np.empty(n, dtype=np.uint16)
+    placed = np.empty(n)
+    for item in range(first, stop):
+        s = item // n_col
+        k = item - s * n_col
+        col = x[s, k]
+        mu, std[s, k], lo, hi = _moments(col)
+        mean[s, k] = mu - shift[s, k]
+        _quantiles(col, lo, hi, probs, start, bin_of, placed, quant[s, k])
+        for q in range(probs.shape[0]):
+            quant[s, k, q] -= shift[s, k]
 
 
 @njit(cache=True, nogil=True)
@@ -377,8 +425,10 @@ def _quantiles(col, lo, hi, probs, start, bin_of, placed, out):
     Equal-width bins between ``lo`` and ``hi`` are ordered, so after a counting pass the order
     statistic of rank ``r`` is at position ``r`` once the values of its bin are placed at the
     bin's offset and put in order there. Only the bins holding a wanted rank are placed; a small
-    one is sorted, a crowded one (a heavy tail squeezes most values into one bin) is partitioned
-    around its wanted ranks (:func:`select_ranks`), so the work stays linear in the column length.
+    one is sorted (:func:`_insertion_sort`), a crowded one (a heavy tail squeezes most values into
+    one bin) is partitioned around its wanted ranks (:func:`select_ranks`), so the work stays
+    linear in the column length. The few wanted ranks are sorted and their bins found by loops,
+    not by numpy's ``sort`` and ``searchsorted``, which would cost seconds of compiling.
     ``start`` (N_BINS + 1,), ``bin_of`` (n,) and ``placed`` (n,) are scratch.
     """
     n = col.shape[0]
@@ -403,11 +453,20 @@ def _quantiles(col, lo, hi, probs, start, bin_of, placed, out):
         r = min(max(int(math.floor(index[q])), 0), n - 1)
         ranks[2 * q] = r
         ranks[2 * q + 1] = min(r + 1, n - 1)
-    ranks.sort()
-    bins = np.searchsorted(start, ranks, side="right") - 1
-    fill = start[:N_BINS].copy()
+    _insertion_sort(ranks)
+    # bins[a]: the bin whose positions start[b] <= r < start[b + 1] hold rank ranks[a]
+    bins = np.empty(ranks.shape[0], dtype=np.int64)
+    b = 0
+    for a in range(ranks.shape[0]):
+        while start[b + 1] <= ranks[a]:
+            b += 1
+        bins[a] = b
+    fill = np.empty(N_BINS, dtype=np.int64)
     need = np.zeros(N_BINS, dtype=np.bool_)
-    need[bins] = True
+    for b in range(N_BINS):
+        fill[b] = start[b]
+    for a in range(bins.shape[0]):
+        need[bins[a]] = True
     for t in range(n):
         b = bin_of[t]
         if need[b]:
@@ -421,9 +480,12 @@ def _quantiles(col, lo, hi, probs, start, bin_of, placed, out):
             e += 1
         lo_b, hi_b = start[b], start[b + 1]
         if hi_b - lo_b <= SORT_MAX:
-            placed[lo_b:hi_b].sort()
+            _insertion_sort(placed[lo_b:hi_b])
         else:
-            select_ranks(placed[lo_b:hi_b], ranks[a:e] - lo_b)
+            wanted = np.empty(e - a, dtype=np.int64)
+            for t in range(e - a):
+                wanted[t] = ranks[a + t] - lo_b
+            select_ranks(placed[lo_b:hi_b], wanted)
         a = e
     for q in range(n_q):
         r = min(max(int(math.floor(index[q])), 0), n - 1)
@@ -442,7 +504,8 @@ def select_ranks(a, ranks):
     is partitioned around the median of its first, middle and last values and only the sides
     holding a wanted rank are kept, so the work is about ``n log(k)`` for ``k`` distinct ranks.
     Equal values stop both scans, so a part full of ties still splits in the middle. A part of
-    ``SORT_MAX`` values or fewer, or one still unsplit after ``2 log2(n)`` levels, is sorted.
+    ``SORT_MAX`` values or fewer is sorted by :func:`_insertion_sort`, one still unsplit after
+    ``2 log2(n)`` levels by :func:`_heapsort`.
     """
     n = a.shape[0]
     n_r = ranks.shape[0]
@@ -455,8 +518,11 @@ def select_ranks(a, ranks):
         top -= 1
         if r0 >= r1:
             continue
-        if hi - lo <= SORT_MAX or depth >= max_depth:
-            a[lo:hi].sort()
+        if hi - lo <= SORT_MAX:
+            _insertion_sort(a[lo:hi])
+            continue
+        if depth >= max_depth:
+            _heapsort(a[lo:hi])
             continue
         x, y, z = a[lo], a[(lo + hi) // 2], a[hi - 1]
         pivot = max(min(x, y), min(max(x, y), z))  # median of three
@@ -479,3 +545,47 @@ def select_ranks(a, ranks):
         stack[top + 1, 0], stack[top + 1, 1], stack[top + 1, 2], stack[top + 1, 3], stack[top + 1, 4] = lo, j + 1, r0, split, depth + 1
         stack[top + 2, 0], stack[top + 2, 1], stack[top + 2, 2], stack[top + 2, 3], stack[top + 2, 4] = j + 1, hi, split, r1, depth + 1
         top += 2
+
+
+@njit(cache=True, nogil=True)
+def _insertion_sort(a):
+    """Sort ``a`` in place by straight insertion (Knuth, TAOCP vol. 3, 5.2.1, algorithm S).
+
+    For the short runs here (at most ``SORT_MAX`` values, or the ``2 Q`` wanted ranks) it is as
+    fast as a quicksort, and it is a few lines to compile where numpy's ``sort`` costs seconds.
+    """
+    for t in range(1, a.shape[0]):
+        v = a[t]
+        u = t - 1
+        while u >= 0 and a[u] > v:
+            a[u + 1] = a[u]
+            u -= 1
+        a[u + 1] = v
+
+
+@njit(cache=True, nogil=True)
+def _heapsort(a):
+    """Sort ``a`` in place by heapsort (Williams 1964, CACM 7(6), algorithm 232; Floyd's heap
+    construction): ``n log n`` comparisons in the worst case, for :func:`select_ranks`'s rare
+    parts that partitioning fails to split."""
+    n = a.shape[0]
+    for top in range(n // 2 - 1, -1, -1):
+        _sift_down(a, top, n)
+    for end in range(n - 1, 0, -1):
+        a[0], a[end] = a[end], a[0]
+        _sift_down(a, 0, end)
+
+
+@njit(cache=True, nogil=True)
+def _sift_down(a, root, end):
+    """Move ``a[root]`` down the max-heap ``a[:end]`` (children of ``p`` at ``2p + 1``, ``2p + 2``)."""
+    v = a[root]
+    while 2 * root + 1 < end:
+        child = 2 * root + 1
+        if child + 1 < end and a[child + 1] > a[child]:
+            child += 1
+        if a[child] <= v:
+            break
+        a[root] = a[child]
+        root = child
+    a[root] = v

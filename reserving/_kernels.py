@@ -3,8 +3,8 @@
 Arrays in, arrays out; no labels, no validation (the public functions in
 :mod:`reserving.chain_ladder` and :mod:`reserving.mack` do that).
 
-Kernel contract (stable: the ODP bootstrap calls these from inside its own ``prange`` loop)
--------------------------------------------------------------------------------------------
+Kernel contract (stable: the ODP bootstrap calls these from inside its simulation loop)
+--------------------------------------------------------------------------------------
 Single-triangle kernels, ``@njit(cache=True, nogil=True)``:
 
 ``link_weights(c, valuation_index, n_periods, drop_high, drop_low, exclude) -> w``
@@ -28,8 +28,11 @@ Single-triangle kernels, ``@njit(cache=True, nogil=True)``:
     volume-weighted negatives summing to zero) gets 1.0; :func:`link_counts` tells the
     caller which lags those are so it can report them.
 
-Batched versions loop over a leading segment axis with ``prange``:
-``link_weights_batch``, ``select_ldf_batch``, ``link_statistics_batch``, ``mack_batch``.
+Batched versions loop over a leading segment axis: ``link_weights_batch``, ``select_ldf_batch``,
+``link_statistics_batch``, ``mack_batch``. They are serial: a segment takes microseconds, and a
+``prange`` loop would add seconds of compiling to every first run. Each copies its segment into a
+writable scratch triangle, so the single-triangle kernels see the same array type as in the
+bootstrap's loop and compile once.
 
 Conventions follow chainladder-python 0.10.1 ``Development`` so results agree with it:
 
@@ -44,7 +47,7 @@ Conventions follow chainladder-python 0.10.1 ``Development`` so results agree wi
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 VOLUME, SIMPLE, REGRESSION = 0, 1, 2
 
@@ -206,7 +209,8 @@ def link_statistics(c, w, average_code):
     """
     n_org, n_lag = c.shape
     a = _exponent(average_code)
-    ldf = select_ldf(c, w, average_code)
+    ldf = np.empty(n_lag - 1)
+    select_ldf_into(c, w, average_code, n_org + n_lag, ldf)
     sigma = np.full(n_lag - 1, np.nan)
     std_err = np.full(n_lag - 1, np.nan)
     denominator = np.zeros(n_lag - 1)
@@ -281,42 +285,51 @@ def mack_one(c, latest_lag, ldf, sigma, std_err, average_code):
     return process, parameter, np.sqrt(t2)
 
 
-@njit(parallel=True, cache=True)
+@njit(cache=True, nogil=True)
 def link_weights_batch(values, valuation_index, n_periods, drop_high, drop_low, exclude):
     """:func:`link_weights` over segments: ``values`` (S, I, J), ``exclude`` (S, I, J-1) -> (S, I, J-1)."""
     n_seg, n_org, n_lag = values.shape
-    out = np.zeros((n_seg, n_org, n_lag - 1))
-    for s in prange(n_seg):
-        out[s] = link_weights(values[s], valuation_index, n_periods, drop_high, drop_low, exclude[s])
+    out = np.empty((n_seg, n_org, n_lag - 1))
+    c = np.empty((n_org, n_lag))
+    for s in range(n_seg):
+        _copy_2d(values[s], c)
+        w = link_weights(c, valuation_index, n_periods, drop_high, drop_low, exclude[s])
+        _copy_2d(w, out[s])
     return out
 
 
-@njit(parallel=True, cache=True)
+@njit(cache=True, nogil=True)
 def select_ldf_batch(values, w, average_code):
     """:func:`select_ldf` over segments: ``values`` (S, I, J), ``w`` (S, I, J-1) -> (S, J-1)."""
     n_seg, n_org, n_lag = values.shape
-    out = np.ones((n_seg, n_lag - 1))
-    for s in prange(n_seg):
-        out[s] = select_ldf(values[s], w[s], average_code)
+    out = np.empty((n_seg, n_lag - 1))
+    c = np.empty((n_org, n_lag))
+    for s in range(n_seg):
+        _copy_2d(values[s], c)
+        select_ldf_into(c, w[s], average_code, n_org + n_lag, out[s])
     return out
 
 
-@njit(parallel=True, cache=True)
+@njit(cache=True, nogil=True)
 def link_statistics_batch(values, w, average_code):
     """:func:`link_statistics` and :func:`link_counts` over segments; each output (S, J-1)."""
     n_seg, n_org, n_lag = values.shape
-    ldf = np.ones((n_seg, n_lag - 1))
+    ldf = np.empty((n_seg, n_lag - 1))
     sigma = np.empty((n_seg, n_lag - 1))
     std_err = np.empty((n_seg, n_lag - 1))
     den = np.empty((n_seg, n_lag - 1))
     count = np.empty((n_seg, n_lag - 1), dtype=np.int64)
-    for s in prange(n_seg):
-        ldf[s], sigma[s], std_err[s], den[s] = link_statistics(values[s], w[s], average_code)
-        count[s] = link_counts(w[s])
+    c = np.empty((n_org, n_lag))
+    for s in range(n_seg):
+        _copy_2d(values[s], c)
+        f, sg, se, d = link_statistics(c, w[s], average_code)
+        n = link_counts(w[s])
+        for j in range(n_lag - 1):
+            ldf[s, j], sigma[s, j], std_err[s, j], den[s, j], count[s, j] = f[j], sg[j], se[j], d[j], n[j]
     return ldf, sigma, std_err, den, count
 
 
-@njit(parallel=True, cache=True)
+@njit(cache=True, nogil=True)
 def mack_batch(values, latest_lag, ldf, sigma, std_err, average_code):
     """:func:`mack_one` over segments.
 
@@ -324,11 +337,23 @@ def mack_batch(values, latest_lag, ldf, sigma, std_err, average_code):
     tail last. Returns ``process`` (S, I), ``parameter`` (S, I), ``total_parameter`` (S,).
     """
     n_seg, n_org, n_lag = values.shape
-    process = np.zeros((n_seg, n_org))
-    parameter = np.zeros((n_seg, n_org))
-    total = np.zeros(n_seg)
-    for s in prange(n_seg):
-        process[s], parameter[s], total[s] = mack_one(
-            values[s], latest_lag[s], ldf[s], sigma[s], std_err[s], average_code
-        )
+    process = np.empty((n_seg, n_org))
+    parameter = np.empty((n_seg, n_org))
+    total = np.empty(n_seg)
+    c = np.empty((n_org, n_lag))
+    for s in range(n_seg):
+        _copy_2d(values[s], c)
+        p, q, total[s] = mack_one(c, latest_lag[s], ldf[s], sigma[s], std_err[s], average_code)
+        for i in range(n_org):
+            process[s, i], parameter[s, i] = p[i], q[i]
     return process, parameter, total
+
+
+@njit(cache=True, nogil=True)
+def _copy_2d(src, dst):
+    """``dst[:] = src`` for two (I, J) arrays, by loops: a slice assignment from an array costs Numba
+    2 s of compiling (its shape-mismatch message), and copying a read-only triangle into a writable
+    one lets every single-triangle kernel compile once for the batches and the bootstrap."""
+    for i in range(src.shape[0]):
+        for j in range(src.shape[1]):
+            dst[i, j] = src[i, j]
