@@ -195,7 +195,8 @@ def price_group(row, lasers: dict | None = None, n_buckets: int = 2**13,
     agg = aggregate_premium(severity, int(row.members), float(row.aggregate_pct),
                             claimant_rate=float(row.claimant_rate),
                             specific_attachment=float(row.specific_attachment),
-                            specific_limit=float(row.specific_limit), common_shock_cv=float(row.common_shock_cv),
+                            specific_limit=float(row.specific_limit), lasers=list((lasers or {}).values()),
+                            common_shock_cv=float(row.common_shock_cv),
                             loadings=loads, n_buckets=n_buckets, max_buckets=max_buckets, **common)
     return spec, agg
 
