@@ -31,7 +31,7 @@ from numpy.polynomial.hermite_e import hermegauss
 
 from stoploss._discretise import discretise
 from stoploss.compound import CompoundDistribution, compound, exact_moments
-from stoploss.contract import covered_fraction, trend_factor
+from stoploss.contract import check_settings, covered_fraction, trend_factor
 from stoploss.errors import StopLossError
 from stoploss.frequency import Binomial
 from stoploss.layers import Retained
@@ -141,8 +141,13 @@ def aggregate_premium(severity: Severity, members: int, attachment_pct: float = 
     2000000
     """
     loadings = loadings or Loadings()
+    check_settings("aggregate_premium", members=members, claimant_rate=claimant_rate, annual_trend=annual_trend,
+                    trend_months=trend_months)
     if not attachment_pct > 0:
         raise StopLossError(f"aggregate_premium: attachment_pct must be positive, got {attachment_pct!r}.")
+    if not specific_attachment >= 0:
+        raise StopLossError(f"aggregate_premium: specific_attachment must be a number >= 0 (inf for none), "
+                            f"got {specific_attachment!r}.")
     lasers = [float(a) for a in lasers]
     if len(lasers) > members:
         raise StopLossError("aggregate_premium: more lasers than members.")
