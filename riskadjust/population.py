@@ -170,8 +170,9 @@ class Population:
         require_columns(members, ["patient_id", "age", "sex"], src_m, PopulationError)
         blank = members["patient_id"].isna() | (members["patient_id"].astype(str).str.strip() == "")
         if blank.any():
-            line = csv_line(src_m, int(np.flatnonzero(blank.to_numpy())[0]))
-            raise PopulationError(f"{int(blank.sum())} row(s) (first {f'on line {line}' if line else f'at row {int(np.flatnonzero(blank.to_numpy())[0])}'}) "
+            first = int(np.flatnonzero(blank.to_numpy())[0])
+            line = csv_line(src_m, first)
+            raise PopulationError(f"{int(blank.sum())} row(s) (first {f'on line {line}' if line else f'at row {first}'}) "
                                   "have an empty patient_id; every member needs one (diagnoses are joined on it)",
                                   file=src_m, column="patient_id")
         ids = Keys(members["patient_id"])

@@ -26,7 +26,8 @@ def credibility_weight(exposure, k: float):
     """Z = w / (w + k) for exposure w (member-years) and credibility constant k = s^2 / a."""
     w = np.asarray(exposure, dtype=float)
     if not k >= 0 or not np.all(np.isfinite(w) & (w >= 0)):
-        raise StopLossError("credibility_weight: exposure must be finite and >= 0, and k >= 0 (inf for no credibility).")
+        raise StopLossError("credibility_weight: exposure must be finite and >= 0, and k >= 0 "
+                            "(inf for no credibility).")
     return w / (w + k) if k > 0 else np.ones_like(w)
 
 

@@ -57,7 +57,8 @@ def lognormal_from_mean_cv(mean: float, cv: float) -> Lognormal:
 #: Blank experience_pmpm / credibility_k cells are allowed (no credibility blend); other blanks
 #: have taken their default already.
 RULES = {
-    "members": (lambda v: (v > 0) & (v <= 1e8) & (v == np.floor(v)), "a whole number of members, 1 to 100 million"),
+    "members": (lambda v: (v > 0) & (v <= 1e8) & (v == np.floor(v)),
+                "a whole number of members, 1 to 100 million"),
     "claimant_rate": (lambda v: (v > 0) & (v <= 1), "positive and at most 1"),
     "mean_cost": (lambda v: (v > 0) & np.isfinite(v), "positive"),
     "cv": (lambda v: (v > 0) & np.isfinite(v), "positive"),

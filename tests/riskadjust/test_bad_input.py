@@ -250,3 +250,12 @@ def test_population_any_ages_end_in_a_result_or_a_named_error(ages):
         assert SECRET not in str(exc) and "members.csv" in str(exc)
     else:
         assert len(pop) == len(ages)
+
+
+def test_esrd_members_on_a_community_model_are_counted_in_a_warning(tmp_path, capsys):
+    pytest.importorskip("hccinfhir")
+    members = pd.DataFrame({"patient_id": [f"{SECRET}1", f"{SECRET}2", f"{SECRET}3"], "age": [70, 72, 50],
+                            "sex": ["F", "M", "F"], "orec": ["0", "2", "1"], "crec": ["0", "0", "3"]})
+    dx = pd.DataFrame({"patient_id": [f"{SECRET}1"], "code": ["E119"]})
+    status, err = _score(tmp_path, capsys, members, dx, "--model", "cms-v28")
+    assert status == 0 and "warning:" in err and "2 member(s) have ESRD" in err

@@ -86,8 +86,8 @@ def test_groups_fault_is_a_named_error(tmp_path, capsys, fault):
     assert not (tmp_path / "out" / "priced.csv").exists()
 
 
-@pytest.mark.parametrize("content", [b"", b"\x00\x01\xff\xfe binary \x00", "group,members\nG\xe9,10\n".encode("latin-1"),
-                                     b'group,members\n"G1,10\n'])
+@pytest.mark.parametrize("content", [b"", b"\x00\x01\xff\xfe binary \x00",
+                                     "group,members\nG\xe9,10\n".encode("latin-1"), b'group,members\n"G1,10\n'])
 def test_unreadable_groups_file_is_named(tmp_path, capsys, content):
     status, err = _price(tmp_path, capsys, content)
     assert status == 1 and "groups.csv" in err
