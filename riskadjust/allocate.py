@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from _kit.validate import number, numeric_column, require_columns
+from _kit.validate import csv_line, number, numeric_column, require_columns
 from riskadjust.errors import AllocationError
 
 
@@ -100,6 +100,12 @@ def allocate(groups: pd.DataFrame, envelope: float, *, min_growth: float | None 
     envelope = number(envelope, "envelope", AllocationError, low=0, low_open=True)
     require_columns(groups, ["group", "exposure", "risk"], source, AllocationError)
     g = groups.reset_index(drop=True)
+    again = g["group"].duplicated(keep="first").to_numpy()
+    if again.any():
+        row = int(np.flatnonzero(again)[0])
+        line = csv_line(source, row)
+        raise AllocationError(f"the group named {'on line ' + str(line) if line else 'at row ' + str(row)} appears "
+                              "earlier too; give one row per group", file=source, column="group")
     exposure = numeric_column(g, "exposure", source, AllocationError, low=0)
     risk = numeric_column(g, "risk", source, AllocationError, low=0)
     area = numeric_column(g, "area_factor", source, AllocationError, low=0) if "area_factor" in g else np.ones(len(g))

@@ -10,6 +10,7 @@ members file.
 from __future__ import annotations
 
 import json
+import sys
 
 import pandas as pd
 
@@ -17,7 +18,7 @@ from _kit.cli import OK, Parser, subcommand
 from _kit.cli import main as run
 from _kit.publish import write_table, write_text
 from _kit.tables import read_table
-from _kit.validate import numeric_column, require_columns
+from _kit.validate import number, numeric_column, require_columns
 from riskadjust.allocate import allocate
 from riskadjust.calibrate import calibrate
 from riskadjust.errors import AllocationError, PopulationError, RiskModelError, SettlementError
@@ -45,10 +46,15 @@ RiskModel.save (model.json + CSV tables)."""
 
 
 def _model(spec: str, normalisation: float | None, coding: float | None) -> RiskModel:
+    if normalisation is not None:
+        normalisation = number(normalisation, "--normalisation", RiskModelError, low=0, low_open=True)
+    if coding is not None:
+        coding = number(coding, "--coding-intensity", RiskModelError, low=0, high=1)
     if spec.lower() in ("cms-v24", "cms-v28"):
         from riskadjust.cms import load_cms_hcc
 
-        return load_cms_hcc(spec[-3:].upper(), normalisation=normalisation or 1.0, coding_intensity=coding or 0.0)
+        return load_cms_hcc(spec[-3:].upper(), normalisation=1.0 if normalisation is None else normalisation,
+                            coding_intensity=0.0 if coding is None else coding)
     if spec == "home":
         from riskadjust.synthetic import home_model
 
@@ -101,13 +107,16 @@ def _write_summary(summary: pd.DataFrame, path) -> None:
 
 def _cmd_score(args) -> int:
     model, members, dx, source = _inputs(args)
-    r = score(model, _population(model, members, dx, source), components=bool(args.components))
+    population = _population(model, members, dx, source)
+    r = score(model, population, components=bool(args.components))
     out = r.to_frame()
     out.index.name = "row"
     write_table(out, args.out, index=True)
     if args.components:
         write_table(r.components_frame(), args.components)
     print(r.summary.to_string())
+    for message in population.warnings:
+        print(f"warning: {message}", file=sys.stderr)
     return OK
 
 

@@ -304,4 +304,20 @@ def cms_population(model: RiskModel, members: pd.DataFrame, diagnoses: pd.DataFr
 
     ``source`` names the two tables in error messages (e.g. their file paths).
     """
-    return Population.from_frames(model, cms_members(members, source[0]), diagnoses, source=source)
+    population = Population.from_frames(model, cms_members(members, source[0]), diagnoses, source=source)
+    esrd = int(np.count_nonzero(_esrd(members)))
+    if esrd:
+        population = population.warned(
+            f"{source[0]}: {esrd} member(s) have ESRD (orec or crec 2 or 3) and were scored on the community or "
+            "institutional model; the CMS ESRD models are not available, so score them separately")
+    return population
+
+
+def _esrd(members: pd.DataFrame) -> np.ndarray:
+    """Whether each member has ESRD by ``orec`` or ``crec`` (2 or 3); blank or absent is not."""
+    def code(name):
+        if name not in members.columns:
+            return pd.Series(False, index=members.index)
+        return members[name].astype("string").str.strip().isin(["2", "3"]).fillna(False)
+
+    return (code("orec") | code("crec")).to_numpy()

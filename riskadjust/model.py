@@ -49,7 +49,7 @@ import pandas as pd
 
 from _kit.publish import write_table, write_text
 from _kit.tables import read_table
-from _kit.validate import number
+from _kit.validate import number, numeric_column
 from riskadjust.errors import RiskModelError
 from riskadjust.hierarchy import child_matrix, requirement_matrix
 
@@ -166,11 +166,15 @@ class RiskModel:
     def __post_init__(self):
         for name in _COLUMNS:
             object.__setattr__(self, name, _table(getattr(self, name), name))
-        for name in ("age_min", "age_max"):
-            self.cells[name] = pd.to_numeric(self.cells[name], errors="raise").astype(np.int64)
-        self.coefficients["coefficient"] = pd.to_numeric(self.coefficients["coefficient"]).astype(float)
-        for name in ("min_count", "max_count"):
-            self.counts[name] = pd.to_numeric(self.counts[name]).astype(np.int64)
+        for table, name in (("cells", "age_min"), ("cells", "age_max"), ("counts", "min_count"),
+                            ("counts", "max_count")):
+            frame = getattr(self, table)
+            values = numeric_column(frame, name, f"{table} table", RiskModelError)
+            if np.any(values != np.floor(values)):
+                raise RiskModelError("must be whole numbers", file=f"{table} table", column=name)
+            frame[name] = values.astype(np.int64)
+        self.coefficients["coefficient"] = numeric_column(self.coefficients, "coefficient", "coefficients table",
+                                                          RiskModelError)
         object.__setattr__(self, "flags", tuple(str(f) for f in self.flags))
         object.__setattr__(self, "normalisation",
                            number(self.normalisation, "normalisation", RiskModelError, low=0, low_open=True))
@@ -418,9 +422,13 @@ class RiskModel:
                 tables[name] = read_table(path, f"{name} table", RiskModelError, dtype=str, keep_default_na=False)
             elif name in ("cells", "coefficients"):
                 raise RiskModelError("missing; every model needs cells.csv and coefficients.csv", file=path)
+        if not isinstance(meta, dict) or "name" not in meta:
+            raise RiskModelError("needs a 'name'; write the model with RiskModel.save", file=d / "model.json")
         return cls(name=meta["name"], flags=tuple(meta.get("flags", ())),
-                   normalisation=float(meta.get("normalisation", 1.0)),
-                   coding_intensity=float(meta.get("coding_intensity", 0.0)),
+                   normalisation=number(meta.get("normalisation", 1.0), "normalisation", RiskModelError, low=0,
+                                        low_open=True),
+                   coding_intensity=number(meta.get("coding_intensity", 0.0), "coding_intensity", RiskModelError,
+                                           low=0, high=1),
                    description=meta.get("description", ""), **tables)
 
 

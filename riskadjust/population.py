@@ -15,7 +15,7 @@ holds rows in the order of ``members``, and every output is indexed by row posit
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numba
 import numpy as np
@@ -54,6 +54,9 @@ class Population:
         hierarchies).
     model : RiskModel
         The model the population was built for (any model of the same structure can score it).
+    warnings : tuple of str
+        What was left out or scored on an approximate basis, with counts (diagnosis codes the
+        model does not know, ESRD members on a CMS community model); never an identifier.
 
     Examples
     --------
@@ -76,6 +79,7 @@ class Population:
     indptr: np.ndarray
     indices: np.ndarray
     model: RiskModel
+    warnings: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return int(self.age.shape[0])
@@ -114,7 +118,7 @@ class Population:
         np.cumsum(lengths, out=indptr[1:])
         offsets = np.repeat(starts - indptr[:-1], lengths) + np.arange(indptr[-1])
         return Population(self.age[rows], self.sex[rows], self.segment[rows], self.cell_term[rows],
-                          self.flags[rows], indptr, self.indices[offsets], self.model)
+                          self.flags[rows], indptr, self.indices[offsets], self.model, self.warnings)
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -128,7 +132,11 @@ class Population:
 
     @property
     def totals(self) -> dict:
-        return {"members": len(self), "coded_conditions": int(self.indices.shape[0])}
+        return {"members": len(self), "coded_conditions": int(self.indices.shape[0]), "warnings": list(self.warnings)}
+
+    def warned(self, message: str) -> "Population":
+        """The same population with ``message`` added to :attr:`warnings`."""
+        return replace(self, warnings=(*self.warnings, message))
 
     # ------------------------------------------------------------------ builders
     @classmethod
@@ -160,6 +168,13 @@ class Population:
         c = model.compiled
         n = len(members)
         require_columns(members, ["patient_id", "age", "sex"], src_m, PopulationError)
+        blank = members["patient_id"].isna() | (members["patient_id"].astype(str).str.strip() == "")
+        if blank.any():
+            first = int(np.flatnonzero(blank.to_numpy())[0])
+            line = csv_line(src_m, first)
+            raise PopulationError(f"{int(blank.sum())} row(s) (first {f'on line {line}' if line else f'at row {first}'}) "
+                                  "have an empty patient_id; every member needs one (diagnoses are joined on it)",
+                                  file=src_m, column="patient_id")
         ids = Keys(members["patient_id"])
         second = ids.first_repeat()
         if second >= 0:
@@ -181,14 +196,19 @@ class Population:
 
         if diagnoses is not None and conditions is not None:
             raise PopulationError("give diagnoses or conditions, not both")
+        warnings = ()
         if diagnoses is not None:
-            indptr, indices = _map_diagnoses(model, diagnoses, ids, age, sex, src_d)
+            indptr, indices, unmapped, malformed = _map_diagnoses(model, diagnoses, ids, age, sex, src_d)
+            if unmapped:
+                warnings = (f"{src_d}, column 'code': {unmapped} of {len(diagnoses)} diagnosis row(s) have a code "
+                            f"outside the model's mapping and add no category; {malformed} of them are blank or not "
+                            "ICD-10 in form (e.g. ICD-9): check the coding if that count is not 0",)
         elif conditions is not None:
             indptr, indices = _csr(*_direct_conditions(model, conditions, ids, src_d), n)
         else:
             indptr, indices = _csr(np.zeros(0, np.int64), np.zeros(0, np.int64), n)
         return cls(age.astype(np.int16), sex.astype(np.int8), segment.astype(np.int32),
-                   cell_term.astype(np.int32), flags, indptr, indices, model)
+                   cell_term.astype(np.int32), flags, indptr, indices, model, warnings)
 
 
 def _ages(members: pd.DataFrame, src: str) -> np.ndarray:
@@ -246,6 +266,13 @@ def _flag_values(col: pd.Series) -> np.ndarray:
 
 
 def _patient_rows(frame: pd.DataFrame, ids: Keys, src: str) -> np.ndarray:
+    blank = frame["patient_id"].isna() | (frame["patient_id"].astype(str).str.strip() == "")
+    if blank.any():
+        first = int(np.flatnonzero(blank.to_numpy())[0])
+        line = csv_line(src, first)
+        raise PopulationError(f"{int(blank.sum())} row(s) (first {f'on line {line}' if line else f'at row {first}'}) "
+                              "have an empty patient_id and cannot be joined to a member; fill it in or drop the rows",
+                              file=src, column="patient_id")
     rows = ids.rows_of(frame["patient_id"])
     if np.any(rows < 0):
         bad = np.flatnonzero(rows < 0)
@@ -262,7 +289,9 @@ def normalise_codes(codes: pd.Series) -> pd.Series:
 
 
 def _map_diagnoses(model, diagnoses, ids, age, sex, src):
-    """CSR (indptr, indices) of each member's categories from (member row, code) pairs, after the model's edits.
+    """CSR (indptr, indices) of each member's categories from (member row, code) pairs, after the model's
+    edits, the number of rows whose code is not in the model's mapping, and how many of those are blank
+    or not shaped like an ICD-10-CM code (a letter, a digit, then 1-5 letters or digits).
 
     Models with at most ``BITSET_CATEGORIES`` categories gather them as bit sets
     (:func:`~riskadjust._mapping_kernels.conditions_csr`); larger ones through (row, category) pairs.
@@ -274,11 +303,14 @@ def _map_diagnoses(model, diagnoses, ids, age, sex, src):
     unicode = np.flatnonzero(code_id == NEEDS_PYTHON)
     if unicode.size:
         code_id[unicode] = t.names.get_indexer(normalise_codes(diagnoses["code"].iloc[unicode]))
+    unmapped = code_id < 0
+    shaped = normalise_codes(diagnoses["code"][unmapped].fillna("")).str.fullmatch(r"[A-Z][0-9][0-9A-Z]{1,5}")
+    counts = int(unmapped.sum()), int((~shaped).sum())
     n, n_cats = age.shape[0], len(model.category_names)
     if n_cats <= BITSET_CATEGORIES:
-        return MK.conditions_csr(rows, code_id, age, sex, n, t.map_ptr, t.map_cat, *t.edits, n_cats,
-                                 numba.get_num_threads())
-    return _csr(*MK.code_categories(rows, code_id, age, sex, t.map_ptr, t.map_cat, *t.edits), n)
+        return (*MK.conditions_csr(rows, code_id, age, sex, n, t.map_ptr, t.map_cat, *t.edits, n_cats,
+                                   numba.get_num_threads()), *counts)
+    return (*_csr(*MK.code_categories(rows, code_id, age, sex, t.map_ptr, t.map_cat, *t.edits), n), *counts)
 
 
 def _direct_conditions(model, conditions, ids, src):

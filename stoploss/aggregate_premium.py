@@ -2,6 +2,10 @@
 
 The group retains R = c X - min((c X - a)+, l) per claimant after the specific cover (``Retained``),
 so its annual retained cost is S = R_1 + ... + R_N with N ~ Binomial(members, claimant_rate).
+A lasered member j has its own specific attachment a_j (above the group's), so the group retains
+R_j = c X - min((c X - a_j)+, l) of that member's cost with probability claimant_rate: with lasers,
+N counts the members without one and S gains one independent term B_j R_j per lasered member
+(B_j ~ Bernoulli(claimant_rate)), convolved onto the lattice of the others.
 The aggregate attachment is d = pct * E[S] and the expected payment is E[(S - d)+].
 
 With independent members, S of a large group has a tiny coefficient of variation and the premium
@@ -11,7 +15,9 @@ trend); ``common_shock_cv`` multiplies S by Theta, a lognormal with mean 1 and t
     E[(Theta S - d)+] = E_Theta[ Theta * pi_S(d / Theta) ]
 
 evaluated by 48-point Gauss-Hermite quadrature on ln Theta, with pi_S from one compound lattice
-(on the window E[S] +- 10-12 sd: below it pi_S(x) = E[S] - x exactly, above it pi_S is negligible).
+(on the window E[S] +- 10-12 sd: below it pi_S(x) = E[S] - x exactly). When a node's d / theta lies
+above the window and its share of the premium is not negligible (an attachment far in the tail),
+the window is extended to cover it rather than clipped.
 """
 
 from __future__ import annotations
@@ -23,8 +29,9 @@ import numpy as np
 import pandas as pd
 from numpy.polynomial.hermite_e import hermegauss
 
-from stoploss.compound import CompoundDistribution, compound
-from stoploss.contract import covered_fraction, trend_factor
+from stoploss._discretise import discretise
+from stoploss.compound import CompoundDistribution, compound, exact_moments
+from stoploss.contract import check_settings, covered_fraction, trend_factor
 from stoploss.errors import StopLossError
 from stoploss.frequency import Binomial
 from stoploss.layers import Retained
@@ -93,8 +100,9 @@ def mixed_stop_loss(dist: CompoundDistribution, d, cv: float, with_error: bool =
 def aggregate_premium(severity: Severity, members: int, attachment_pct: float = 1.25, *,
                       claimant_rate: float = 1.0, specific_attachment: float = inf, specific_limit: float = inf,
                       annual_trend: float = 0.0, trend_months: float = 0.0, basis: str = "incurred",
-                      payment_pattern=None, common_shock_cv: float = 0.0, loadings: Loadings | None = None,
-                      n_buckets: int = 2**13, max_buckets: int = 2**17, rtol: float = 1e-3) -> AggregatePremium:
+                      payment_pattern=None, lasers=(), common_shock_cv: float = 0.0,
+                      loadings: Loadings | None = None, n_buckets: int = 2**13, max_buckets: int = 2**17,
+                      rtol: float = 1e-3) -> AggregatePremium:
     """Aggregate stop-loss premium for a group.
 
     Parameters
@@ -111,6 +119,9 @@ def aggregate_premium(severity: Severity, members: int, attachment_pct: float = 
         The specific cover the retained cost is net of (inf for none).
     annual_trend, trend_months, basis, payment_pattern :
         As for ``specific_premium``.
+    lasers : sequence of float
+        Specific attachments of the lasered members (each at least ``specific_attachment``); the
+        group retains each such member's cost up to their own attachment.
     common_shock_cv : float
         Coefficient of variation of the common multiplicative shock (0 = independent members).
     loadings : Loadings, optional
@@ -130,18 +141,38 @@ def aggregate_premium(severity: Severity, members: int, attachment_pct: float = 
     2000000
     """
     loadings = loadings or Loadings()
+    check_settings("aggregate_premium", members=members, claimant_rate=claimant_rate, annual_trend=annual_trend,
+                    trend_months=trend_months)
     if not attachment_pct > 0:
         raise StopLossError(f"aggregate_premium: attachment_pct must be positive, got {attachment_pct!r}.")
+    if not specific_attachment >= 0:
+        raise StopLossError(f"aggregate_premium: specific_attachment must be a number >= 0 (inf for none), "
+                            f"got {specific_attachment!r}.")
+    lasers = [float(a) for a in lasers]
+    if len(lasers) > members:
+        raise StopLossError("aggregate_premium: more lasers than members.")
+    if any(not a >= specific_attachment for a in lasers):
+        raise StopLossError("aggregate_premium: a laser attachment is below the group's specific attachment; "
+                            "a laser must raise the attachment.")
     rho = covered_fraction(basis, payment_pattern)
     covered = severity.scaled(rho * trend_factor(annual_trend, trend_months))
     retained = Retained(covered, specific_attachment, specific_limit) if np.isfinite(specific_attachment) else covered
-    frequency = Binomial(int(members), claimant_rate)
-    mean = frequency.mean() * retained.moment(1)
+    lasered = [Retained(covered, a, specific_limit) for a in lasers]
+    frequency = Binomial(int(members) - len(lasers), claimant_rate)
+    mean, var = exact_moments(frequency, retained)
+    for r in lasered:
+        m1 = r.moment(1)
+        mean, var = mean + claimant_rate * m1, var + claimant_rate * r.moment(2) - (claimant_rate * m1) ** 2
     d = attachment_pct * mean
     n = int(n_buckets)
+    upper = mean + 12.0 * np.sqrt(var)
     while True:
-        dist = compound(frequency, retained, n=n)
+        dist = _with_lasered(compound(frequency, retained, n=n, upper=upper), lasered, claimant_rate)
         first, second, err = mixed_stop_loss(dist, [d], common_shock_cv, with_error=True)
+        beyond = _window_needed(dist, d, common_shock_cv, rtol * first[0])
+        if beyond > upper:
+            upper = beyond
+            continue
         if err[0] <= rtol * first[0] or n >= max_buckets or first[0] <= 1e-9 * mean:
             break
         n *= 2
@@ -153,6 +184,35 @@ def aggregate_premium(severity: Severity, members: int, attachment_pct: float = 
     prob = float(np.clip(np.sum(w * (1.0 - dist.cdf(d / theta))), 0.0, 1.0))
     return AggregatePremium(mean, attachment_pct, d, expected, sd, tvar, loadings.gross(expected, sd, tvar),
                             prob, common_shock_cv, float(err[0]) / max(expected, 1e-300), dist)
+
+
+def _with_lasered(dist: CompoundDistribution, lasered, q: float) -> CompoundDistribution:
+    """``dist`` (and its coarse lattice) convolved with one term B_j R_j per lasered member, on the
+    same bucket size and window top; mass above the top counts, as for ``compound``, as beyond it."""
+    if not lasered:
+        return dist
+    coarse = _with_lasered(dist.coarse, lasered, q) if dist.coarse is not None else None
+    p, mean, var, added = dist.p, dist.exact_mean, dist.exact_var, dist.added_variance
+    top = int(np.ceil(dist.x[-1] / dist.h)) + 2
+    for r in lasered:
+        f, v = discretise(r, dist.h, top)
+        member = q * f
+        member[0] += 1.0 - q
+        p = np.convolve(p, member[: np.flatnonzero(member)[-1] + 1])[: dist.p.size]
+        m1 = r.moment(1)
+        mean, var, added = mean + q * m1, var + q * r.moment(2) - (q * m1) ** 2, added + q * v
+    return CompoundDistribution(dist.method, dist.x, p, dist.h, mean, var, added, coarse)
+
+
+def _window_needed(dist: CompoundDistribution, d: float, cv: float, tolerance: float) -> float:
+    """The window top needed so that no shock node theta with d / theta above the window moves the
+    premium by more than ``tolerance`` (its term theta w pi_S(top) bounds what clipping adds);
+    0 when none does."""
+    theta, w = shock_nodes(cv)
+    top = float(dist.x[-1])
+    at_top = float(dist.stop_loss(top))
+    material = (d / theta > top) & (theta * w * at_top > tolerance / theta.size)
+    return float(1.1 * d / theta[material].min()) if material.any() else 0.0
 
 
 def _payout_tvar(dist: CompoundDistribution, d: float, cv: float, q: float) -> float:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from _kit.validate import number
 from stoploss.errors import StopLossError
 
 #: Illustrative monthly payment pattern for health claims (cumulative share paid by lag 0..24
@@ -60,3 +61,20 @@ def trend_factor(annual_trend: float, months: float) -> float:
     if annual_trend <= -1:
         raise StopLossError(f"trend_factor: annual trend must be > -100%, got {annual_trend!r}.")
     return float((1.0 + annual_trend) ** (months / 12.0))
+
+
+def check_settings(owner: str, *, members, claimant_rate, annual_trend, trend_months) -> None:
+    """Raise a named :class:`StopLossError` unless the group settings shared by both premiums are finite and
+    in range: members >= 1, claimant_rate in (0, 1], annual_trend above -1, trend_months finite.
+
+    Examples
+    --------
+    >>> check_settings("aggregate_premium", members=100, claimant_rate=-0.5, annual_trend=0.0, trend_months=0.0)
+    Traceback (most recent call last):
+    ...
+    stoploss.errors.StopLossError: aggregate_premium: claimant_rate must be above 0, not -0.5
+    """
+    number(members, f"{owner}: members", StopLossError, low=1)
+    number(claimant_rate, f"{owner}: claimant_rate", StopLossError, low=0, low_open=True, high=1)
+    number(annual_trend, f"{owner}: annual_trend", StopLossError, low=-1, low_open=True)
+    number(trend_months, f"{owner}: trend_months", StopLossError)

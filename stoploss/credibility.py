@@ -25,8 +25,9 @@ from stoploss.errors import StopLossError
 def credibility_weight(exposure, k: float):
     """Z = w / (w + k) for exposure w (member-years) and credibility constant k = s^2 / a."""
     w = np.asarray(exposure, dtype=float)
-    if k < 0 or np.any(w < 0):
-        raise StopLossError("credibility_weight: exposure and k must be >= 0.")
+    if not k >= 0 or not np.all(np.isfinite(w) & (w >= 0)):
+        raise StopLossError("credibility_weight: exposure must be finite and >= 0, and k >= 0 "
+                            "(inf for no credibility).")
     return w / (w + k) if k > 0 else np.ones_like(w)
 
 

@@ -57,10 +57,11 @@ def lognormal_from_mean_cv(mean: float, cv: float) -> Lognormal:
 #: Blank experience_pmpm / credibility_k cells are allowed (no credibility blend); other blanks
 #: have taken their default already.
 RULES = {
-    "members": (lambda v: v > 0, "positive"),
+    "members": (lambda v: (v > 0) & (v <= 1e8) & (v == np.floor(v)),
+                "a whole number of members, 1 to 100 million"),
     "claimant_rate": (lambda v: (v > 0) & (v <= 1), "positive and at most 1"),
-    "mean_cost": (lambda v: v > 0, "positive"),
-    "cv": (lambda v: v > 0, "positive"),
+    "mean_cost": (lambda v: (v > 0) & np.isfinite(v), "positive"),
+    "cv": (lambda v: (v > 0) & np.isfinite(v), "positive"),
     "specific_attachment": (lambda v: (v > 0) & np.isfinite(v), "positive"),
     "specific_limit": (lambda v: v > 0, "positive, or blank for no layer maximum"),
     "aggregate_pct": (lambda v: (v > 0) & np.isfinite(v), "a positive share, e.g. 1.25 for 125%"),
@@ -195,7 +196,8 @@ def price_group(row, lasers: dict | None = None, n_buckets: int = 2**13,
     agg = aggregate_premium(severity, int(row.members), float(row.aggregate_pct),
                             claimant_rate=float(row.claimant_rate),
                             specific_attachment=float(row.specific_attachment),
-                            specific_limit=float(row.specific_limit), common_shock_cv=float(row.common_shock_cv),
+                            specific_limit=float(row.specific_limit), lasers=list((lasers or {}).values()),
+                            common_shock_cv=float(row.common_shock_cv),
                             loadings=loads, n_buckets=n_buckets, max_buckets=max_buckets, **common)
     return spec, agg
 

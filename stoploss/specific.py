@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from stoploss.compound import compound
-from stoploss.contract import covered_fraction, trend_factor
+from stoploss.contract import check_settings, covered_fraction, trend_factor
 from stoploss.errors import StopLossError
 from stoploss.frequency import Binomial
 from stoploss.layers import ExcessOver
@@ -116,10 +116,12 @@ def specific_premium(severity: Severity, members: float, attachment: float, *, l
     67.3795
     """
     loadings = loadings or Loadings()
+    check_settings("specific_premium", members=members, claimant_rate=claimant_rate, annual_trend=annual_trend,
+                    trend_months=trend_months)
     if members <= 0:
         raise StopLossError(f"specific_premium: members must be positive, got {members!r}.")
-    if attachment < 0:
-        raise StopLossError(f"specific_premium: attachment must be >= 0, got {attachment!r}.")
+    if not attachment >= 0:
+        raise StopLossError(f"specific_premium: attachment must be a number >= 0, got {attachment!r}.")
     lasers = dict(lasers or {})
     for i, value in enumerate(lasers.values()):
         if not value >= attachment:

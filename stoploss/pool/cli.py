@@ -13,6 +13,7 @@ import _kit.random
 from _kit.cli import OK, Parser, subcommand
 from _kit.progress import compile_notice, say
 from _kit.publish import Publication, write_csv, write_table, write_text
+from _kit.validate import number
 from stoploss.errors import StopLossError
 from stoploss.pool import _kernels
 from stoploss.pool.simulate import (DEFAULT_ATTACHMENTS, DEFAULT_RISK_MODELS, DEFAULT_SIZES, PoolAssumptions,
@@ -109,7 +110,8 @@ def run_pool(args) -> int:
     line on stderr and exit status 1; the outputs are published together only when all are written.
     """
     mix_cv = args.mix_cv if args.mix_cv is not None else (0.05 if args.demo else 0.0)
-    years = args.years or (20_000 if args.demo else 100_000)
+    years = (20_000 if args.demo else 100_000) if args.years is None else int(
+        number(args.years, "--years", StopLossError, low=1))
     sizes = DEFAULT_SIZES if not args.sizes else _numbers(args.sizes, "sizes")
     attachments = DEFAULT_ATTACHMENTS if not args.attachments else _numbers(args.attachments, "attachments",
                                                                             allow_none=True)
