@@ -122,7 +122,10 @@ class Claims:
     as_of : Timestamp
     spend_accepted, spend_rejected : float
         Sum of the absolute amounts of accepted and of rejected lines (currency); a rejected line
-        whose amount is not a number counts only in the lines.
+        whose amount is not a number counts only in the lines. Lines after the as-of date are not
+        in ``spend_rejected``.
+    lines_later : int
+        Rejected lines dated after the as-of date: out of this valuation's scope, not faulty.
     """
 
     triangles: TriangleSet
@@ -134,6 +137,7 @@ class Claims:
     as_of: pd.Timestamp
     spend_accepted: float = 0.0
     spend_rejected: float = 0.0
+    lines_later: int = 0
 
     @property
     def lines_rejected(self) -> int:
@@ -141,9 +145,11 @@ class Claims:
 
     @property
     def share_rejected(self) -> tuple[float, float]:
-        """(share of lines, share of spend) rejected, each in [0, 1]."""
+        """(share of lines, share of spend) rejected as faulty, each in [0, 1]; lines after the
+        as-of date are left out of both."""
         spend = self.spend_accepted + self.spend_rejected
-        return (self.lines_rejected / max(self.lines_read, 1), self.spend_rejected / spend if spend > 0 else 0.0)
+        lines = self.lines_rejected - self.lines_later
+        return (lines / max(self.lines_read - self.lines_later, 1), self.spend_rejected / spend if spend > 0 else 0.0)
 
 
 def read_claims(
@@ -221,11 +227,13 @@ def read_claims(
         files, has_claim_id = _register_source(con, source, columns, dayfirst, amount_format)
         if as_of is None:
             as_of = _default_as_of(con, columns, today)
+        else:
+            _check_within_data(con, columns, pd.Timestamp(as_of))
         as_of = _month_end(as_of)
         known_cols = _register_known(con, known_segments, columns)
         _create_checked_view(con, columns, as_of, known_cols, has_claim_id, dayfirst, amount_format,
                              1 if known_cols else int(min_segment_lines))
-        rejects, counts, spend_rejected = _rejects(con, rejects_path)
+        rejects, counts, spend_rejected, lines_later = _rejects(con, rejects_path)
         cells = con.execute(
             """SELECT consortium, service, inc_m, paid_m - inc_m AS lag, sum(amount) AS amount, count(*) AS n,
                       sum(abs(amount)) AS gross
@@ -249,7 +257,7 @@ def read_claims(
                           "(recoveries only offset them). Are the signs reversed?", column=columns.amount,
                           file=_describe(source))
     return Claims(triangles, rejects, counts, unusable, int(lines_read), lines_accepted, as_of,
-                  float(cells["gross"].sum()), spend_rejected)
+                  float(cells["gross"].sum()), spend_rejected, lines_later)
 
 
 def _safe_message(exc: Exception) -> str:
@@ -414,6 +422,15 @@ def _default_as_of(con, columns: ClaimColumns, today) -> pd.Timestamp:
     return default_as_of(latest, today)
 
 
+def _check_within_data(con, columns: ClaimColumns, as_of: pd.Timestamp) -> None:
+    """Refuse an as-of date in a month after the latest paid date: its IBNR would be nil."""
+    latest = con.execute("SELECT max(paid) FROM raw").fetchall()[0][0]
+    if latest is not None and pd.Timestamp(latest).to_period("M") < as_of.to_period("M"):
+        raise ClaimsError(f"as-of date {as_of.date()} is after the latest paid date {latest} in the claim lines: "
+                          "nothing was paid in its month. Give an as-of date within the data, or omit it.",
+                          column=columns.paid_date)
+
+
 def default_as_of(latest_paid, today) -> pd.Timestamp:
     """The last complete month end given the latest paid date (not after ``today``).
 
@@ -532,6 +549,9 @@ def _create_checked_view(con, columns: ClaimColumns, as_of, known_cols, has_clai
     )
 
 
+_LATER = "reason LIKE '% is after the as-of date %'"
+
+
 def _rejects(con, rejects_path):
     """Counts of rejected lines by segment and reason, the first rejects, the rejects file, and the
     sum of the absolute amounts rejected."""
@@ -553,8 +573,10 @@ def _rejects(con, rejects_path):
     ).df()
     rejects["line"] = rejects["line"].astype(np.int64)
     counts["lines"] = counts["lines"].astype(np.int64)
-    spend = con.execute("SELECT coalesce(sum(abs(amount)) FILTER (WHERE isfinite(amount)), 0) FROM rejected")
-    return rejects, counts, float(spend.fetchall()[0][0])
+    spend, later = con.execute(
+        f"""SELECT coalesce(sum(abs(amount)) FILTER (WHERE isfinite(amount) AND NOT ({_LATER})), 0),
+                   count(*) FILTER (WHERE {_LATER}) FROM rejected""").fetchall()[0]
+    return rejects, counts, float(spend), int(later)
 
 
 def _write_rejects(con, query: str, path: Path) -> None:
