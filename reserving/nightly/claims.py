@@ -45,7 +45,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from _kit.parse import MAX_AMOUNT, AmountFormat, date_expected, sql_amount, sql_date
+from _kit.parse import MAX_AMOUNT, AmountFormat, date_expected, parse_dates, sql_amount, sql_date
 from _kit.publish import excel_safe, write_atomic
 from reserving.errors import ReservingError
 from reserving.triangle import TriangleSet
@@ -121,9 +121,9 @@ class Claims:
     lines_read, lines_accepted : int
     as_of : Timestamp
     spend_accepted, spend_rejected : float
-        Sum of the absolute amounts of accepted and of rejected lines (currency); a rejected line
-        whose amount is not a number counts only in the lines. Lines after the as-of date are not
-        in ``spend_rejected``.
+        Sum of the absolute amounts of accepted and of rejected lines (currency). A rejected amount
+        that is not a number counts by its digits (``"1,234.56"`` as 1234.56), one beyond 1e15 or
+        not finite not at all; lines after the as-of date are not in ``spend_rejected``.
     lines_later : int
         Rejected lines dated after the as-of date: out of this valuation's scope, not faulty.
     """
@@ -228,7 +228,8 @@ def read_claims(
         if as_of is None:
             as_of = _default_as_of(con, columns, today)
         else:
-            _check_within_data(con, columns, pd.Timestamp(as_of))
+            as_of = as_of_date(as_of, dayfirst)
+            _check_within_data(con, columns, as_of)
         as_of = _month_end(as_of)
         known_cols = _register_known(con, known_segments, columns)
         _create_checked_view(con, columns, as_of, known_cols, has_claim_id, dayfirst, amount_format,
@@ -308,12 +309,14 @@ def _csv_options(path: Path, names: list[str]) -> str:
             f"escape='\"'")
 
 
-def _malformed(con, i: int, path: Path, names: list[str]) -> bool:
+def _malformed(con, i: int, path: Path, names: list[str], used: list[str]) -> bool:
     """Scan CSV file ``i`` once for lines DuckDB cannot read into table ``malformed``; True if any.
 
-    The reasons are DuckDB's error types in words: its own messages quote the line.
+    Only the ``used`` columns are decoded, as in the read itself: a stray byte in a column that
+    is never read (the patient id) does not reject the line. The reasons are DuckDB's error types
+    in words: its own messages quote the line.
     """
-    every = ", ".join('count("' + n.replace('"', '""') + '")' for n in names)  # count(*) would not parse the lines
+    every = ", ".join('count("' + n.replace('"', '""') + '")' for n in used if n in names)  # not count(*)
     con.execute(f"SELECT {every} FROM read_csv({_csv_options(path, names)}, store_rejects=true, "
                 f"rejects_table='_rej{i}', rejects_scan='_scan{i}')").fetchall()
     if not con.execute(f"SELECT count(*) FROM duckdb_tables() WHERE table_name = '_rej{i}'").fetchall()[0][0]:
@@ -327,7 +330,7 @@ def _malformed(con, i: int, path: Path, names: list[str]) -> bool:
     return con.execute(f"SELECT count(*) FROM malformed WHERE file_index = {i}").fetchall()[0][0] > 0
 
 
-def _reader(con, i: int, path: Path) -> str:
+def _reader(con, i: int, path: Path, used: list[str]) -> str:
     """SQL for one file's lines with a 1-based line number (CSV: header is line 1).
 
     CSV lines that are not well formed are skipped here and recorded in ``malformed``; the line
@@ -340,14 +343,14 @@ def _reader(con, i: int, path: Path) -> str:
     if not names:
         raise ClaimsError("the file is empty (no header line)", file=path, line=1)
     rows = f"SELECT * FROM read_csv({_csv_options(path, names)}, ignore_errors=true) WITH ORDINALITY"
-    if not _malformed(con, i, path, names):
+    if not _malformed(con, i, path, names, used):
         return f"SELECT * EXCLUDE (ordinality), ordinality + 1 AS _line FROM ({rows})"
     # The k-th readable row is line k + 1 + (bad lines before it); bad line b_j (j-th, 1-based) has
     # b_j - j - 1 readable rows before it, so it is before row k when that is below k.
     con.execute(
-        f"""CREATE TEMP TABLE _skip{i} AS SELECT line - row_number() OVER (ORDER BY line) - 1 AS before,
-                   row_number() OVER (ORDER BY line) AS n
-            FROM malformed WHERE file_index = {i}"""
+        f"""CREATE TEMP TABLE _skip{i} AS SELECT before, max(n) AS n FROM (
+                SELECT line - row_number() OVER (ORDER BY line) - 1 AS before, row_number() OVER (ORDER BY line) AS n
+                FROM malformed WHERE file_index = {i}) GROUP BY before"""
     )
     return (f"SELECT r.* EXCLUDE (ordinality), r.ordinality + 1 + coalesce(s.n, 0) AS _line "
             f"FROM ({rows}) r ASOF LEFT JOIN _skip{i} s ON r.ordinality > s.before")
@@ -374,8 +377,11 @@ def _register_source(con, source, columns: ClaimColumns, dayfirst: bool, fmt: Am
         selects = ["SELECT * FROM _frame"]
         names = ["DataFrame"]
     else:
+        if not isinstance(source, (str, Path, list, tuple)):
+            raise ClaimsError(f"claim lines must be a path, a list of paths or a DataFrame, not {type(source).__name__}")
         paths = _files(source)
-        selects = [_reader(con, i, p) for i, p in enumerate(paths)]
+        used = [c for c in [*wanted, columns.claim_id] if c is not None]
+        selects = [_reader(con, i, p, used) for i, p in enumerate(paths)]
         names = [str(p) for p in paths]
     types = [dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {s})").fetchall()) for s in selects]
     for name, cols in zip(names, types):
@@ -398,15 +404,18 @@ def _register_source(con, source, columns: ClaimColumns, dayfirst: bool, fmt: Am
     parts = []
     for i, (sel, kinds) in enumerate(zip(selects, types)):
         claim = f", {q(columns.claim_id)} AS claim_id" if has_claim_id else ""
-        amount = (f"CAST({q(columns.amount)} AS DOUBLE)" if _numeric(kinds[columns.amount])
-                  else sql_amount(q(columns.amount), fmt))
+        numeric = _numeric(kinds[columns.amount])
+        amount = f"CAST({q(columns.amount)} AS DOUBLE)" if numeric else sql_amount(q(columns.amount), fmt)
+        # Its digits, for the share of spend rejected only: "1,234.56" counts as about 1234.56.
+        digits = "NULL" if numeric else (
+            f"try_cast(regexp_replace(CAST({q(columns.amount)} AS VARCHAR), '[^0-9.]', '', 'g') AS DOUBLE)")
         parts.append(
             f"SELECT {i}::BIGINT AS file_index, _line::BIGINT AS line, "
             f"{i}::BIGINT * {_POS_SHIFT} + _line AS pos, "
             f"nullif(trim(CAST({q(columns.consortium)} AS VARCHAR)), '') AS consortium, "
             f"nullif(trim(CAST({q(columns.service)} AS VARCHAR)), '') AS service, "
             f"{sql_date(q(columns.incurred_date), dayfirst)} AS inc, {sql_date(q(columns.paid_date), dayfirst)} AS paid, "
-            f"{amount} AS amount, {empty(columns.incurred_date)} AS inc_empty, "
+            f"{amount} AS amount, {digits} AS amount_digits, {empty(columns.incurred_date)} AS inc_empty, "
             f"{empty(columns.paid_date)} AS paid_empty, {empty(columns.amount)} AS amount_empty{claim} FROM ({sel})"
         )
     con.execute("CREATE TEMP VIEW raw AS " + " UNION ALL ".join(parts))
@@ -451,6 +460,22 @@ def default_as_of(latest_paid, today) -> pd.Timestamp:
     if latest == month_end or today > month_end:
         return month_end
     return latest - pd.offsets.MonthEnd(1)
+
+
+def as_of_date(as_of, dayfirst: bool = False) -> pd.Timestamp:
+    """``as_of`` as a date, read by the same rules as the claim dates (:mod:`_kit.parse`).
+
+    Examples
+    --------
+    >>> as_of_date("01/08/2024")
+    Traceback (most recent call last):
+    ...
+    reserving.nightly.claims.ClaimsError: as-of date: not a date in YYYY-MM-DD (for DD/MM/YYYY give --dayfirst)
+    """
+    parsed = parse_dates(pd.Series([as_of], dtype=object), dayfirst).iloc[0]
+    if pd.isna(parsed):
+        raise ClaimsError(f"as-of date: not a date in {date_expected(dayfirst)}")
+    return pd.Timestamp(parsed)
 
 
 def _month_end(as_of) -> pd.Timestamp:
@@ -511,7 +536,8 @@ def _create_checked_view(con, columns: ClaimColumns, as_of, known_cols, has_clai
         f"""
         CREATE TEMP VIEW checked AS
         WITH base AS (
-            SELECT p.file_index, p.line, p.pos, p.consortium, p.service, p.amount{claim}, {known} AS known,
+            SELECT p.file_index, p.line, p.pos, p.consortium, p.service, p.amount, p.amount_digits{claim},
+               {known} AS known,
                year(p.inc) * 12 + month(p.inc) - 1 AS inc_m,
                year(p.paid) * 12 + month(p.paid) - 1 AS paid_m,
                CASE
@@ -531,14 +557,15 @@ def _create_checked_view(con, columns: ClaimColumns, as_of, known_cols, has_clai
         ), windowed AS (
             SELECT b.*{first} FROM base b
         ), reasoned AS (
-            SELECT w.file_index, w.line, w.consortium, w.service, w.amount, w.inc_m, w.paid_m, w.known,
+            SELECT w.file_index, w.line, w.consortium, w.service, w.amount, w.amount_digits, w.inc_m, w.paid_m,
+                   w.known,
                    {reason} AS reason
             FROM windowed w {join_dup}
         ), counted AS (
             SELECT *, count(*) FILTER (WHERE reason IS NULL) OVER (PARTITION BY consortium, service) AS n_ok
             FROM reasoned
         )
-        SELECT file_index, line, amount, inc_m, paid_m,
+        SELECT file_index, line, amount, amount_digits, inc_m, paid_m,
                CASE WHEN known OR n_ok >= {min_lines} THEN consortium END AS consortium,
                CASE WHEN known OR n_ok >= {min_lines} THEN service END AS service,
                CASE WHEN reason IS NULL AND n_ok < {min_lines} THEN 'its segment has ' || n_ok ||
@@ -557,7 +584,8 @@ def _rejects(con, rejects_path):
     sum of the absolute amounts rejected."""
     con.execute(
         """CREATE TEMP TABLE rejected AS
-           SELECT f.file, c.line, c.consortium, c.service, c.reason, c.file_index, c.amount
+           SELECT f.file, c.line, c.consortium, c.service, c.reason, c.file_index,
+                  coalesce(c.amount, c.amount_digits) AS amount
            FROM checked c JOIN files f USING (file_index) WHERE c.reason IS NOT NULL
            UNION ALL
            SELECT f.file, m.line, NULL, NULL, m.reason, m.file_index, NULL
@@ -574,7 +602,7 @@ def _rejects(con, rejects_path):
     rejects["line"] = rejects["line"].astype(np.int64)
     counts["lines"] = counts["lines"].astype(np.int64)
     spend, later = con.execute(
-        f"""SELECT coalesce(sum(abs(amount)) FILTER (WHERE isfinite(amount) AND NOT ({_LATER})), 0),
+        f"""SELECT coalesce(sum(abs(amount)) FILTER (WHERE abs(amount) <= {MAX_AMOUNT} AND NOT ({_LATER})), 0),
                    count(*) FILTER (WHERE {_LATER}) FROM rejected""").fetchall()[0]
     return rejects, counts, float(spend), int(later)
 
