@@ -378,7 +378,8 @@ def _register_source(con, source, columns: ClaimColumns, dayfirst: bool, fmt: Am
         names = ["DataFrame"]
     else:
         if not isinstance(source, (str, Path, list, tuple)):
-            raise ClaimsError(f"claim lines must be a path, a list of paths or a DataFrame, not {type(source).__name__}")
+            raise ClaimsError("claim lines must be a path, a list of paths or a DataFrame, "
+                              f"not {type(source).__name__}")
         paths = _files(source)
         used = [c for c in [*wanted, columns.claim_id] if c is not None]
         selects = [_reader(con, i, p, used) for i, p in enumerate(paths)]
@@ -414,7 +415,8 @@ def _register_source(con, source, columns: ClaimColumns, dayfirst: bool, fmt: Am
             f"{i}::BIGINT * {_POS_SHIFT} + _line AS pos, "
             f"nullif(trim(CAST({q(columns.consortium)} AS VARCHAR)), '') AS consortium, "
             f"nullif(trim(CAST({q(columns.service)} AS VARCHAR)), '') AS service, "
-            f"{sql_date(q(columns.incurred_date), dayfirst)} AS inc, {sql_date(q(columns.paid_date), dayfirst)} AS paid, "
+            f"{sql_date(q(columns.incurred_date), dayfirst)} AS inc, "
+            f"{sql_date(q(columns.paid_date), dayfirst)} AS paid, "
             f"{amount} AS amount, {digits} AS amount_digits, {empty(columns.incurred_date)} AS inc_empty, "
             f"{empty(columns.paid_date)} AS paid_empty, {empty(columns.amount)} AS amount_empty{claim} FROM ({sel})"
         )

@@ -184,7 +184,9 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
         parameters = {"as_of": str(as_of.date()), "n_sims": n_sims, "seed": seed, "method": method,
                       "threshold": threshold, "average": average, "n_periods": n_periods,
                       "fy_start_month": fy_start_month, "budget": budget_df is not None,
-                      "members": members_df is not None, "known_segments": known_df is not None}
+                      "members": members_df is not None, "known_segments": known_df is not None,
+                      "dayfirst": dayfirst, "amount_format": (amount_format or AmountFormat()).describe(),
+                      "max_rejected": max_rejected, "min_segment_lines": min_segment_lines}
         result = NightlyResult(
             as_of=as_of, run_id=new_run_id(as_of), parameters=parameters, claims=data, triangles=tri,
             estimates=estimates, segment_totals=tables.segment_totals(tri, paid, ibnr, spread),
