@@ -9,6 +9,8 @@ module             what it holds
 ``validate``       checks of input tables and settings that raise ``EngineError`` naming file, line,
                    column or segment (never the value of an identifier column)
 ``tables``         reading CSV / Parquet tables with named errors
+``parse``          strict parsing of dates and amounts (separators only when stated), as pandas and as
+                   DuckDB SQL, so every reader agrees
 ``publish``        atomic writes (stage, then rename) and publishing a run's files as one set
 ``cli``            the command-line convention: exit 0 ok, 1 bad input or failure, 2 partial success
 ``progress``       the progress display, which says when Numba is compiling on a first run

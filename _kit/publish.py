@@ -9,6 +9,11 @@ the user writes.
 
 CSV files written here are safe to open in a spreadsheet: :func:`write_csv` neutralises text cells
 that a spreadsheet would read as a formula (see :func:`excel_safe`).
+
+A run killed while publishing leaves its staging folder behind; :meth:`Publication.leftovers`
+finds such folders and :meth:`Publication.resume` finishes one, so the caller can roll a run
+forward once it knows the run was committed (or discard it). :func:`checkpoint` marks the points
+where the tests kill a run (``ENGINE_KILL_AT``).
 """
 
 from __future__ import annotations
@@ -16,12 +21,23 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import uuid
 from pathlib import Path
 
 import pandas as pd
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: Environment variable naming the :func:`checkpoint` at which the process kills itself.
+KILL_AT = "ENGINE_KILL_AT"
+_STAGING = ".staging-"
+
+
+def checkpoint(name: str) -> None:
+    """A named point of a run where a kill is tested: the process sends itself SIGKILL here when
+    the environment variable :data:`KILL_AT` equals ``name``; otherwise nothing happens."""
+    if os.environ.get(KILL_AT) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _mode() -> int:
@@ -126,15 +142,48 @@ class Publication:
     (['a.csv'], ['a.csv'])
     """
 
-    def __init__(self, out_dir):
+    def __init__(self, out_dir, staging=None):
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.staging = self.out_dir / f".staging-{uuid.uuid4().hex[:12]}"
-        self.staging.mkdir()
         self._names: list[str] = []
+        if staging is None:
+            self.staging = self.out_dir / f"{_STAGING}{uuid.uuid4().hex[:12]}"
+            self.staging.mkdir()
+        else:
+            self.staging = Path(staging)
+            staged = [p for p in self.staging.iterdir() if not p.name.startswith(".")]
+            self._names = [p.name for p in sorted(staged, key=lambda p: p.stat().st_mtime_ns)]
+
+    @staticmethod
+    def leftovers(out_dir) -> list[Path]:
+        """Staging folders left in ``out_dir`` by runs killed before they published or discarded."""
+        out_dir = Path(out_dir)
+        if not out_dir.is_dir():
+            return []
+        return sorted((p for p in out_dir.iterdir() if p.is_dir() and p.name.startswith(_STAGING)),
+                      key=lambda p: p.stat().st_mtime_ns)
+
+    @property
+    def label(self) -> str | None:
+        """What the caller named this publication (e.g. its run id; kept in the staging folder so
+        a left-over folder can be matched to its run), or None."""
+        mark = self.staging / ".label"
+        return mark.read_text(encoding="utf-8") if mark.exists() else None
+
+    @label.setter
+    def label(self, text: str) -> None:
+        write_text(text, self.staging / ".label")
+
+    @classmethod
+    def resume(cls, staging) -> "Publication":
+        """The publication of a left-over staging folder; its files publish in the order they were
+        staged (by modification time)."""
+        staging = Path(staging)
+        return cls(staging.parent, staging=staging)
 
     def path(self, name: str) -> Path:
         """Where to write output ``name`` (a file name inside the output folder) while staged."""
+        checkpoint(f"stage:{name}")
         if name not in self._names:
             self._names.append(name)
         return self.staging / name
@@ -150,6 +199,7 @@ class Publication:
         for name in self._names:
             staged = self.staging / name
             if staged.exists():
+                checkpoint(f"publish:{name}")
                 os.chmod(staged, mode)
                 os.replace(staged, self.out_dir / name)
                 done.append(self.out_dir / name)

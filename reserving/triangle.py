@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from _kit.parse import MAX_AMOUNT, AmountFormat, date_expected, parse_amounts, parse_dates
 from reserving.errors import TriangleError
 
 MONTHS_PER_PERIOD = {"M": 1, "Q": 3, "Y": 12}
@@ -170,6 +171,8 @@ class TriangleSet:
         valuation=None,
         cumulative: bool = False,
         source: str = "frame",
+        dayfirst: bool = False,
+        amount_format: AmountFormat | None = None,
     ) -> TriangleSet:
         """Build from a long table of amounts with origin and development (payment) dates.
 
@@ -194,6 +197,20 @@ class TriangleSet:
             True: amounts are cumulative snapshots at each development date.
         source : str
             Name used in error messages (e.g. the file name).
+        dayfirst : bool
+            Accept ``DD/MM/YYYY`` text dates as well as ``YYYY-MM-DD``; ``MM/DD/YYYY`` is never
+            accepted. The rules are :mod:`_kit.parse`'s, the same as the nightly job's claim reader
+            (which also accepts ``YYYY-MM`` and ``YYYY`` here, for origins labelled by period).
+        amount_format : AmountFormat, optional
+            Decimal and thousands separators of text amounts; default ``.`` and none, so
+            ``"1,234.56"`` is an error unless ``AmountFormat(thousands=",")`` is given.
+
+        Raises
+        ------
+        TriangleError
+            A missing column, an empty segment key, a value that is not a date or a number (or is
+            beyond 1e15 in size), a payment before its origin or after the valuation; the message
+            names the row and column and never quotes the value.
 
         Notes
         -----
@@ -218,15 +235,23 @@ class TriangleSet:
             raise TriangleError(f"{source}: missing column(s) {missing}; columns are {list(frame.columns)}")
         if len(frame) == 0:
             raise TriangleError(f"{source}: no rows")
-        o_date = _parse_dates(frame[origin], origin, source)
-        d_date = _parse_dates(frame[development], development, source)
-        amt = pd.to_numeric(frame[amount], errors="coerce")
-        bad = amt.isna() | ~np.isfinite(amt.to_numpy(dtype=float, na_value=np.nan))
-        if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise TriangleError(
-                f"{source}, row {row + 1}: amount {frame[amount].iloc[row]!r} in column {amount!r} is not a number"
-            )
+        o_date = _parse_dates(frame[origin], origin, source, dayfirst)
+        d_date = _parse_dates(frame[development], development, source, dayfirst)
+        fmt = amount_format or AmountFormat()
+        amt = parse_amounts(frame[amount], fmt)
+        values = amt.to_numpy(dtype=float, na_value=np.nan)
+        for bad, what in [(np.isnan(values), f"is not a number with {fmt.describe()}"),
+                          (~np.isnan(values) & ~(np.abs(values) <= MAX_AMOUNT), f"is beyond {MAX_AMOUNT:.0e} in size")]:
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0])
+                raise TriangleError(f"{source}, row {row + 1}: amount in column {amount!r} {what}")
+        for col in segments:
+            key = frame[col]
+            empty = (key.isna() | (key.astype("string").str.strip() == "")).to_numpy(dtype=bool)
+            if empty.any():
+                row = int(np.flatnonzero(empty)[0])
+                raise TriangleError(f"{source}, row {row + 1}: segment column {col!r} is empty; "
+                                    "give every row its segment or drop the row")
         o_per = o_date.dt.to_period(freq)
         d_per = d_date.dt.to_period(freq)
         lag = (d_per.array.asi8 - o_per.array.asi8).astype(np.int64)
@@ -513,10 +538,10 @@ def _carry_forward(values: np.ndarray) -> np.ndarray:
     return np.where(idx >= 0, out, np.nan)
 
 
-def _parse_dates(column: pd.Series, name: str, source: str) -> pd.Series:
-    parsed = pd.to_datetime(column, errors="coerce")
+def _parse_dates(column: pd.Series, name: str, source: str, dayfirst: bool) -> pd.Series:
+    parsed = parse_dates(column, dayfirst, periods=True)
     bad = parsed.isna()
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise TriangleError(f"{source}, row {row + 1}: {name} {column.iloc[row]!r} is not a date")
+        raise TriangleError(f"{source}, row {row + 1}: {name} is not a date in {date_expected(dayfirst)}")
     return parsed

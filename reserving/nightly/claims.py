@@ -10,14 +10,24 @@ cannot reach a rejects file, a log or a report.
 
 A line is rejected, with its file, line number and one reason, when (checked in this order):
 
+0. it is not a well-formed CSV line (more or fewer fields than the header, a stray quote, a byte
+   that is not UTF-8);
 1. a segment value (consortium, service) is empty;
 2. its segment is not in ``known_segments`` (when given);
-3. the incurred date or the paid date is empty or not a date;
-4. the amount is empty, not a number, or infinite;
+3. the incurred date or the paid date is empty or not a date in an accepted form (``YYYY-MM-DD``;
+   ``DD/MM/YYYY`` with ``dayfirst``; see :mod:`_kit.parse`, shared with ``TriangleSet.from_frame``);
+4. the amount is empty, not a number in the stated :class:`~_kit.parse.AmountFormat` (by default
+   ``1,234.56`` is not a number), infinite, or beyond 1e15 in size;
 5. the paid date is before the incurred date;
 6. the incurred date or the paid date is after the as-of date;
 7. its claim id was already seen on an earlier line that passed checks 1-6 (the first such line
-   is kept, so a corrected resend of a rejected line is accepted).
+   is kept, so a corrected resend of a rejected line is accepted);
+8. without ``known_segments``: its segment has fewer than ``min_segment_lines`` lines that pass
+   checks 1-7 (two stray lines do not make a segment).
+
+A reason names the column and never quotes the raw field: in a file whose columns are shifted, the
+field under ``amount`` may be a patient id. For the same reason a rejected line's segment values
+are written only for a segment that is known or has accepted lines; otherwise they are left empty.
 
 Line numbers are 1-based lines of a CSV file (the header is line 1, so the first data row is
 line 2), or 1-based row numbers of a Parquet file or a DataFrame.
@@ -25,7 +35,9 @@ line 2), or 1-based row numbers of a Parquet file or a DataFrame.
 
 from __future__ import annotations
 
+import csv
 import glob
+import gzip
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +45,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from _kit.parse import MAX_AMOUNT, AmountFormat, date_expected, parse_dates, sql_amount, sql_date
 from _kit.publish import excel_safe, write_atomic
 from reserving.errors import ReservingError
 from reserving.triangle import TriangleSet
@@ -41,6 +54,15 @@ from reserving.triangle import TriangleSet
 MAX_REJECTS_IN_MEMORY = 10_000
 _POS_SHIFT = 2**40
 _REJECT_BATCH = 100_000
+#: Why DuckDB could not read a CSV line, in words (its own message quotes the line).
+_MALFORMED = {
+    "TOO MANY COLUMNS": "malformed line: more fields than the header",
+    "MISSING COLUMNS": "malformed line: fewer fields than the header",
+    "UNQUOTED VALUE": "malformed line: a quote inside an unquoted field",
+    "INVALID ENCODING": "malformed line: a byte that is not UTF-8 text",
+    "INVALID UNICODE": "malformed line: a byte that is not UTF-8 text",
+    "LINE SIZE OVER MAXIMUM": "malformed line: longer than the maximum line size",
+}
 
 
 class ClaimsError(ReservingError):
@@ -98,6 +120,12 @@ class Claims:
         no usable line. They are not in ``triangles``.
     lines_read, lines_accepted : int
     as_of : Timestamp
+    spend_accepted, spend_rejected : float
+        Sum of the absolute amounts of accepted and of rejected lines (currency). A rejected amount
+        that is not a number counts by its digits (``"1,234.56"`` as 1234.56), one beyond 1e15 or
+        not finite not at all; lines after the as-of date are not in ``spend_rejected``.
+    lines_later : int
+        Rejected lines dated after the as-of date: out of this valuation's scope, not faulty.
     """
 
     triangles: TriangleSet
@@ -107,10 +135,21 @@ class Claims:
     lines_read: int
     lines_accepted: int
     as_of: pd.Timestamp
+    spend_accepted: float = 0.0
+    spend_rejected: float = 0.0
+    lines_later: int = 0
 
     @property
     def lines_rejected(self) -> int:
         return self.lines_read - self.lines_accepted
+
+    @property
+    def share_rejected(self) -> tuple[float, float]:
+        """(share of lines, share of spend) rejected as faulty, each in [0, 1]; lines after the
+        as-of date are left out of both."""
+        spend = self.spend_accepted + self.spend_rejected
+        lines = self.lines_rejected - self.lines_later
+        return (lines / max(self.lines_read - self.lines_later, 1), self.spend_rejected / spend if spend > 0 else 0.0)
 
 
 def read_claims(
@@ -122,6 +161,9 @@ def read_claims(
     memory_limit: str = "2GB",
     threads: int | None = None,
     today=None,
+    dayfirst: bool = False,
+    amount_format: AmountFormat | None = None,
+    min_segment_lines: int = 1,
 ) -> Claims:
     """Read claim lines, validate them and bucket them into monthly paid triangles.
 
@@ -148,6 +190,13 @@ def read_claims(
         DuckDB threads; default DuckDB's own.
     today : date-like, optional
         The date the default as-of date is chosen against; default the current date.
+    dayfirst : bool
+        Accept ``DD/MM/YYYY`` dates as well as ``YYYY-MM-DD``; ``MM/DD/YYYY`` is never accepted.
+    amount_format : AmountFormat, optional
+        Decimal and thousands separators of text amounts; default ``.`` and none (strict).
+    min_segment_lines : int
+        Without ``known_segments``, a segment needs this many usable lines; the lines of a smaller
+        one are rejected (and its name is not written). Default 1 (no minimum).
 
     Returns
     -------
@@ -167,20 +216,28 @@ def read_claims(
     """
     columns = columns or ClaimColumns()
     columns.check()
+    amount_format = amount_format or AmountFormat()
+    if int(min_segment_lines) < 1:
+        raise ClaimsError(f"min_segment_lines must be at least 1, not {min_segment_lines}")
     con = duckdb.connect(config={"memory_limit": memory_limit})
     con.execute("SET enable_progress_bar = false")
     if threads is not None:
         con.execute(f"SET threads = {int(threads)}")
     try:
-        files, has_claim_id = _register_source(con, source, columns)
+        files, has_claim_id = _register_source(con, source, columns, dayfirst, amount_format)
         if as_of is None:
             as_of = _default_as_of(con, columns, today)
+        else:
+            as_of = as_of_date(as_of, dayfirst)
+            _check_within_data(con, columns, as_of)
         as_of = _month_end(as_of)
         known_cols = _register_known(con, known_segments, columns)
-        _create_checked_view(con, files, columns, as_of, known_cols, has_claim_id)
-        rejects, counts = _rejects(con, rejects_path)
+        _create_checked_view(con, columns, as_of, known_cols, has_claim_id, dayfirst, amount_format,
+                             1 if known_cols else int(min_segment_lines))
+        rejects, counts, spend_rejected, lines_later = _rejects(con, rejects_path)
         cells = con.execute(
-            """SELECT consortium, service, inc_m, paid_m - inc_m AS lag, sum(amount) AS amount, count(*) AS n
+            """SELECT consortium, service, inc_m, paid_m - inc_m AS lag, sum(amount) AS amount, count(*) AS n,
+                      sum(abs(amount)) AS gross
                FROM checked WHERE reason IS NULL GROUP BY ALL"""
         ).df()
     except duckdb.Error as exc:
@@ -196,7 +253,12 @@ def read_claims(
             f"no usable claim lines ({lines_read} read, all rejected); "
             f"reasons: {counts.groupby('reason')['lines'].sum().to_dict()}", file=_describe(source)
         )
-    return Claims(triangles, rejects, counts, unusable, int(lines_read), lines_accepted, as_of)
+    if cells["amount"].sum() <= 0:
+        raise ClaimsError(f"the accepted amounts sum to {cells['amount'].sum():,.2f}: paid claims are positive "
+                          "(recoveries only offset them). Are the signs reversed?", column=columns.amount,
+                          file=_describe(source))
+    return Claims(triangles, rejects, counts, unusable, int(lines_read), lines_accepted, as_of,
+                  float(cells["gross"].sum()), spend_rejected, lines_later)
 
 
 def _safe_message(exc: Exception) -> str:
@@ -224,21 +286,86 @@ def _files(source) -> list[Path]:
     return found
 
 
-def _reader(path: Path) -> str:
-    """SQL for one file's lines with a 1-based line number (CSV: header is line 1)."""
-    quoted = "'" + str(path).replace("'", "''") + "'"
+def _quoted(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _header(path: Path) -> list[str]:
+    """The column names on the first line of a CSV file (gzip-compressed if it ends in ``.gz``)."""
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            return next(csv.reader([f.readline().decode("utf-8").lstrip("\ufeff")]), [])
+    except UnicodeDecodeError:
+        raise ClaimsError("the header line is not UTF-8 text; save the file as UTF-8 CSV", file=path, line=1) from None
+    except (OSError, EOFError, csv.Error) as exc:
+        raise ClaimsError(f"cannot read the header line ({type(exc).__name__})", file=path, line=1) from None
+
+
+def _csv_options(path: Path, names: list[str]) -> str:
+    """``read_csv`` options: the header's columns as text, no guessing of the dialect."""
+    cols = "{" + ", ".join("'" + n.replace("'", "''") + "': 'VARCHAR'" for n in names) + "}"
+    return (f"{_quoted(path)}, auto_detect=false, columns={cols}, header=true, delim=',', quote='\"', "
+            f"escape='\"'")
+
+
+def _malformed(con, i: int, path: Path, names: list[str], used: list[str]) -> bool:
+    """Scan CSV file ``i`` once for lines DuckDB cannot read into table ``malformed``; True if any.
+
+    Only the ``used`` columns are decoded, as in the read itself: a stray byte in a column that
+    is never read (the patient id) does not reject the line. The reasons are DuckDB's error types
+    in words: its own messages quote the line.
+    """
+    every = ", ".join('count("' + n.replace('"', '""') + '")' for n in used if n in names)  # not count(*)
+    con.execute(f"SELECT {every} FROM read_csv({_csv_options(path, names)}, store_rejects=true, "
+                f"rejects_table='_rej{i}', rejects_scan='_scan{i}')").fetchall()
+    if not con.execute(f"SELECT count(*) FROM duckdb_tables() WHERE table_name = '_rej{i}'").fetchall()[0][0]:
+        return False
+    kinds = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in _MALFORMED.items())
+    con.execute(
+        f"""INSERT INTO malformed SELECT {i}::BIGINT, line::BIGINT,
+               CASE CAST(error_type AS VARCHAR) {kinds} ELSE 'malformed line: not valid CSV' END
+            FROM (SELECT line, first(error_type ORDER BY column_idx) AS error_type FROM _rej{i} GROUP BY line)"""
+    )
+    return con.execute(f"SELECT count(*) FROM malformed WHERE file_index = {i}").fetchall()[0][0] > 0
+
+
+def _reader(con, i: int, path: Path, used: list[str]) -> str:
+    """SQL for one file's lines with a 1-based line number (CSV: header is line 1).
+
+    CSV lines that are not well formed are skipped here and recorded in ``malformed``; the line
+    numbers of the others count them (a quoted value spanning lines is not counted).
+    """
     suffixes = "".join(path.suffixes).lower()
     if ".parquet" in suffixes or suffixes.endswith(".pq"):
-        return f"SELECT *, file_row_number + 1 AS _line FROM read_parquet({quoted}, file_row_number=true)"
-    return (
-        f"SELECT * EXCLUDE (ordinality), ordinality + 1 AS _line "
-        f"FROM read_csv({quoted}, all_varchar=true, header=true, delim=',', quote='\"', escape='\"') WITH ORDINALITY"
+        return f"SELECT *, file_row_number + 1 AS _line FROM read_parquet({_quoted(path)}, file_row_number=true)"
+    names = _header(path)
+    if not names:
+        raise ClaimsError("the file is empty (no header line)", file=path, line=1)
+    rows = f"SELECT * FROM read_csv({_csv_options(path, names)}, ignore_errors=true) WITH ORDINALITY"
+    if not _malformed(con, i, path, names, used):
+        return f"SELECT * EXCLUDE (ordinality), ordinality + 1 AS _line FROM ({rows})"
+    # The k-th readable row is line k + 1 + (bad lines before it); bad line b_j (j-th, 1-based) has
+    # b_j - j - 1 readable rows before it, so it is before row k when that is below k.
+    con.execute(
+        f"""CREATE TEMP TABLE _skip{i} AS SELECT before, max(n) AS n FROM (
+                SELECT line - row_number() OVER (ORDER BY line) - 1 AS before, row_number() OVER (ORDER BY line) AS n
+                FROM malformed WHERE file_index = {i}) GROUP BY before"""
     )
+    return (f"SELECT r.* EXCLUDE (ordinality), r.ordinality + 1 + coalesce(s.n, 0) AS _line "
+            f"FROM ({rows}) r ASOF LEFT JOIN _skip{i} s ON r.ordinality > s.before")
 
 
-def _register_source(con, source, columns: ClaimColumns):
-    """Create view ``raw`` (file index, line, the named columns) and table ``files``."""
+def _numeric(kind: str) -> bool:
+    return kind.split("(")[0] in {"DOUBLE", "FLOAT", "REAL", "DECIMAL", "TINYINT", "SMALLINT", "INTEGER",
+                                  "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
+
+
+def _register_source(con, source, columns: ClaimColumns, dayfirst: bool, fmt: AmountFormat):
+    """Create view ``raw`` (file index, line, segment values, parsed dates and amount, and whether
+    each raw field was empty) and tables ``files`` and ``malformed``."""
     wanted = [columns.consortium, columns.service, columns.incurred_date, columns.paid_date, columns.amount]
+    con.execute("CREATE TEMP TABLE malformed (file_index BIGINT, line BIGINT, reason VARCHAR)")
     if isinstance(source, pd.DataFrame):
         frame = source[[c for c in [*wanted, columns.claim_id] if c is not None and c in source.columns]]
         missing = [c for c in wanted if c not in frame.columns]
@@ -249,37 +376,49 @@ def _register_source(con, source, columns: ClaimColumns):
         con.register("_frame", frame)
         selects = ["SELECT * FROM _frame"]
         names = ["DataFrame"]
-        has_claim_id = columns.claim_id is not None and columns.claim_id in frame.columns
-        available = [list(frame.columns)]
     else:
+        if not isinstance(source, (str, Path, list, tuple)):
+            raise ClaimsError("claim lines must be a path, a list of paths or a DataFrame, "
+                              f"not {type(source).__name__}")
         paths = _files(source)
-        selects = [_reader(p) for p in paths]
+        used = [c for c in [*wanted, columns.claim_id] if c is not None]
+        selects = [_reader(con, i, p, used) for i, p in enumerate(paths)]
         names = [str(p) for p in paths]
-        available = [[d[0] for d in con.execute(f"SELECT * FROM ({s}) LIMIT 0").description] for s in selects]
-        for p, cols in zip(paths, available):
-            missing = [c for c in wanted if c not in cols]
-            if missing:
-                raise ClaimsError(
-                    f"missing column(s) {missing} in the header ({len(cols) - 1} columns read). "
-                    "Name the columns with ClaimColumns (or the --*-column flags).", file=p, line=1,
-                )
-        has_claim_id = columns.claim_id is not None and all(columns.claim_id in cols for cols in available)
+    types = [dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {s})").fetchall()) for s in selects]
+    for name, cols in zip(names, types):
+        missing = [c for c in wanted if c not in cols]
+        if missing:
+            raise ClaimsError(
+                f"missing column(s) {missing} in the header ({len(cols) - 1} columns read). "
+                "Name the columns with ClaimColumns (or the --*-column flags).", file=name, line=1,
+            )
+    has_claim_id = columns.claim_id is not None and all(columns.claim_id in cols for cols in types)
     con.execute("CREATE TEMP TABLE files (file_index BIGINT, file VARCHAR)")
     con.executemany("INSERT INTO files VALUES (?, ?)", [[i, n] for i, n in enumerate(names)])
 
     def q(c):
         return '"' + c.replace('"', '""') + '"'
 
+    def empty(c):
+        return f"nullif(trim(CAST({q(c)} AS VARCHAR)), '') IS NULL"
+
     parts = []
-    for i, sel in enumerate(selects):
+    for i, (sel, kinds) in enumerate(zip(selects, types)):
         claim = f", {q(columns.claim_id)} AS claim_id" if has_claim_id else ""
+        numeric = _numeric(kinds[columns.amount])
+        amount = f"CAST({q(columns.amount)} AS DOUBLE)" if numeric else sql_amount(q(columns.amount), fmt)
+        # Its digits, for the share of spend rejected only: "1,234.56" counts as about 1234.56.
+        digits = "NULL" if numeric else (
+            f"try_cast(regexp_replace(CAST({q(columns.amount)} AS VARCHAR), '[^0-9.]', '', 'g') AS DOUBLE)")
         parts.append(
             f"SELECT {i}::BIGINT AS file_index, _line::BIGINT AS line, "
             f"{i}::BIGINT * {_POS_SHIFT} + _line AS pos, "
             f"nullif(trim(CAST({q(columns.consortium)} AS VARCHAR)), '') AS consortium, "
             f"nullif(trim(CAST({q(columns.service)} AS VARCHAR)), '') AS service, "
-            f"{q(columns.incurred_date)} AS inc_raw, {q(columns.paid_date)} AS paid_raw, "
-            f"{q(columns.amount)} AS amount_raw{claim} FROM ({sel})"
+            f"{sql_date(q(columns.incurred_date), dayfirst)} AS inc, "
+            f"{sql_date(q(columns.paid_date), dayfirst)} AS paid, "
+            f"{amount} AS amount, {digits} AS amount_digits, {empty(columns.incurred_date)} AS inc_empty, "
+            f"{empty(columns.paid_date)} AS paid_empty, {empty(columns.amount)} AS amount_empty{claim} FROM ({sel})"
         )
     con.execute("CREATE TEMP VIEW raw AS " + " UNION ALL ".join(parts))
     return names, has_claim_id
@@ -287,14 +426,20 @@ def _register_source(con, source, columns: ClaimColumns):
 
 def _default_as_of(con, columns: ClaimColumns, today) -> pd.Timestamp:
     today = pd.Timestamp.today() if today is None else pd.Timestamp(today)
-    latest = con.execute(
-        "SELECT max(d) FROM (SELECT try_cast(paid_raw AS DATE) AS d FROM raw) WHERE d <= ?",
-        [today.normalize().date()],
-    ).fetchall()[0][0]
+    latest = con.execute("SELECT max(paid) FROM raw WHERE paid <= ?", [today.normalize().date()]).fetchall()[0][0]
     if latest is None:
         raise ClaimsError(f"no readable date up to {today.date()} in the claim lines: give the as-of date",
                           column=columns.paid_date)
     return default_as_of(latest, today)
+
+
+def _check_within_data(con, columns: ClaimColumns, as_of: pd.Timestamp) -> None:
+    """Refuse an as-of date in a month after the latest paid date: its IBNR would be nil."""
+    latest = con.execute("SELECT max(paid) FROM raw").fetchall()[0][0]
+    if latest is not None and pd.Timestamp(latest).to_period("M") < as_of.to_period("M"):
+        raise ClaimsError(f"as-of date {as_of.date()} is after the latest paid date {latest} in the claim lines: "
+                          "nothing was paid in its month. Give an as-of date within the data, or omit it.",
+                          column=columns.paid_date)
 
 
 def default_as_of(latest_paid, today) -> pd.Timestamp:
@@ -317,6 +462,22 @@ def default_as_of(latest_paid, today) -> pd.Timestamp:
     if latest == month_end or today > month_end:
         return month_end
     return latest - pd.offsets.MonthEnd(1)
+
+
+def as_of_date(as_of, dayfirst: bool = False) -> pd.Timestamp:
+    """``as_of`` as a date, read by the same rules as the claim dates (:mod:`_kit.parse`).
+
+    Examples
+    --------
+    >>> as_of_date("01/08/2024")
+    Traceback (most recent call last):
+    ...
+    reserving.nightly.claims.ClaimsError: as-of date: not a date in YYYY-MM-DD (for DD/MM/YYYY give --dayfirst)
+    """
+    parsed = parse_dates(pd.Series([as_of], dtype=object), dayfirst).iloc[0]
+    if pd.isna(parsed):
+        raise ClaimsError(f"as-of date: not a date in {date_expected(dayfirst)}")
+    return pd.Timestamp(parsed)
 
 
 def _month_end(as_of) -> pd.Timestamp:
@@ -342,17 +503,21 @@ def _register_known(con, known: pd.DataFrame | None, columns: ClaimColumns) -> l
     return [mapping[c] for c in cols]
 
 
-def _create_checked_view(con, files, columns: ClaimColumns, as_of, known_cols, has_claim_id) -> None:
-    """View ``checked``: one row per line with parsed fields and ``reason`` (NULL when accepted)."""
+def _create_checked_view(con, columns: ClaimColumns, as_of, known_cols, has_claim_id, dayfirst: bool,
+                         fmt: AmountFormat, min_lines: int) -> None:
+    """View ``checked``: one row per line with parsed fields and ``reason`` (NULL when accepted).
+
+    Segment values are kept only for a known segment or one with accepted lines (see the module
+    notes); reasons name columns and never quote a raw field.
+    """
     inc, paid, amt = columns.incurred_date, columns.paid_date, columns.amount
     as_of_sql = f"DATE '{as_of.date()}'"
-    join_known = ""
-    known_case = ""
+    join_known, known_case, known = "", "", "false"
     if known_cols:
         on = " AND ".join(f"k.{c} = p.{c}" for c in known_cols)
         join_known = f"LEFT JOIN _known_frame k ON {on}"
-        label = " || ', ' || ".join(f"'{c}=' || p.{c}" for c in known_cols)
-        known_case = f"WHEN k._known IS NULL THEN 'unknown segment ' || {label}"
+        known_case = "WHEN k._known IS NULL THEN 'segment is not in the known segments'"
+        known = "k._known IS NOT NULL"
     first, join_dup, reason = "", "", "w.reason"
     if has_claim_id:
         # One pass over base: the first accepted line of each claim id, by a window.
@@ -366,51 +531,67 @@ def _create_checked_view(con, files, columns: ClaimColumns, as_of, known_cols, h
             f"WHEN w.first_pos IS NOT NULL AND w.pos <> w.first_pos THEN "
             f"'{columns.claim_id} repeats line ' || (w.first_pos % {_POS_SHIFT}) || ' of ' || f.file END"
         )
-
-    def shown(col, raw):
-        return f"'{col} ' || CASE WHEN {raw} IS NULL THEN 'is empty' ELSE '''' || left(CAST({raw} AS VARCHAR), 40) || ''' is not a date' END"
-
+    not_date = f"is not a date in {date_expected(dayfirst)}".replace("'", "''")
+    not_number = f"is not a number with {fmt.describe()} (see --decimal and --thousands)".replace("'", "''")
     claim = ", p.claim_id" if has_claim_id else ""
     con.execute(
         f"""
         CREATE TEMP VIEW checked AS
-        WITH parsed AS (
-            SELECT *, try_cast(inc_raw AS DATE) AS inc, try_cast(paid_raw AS DATE) AS paid,
-                   try_cast(amount_raw AS DOUBLE) AS amount
-            FROM raw
-        ), base AS (
-            SELECT p.file_index, p.line, p.pos, p.consortium, p.service, p.amount{claim},
+        WITH base AS (
+            SELECT p.file_index, p.line, p.pos, p.consortium, p.service, p.amount, p.amount_digits{claim},
+               {known} AS known,
                year(p.inc) * 12 + month(p.inc) - 1 AS inc_m,
                year(p.paid) * 12 + month(p.paid) - 1 AS paid_m,
                CASE
                  WHEN p.consortium IS NULL THEN '{columns.consortium} is empty'
                  WHEN p.service IS NULL THEN '{columns.service} is empty'
                  {known_case}
-                 WHEN p.inc IS NULL THEN {shown(inc, 'p.inc_raw')}
-                 WHEN p.paid IS NULL THEN {shown(paid, 'p.paid_raw')}
-                 WHEN p.amount IS NULL THEN '{amt} ' || CASE WHEN p.amount_raw IS NULL THEN 'is empty'
-                      ELSE '''' || left(CAST(p.amount_raw AS VARCHAR), 40) || ''' is not a number' END
+                 WHEN p.inc IS NULL THEN '{inc} ' || CASE WHEN p.inc_empty THEN 'is empty' ELSE '{not_date}' END
+                 WHEN p.paid IS NULL THEN '{paid} ' || CASE WHEN p.paid_empty THEN 'is empty' ELSE '{not_date}' END
+                 WHEN p.amount IS NULL THEN '{amt} ' || CASE WHEN p.amount_empty THEN 'is empty' ELSE '{not_number}' END
                  WHEN NOT isfinite(p.amount) THEN '{amt} is not finite'
+                 WHEN abs(p.amount) > {MAX_AMOUNT} THEN '{amt} is beyond {MAX_AMOUNT:.0e} in size'
                  WHEN p.paid < p.inc THEN '{paid} ' || CAST(p.paid AS VARCHAR) || ' is before {inc} ' || CAST(p.inc AS VARCHAR)
                  WHEN p.inc > {as_of_sql} THEN '{inc} ' || CAST(p.inc AS VARCHAR) || ' is after the as-of date {as_of.date()}'
                  WHEN p.paid > {as_of_sql} THEN '{paid} ' || CAST(p.paid AS VARCHAR) || ' is after the as-of date {as_of.date()}'
                END AS reason
-            FROM parsed p {join_known}
+            FROM raw p {join_known}
         ), windowed AS (
             SELECT b.*{first} FROM base b
+        ), reasoned AS (
+            SELECT w.file_index, w.line, w.consortium, w.service, w.amount, w.amount_digits, w.inc_m, w.paid_m,
+                   w.known,
+                   {reason} AS reason
+            FROM windowed w {join_dup}
+        ), counted AS (
+            SELECT *, count(*) FILTER (WHERE reason IS NULL) OVER (PARTITION BY consortium, service) AS n_ok
+            FROM reasoned
         )
-        SELECT w.file_index, w.line, w.consortium, w.service, w.amount, w.inc_m, w.paid_m, {reason} AS reason
-        FROM windowed w {join_dup}
+        SELECT file_index, line, amount, amount_digits, inc_m, paid_m,
+               CASE WHEN known OR n_ok >= {min_lines} THEN consortium END AS consortium,
+               CASE WHEN known OR n_ok >= {min_lines} THEN service END AS service,
+               CASE WHEN reason IS NULL AND n_ok < {min_lines} THEN 'its segment has ' || n_ok ||
+                    ' usable line(s), fewer than {min_lines}: a stray line? (list the segments to expect)'
+                    ELSE reason END AS reason
+        FROM counted
         """
     )
 
 
+_LATER = "reason LIKE '% is after the as-of date %'"
+
+
 def _rejects(con, rejects_path):
-    """Counts of rejected lines by segment and reason, the first rejects, and the rejects file."""
+    """Counts of rejected lines by segment and reason, the first rejects, the rejects file, and the
+    sum of the absolute amounts rejected."""
     con.execute(
         """CREATE TEMP TABLE rejected AS
-           SELECT f.file, c.line, c.consortium, c.service, c.reason, c.file_index
-           FROM checked c JOIN files f USING (file_index) WHERE c.reason IS NOT NULL"""
+           SELECT f.file, c.line, c.consortium, c.service, c.reason, c.file_index,
+                  coalesce(c.amount, c.amount_digits) AS amount
+           FROM checked c JOIN files f USING (file_index) WHERE c.reason IS NOT NULL
+           UNION ALL
+           SELECT f.file, m.line, NULL, NULL, m.reason, m.file_index, NULL
+           FROM malformed m JOIN files f USING (file_index)"""
     )
     ordered = "SELECT file, line, consortium, service, reason FROM rejected ORDER BY file_index, line"
     if rejects_path is not None:
@@ -422,7 +603,10 @@ def _rejects(con, rejects_path):
     ).df()
     rejects["line"] = rejects["line"].astype(np.int64)
     counts["lines"] = counts["lines"].astype(np.int64)
-    return rejects, counts
+    spend, later = con.execute(
+        f"""SELECT coalesce(sum(abs(amount)) FILTER (WHERE abs(amount) <= {MAX_AMOUNT} AND NOT ({_LATER})), 0),
+                   count(*) FILTER (WHERE {_LATER}) FROM rejected""").fetchall()[0]
+    return rejects, counts, float(spend), int(later)
 
 
 def _write_rejects(con, query: str, path: Path) -> None:
@@ -465,16 +649,17 @@ def _triangles(cells: pd.DataFrame, as_of: pd.Timestamp) -> TriangleSet | None:
 
 
 def _unusable(counts: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
-    """Segments named in rejected lines that have no accepted line at all.
+    """Known segments named in rejected lines that have no accepted line at all.
 
-    A segment that is only in the input because it is not a known segment is not one of ours:
-    its lines are counted as rejects, and it is not reported as an unusable segment.
+    Only a known segment keeps its name on a rejected line (see :func:`_create_checked_view`): a
+    segment that is not known, or that has no usable line without a list of known segments, may
+    be a shifted identifier, so its lines are counted as rejects and it is not named here.
     """
     seen = counts.dropna(subset=["consortium", "service"])
     accepted = set(map(tuple, cells[["consortium", "service"]].drop_duplicates().to_numpy()))
     rows = []
     for (c, s), g in seen.groupby(["consortium", "service"], sort=True):
-        if (c, s) not in accepted and not g["reason"].str.startswith("unknown segment").all():
+        if (c, s) not in accepted:
             top = g.sort_values("lines", ascending=False).iloc[0]
             rows.append({"consortium": c, "service": s,
                          "reason": f"all {int(g['lines'].sum())} lines rejected (mostly: {top['reason']})"})

@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 
 from _kit.cli import OK, PARTIAL, subcommand
+from _kit.parse import AmountFormat
 from reserving.bornhuetter_ferguson import METHODS
 from reserving.errors import ReservingError
 from reserving.nightly.claims import ClaimColumns
@@ -22,7 +23,9 @@ _EXAMPLES = """\
   python -m reserving nightly --claims extract/claims.parquet --out out/2024-12 \\
       --as-of 2024-12-31 --budget budget.csv --members members.csv --sims 10000
   python -m reserving nightly --claims 'extract/*.csv' --out out/ --db /data/reserving.duckdb \\
-      --method chain_ladder --incurred-column date_of_service --paid-column payment_date"""
+      --method chain_ladder --incurred-column date_of_service --paid-column payment_date
+  python -m reserving nightly --claims finance_export.csv --out out/ --dayfirst --thousands , \
+      --max-rejected 0.005"""
 
 _CLAIM_COLUMNS = ("consortium", "service", "incurred_date", "paid_date", "amount", "claim_id", "patient_id")
 
@@ -53,6 +56,19 @@ def add_nightly_parser(subparsers):
     p.add_argument("--fy-start-month", type=int, default=4, help="first month of the financial year (default 4)")
     p.add_argument("--max-detail", type=int, default=12, help="consortia with their own report section")
     p.add_argument("--quiet", action="store_true", help="no progress bar or stage messages")
+    read = p.add_argument_group("reading the claim lines (strict by default: nothing is guessed)")
+    read.add_argument("--dayfirst", action="store_true",
+                      help="dates may be DD/MM/YYYY as well as YYYY-MM-DD (MM/DD/YYYY is never accepted)")
+    read.add_argument("--decimal", default=".", choices=[".", ","], help="decimal separator of amounts (default .)")
+    read.add_argument("--thousands", default=None, choices=[",", ".", " ", "'"],
+                      help="thousands separator of amounts, e.g. , for 1,234.56 (default none: such an amount is "
+                           "rejected)")
+    read.add_argument("--max-rejected", type=float, default=0.01,
+                      help="fail, publishing nothing, when more than this share of the lines or of the spend is "
+                           "rejected (default 0.01)")
+    read.add_argument("--min-segment-lines", type=int, default=10,
+                      help="without --known-segments, a segment with fewer usable lines is rejected as stray "
+                           "(default 10)")
     cols = p.add_argument_group("input column names")
     for name in _CLAIM_COLUMNS:
         default = getattr(ClaimColumns(), name)
@@ -87,7 +103,9 @@ def run_nightly(args) -> int:
         claims, out, db=args.db, as_of=args.as_of, n_sims=args.sims, seed=args.seed, budget=budget,
         members=members, known_segments=known, method=args.method, threshold=args.bf_threshold,
         average=args.average, n_periods=args.n_periods, columns=columns, fy_start_month=args.fy_start_month,
-        max_detail=args.max_detail, progress=not args.quiet,
+        max_detail=args.max_detail, progress=not args.quiet, dayfirst=args.dayfirst,
+        amount_format=AmountFormat(args.decimal, args.thousands), max_rejected=args.max_rejected,
+        min_segment_lines=args.min_segment_lines,
     )
     money = ["paid", "ibnr", "ultimate", "ibnr_p75", "ibnr_p95"]
     print(result.consortium_summary.to_string(

@@ -16,15 +16,21 @@ four tables:
 ``segment_errors``
     run_id, consortium, service, error.
 
-A run for an as-of date that is already stored replaces it: the old run's rows are deleted and
-the new ones inserted inside one transaction, so a reader sees either the old run or the new
-one, and a run interrupted before the commit leaves the old one intact.
+A run for an as-of date that is already stored replaces it in two steps, so that the published
+outputs always name a run that is in the database: :func:`save_run` inserts the new run in one
+transaction (a run interrupted before the commit leaves nothing), and once the run's outputs are
+published, :func:`drop_superseded` deletes the older runs for the same as-of date. Until then both
+are stored, and readers take the latest (``created_at``).
+
+The database must be a DuckDB file (``.duckdb``, ``.ddb`` or ``.db``). When another process holds
+it, opening waits up to :data:`LOCK_TIMEOUT` seconds, then fails with a message saying so.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 import uuid
 from pathlib import Path
 from typing import NamedTuple
@@ -46,12 +52,59 @@ OUTTURN_COLUMNS = {
 }
 ERROR_COLUMNS = {"consortium": "VARCHAR", "service": "VARCHAR", "error": "VARCHAR"}
 _TABLES = {"estimates": ESTIMATE_COLUMNS, "outturn": OUTTURN_COLUMNS, "segment_errors": ERROR_COLUMNS}
+#: Seconds to wait for another process to release the history database.
+LOCK_TIMEOUT = 60.0
+_SUFFIXES = (".duckdb", ".ddb", ".db")
+_MAGIC = b"DUCK"
 
 
-def _connect(path) -> duckdb.DuckDBPyConnection:
+def check_database(path) -> Path:
+    """``path`` if it names a DuckDB database (existing, or new with a DuckDB suffix); else raise.
+
+    Examples
+    --------
+    >>> check_database("history.csv")
+    Traceback (most recent call last):
+    ...
+    reserving.errors.ReservingError: history.csv: the history database must be a DuckDB file (.duckdb, .ddb or .db)
+    """
     path = Path(path)
+    if path.is_dir():
+        raise ReservingError("the history database is a folder; give a .duckdb file", file=path)
+    if path.exists() and path.stat().st_size > 0:
+        with open(path, "rb") as f:
+            if f.read(12)[8:12] != _MAGIC:
+                raise ReservingError("this file is not a DuckDB database; give a .duckdb file (a new one is "
+                                     "created if it does not exist)", file=path)
+    elif path.suffix.lower() not in _SUFFIXES:
+        raise ReservingError("the history database must be a DuckDB file (.duckdb, .ddb or .db)", file=path)
+    return path
+
+
+def _open(path: Path, timeout: float) -> duckdb.DuckDBPyConnection:
+    """Connect, waiting while another process holds the lock; a clear error after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return duckdb.connect(str(path))
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise ReservingError(f"the history database cannot be opened ({str(exc).splitlines()[0]})",
+                                     file=path) from None
+            if time.monotonic() >= deadline:
+                raise ReservingError(
+                    f"the history database is in use by another process (waited {timeout:.0f} s); nothing was "
+                    "published. Run again when that process has finished.", file=path) from None
+            time.sleep(0.2)
+        except duckdb.Error as exc:
+            raise ReservingError(f"the history database cannot be opened ({type(exc).__name__}); is it a "
+                                 "DuckDB file?", file=path) from None
+
+
+def _connect(path, timeout: float | None = None) -> duckdb.DuckDBPyConnection:
+    path = check_database(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path))
+    con = _open(path, LOCK_TIMEOUT if timeout is None else timeout)
     con.execute(
         """CREATE TABLE IF NOT EXISTS runs (run_id VARCHAR PRIMARY KEY, as_of DATE NOT NULL,
            created_at TIMESTAMP NOT NULL, parameters VARCHAR, lines_read BIGINT, lines_rejected BIGINT,
@@ -74,7 +127,7 @@ def save_run(
     lines_rejected: int = 0,
     run_id: str | None = None,
 ) -> str:
-    """Store one run, replacing any earlier run for the same as-of date in one transaction.
+    """Store one run in one transaction (earlier runs for its as-of date go in :func:`drop_superseded`).
 
     Parameters
     ----------
@@ -104,6 +157,7 @@ def save_run(
     ...                     "paid": [90.0], "ibnr": [10.0], "ultimate": [100.0]})
     >>> run = save_run(db, "2024-01-31", {"n_sims": 100}, est)
     >>> run = save_run(db, "2024-01-31", {"n_sims": 200}, est)
+    >>> drop_superseded(db, run)
     >>> load_runs(db)[["as_of", "parameters"]].values.tolist()
     [[Timestamp('2024-01-31 00:00:00'), '{"n_sims": 200}']]
     """
@@ -120,9 +174,6 @@ def save_run(
     con = _connect(path)
     try:
         con.execute("BEGIN TRANSACTION")
-        old = "SELECT run_id FROM runs WHERE as_of = ?"
-        for table in (*_TABLES, "runs"):
-            con.execute(f"DELETE FROM {table} WHERE run_id IN ({old})", [as_of])
         con.execute(
             "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [run_id, as_of, created, json.dumps(parameters, sort_keys=True, default=str),
@@ -140,6 +191,34 @@ def save_run(
     finally:
         con.close()
     return run_id
+
+
+def drop_superseded(path, run_id: str) -> None:
+    """Delete, in one transaction, the runs stored before ``run_id`` for the same as-of date."""
+    con = _connect(path)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        old = ("SELECT o.run_id FROM runs o JOIN runs n ON o.as_of = n.as_of AND o.run_id <> n.run_id "
+               "WHERE n.run_id = ?")
+        for table in (*_TABLES, "runs"):
+            con.execute(f"DELETE FROM {table} WHERE run_id IN ({old})", [run_id])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.close()
+
+
+def has_run(path, run_id: str) -> bool:
+    """Whether run ``run_id`` is stored in the database at ``path`` (False if there is none)."""
+    if not Path(path).exists():
+        return False
+    con = _connect(path)
+    try:
+        return bool(con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchall()[0][0])
+    finally:
+        con.close()
 
 
 def new_run_id(as_of) -> str:

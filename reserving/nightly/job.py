@@ -7,12 +7,25 @@ budget, ``history`` (movements and actual against expected from the previous run
 outputs (:mod:`.outputs`) are staged, the run is stored in the history database in one transaction,
 then the outputs are published together, so a run that fails publishes nothing.
 
+A run killed after its database commit but before its files are all in place is rolled forward
+by the next run (its staging folder names the run, :func:`recover`); one killed before the commit
+is discarded. Runs stored earlier for the same as-of date are deleted only after publishing, so the
+published ``summary.json`` always names a run that is in the database.
+
+The run fails (nothing published) when more than ``max_rejected`` of the claim lines, or of the
+spend, is rejected; when a known segment has no line at all; or when the accepted amounts are not
+positive in total. Without ``known_segments``, a segment with fewer than ``min_segment_lines``
+usable lines is not reserved: its lines are rejected (two stray lines do not make a consortium)
+and count towards the share rejected.
+
 A segment that cannot be reserved is reported in ``segment_errors`` and left out; the others run
 (:mod:`.isolation`), and its consortium's totals are marked (:func:`.tables.mark_incomplete`).
 """
 
 from __future__ import annotations
 
+import re
+import shutil
 import time
 from pathlib import Path
 
@@ -20,15 +33,16 @@ import numpy as np
 import pandas as pd
 
 from _kit.progress import compile_notice, say
-from _kit.publish import Publication
+from _kit.parse import AmountFormat
+from _kit.publish import Publication, checkpoint
 from _kit.tables import read_table
-from _kit.validate import require_columns
+from _kit.validate import csv_line, number, numeric_column, require_columns
 from reserving import _bootstrap_kernels, _kernels
 from reserving.bornhuetter_ferguson import METHODS
 from reserving.errors import ReservingError
 from reserving.nightly import tables
-from reserving.nightly.claims import ClaimColumns, read_claims
-from reserving.nightly.history import compare, new_run_id, save_run
+from reserving.nightly.claims import ClaimColumns, Claims, ClaimsError, read_claims
+from reserving.nightly.history import check_database, compare, drop_superseded, has_run, new_run_id, save_run
 from reserving.nightly.isolation import NoSegmentReserved, checked_mack, drop_unpaid, failed_services, isolate
 from reserving.nightly.outputs import REJECTS, stage_outputs
 from reserving.nightly.outturn import financial_year_months
@@ -45,7 +59,8 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
                     members=None, known_segments=None, method: str = "blend", threshold: float = 0.75,
                     average: str = "volume", n_periods: int | None = None, columns: ClaimColumns | None = None,
                     fy_start_month: int = 4, max_detail: int = 12, chunk_mb: float = 400.0, progress: bool = True,
-                    today=None) -> NightlyResult:
+                    today=None, dayfirst: bool = False, amount_format: AmountFormat | None = None,
+                    max_rejected: float = 0.01, min_segment_lines: int = 10) -> NightlyResult:
     """Run the nightly job end to end and publish its outputs in ``out_dir`` as one set.
 
     Parameters
@@ -84,6 +99,15 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
         Progress bar and stage messages on stderr.
     today : date-like, optional
         The date the default as-of date is chosen against; default the current date.
+    dayfirst : bool
+        Claim dates may be written ``DD/MM/YYYY`` (``YYYY-MM-DD`` always); never ``MM/DD/YYYY``.
+    amount_format : AmountFormat, optional
+        Decimal and thousands separators of the amounts; default ``.`` and none (strict).
+    max_rejected : float
+        Largest share of claim lines, and of spend, that may be rejected (default 0.01); beyond it
+        the run fails and nothing is published.
+    min_segment_lines : int
+        Without ``known_segments``: usable lines a segment needs to be reserved (default 10).
 
     Examples
     --------
@@ -96,18 +120,26 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
     """
     if method not in METHODS:
         raise ReservingError(f"method {method!r} is not one of {METHODS}")
+    number(max_rejected, "the largest share rejected (--max-rejected)", ReservingError, low=0, high=1)
+    number(min_segment_lines, "the least lines of a segment (--min-segment-lines)", ReservingError, low=1,
+           integer=True)
+    number(n_sims, "the number of simulations (--sims)", ReservingError, low=1, integer=True)
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     out_dir = Path(out_dir)
-    db = Path(db) if db is not None else out_dir / "history.duckdb"
+    db = check_database(db if db is not None else out_dir / "history.duckdb")
     budget_df = _table(budget, "budget", ["consortium", "month", "budget"])
     members_df = _table(members, "members", ["consortium", "month", "members"])
     known_df = _table(known_segments, "known segments", [])
+    recover(out_dir, db)
     with Publication(out_dir) as pub:
         t = time.perf_counter()
         data = read_claims(claims, as_of=as_of, columns=columns, known_segments=known_df,
-                           rejects_path=pub.path(REJECTS), today=today)
+                           rejects_path=pub.path(REJECTS), today=today, dayfirst=dayfirst,
+                           amount_format=amount_format, min_segment_lines=int(min_segment_lines))
         timings["read"] = time.perf_counter() - t
+        _check_rejects(data, max_rejected, claims)
+        _check_known_present(data, known_df, columns or ClaimColumns())
         if as_of is None:
             say(f"as-of date {data.as_of.date()}: the last complete month end of the paid dates (none given)", progress)
         as_of = data.as_of
@@ -152,7 +184,9 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
         parameters = {"as_of": str(as_of.date()), "n_sims": n_sims, "seed": seed, "method": method,
                       "threshold": threshold, "average": average, "n_periods": n_periods,
                       "fy_start_month": fy_start_month, "budget": budget_df is not None,
-                      "members": members_df is not None, "known_segments": known_df is not None}
+                      "members": members_df is not None, "known_segments": known_df is not None,
+                      "dayfirst": dayfirst, "amount_format": (amount_format or AmountFormat()).describe(),
+                      "max_rejected": max_rejected, "min_segment_lines": min_segment_lines}
         result = NightlyResult(
             as_of=as_of, run_id=new_run_id(as_of), parameters=parameters, claims=data, triangles=tri,
             estimates=estimates, segment_totals=tables.segment_totals(tri, paid, ibnr, spread),
@@ -165,10 +199,15 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
             max_detail=max_detail,
         )
         t = time.perf_counter()
+        pub.label = result.run_id
         outputs = stage_outputs(result, pub)
+        checkpoint("db:save")
         save_run(db, as_of, parameters, estimates, None if out is None else out.summary, seg_errors,
                  data.lines_read, data.lines_rejected, run_id=result.run_id)
+        checkpoint("db:saved")
         pub.publish()
+        checkpoint("published")
+        drop_superseded(db, result.run_id)
     outputs["db"] = db
     timings["write"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t_start
@@ -178,9 +217,61 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
     return result
 
 
+def recover(out_dir, db) -> None:
+    """Finish or discard what a killed run left in ``out_dir``.
+
+    A staging folder whose run is in the history database ``db`` was committed: its files are
+    published and the runs it supersedes deleted. Any other staging folder is removed.
+    """
+    for staging in Publication.leftovers(out_dir):
+        pub = Publication.resume(staging)
+        run_id = pub.label
+        if run_id is not None and has_run(db, run_id):
+            pub.publish()
+            drop_superseded(db, run_id)
+        else:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _check_rejects(data: Claims, max_rejected: float, source) -> None:
+    """Fail when more than ``max_rejected`` of the lines or of the spend was rejected."""
+    lines, spend = data.share_rejected
+    if lines > max_rejected or spend > max_rejected:
+        top = data.reject_counts.groupby("reason")["lines"].sum().sort_values(ascending=False).head(3)
+        reasons = "; ".join(f"{n:,} x {r}" for r, n in top.items())
+        raise ClaimsError(
+            f"{data.lines_rejected:,} of {data.lines_read:,} lines ({lines:.1%}) and {spend:.1%} of the spend were "
+            f"rejected, more than the {max_rejected:.1%} allowed (--max-rejected); nothing was published. Most common: "
+            f"{reasons}. See the reasons by line with --max-rejected 1.",
+            file=None if isinstance(source, pd.DataFrame) else source)
+
+
+def _check_known_present(data: Claims, known: pd.DataFrame | None, columns: ClaimColumns) -> None:
+    """Fail when a known segment has no claim line at all (a missing extract, not a quiet month)."""
+    if known is None:
+        return
+    mapping = {columns.consortium: "consortium", columns.service: "service"}
+    cols = [c for c in known.columns if c in mapping]
+    expected = known[cols].astype(str).apply(lambda s: s.str.strip()).drop_duplicates().rename(columns=mapping)
+    seen = pd.concat([data.triangles.segments.to_frame(index=False),
+                      data.reject_counts[["consortium", "service"]].dropna()])
+    present = set(map(tuple, seen[list(expected.columns)].astype(str).to_numpy()))
+    gone = [row for row in map(tuple, expected.to_numpy()) if row not in present]
+    if gone:
+        names = ", ".join("/".join(g) for g in gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
+        raise ClaimsError(f"{len(gone)} known segment(s) have no claim line at all: {names}. Is the extract "
+                          "complete? Remove them from the known segments if they have closed.")
+
+
+_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+
+
 def _table(source, what: str, columns: list) -> pd.DataFrame | None:
     """``source`` as a DataFrame with ``columns``: as given, or read from a CSV / Parquet path
-    (``month`` read as text); errors name the file."""
+    (``month`` read as text); errors name the file.
+
+    A ``month`` must be ``YYYY-MM``, and a ``budget`` or ``members`` value a number, at least 0.
+    """
     if source is None:
         return None
     if isinstance(source, pd.DataFrame):
@@ -188,4 +279,15 @@ def _table(source, what: str, columns: list) -> pd.DataFrame | None:
     else:
         frame, name = read_table(source, f"{what} file", error=ReservingError, dtype={"month": str}), source
     require_columns(frame, columns, name, error=ReservingError)
+    if "month" in columns:
+        text = frame["month"].astype("string").str.strip()
+        bad = ~text.str.fullmatch(_MONTH).fillna(False).astype(bool).to_numpy()
+        if bad.any():
+            row = int(bad.nonzero()[0][0])
+            line = csv_line(name, row)
+            raise ReservingError("not a month in YYYY-MM form (e.g. 2024-01)" + ("" if line else f" (row {row})"),
+                                 file=name, line=line, column="month")
+    for col in ("budget", "members"):
+        if col in columns:
+            numeric_column(frame, col, name, ReservingError, low=0)
     return frame

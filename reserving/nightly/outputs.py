@@ -53,11 +53,13 @@ def stage_outputs(result, pub: Publication) -> dict:
 
 
 def summary(result) -> dict:
-    """The run in numbers (``summary.json``): ids, parameters, counts, totals, consortia at risk, timings."""
+    """The run in numbers (``summary.json``): ids, parameters, counts, shares of lines and spend rejected
+    (lines after the as-of date left out), totals, consortia at risk, timings."""
     out = result.outturn
     return {
         "run_id": result.run_id, "as_of": str(result.as_of.date()), "parameters": result.parameters,
         "lines_read": result.claims.lines_read, "lines_rejected": result.claims.lines_rejected,
+        "share_rejected": dict(zip(["lines", "spend"], map(float, result.claims.share_rejected))),
         "segments_ok": result.n_segments_ok, "segments_failed": len(result.segment_errors),
         "diagnostics": len(result.diagnostics),
         "paid": float(result.estimates["paid"].sum()), "ibnr": float(result.estimates["ibnr"].sum()),

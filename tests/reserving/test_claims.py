@@ -48,15 +48,15 @@ def test_every_reject_reason_names_file_and_line_and_never_the_patient(tmp_path)
     assert (r["file"] == str(path)).all()
     expected = [
         "consortium is empty",
-        "incurred_date '2024-13-01' is not a date",
+        "incurred_date is not a date in YYYY-MM-DD (for DD/MM/YYYY give --dayfirst)",
         "paid_date is empty",
-        "amount '12x' is not a number",
-        "amount is not finite",
+        "amount is not a number with decimal '.' and no thousands separator (see --decimal and --thousands)",
+        "amount is not a number with decimal '.' and no thousands separator (see --decimal and --thousands)",
         "paid_date 2024-01-05 is before incurred_date 2024-01-20",
         "incurred_date 2024-03-05 is after the as-of date 2024-02-29",
         "paid_date 2024-03-20 is after the as-of date 2024-02-29",
         f"claim_id repeats line 2 of {path}",
-        "unknown segment consortium=Z",
+        "segment is not in the known segments",
     ]
     assert r["reason"].tolist() == expected
     assert claims.lines_read == 15 and claims.lines_accepted == 5 and claims.lines_rejected == 10
@@ -126,12 +126,14 @@ def test_clear_errors(tmp_path):
         read_claims(_write(tmp_path, ["A,er,x,y,1,1,PT900000001"], "bad.csv"), as_of="2024-01-31")
 
 
-def test_malformed_csv_error_does_not_quote_the_line(tmp_path):
+def test_a_malformed_csv_line_is_rejected_without_quoting_it(tmp_path):
     path = tmp_path / "m.csv"
-    path.write_text(HEADER + "\n".join(GOOD) + "\nA,er,2024-01-05,2024-01-20,1,99,PT900000099,extra\n")
-    with pytest.raises(ClaimsError) as err:
-        read_claims(path, as_of="2024-02-29")
-    assert "PT900000099" not in str(err.value)
+    path.write_text(HEADER + "\n".join(GOOD) + "\nA,er,2024-01-05,2024-01-20,1,99,PT900000099,extra\n"
+                    + GOOD[0].replace(",1,", ",98,") + "\n")
+    claims = read_claims(path, as_of="2024-02-29", rejects_path=tmp_path / "rejects.csv")
+    assert claims.rejects[["line", "reason"]].values.tolist() == [[7, "malformed line: more fields than the header"]]
+    assert claims.lines_read == 7 and claims.lines_accepted == 6
+    assert "PT900000099" not in (tmp_path / "rejects.csv").read_text()
 
 
 def test_default_as_of_ignores_far_future_typos(tmp_path):
@@ -141,7 +143,8 @@ def test_default_as_of_ignores_far_future_typos(tmp_path):
 
 
 def test_segment_with_only_rejected_lines_is_unusable(tmp_path):
-    claims = read_claims(_write(tmp_path, GOOD + ["C,er,bad,2024-01-20,1,60,PT900000060"]), as_of="2024-02-29")
+    claims = read_claims(_write(tmp_path, GOOD + ["C,er,bad,2024-01-20,1,60,PT900000060"]), as_of="2024-02-29",
+                         known_segments=pd.DataFrame({"consortium": ["A", "B", "C"]}))
     assert claims.unusable[["consortium", "service"]].values.tolist() == [["C", "er"]]
     assert "C" not in claims.triangles.segments.get_level_values(0)
 
@@ -154,7 +157,8 @@ def test_corrected_resend_of_a_rejected_line_is_not_a_duplicate(tmp_path):
     ]
     claims = read_claims(_write(tmp_path, rows), as_of="2024-02-29")
     assert claims.rejects["line"].tolist() == [7, 9]
-    assert claims.rejects["reason"].tolist() == ["incurred_date '2024-1x-05' is not a date",
+    assert claims.rejects["reason"].tolist() == ["incurred_date is not a date in YYYY-MM-DD (for DD/MM/YYYY give "
+                                                 "--dayfirst)",
                                                  f"claim_id repeats line 8 of {tmp_path / 'claims.csv'}"]
     assert claims.lines_accepted == 6
     assert claims.triangles.values[0][0].tolist() == [108.0, 158.0]
@@ -186,9 +190,9 @@ def test_default_as_of_ignores_paid_dates_after_today(tmp_path):
 
 
 def test_rejects_file_is_safe_to_open_in_a_spreadsheet(tmp_path):
-    path = _write(tmp_path, GOOD + ["=HYPERLINK(1),er,2024-01-05,2024-01-20,1,20,PT900000020"])
+    path = _write(tmp_path, GOOD + ["=HYPERLINK(1),er,2024-01-05,x,1,20,PT900000020"])
     rejects = tmp_path / "rejects.csv"
-    read_claims(path, as_of="2024-02-29", known_segments=pd.DataFrame({"consortium": ["A", "B"]}),
+    read_claims(path, as_of="2024-02-29", known_segments=pd.DataFrame({"consortium": ["A", "B", "=HYPERLINK(1)"]}),
                 rejects_path=rejects)
     written = pd.read_csv(rejects)
     assert written["consortium"].tolist() == ["'=HYPERLINK(1)"] and written["line"].tolist() == [7]

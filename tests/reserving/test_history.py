@@ -7,7 +7,7 @@ import textwrap
 import pandas as pd
 import pytest
 
-from reserving.nightly.history import load_runs, load_table, movements, previous_run, save_run
+from reserving.nightly.history import drop_superseded, load_runs, load_table, movements, previous_run, save_run
 
 
 def _estimates(scale=1.0, origins=("2024-01-01", "2024-02-01")):
@@ -22,6 +22,8 @@ def test_rerun_of_an_as_of_date_replaces_it(tmp_path):
     first = save_run(db, "2024-01-31", {"n": 1}, _estimates(1.0))
     save_run(db, "2024-02-29", {"n": 1}, _estimates(1.0))
     second = save_run(db, "2024-01-31", {"n": 2}, _estimates(2.0))
+    assert first in load_runs(db)["run_id"].tolist()     # kept until the new run's outputs are published
+    drop_superseded(db, second)
     runs = load_runs(db)
     assert runs["as_of"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-31", "2024-02-29"]
     assert first not in runs["run_id"].tolist() and second in runs["run_id"].tolist()

@@ -67,8 +67,8 @@ def test_from_frame_cumulative_snapshots_keep_missing_as_nan():
 @pytest.mark.parametrize(
     "column, bad, message",
     [
-        ("amount", "12,x", "row 2: amount '12,x' in column 'amount' is not a number"),
-        ("paid", "not a date", "row 2: paid 'not a date' is not a date"),
+        ("amount", "12,x", "row 2: amount in column 'amount' is not a number"),
+        ("paid", "not a date", "row 2: paid is not a date in YYYY-MM-DD"),
         ("paid", "2023-12-01", "row 2: paid 2023-12-01 is before incurred 2024-01-30"),
     ],
 )
@@ -104,7 +104,7 @@ def test_from_file_error_names_the_file(tmp_path):
     df = _claims().astype({"amount": object})
     df.loc[3, "amount"] = "ten"
     df.to_csv(tmp_path / "claims.csv", index=False)
-    with pytest.raises(TriangleError, match=r"claims\.csv, row 4: amount 'ten'"):
+    with pytest.raises(TriangleError, match=r"claims\.csv, row 4: amount in column 'amount' is not a number"):
         TriangleSet.from_file(tmp_path / "claims.csv", "incurred", "paid", "amount")
 
 
