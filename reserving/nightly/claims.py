@@ -399,8 +399,17 @@ def _register_source(con, source, columns: ClaimColumns, dayfirst: bool, fmt: Am
     def q(c):
         return '"' + c.replace('"', '""') + '"'
 
-    def empty(c):
-        return f"nullif(trim(CAST({q(c)} AS VARCHAR)), '') IS NULL"
+    def typed(c, kinds):
+        return not kinds[c].upper().startswith("VARCHAR")
+
+    def empty(c, kinds):
+        return f"{q(c)} IS NULL" if typed(c, kinds) else f"nullif(trim({q(c)}), '') IS NULL"
+
+    def date(c, kinds):
+        """A typed date (Parquet, a DataFrame's datetime column) is taken as it is; text is parsed strictly."""
+        if kinds[c].upper().startswith(("DATE", "TIMESTAMP")):
+            return f"CAST({q(c)} AS DATE)"
+        return sql_date(q(c), dayfirst)
 
     parts = []
     for i, (sel, kinds) in enumerate(zip(selects, types)):
@@ -415,10 +424,11 @@ def _register_source(con, source, columns: ClaimColumns, dayfirst: bool, fmt: Am
             f"{i}::BIGINT * {_POS_SHIFT} + _line AS pos, "
             f"nullif(trim(CAST({q(columns.consortium)} AS VARCHAR)), '') AS consortium, "
             f"nullif(trim(CAST({q(columns.service)} AS VARCHAR)), '') AS service, "
-            f"{sql_date(q(columns.incurred_date), dayfirst)} AS inc, "
-            f"{sql_date(q(columns.paid_date), dayfirst)} AS paid, "
-            f"{amount} AS amount, {digits} AS amount_digits, {empty(columns.incurred_date)} AS inc_empty, "
-            f"{empty(columns.paid_date)} AS paid_empty, {empty(columns.amount)} AS amount_empty{claim} FROM ({sel})"
+            f"{date(columns.incurred_date, kinds)} AS inc, "
+            f"{date(columns.paid_date, kinds)} AS paid, "
+            f"{amount} AS amount, {digits} AS amount_digits, {empty(columns.incurred_date, kinds)} AS inc_empty, "
+            f"{empty(columns.paid_date, kinds)} AS paid_empty, {empty(columns.amount, kinds)} AS amount_empty{claim} "
+            f"FROM ({sel})"
         )
     con.execute("CREATE TEMP VIEW raw AS " + " UNION ALL ".join(parts))
     return names, has_claim_id
@@ -563,9 +573,11 @@ def _create_checked_view(con, columns: ClaimColumns, as_of, known_cols, has_clai
                    w.known,
                    {reason} AS reason
             FROM windowed w {join_dup}
+        ), usable AS (
+            SELECT consortium, service, count(*) AS n_ok FROM reasoned WHERE reason IS NULL GROUP BY ALL
         ), counted AS (
-            SELECT *, count(*) FILTER (WHERE reason IS NULL) OVER (PARTITION BY consortium, service) AS n_ok
-            FROM reasoned
+            SELECT r.*, coalesce(u.n_ok, 0) AS n_ok
+            FROM reasoned r LEFT JOIN usable u ON u.consortium = r.consortium AND u.service = r.service
         )
         SELECT file_index, line, amount, amount_digits, inc_m, paid_m,
                CASE WHEN known OR n_ok >= {min_lines} THEN consortium END AS consortium,
