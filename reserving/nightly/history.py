@@ -32,6 +32,7 @@ import datetime as dt
 import json
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
@@ -171,9 +172,7 @@ def save_run(
     }
     n_failed = 0 if segment_errors is None else len(segment_errors)
     n_ok = int(frames["estimates"][["consortium", "service"]].drop_duplicates().shape[0])
-    con = _connect(path)
-    try:
-        con.execute("BEGIN TRANSACTION")
+    with _transaction(path) as con:
         con.execute(
             "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [run_id, as_of, created, json.dumps(parameters, sort_keys=True, default=str),
@@ -184,30 +183,32 @@ def save_run(
             cols = ", ".join(_TABLES[table])
             con.execute(f"INSERT INTO {table} (run_id, {cols}) SELECT ?, {cols} FROM _incoming", [run_id])
             con.unregister("_incoming")
+    return run_id
+
+
+@contextmanager
+def _transaction(path):
+    """A connection to the history with one transaction open: committed when the block ends,
+    rolled back (and the error raised) when it fails; the connection is closed either way."""
+    con = _connect(path)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        yield con
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
     finally:
         con.close()
-    return run_id
 
 
 def drop_superseded(path, run_id: str) -> None:
     """Delete, in one transaction, the runs stored before ``run_id`` for the same as-of date."""
-    con = _connect(path)
-    try:
-        con.execute("BEGIN TRANSACTION")
-        old = ("SELECT o.run_id FROM runs o JOIN runs n ON o.as_of = n.as_of AND o.run_id <> n.run_id "
-               "WHERE n.run_id = ?")
+    old = ("SELECT o.run_id FROM runs o JOIN runs n ON o.as_of = n.as_of AND o.run_id <> n.run_id "
+           "WHERE n.run_id = ?")
+    with _transaction(path) as con:
         for table in (*_TABLES, "runs"):
             con.execute(f"DELETE FROM {table} WHERE run_id IN ({old})", [run_id])
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.close()
 
 
 def has_run(path, run_id: str) -> bool:
