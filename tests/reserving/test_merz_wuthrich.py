@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from reserving import ReservingError, TriangleSet, mack
-from reserving._merz_wuthrich_kernels import merz_wuthrich_batch
 from reserving.merz_wuthrich import merz_wuthrich
 from tests.reserving import naive_merz_wuthrich as naive
 
