@@ -11,7 +11,10 @@ cannot reach a rejects file, a log or a report.
 A line is rejected, with its file, line number and one reason, when (checked in this order):
 
 0. it is not a well-formed CSV line (more or fewer fields than the header, a stray quote, a byte
-   that is not UTF-8);
+   that is not UTF-8), or it was read into a quoted value opened on an earlier line (a quote that
+   never closes swallows the rest of the file: the non-blank physical lines DuckDB did not return
+   are counted and rejected, so none is lost silently; a legitimate value spanning lines counts
+   its extra lines this way too);
 1. a segment value (consortium, service) is empty;
 2. its segment is not in ``known_segments`` (when given);
 3. the incurred date or the paid date is empty or not a date in an accepted form (``YYYY-MM-DD``;
@@ -316,18 +319,43 @@ def _malformed(con, i: int, path: Path, names: list[str], used: list[str]) -> bo
     is never read (the patient id) does not reject the line. The reasons are DuckDB's error types
     in words: its own messages quote the line.
     """
-    every = ", ".join('count("' + n.replace('"', '""') + '")' for n in used if n in names)  # not count(*)
-    con.execute(f"SELECT {every} FROM read_csv({_csv_options(path, names)}, store_rejects=true, "
-                f"rejects_table='_rej{i}', rejects_scan='_scan{i}')").fetchall()
-    if not con.execute(f"SELECT count(*) FROM duckdb_tables() WHERE table_name = '_rej{i}'").fetchall()[0][0]:
-        return False
-    kinds = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in _MALFORMED.items())
-    con.execute(
-        f"""INSERT INTO malformed SELECT {i}::BIGINT, line::BIGINT,
-               CASE CAST(error_type AS VARCHAR) {kinds} ELSE 'malformed line: not valid CSV' END
-            FROM (SELECT line, first(error_type ORDER BY column_idx) AS error_type FROM _rej{i} GROUP BY line)"""
-    )
-    return con.execute(f"SELECT count(*) FROM malformed WHERE file_index = {i}").fetchall()[0][0] > 0
+    every = ", ".join('count("' + n.replace('"', '""') + '")' for n in used if n in names)  # decode only these
+    readable = con.execute(f"SELECT count(*), {every} FROM read_csv({_csv_options(path, names)}, store_rejects=true, "
+                           f"rejects_table='_rej{i}', rejects_scan='_scan{i}')").fetchall()[0][0]
+    if con.execute(f"SELECT count(*) FROM duckdb_tables() WHERE table_name = '_rej{i}'").fetchall()[0][0]:
+        kinds = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in _MALFORMED.items())
+        con.execute(
+            f"""INSERT INTO malformed SELECT {i}::BIGINT, line::BIGINT,
+                   CASE CAST(error_type AS VARCHAR) {kinds} ELSE 'malformed line: not valid CSV' END
+                FROM (SELECT line, first(error_type ORDER BY column_idx) AS error_type FROM _rej{i} GROUP BY line)"""
+        )
+    bad = con.execute(f"SELECT count(*) FROM malformed WHERE file_index = {i}").fetchall()[0][0]
+    unread = _data_lines(path) - readable - bad
+    if unread > 0:
+        # Lines DuckDB took into a quoted value: a quote that never closes swallows the rest of the
+        # file. They are rejected, so that the reject threshold sees them, as the lines after the last one read.
+        first = readable + bad + 2
+        con.execute(f"INSERT INTO malformed SELECT {i}::BIGINT, x::BIGINT, '{_SWALLOWED}' "
+                    f"FROM range({first}, {first + unread}) t(x)")
+        bad += unread
+    return bad > 0
+
+
+#: Reason for lines read into a quoted value that never closed (or spans lines).
+_SWALLOWED = "not read: inside a quoted value opened on an earlier line (a quote that never closes?)"
+
+
+def _data_lines(path: Path) -> int:
+    """Non-blank physical lines after the header line (a last line without a newline counts);
+    DuckDB skips blank lines, so they are not counted."""
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    lines, rest = 0, b""
+    with opener(path, "rb") as f:
+        while chunk := f.read(1 << 24):
+            parts = (rest + chunk).split(b"\n")
+            rest = parts.pop()
+            lines += sum(1 for part in parts if part.strip(b"\r"))
+    return lines + bool(rest.strip(b"\r")) - 1
 
 
 def _reader(con, i: int, path: Path, used: list[str]) -> str:

@@ -253,6 +253,35 @@ def test_a_random_corruption_is_rejected_or_read_correctly(tmp_path, line, field
         assert _total(claims) == pytest.approx(TOTAL)
 
 
+def test_a_quote_that_never_closes_rejects_every_line_it_swallows(tmp_path):
+    """DuckDB reads the rest of the file into the open quote; those lines are counted and rejected."""
+    rows = list(GOOD)
+    rows[3] = '"' + rows[3]
+    claims = read_claims(_file(tmp_path, rows + ["", ""]), as_of=AS_OF, rejects_path=tmp_path / "r.csv")
+    assert claims.lines_read == len(GOOD)  # blank lines are not lines; no line lost
+    assert claims.rejects["line"].tolist() == [5, 6]
+    assert _total(claims) == pytest.approx(220.0)
+    assert "SECRETID" not in (tmp_path / "r.csv").read_text()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(line=st.integers(0, len(GOOD) - 1), at=st.integers(0, 60))
+def test_a_stray_quote_anywhere_loses_no_line(tmp_path, line, at):
+    rows = list(GOOD)
+    at = min(at, len(rows[line]))
+    rows[line] = rows[line][:at] + '"' + rows[line][at:]
+    try:
+        claims = read_claims(_file(tmp_path, rows), as_of=AS_OF, rejects_path=tmp_path / "r.csv")
+    except ClaimsError as exc:  # e.g. every line swallowed, or nothing left paid in the as-of month
+        assert "SECRETID" not in str(exc)
+        return
+    assert claims.lines_read == len(GOOD)
+    rejected = set(claims.rejects["line"])
+    kept = [r for i, r in enumerate(GOOD) if i + 2 not in rejected]
+    assert _total(claims) == pytest.approx(sum(float(r.split(",")[4]) for r in kept))
+    assert "SECRETID" not in (tmp_path / "r.csv").read_text()
+
+
 # ---------------------------------------------------------------- the nightly command line
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
