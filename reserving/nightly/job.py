@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from _kit.progress import compile_notice, say
-from _kit.parse import AmountFormat
+from _kit.parse import AmountFormat, parse_amounts
 from _kit.publish import Publication, checkpoint
 from _kit.tables import read_table
 from _kit.validate import csv_line, number, numeric_column, require_columns
@@ -128,9 +128,10 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
     timings: dict[str, float] = {}
     out_dir = Path(out_dir)
     db = check_database(db if db is not None else out_dir / "history.duckdb")
-    budget_df = _table(budget, "budget", ["consortium", "month", "budget"])
-    members_df = _table(members, "members", ["consortium", "month", "members"])
-    known_df = _table(known_segments, "known segments", [])
+    fmt = amount_format or AmountFormat()
+    budget_df = _table(budget, "budget", ["consortium", "month", "budget"], fmt)
+    members_df = _table(members, "members", ["consortium", "month", "members"], fmt)
+    known_df = _table(known_segments, "known segments", [], fmt)
     recover(out_dir, db)
     with Publication(out_dir) as pub:
         t = time.perf_counter()
@@ -266,11 +267,12 @@ def _check_known_present(data: Claims, known: pd.DataFrame | None, columns: Clai
 _MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
 
-def _table(source, what: str, columns: list) -> pd.DataFrame | None:
+def _table(source, what: str, columns: list, fmt: AmountFormat) -> pd.DataFrame | None:
     """``source`` as a DataFrame with ``columns``: as given, or read from a CSV / Parquet path
     (``month`` read as text); errors name the file.
 
-    A ``month`` must be ``YYYY-MM``, and a ``budget`` or ``members`` value a number, at least 0.
+    A ``month`` must be ``YYYY-MM``, and a ``budget`` or ``members`` value a number, at least 0,
+    written with the claims' decimal and thousands separators (``fmt``).
     """
     if source is None:
         return None
@@ -289,5 +291,7 @@ def _table(source, what: str, columns: list) -> pd.DataFrame | None:
                                  file=name, line=line, column="month")
     for col in ("budget", "members"):
         if col in columns:
-            numeric_column(frame, col, name, ReservingError, low=0)
+            parsed = parse_amounts(frame[col], fmt)
+            frame = frame.assign(**{col: parsed.where(parsed.notna(), frame[col])})
+            frame = frame.assign(**{col: numeric_column(frame, col, name, ReservingError, low=0)})
     return frame

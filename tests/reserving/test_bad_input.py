@@ -335,6 +335,20 @@ def test_a_bad_budget_is_a_named_error(small, capsys, tmp_path, edit, fragments)
     assert not (d / tmp_path.name / "summary.json").exists()
 
 
+def test_budget_amounts_follow_the_stated_separators(small, capsys, tmp_path):
+    """A finance export's budget written "1,234,567.00" is refused by default and read with --thousands."""
+    d, s = small
+    path = tmp_path / "budget.csv"
+    s.budget.assign(budget=s.budget["budget"].map("{:,.2f}".format)).to_csv(path, index=False)
+    assert _run(d, "--budget", str(path), out=tmp_path.name) == 1
+    _one_line_error(capsys, str(path), "'budget'", "not a number")
+    assert _run(d, "--budget", str(path), "--thousands", ",", out="thousands") == 0
+    assert _run(d, "--budget", str(d / "budget.csv"), out="plain") == 0
+    ours = pd.read_csv(d / "thousands" / "outturn.csv")
+    plain = pd.read_csv(d / "plain" / "outturn.csv")
+    pd.testing.assert_series_equal(ours["budget"], plain["budget"], rtol=1e-12)
+
+
 @pytest.mark.parametrize("extra, fragments", [
     (["--db", "history.csv"], ["DuckDB"]),
     (["--max-rejected", "2"], ["at most 1"]),
