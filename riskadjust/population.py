@@ -168,13 +168,7 @@ class Population:
         c = model.compiled
         n = len(members)
         require_columns(members, ["patient_id", "age", "sex"], src_m, PopulationError)
-        blank = members["patient_id"].isna() | (members["patient_id"].astype(str).str.strip() == "")
-        if blank.any():
-            first = int(np.flatnonzero(blank.to_numpy())[0])
-            line = csv_line(src_m, first)
-            raise PopulationError(f"{int(blank.sum())} row(s) (first {f'on line {line}' if line else f'at row {first}'}) "
-                                  "have an empty patient_id; every member needs one (diagnoses are joined on it)",
-                                  file=src_m, column="patient_id")
+        _refuse_blank_ids(members, src_m, "every member needs one (diagnoses are joined on it)")
         ids = Keys(members["patient_id"])
         second = ids.first_repeat()
         if second >= 0:
@@ -265,14 +259,19 @@ def _flag_values(col: pd.Series) -> np.ndarray:
     return np.where(col.isin([0, 1]).to_numpy(), np.where(col.to_numpy() == 1, 1, 0), -1)
 
 
-def _patient_rows(frame: pd.DataFrame, ids: Keys, src: str) -> np.ndarray:
+def _refuse_blank_ids(frame: pd.DataFrame, src: str, why: str) -> None:
+    """A blank ``patient_id`` is an error naming the count and the first line (never a value):
+    blank ids would join each other's rows."""
     blank = frame["patient_id"].isna() | (frame["patient_id"].astype(str).str.strip() == "")
     if blank.any():
         first = int(np.flatnonzero(blank.to_numpy())[0])
         line = csv_line(src, first)
         raise PopulationError(f"{int(blank.sum())} row(s) (first {f'on line {line}' if line else f'at row {first}'}) "
-                              "have an empty patient_id and cannot be joined to a member; fill it in or drop the rows",
-                              file=src, column="patient_id")
+                              f"have an empty patient_id; {why}", file=src, column="patient_id")
+
+
+def _patient_rows(frame: pd.DataFrame, ids: Keys, src: str) -> np.ndarray:
+    _refuse_blank_ids(frame, src, "such rows cannot be joined to a member; fill it in or drop the rows")
     rows = ids.rows_of(frame["patient_id"])
     if np.any(rows < 0):
         bad = np.flatnonzero(rows < 0)
