@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -314,3 +316,32 @@ def test_overflowing_tail_sigma_is_nan_with_diagnostic(clrd):
     assert res.diagnostics["issue"].tolist() == ["std_err_overflow"]
     assert "the tail" in res.diagnostics["detail"].iloc[0]
     assert np.isfinite(mack(tri[s : s + 1]).total_std_err).all()
+
+
+@pytest.mark.parametrize("opts", [{"drop_high": 1}, {"drop_low": 1}])
+def test_drops_follow_mack_where_chainladder_misaligns_them(samples, opts):
+    """With drop_high / drop_low: Mack's closed form, and the documented departure from chainladder.
+
+    Factors and sigmas equal chainladder 0.10.1's to 1e-8, and ours equal Mack (1993) Theorem 3
+    with only the links used (tests/reserving/naive.py) to 1e-10. chainladder applies the drop
+    to the wrong origin in its errors: the factor standard error of lag 96 (drop_low=1, genins)
+    divides by the dropped origin's cumulative, and the origin with one development to go gets
+    a process error of 0 although its sigma is positive. README states this departure.
+    """
+    triangle, tri = samples["genins"]
+    ref = anchor_mack(triangle, "log-linear", None, **opts)
+    res = mack(tri, **opts)
+    dev = res.chain_ladder.development
+    assert rel_err(dev.ldf_values[0], ref["ldf"][0, :9]).max() < TOL
+    assert rel_err(dev.sigma[0, :9], ref["sigma"][0, :9]).max() < TOL
+    proc, par, total = naive.mack_volume(tri.values[0].tolist(), dev.ldf_values[0].tolist(), dev.sigma[0].tolist(),
+                                         dev.std_err[0].tolist())
+    assert np.allclose(res.process[0], proc, rtol=1e-10)
+    assert np.allclose(res.parameter[0], par, rtol=1e-10)
+    assert np.isclose(res.total_std_err[0], total, rtol=1e-10)
+    # the departure: chainladder's process error of origin 2002 (one development to go) is 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = cl.MackChainladder().fit(cl.Development(**opts).fit_transform(triangle))
+    assert model.process_risk_.values[0, 0, 1, -1] == 0 and res.process[0, 1] > 0 and dev.sigma[0, 8] > 0
+    assert rel_err(res.total_std_err[0], ref["total"][0]) > 0.1
