@@ -17,6 +17,9 @@ the result here is finite and a row of ``diagnostics`` says what was assumed:
   and falls back to ``'mack'`` (as R ChainLadder does; issue ``sigma_mack_fallback``).
   Sigmas that still cannot be filled (a missing one in the first two lags) stay NaN
   with issue ``sigma_undetermined``; Mack standard errors of that segment are then NaN;
+* a tail sigma the log-linear fit extrapolates above every observed sigma is replaced, with
+  the tail's standard error, by Mack's rule from the last two lags (issue
+  ``tail_sigma_extrapolated``; chainladder keeps the runaway value);
 * the standard error of a factor is ``sigma / sqrt(sum of x**(2-a) over the used links)``
   for every lag with a link, including single-link lags (chainladder uses the first
   origin's cell there, the same number whenever that origin supplies the single link).
@@ -149,6 +152,8 @@ def develop(
             rows.append((s, int(ages[-1]), "tail_undetermined",
                          "fewer than two factors above the threshold to fit the tail curve: no tail (1.0)"))
         tail_sigma, tail_se = tail_statistics(ldf, ldf_all, sig, se, ldf_all.shape[1] - n_link)
+        if sigma is not None:
+            tail_sigma, tail_se = _bound_tail_sigma(tail_sigma, tail_se, sig, se, ages, rows)
         for s in np.flatnonzero(~(np.isfinite(tail_sigma) & np.isfinite(tail_se))) if sigma is not None else ():
             rows.append((s, int(ages[-1]), "tail_sigma_undetermined",
                          "the tail's sigma cannot be extrapolated (flat or undefined fit); Mack standard errors are NaN"))
@@ -163,6 +168,39 @@ def develop(
         tail=tail,
         rows=rows,
     )
+
+
+def _bound_tail_sigma(tail_sigma, tail_se, sig, se, ages, rows) -> tuple[np.ndarray, np.ndarray]:
+    """Replace a tail sigma extrapolated above every observed sigma by Mack's (1993) rule.
+
+    The log-linear fit of :func:`reserving.tail.tail_statistics` (chainladder's) can run away
+    when the observed sigmas do not fall with development (``auto`` incurred: a tail sigma of
+    4.8e40 beside observed sigmas of 25 at most, a standard error of 9.2e43 on an IBNR of
+    145,278). Sigmas fall with development in Mack's model, so a tail sigma above the largest
+    observed one is not an estimate: it and the tail's standard error are taken instead as
+    ``min(x[-1]**4 / x[-2]**2, x[-2]**2, x[-1]**2) ** 0.5`` of the last two lags (Mack 1993,
+    p. 218, the rule chainladder uses for missing sigmas), issue ``tail_sigma_extrapolated``.
+    """
+    with np.errstate(invalid="ignore"):
+        largest = np.nanmax(np.where(np.isfinite(sig), sig, -np.inf), axis=1)
+        wild = np.isfinite(tail_sigma) & np.isfinite(largest) & (tail_sigma > largest)
+    if not wild.any() or sig.shape[1] < 2:
+        return tail_sigma, tail_se
+    tail_sigma, tail_se = tail_sigma.copy(), tail_se.copy()
+    for s in np.flatnonzero(wild):
+        was = tail_sigma[s]
+        tail_sigma[s], tail_se[s] = (_mack_rule(x[s, -2], x[s, -1]) for x in (sig, se))
+        rows.append((s, int(ages[-1]), "tail_sigma_extrapolated",
+                     f"the tail sigma fitted log-linearly is {was:.3g}, above every observed sigma (largest "
+                     f"{largest[s]:.3g}): Mack's rule from the last two lags used instead ({tail_sigma[s]:.3g})"))
+    return tail_sigma, tail_se
+
+
+def _mack_rule(before: float, last: float) -> float:
+    """Mack (1993) p. 218: ``sqrt(min(last**4 / before**2, before**2, last**2))`` (0 when ``before`` is 0)."""
+    if before == 0:
+        return 0.0
+    return float(np.sqrt(min(last**4 / before**2, before**2, last**2)))
 
 
 def _interpolate(sigma: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:

@@ -124,7 +124,17 @@ def test_clrd_matches_chainladder_where_defined(clrd, clrd_anchor, col, sigma, t
         # sqrt(largest float) = 1.34e154, ours is NaN with a std_err_overflow diagnostic
         & (ref["total"] < np.sqrt(np.finfo(float).max))
     )
-    assert clean.sum() > 250
+    # a tail sigma extrapolated above every observed sigma is replaced by Mack's rule (ours) and
+    # diagnosed; chainladder keeps the runaway value there
+    wild = res.diagnostics.index[res.diagnostics["issue"] == "tail_sigma_extrapolated"]
+    replaced = np.asarray(tri.segments.isin(wild))
+    ours = res.chain_ladder.development.sigma
+    assert (~(ours[replaced, -1] > np.nanmax(ours[replaced, :-1], axis=1))).all()  # bounded, or NaN (undetermined)
+    both = clean & replaced  # where the observed sigmas agree, chainladder's tail sigma is the runaway one
+    assert (both.sum() > 5) == (tail is not None)
+    assert (ref["sigma"][both, -1] > ref["sigma"][both, :-1].max(axis=1)).all()
+    clean &= ~replaced
+    assert clean.sum() > 150
     assert rel_err(res.std_err[clean], np.nan_to_num(ref["std_err"][clean])).max() < TOL
     assert rel_err(res.total_std_err[clean], ref["total"][clean]).max() < TOL
     assert rel_err(res.chain_ladder.ultimate[clean & has_data.all(axis=1)],
@@ -305,17 +315,24 @@ def test_drop_high_keeps_the_first_projected_step_process_variance():
     assert (res.std_err[0, 1:] > ref["std_err"][0, 1:]).all()
 
 
-def test_overflowing_tail_sigma_is_nan_with_diagnostic(clrd):
+def test_runaway_tail_sigma_is_replaced_by_macks_rule(clrd):
     # Incurred comauto of "Brotherhood Mut Ins Co": factors hover around 1, the tail-sigma fit
-    # counts those as log 0 and extrapolates a tail sigma near 1e243; the variances overflow.
-    # chainladder shows inf; ours is NaN with a std_err_overflow diagnostic naming the tail.
+    # counts those as log 0 and extrapolates a tail sigma near 1e243; chainladder's variances
+    # overflow (inf). Ours takes the tail sigma and standard error by Mack's (1993) rule from
+    # the last two lags, computed here by hand, and says so in a tail_sigma_extrapolated row.
     _, tri = clrd["IncurLoss"]
     s = tri.segments.get_loc(("Brotherhood Mut Ins Co", "comauto"))
     res = mack(tri[s : s + 1], tail=1.05)
-    assert np.isnan(res.std_err).all() and np.isnan(res.total_std_err).all()
-    assert res.diagnostics["issue"].tolist() == ["std_err_overflow"]
-    assert "the tail" in res.diagnostics["detail"].iloc[0]
-    assert np.isfinite(mack(tri[s : s + 1]).total_std_err).all()
+    dev = res.chain_ladder.development
+    for x in (dev.sigma[0], dev.std_err[0]):
+        a, b = x[-3], x[-2]
+        assert np.isclose(x[-1], np.sqrt(min(b**4 / a**2, a**2, b**2)), rtol=1e-12)
+    assert res.diagnostics["issue"].tolist() == ["tail_sigma_extrapolated"]
+    assert "is 4.4e+243, above every observed sigma (largest 3.5)" in res.diagnostics["detail"].iloc[0]
+    assert np.isfinite(res.std_err).all() and np.isfinite(res.total_std_err).all()
+    # the tail adds a little error, not orders of magnitude
+    no_tail = mack(tri[s : s + 1]).total_std_err[0]
+    assert no_tail < res.total_std_err[0] < 2 * no_tail
 
 
 @pytest.mark.parametrize("opts", [{"drop_high": 1}, {"drop_low": 1}])
@@ -345,3 +362,16 @@ def test_drops_follow_mack_where_chainladder_misaligns_them(samples, opts):
         model = cl.MackChainladder().fit(cl.Development(**opts).fit_transform(triangle))
     assert model.process_risk_.values[0, 0, 1, -1] == 0 and res.process[0, 1] > 0 and dev.sigma[0, 8] > 0
     assert rel_err(res.total_std_err[0], ref["total"][0]) > 0.1
+
+
+def test_auto_incurred_exponential_tail_is_diagnosed_not_astronomical(samples):
+    # The case reported: chainladder's `auto` sample, incurred, second segment, exponential tail:
+    # a standard error of 9.2e43 on an IBNR of 145,278 before; now Mack's rule bounds the tail
+    # sigma, the total is of the order of the no-tail error, and a row says what was done.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tri = TriangleSet.from_chainladder(cl.load_sample("auto"), column="incurred")[1:]
+    res = mack(tri, tail=TailCurve("exponential"))
+    assert np.isclose(res.chain_ladder.ibnr.sum(), 145_277.93, rtol=1e-6)
+    assert res.diagnostics["issue"].tolist() == ["tail_sigma_extrapolated"]
+    assert mack(tri).total_std_err[0] < res.total_std_err[0] < 1.5 * mack(tri).total_std_err[0]
