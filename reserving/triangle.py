@@ -273,14 +273,21 @@ class TriangleSet:
         n_org = val_per.ordinal - first.ordinal + 1
         n_lag = n_org
         if segments:
-            keys = frame[segments].astype(str)
-            codes, uniques = pd.factorize(
-                pd.MultiIndex.from_frame(keys) if len(segments) > 1 else keys[segments[0]], sort=True
-            )
+            # each key column factorised on its own (sorted), then the combinations numbered in
+            # lexicographic order: the same codes as factorising the rows' tuples, far faster
+            parts = [pd.factorize(frame[c].astype(str), sort=True) for c in segments]
+            combined = np.zeros(len(frame), dtype=np.int64)
+            for part_codes, part_uniques in parts:
+                combined = combined * len(part_uniques) + part_codes
+            present, codes = np.unique(combined, return_inverse=True)
+            labels = []
+            for part_codes, part_uniques in reversed(parts):
+                labels.insert(0, np.asarray(part_uniques, dtype=object)[present % len(part_uniques)])
+                present = present // len(part_uniques)
             if len(segments) > 1:
-                seg_index = pd.MultiIndex.from_tuples(list(uniques), names=segments)
+                seg_index = pd.MultiIndex.from_arrays(labels, names=segments)
             else:
-                seg_index = pd.Index(uniques, name=segments[0])
+                seg_index = pd.Index(labels[0], name=segments[0])
         else:
             codes = np.zeros(len(frame), dtype=np.int64)
             seg_index = pd.Index(["all"], name="segment")
