@@ -19,6 +19,7 @@ from reserving.expected_loss_ratio import expected_loss_ratio
 from reserving._exposure import ExposureResult
 from reserving.merz_wuthrich import MerzWuthrich, merz_wuthrich
 from reserving.munich_chain_ladder import MunichChainLadder, munich_chain_ladder
+from reserving.seasonality import SeasonalChainLadder, seasonal_chain_ladder
 
 __all__ = [
     "Triangle",
@@ -42,4 +43,6 @@ __all__ = [
     "MerzWuthrich",
     "munich_chain_ladder",
     "MunichChainLadder",
+    "seasonal_chain_ladder",
+    "SeasonalChainLadder",
 ]

@@ -329,3 +329,41 @@ def write_demo_sample(directory) -> None:
     }
     for name, frame in frames.items():
         write_atomic(directory / name, lambda p, f=frame: f.to_csv(p, index=False, float_format="%.2f"))
+
+
+def delay_payments(claims: SyntheticClaims, *, weekday: int | None = None,
+                   slow_months: dict[int, float] | None = None) -> SyntheticClaims:
+    """The same claims paid on a payer's calendar: in weekly runs, and more slowly in some months.
+
+    Payments are only ever moved later, so the truth stays exact: a line's delay from incurred
+    to paid is stretched by ``1 + slow_months[m]`` for claims incurred in calendar month ``m``
+    (e.g. ``{12: 0.5}``: December's claims take half as long again), then the payment waits
+    for the next ``weekday`` (0 Monday ... 4 Friday) on or after that date. Lines moved past
+    ``as_of`` leave ``lines``; ``truth.paid`` and ``truth.ibnr`` are recomputed, ``ultimate``
+    is unchanged.
+
+    Examples
+    --------
+    >>> s = generate_claims(n_consortia=1, services=["emergency"], n_months=6, as_of="2024-06-30", seed=1)
+    >>> d = delay_payments(s, weekday=4, slow_months={12: 0.5})
+    >>> bool((d.lines["paid_date"].dt.weekday == 4).all()), bool(d.truth["paid"].sum() <= s.truth["paid"].sum())
+    (True, True)
+    """
+    lines = claims.lines.copy()
+    incurred = lines["incurred_date"].to_numpy().astype("datetime64[D]")
+    paid = lines["paid_date"].to_numpy().astype("datetime64[D]")
+    if slow_months:
+        stretch = pd.Series(lines["incurred_date"].dt.month).map(lambda m: 1 + slow_months.get(m, 0.0)).to_numpy()
+        delay = (paid - incurred).astype(np.int64)
+        paid = incurred + np.ceil(delay * stretch).astype(np.int64).astype("timedelta64[D]")
+    if weekday is not None:
+        paid = paid + ((weekday - (paid.astype(np.int64) + 3) % 7) % 7).astype("timedelta64[D]")  # 1970-01-01 was a Thursday
+    lines["paid_date"] = paid.astype("datetime64[ns]")
+    lines = lines[lines["paid_date"] <= claims.as_of].reset_index(drop=True)
+    origin = lines["incurred_date"].dt.to_period("M")
+    paid_now = lines.groupby([lines["consortium"], lines["service"], origin.rename("origin")])["amount"].sum()
+    truth = claims.truth.drop(columns=["paid", "ibnr"])
+    key = pd.MultiIndex.from_frame(truth[["consortium", "service", "origin"]])
+    truth["paid"] = paid_now.reindex(key).fillna(0.0).to_numpy()
+    truth["ibnr"] = truth["ultimate"] - truth["paid"]
+    return SyntheticClaims(lines, truth, claims.members, claims.budget, claims.as_of, claims.bad_rows)
