@@ -118,17 +118,29 @@ class BandScaled(Severity):
         if k == 1:
             return float(self.excess(0.0))
         if k == 2:
-            total = 0.0
-            for lo, hi, c in self._bands():
-                below_hi = (self.base.moment(2) if not np.isfinite(hi)
-                            else float(self.base.lev2(hi)) - hi * hi * float(self.base.sf(hi)))
-                below_lo = float(self.base.lev2(lo)) - lo * lo * float(self.base.sf(lo)) if lo > 0 else 0.0
-                total += c * c * (below_hi - below_lo)
-            return float(total)
+            return float(sum(c * c * (self._second_below(hi) - (self._second_below(lo) if lo > 0 else 0.0))
+                             for lo, hi, c in self._bands()))
         raise StopLossError("BandScaled.moment: only k = 1 and 2 are available.")
 
     def lev(self, u):
         return self.mean() - self.excess(u)
+
+    def _second_below(self, x):
+        """E[X^2; X <= x] of the base, for x >= 0 (x may be inf)."""
+        x = _arr(x)
+        finite = np.isfinite(x)
+        xf = np.where(finite, x, 0.0)
+        value = np.reshape(self.base.lev2(xf), xf.shape) - xf * xf * self.base.sf(xf)
+        return np.where(finite, value, self.base.moment(2))
+
+    def lev2(self, u):
+        """E[(Y ^ u)^2] = sum_k c_k^2 E[X^2; l < X <= min(h, max(u / c_k, l))] + u^2 P(Y > u)."""
+        u = _arr(u)
+        out = u * u * self.sf(u)
+        for lo, hi, c in self._bands():
+            top = np.minimum(hi, np.maximum(u / c, lo))
+            out = out + c * c * (self._second_below(top) - (self._second_below(lo) if lo > 0 else 0.0))
+        return out
 
     def quantile(self, p):
         """Inverse of the survival function by root finding (Y need not be monotone in X)."""
@@ -149,6 +161,40 @@ class BandScaled(Severity):
         if not (np.isfinite(c) and c > 0):
             raise StopLossError(f"BandScaled.scaled: the factor must be positive, got {c!r}.")
         return BandScaled(self.base, self.edges, tuple(f * c for f in self.factors))
+
+
+@dataclass(frozen=True)
+class SizeBands:
+    """Trend and payment pattern by claim-size band, for :func:`stoploss.specific_premium`.
+
+    Parameters
+    ----------
+    edges : tuple of float
+        Inner band edges on the experience cost (increasing, positive).
+    annual_trends : tuple of float, optional
+        Annual cost trend per band (len(edges) + 1); None: the premium's ``annual_trend`` in every band.
+    payment_patterns : tuple, optional
+        Cumulative payment pattern per band (None in a place: the premium's pattern); None: the
+        premium's pattern in every band.
+    """
+
+    edges: tuple
+    annual_trends: tuple | None = None
+    payment_patterns: tuple | None = None
+
+    def severities(self, severity: Severity, *, basis: str, payment_pattern, annual_trend: float,
+                   trend_months: float) -> tuple[BandScaled, BandScaled]:
+        """(covered before trend, covered after trend): factors rho_k and rho_k x trend_k per band."""
+        n = len(self.edges) + 1
+        trends = self.annual_trends if self.annual_trends is not None else (annual_trend,) * n
+        patterns = self.payment_patterns if self.payment_patterns is not None else (None,) * n
+        if len(trends) != n or len(patterns) != n:
+            raise StopLossError(f"SizeBands: {len(self.edges)} edges make {n} bands; give {n} trends and {n} "
+                                "payment patterns (or none).")
+        rho = [covered_fraction(basis, payment_pattern if p is None else p) for p in patterns]
+        grow = [trend_factor(r, trend_months) for r in trends]
+        return (BandScaled(severity, tuple(self.edges), tuple(rho)),
+                BandScaled(severity, tuple(self.edges), tuple(r * g for r, g in zip(rho, grow))))
 
 
 def trend_by_size(severity: Severity, edges, annual_trends, months: float) -> BandScaled:

@@ -15,10 +15,9 @@ from _kit.cli import main as run_command
 from _kit.progress import say
 from _kit.publish import Publication, write_csv, write_text
 from _kit.tables import read_table
-from stoploss.contract import covered_fraction, trend_factor
 from stoploss.errors import StopLossError
 from stoploss.pool.cli import add_pool_parser
-from stoploss.pricing import lognormal_from_mean_cv, price_groups, validate_groups
+from stoploss.pricing import covered_severity, price_groups, validate_groups
 from stoploss.pricing_curves import retained_exceedance, specific_premium_curve
 from stoploss.report import html_report
 
@@ -28,7 +27,8 @@ PRICE_EXAMPLES = """  python -m stoploss price --demo --out out/
 
 groups file: one row per group with columns group, members, claimant_rate, mean_cost, cv,
 specific_attachment and optionally specific_limit, aggregate_pct (1.25 = 125%), annual_trend,
-trend_months, basis (incurred, 12/12, 12/15, 12/24), common_shock_cv, expense_pct, sd_multiple,
+trend_months, basis (incurred, 12/12, 12/15, 12/24), large_claim_threshold, large_claim_trend,
+large_claim_lag_months (trend and payment by claim size), common_shock_cv, expense_pct, sd_multiple,
 coc_rate, experience_pmpm, experience_member_years, credibility_k (see stoploss/pricing.py).
 lasers file: group, member_key (pseudonymous; never written out), attachment.
 writes DIR/priced.csv and DIR/priced.html (self-contained, one chart per group), both or neither."""
@@ -70,9 +70,7 @@ def _price(args) -> int:
         write_csv(table, pub.path("priced.csv"))
         if not args.no_html:
             valid = validate_groups(groups, groups_source)
-            severities = [(lognormal_from_mean_cv(r.mean_cost, r.cv).scaled(
-                covered_fraction(str(r.basis)) * trend_factor(float(r.annual_trend), float(r.trend_months))),
-                float(r.claimant_rate)) for r in valid.itertuples(index=False)]
+            severities = [(covered_severity(r), float(r.claimant_rate)) for r in valid.itertuples(index=False)]
             exceedance = [retained_exceedance(agg) for _, agg in results]
             curves = [specific_premium_curve(sev, spec, rate) for (spec, _), (sev, rate) in zip(results, severities)]
             write_text(html_report(table, exceedance, curves, currency=args.currency), pub.path("priced.html"))
