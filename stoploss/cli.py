@@ -101,7 +101,8 @@ def _claims(args) -> tuple[np.ndarray, np.ndarray | float, np.ndarray | float | 
     amount = numeric_column(frame, "amount", args.claims, StopLossError, low=0.0)
     for col, flag in (("threshold", args.truncation), ("limit", args.limit)):
         if col in frame and flag is not None:
-            raise StopLossError(f"fit: the claims file has a {col} column; leave out --{'truncation' if col == 'threshold' else 'limit'}.")
+            flag_name = "truncation" if col == "threshold" else "limit"
+            raise StopLossError(f"fit: the claims file has a {col} column; leave out --{flag_name}.")
     threshold = (numeric_column(frame, "threshold", args.claims, StopLossError, low=0.0) if "threshold" in frame
                  else (args.truncation or 0.0))
     limit = numeric_column(frame, "limit", args.claims, StopLossError, low=0.0) if "limit" in frame else args.limit
@@ -126,7 +127,9 @@ def _fit(args) -> int:
 def build_parser() -> Parser:
     """The parser of ``python -m stoploss``: the ``price``, ``fit`` and ``pool`` commands."""
     parser = Parser(prog="python -m stoploss", description=__doc__,
-                    examples="  python -m stoploss price --demo --out out/\n  python -m stoploss pool --demo --out out/")
+                    examples="  python -m stoploss price --demo --out out/\n"
+                             "  python -m stoploss fit --claims claimants.csv --truncation 25000 --out out/\n"
+                             "  python -m stoploss pool --demo --out out/")
     sub = parser.add_subparsers(dest="command", required=True)
     price = subcommand(sub, "price", help="price specific and aggregate stop-loss for a table of groups",
                        examples=PRICE_EXAMPLES)

@@ -156,7 +156,8 @@ def run_pool(args) -> int:
         ibnr = read_ibnr_error(args.ibnr_from)
         ibnr_cv = ibnr.cv
         say(f"IBNR error CV {ibnr_cv:.2%} (median of {len(ibnr.by_consortium)} consortia in {ibnr.source})")
-    assumptions = PoolAssumptions(cost_model=chosen.cost_model, loading=args.loading, aggregate_attachment=args.aggregate_attachment,
+    assumptions = PoolAssumptions(cost_model=chosen.cost_model, loading=args.loading,
+                                  aggregate_attachment=args.aggregate_attachment,
                                   aggregate_loading=args.aggregate_loading, shock_cv=args.shock_cv,
                                   epidemic_probability=args.epidemic_probability,
                                   epidemic_uplift=args.epidemic_uplift, ibnr_cv=ibnr_cv, mix_cv=mix_cv,

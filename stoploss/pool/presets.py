@@ -159,7 +159,8 @@ def _default() -> Preset:
                                        f"{float(cm.survival(200_000.0)):.2%} above 200,000",
              "top 1% mean annual cost 22.6 times the mean in MEPS 2012 (#448: $97,956); ours "
              f"{top1 / 0.01:.0f} times the mean."),
-            ("People without cost in the year", f"{float(cm.share @ cm.zero_probability):.1%}", "13% of the US community population had no health "
+            ("People without cost in the year", f"{float(cm.share @ cm.zero_probability):.1%}",
+             "13% of the US community population had no health "
                                                          "expenditure in 2018 (MEPS #533)."),
             ("Tail of the largest costs", "Pareto index 2.5 above 100,000",
              "finite variance is required (index above 2); the index is varied in the sensitivity chart."),

@@ -113,7 +113,8 @@ def test_basis_by_size_uses_each_bands_pattern_and_prices():
     slow = [0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0]
     sev = basis_by_size(BASE, [50_000.0], "12/12", [None, slow])
     assert sev.factors == (covered_fraction("12/12"), covered_fraction("12/12", slow))
-    assert covered_fraction("12/24", slow) == 1.0 and basis_by_size(BASE, [50_000.0], "12/24", [None, slow]).factors[1] == 1.0
+    assert covered_fraction("12/24", slow) == 1.0
+    assert basis_by_size(BASE, [50_000.0], "12/24", [None, slow]).factors[1] == 1.0
     premium = specific_premium(sev, members=10_000, attachment=100_000.0, claimant_rate=0.8)
     assert premium.excess_per_member_year == pytest.approx(0.8 * naive_excess(sev, 100_000.0), rel=1e-8)
     # slower payment of large claims lowers the covered excess below the uniform 12/12 basis
