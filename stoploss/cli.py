@@ -1,6 +1,7 @@
-"""Command line: ``python -m stoploss price|pool``.
+"""Command line: ``python -m stoploss price|fit|pool``.
 
 price  specific and aggregate stop-loss premiums for a table of groups
+fit    severities fitted to claimant data (truncated and censored), with QQ and PP plots
 pool   how large a group must be to hold a risk-bearing budget (simulated outturn against budget)
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from importlib import resources
 
+import numpy as np
 import pandas as pd
 
 from _kit.cli import OK, Parser, subcommand
@@ -15,11 +17,14 @@ from _kit.cli import main as run_command
 from _kit.progress import say
 from _kit.publish import Publication, write_csv, write_text
 from _kit.tables import read_table
-from stoploss.contract import covered_fraction, trend_factor
+from _kit.validate import numeric_column, reject_unknown_columns, require_columns
 from stoploss.errors import StopLossError
+from stoploss.fit import FAMILIES, fit
+from stoploss.fit_report import fit_report_html
 from stoploss.pool.cli import add_pool_parser
-from stoploss.pricing import lognormal_from_mean_cv, price_groups, validate_groups
+from stoploss.pricing import covered_severity, price_groups, validate_groups
 from stoploss.pricing_curves import retained_exceedance, specific_premium_curve
+from stoploss.probability_plots import probability_plot
 from stoploss.report import html_report
 
 PRICE_EXAMPLES = """  python -m stoploss price --demo --out out/
@@ -28,7 +33,8 @@ PRICE_EXAMPLES = """  python -m stoploss price --demo --out out/
 
 groups file: one row per group with columns group, members, claimant_rate, mean_cost, cv,
 specific_attachment and optionally specific_limit, aggregate_pct (1.25 = 125%), annual_trend,
-trend_months, basis (incurred, 12/12, 12/15, 12/24), common_shock_cv, expense_pct, sd_multiple,
+trend_months, basis (incurred, 12/12, 12/15, 12/24), large_claim_threshold, large_claim_trend,
+large_claim_lag_months (trend and payment by claim size), common_shock_cv, expense_pct, sd_multiple,
 coc_rate, experience_pmpm, experience_member_years, credibility_k (see stoploss/pricing.py).
 lasers file: group, member_key (pseudonymous; never written out), attachment.
 writes DIR/priced.csv and DIR/priced.html (self-contained, one chart per group), both or neither."""
@@ -70,9 +76,7 @@ def _price(args) -> int:
         write_csv(table, pub.path("priced.csv"))
         if not args.no_html:
             valid = validate_groups(groups, groups_source)
-            severities = [(lognormal_from_mean_cv(r.mean_cost, r.cv).scaled(
-                covered_fraction(str(r.basis)) * trend_factor(float(r.annual_trend), float(r.trend_months))),
-                float(r.claimant_rate)) for r in valid.itertuples(index=False)]
+            severities = [(covered_severity(r), float(r.claimant_rate)) for r in valid.itertuples(index=False)]
             exceedance = [retained_exceedance(agg) for _, agg in results]
             curves = [specific_premium_curve(sev, spec, rate) for (spec, _), (sev, rate) in zip(results, severities)]
             write_text(html_report(table, exceedance, curves, currency=args.currency), pub.path("priced.html"))
@@ -81,10 +85,51 @@ def _price(args) -> int:
     return OK
 
 
+FIT_EXAMPLES = """  python -m stoploss fit --claims claimants.csv --truncation 25000 --limit 1000000 --out out/
+  python -m stoploss fit --claims claimants.parquet --family lognormal --family gpd --out out/
+
+claims file: column amount (a claimant's annual cost, currency; censored ones at their limit) and
+optionally threshold (the claim's reporting threshold) and limit (its policy limit), which replace
+--truncation and --limit. writes DIR/fit.csv (one row per family: n, censored, log-likelihood, AIC,
+Kolmogorov-Smirnov distance, the fitted severity) and DIR/fit.html (QQ and PP plots)."""
+
+
+def _claims(args) -> tuple[np.ndarray, np.ndarray | float, np.ndarray | float | None]:
+    frame = read_table(args.claims, "claims file", StopLossError)
+    require_columns(frame, ["amount"], args.claims, StopLossError)
+    reject_unknown_columns(frame, ["amount", "threshold", "limit"], args.claims, StopLossError)
+    amount = numeric_column(frame, "amount", args.claims, StopLossError, low=0.0)
+    for col, flag in (("threshold", args.truncation), ("limit", args.limit)):
+        if col in frame and flag is not None:
+            flag_name = "truncation" if col == "threshold" else "limit"
+            raise StopLossError(f"fit: the claims file has a {col} column; leave out --{flag_name}.")
+    threshold = (numeric_column(frame, "threshold", args.claims, StopLossError, low=0.0) if "threshold" in frame
+                 else (args.truncation or 0.0))
+    limit = numeric_column(frame, "limit", args.claims, StopLossError, low=0.0) if "limit" in frame else args.limit
+    return amount, threshold, limit
+
+
+def _fit(args) -> int:
+    amount, threshold, limit = _claims(args)
+    families = args.family or list(FAMILIES)
+    fits = [fit(family, amount, truncation=threshold, censored=limit) for family in families]
+    points = [probability_plot(f, amount, truncation=threshold, censored=limit) for f in fits]
+    with Publication(args.out) as pub:
+        write_csv(pd.concat([f.summary for f in fits], ignore_index=True), pub.path("fit.csv"))
+        if not args.no_html:
+            write_text(fit_report_html(fits, points, source=str(args.claims), currency=args.currency),
+                       pub.path("fit.html"))
+        for path in pub.publish():
+            say(f"wrote {path}")
+    return OK
+
+
 def build_parser() -> Parser:
-    """The parser of ``python -m stoploss``: the ``price`` and ``pool`` commands."""
+    """The parser of ``python -m stoploss``: the ``price``, ``fit`` and ``pool`` commands."""
     parser = Parser(prog="python -m stoploss", description=__doc__,
-                    examples="  python -m stoploss price --demo --out out/\n  python -m stoploss pool --demo --out out/")
+                    examples="  python -m stoploss price --demo --out out/\n"
+                             "  python -m stoploss fit --claims claimants.csv --truncation 25000 --out out/\n"
+                             "  python -m stoploss pool --demo --out out/")
     sub = parser.add_subparsers(dest="command", required=True)
     price = subcommand(sub, "price", help="price specific and aggregate stop-loss for a table of groups",
                        examples=PRICE_EXAMPLES)
@@ -96,6 +141,17 @@ def build_parser() -> Parser:
     price.add_argument("--no-html", action="store_true", help="write only the CSV")
     price.add_argument("--currency", default="£", help="currency symbol or code shown in the report (default £)")
     price.set_defaults(func=_price)
+    fit_p = subcommand(sub, "fit", help="fit severities to claimant data (truncated, censored) with QQ and PP plots",
+                       examples=FIT_EXAMPLES)
+    fit_p.add_argument("--claims", required=True, help="CSV or Parquet of claimants (column amount)")
+    fit_p.add_argument("--family", action="append", choices=FAMILIES,
+                       help="a family to fit; repeat for several (default: all five)")
+    fit_p.add_argument("--truncation", type=float, help="reporting threshold of every claim (default 0)")
+    fit_p.add_argument("--limit", type=float, help="policy limit of every claim; amounts at it are censored")
+    fit_p.add_argument("--out", required=True, help="output directory")
+    fit_p.add_argument("--no-html", action="store_true", help="write only the CSV")
+    fit_p.add_argument("--currency", default="£", help="currency symbol or code shown in the report (default £)")
+    fit_p.set_defaults(func=_fit)
     add_pool_parser(sub)
     return parser
 

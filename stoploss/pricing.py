@@ -12,6 +12,11 @@ Input columns (one row per group; blank optional cells take the default in brack
     aggregate_pct              aggregate attachment as a share of expected retained cost [1.25]
     annual_trend, trend_months cost trend and months from experience to contract midpoint [0, 0]
     basis                      incurred, 12/12, 12/15 or 12/24 [incurred]
+    large_claim_threshold      experience cost above which a claimant's cost trends and is paid
+                               differently [none: one uniform trend and basis]
+    large_claim_trend          annual trend above the threshold [annual_trend]
+    large_claim_lag_months     months by which the payment of costs above the threshold lags the
+                               rest (the default pattern delayed) [0]
     common_shock_cv            CV of the common shock for the aggregate cover [0]
     expense_pct, sd_multiple, coc_rate   loadings [0, 0, 0]
     experience_pmpm, experience_member_years, credibility_k
@@ -32,16 +37,18 @@ import pandas as pd
 
 from _kit.validate import csv_line, reject_unknown_columns, require_columns
 from stoploss.aggregate_premium import AggregatePremium, aggregate_premium
-from stoploss.contract import BASES
+from stoploss.banded import SizeBands
+from stoploss.contract import BASES, DEFAULT_PAYMENT_PATTERN, covered_fraction, trend_factor
 from stoploss.credibility import credibility_weight
 from stoploss.errors import StopLossError
 from stoploss.loadings import Loadings
-from stoploss.severity import Lognormal
+from stoploss.severity import Lognormal, Severity
 from stoploss.specific import SpecificPremium, specific_premium
 
 REQUIRED = ("group", "members", "claimant_rate", "mean_cost", "cv", "specific_attachment")
 DEFAULTS = {"specific_limit": inf, "aggregate_pct": 1.25, "annual_trend": 0.0, "trend_months": 0.0,
-            "basis": "incurred", "common_shock_cv": 0.0, "expense_pct": 0.0, "sd_multiple": 0.0,
+            "basis": "incurred", "large_claim_threshold": inf, "large_claim_trend": np.nan,
+            "large_claim_lag_months": 0.0, "common_shock_cv": 0.0, "expense_pct": 0.0, "sd_multiple": 0.0,
             "coc_rate": 0.0, "experience_pmpm": np.nan, "experience_member_years": 0.0, "credibility_k": np.nan}
 
 
@@ -67,6 +74,10 @@ RULES = {
     "aggregate_pct": (lambda v: (v > 0) & np.isfinite(v), "a positive share, e.g. 1.25 for 125%"),
     "annual_trend": (lambda v: (v > -1) & np.isfinite(v), "a finite rate above -1"),
     "trend_months": (lambda v: np.isfinite(v), "a finite number of months"),
+    "large_claim_threshold": (lambda v: v > 0, "positive, or blank for no size bands"),
+    "large_claim_trend": (lambda v: v.isna() | ((v > -1) & np.isfinite(v)), "a finite rate above -1, or blank"),
+    "large_claim_lag_months": (lambda v: (v >= 0) & (v <= 24) & (v == np.floor(v)),
+                               "a whole number of months from 0 to 24"),
     "common_shock_cv": (lambda v: (v >= 0) & np.isfinite(v), "a finite CV >= 0"),
     "expense_pct": (lambda v: (v >= 0) & (v < 1), "a share in [0, 1), e.g. 0.12 for 12%"),
     "sd_multiple": (lambda v: (v >= 0) & np.isfinite(v), "finite and >= 0"),
@@ -180,6 +191,32 @@ def _lasers_by_group(lasers: pd.DataFrame | None, groups: pd.DataFrame, source="
     return out
 
 
+def size_bands(row) -> SizeBands | None:
+    """The group's trend and payment pattern by claim size (None without a ``large_claim_threshold``).
+
+    Below the threshold: ``annual_trend`` and the default pattern; above it: ``large_claim_trend`` and
+    the default pattern delayed by ``large_claim_lag_months``.
+    """
+    threshold = float(row.large_claim_threshold)
+    if not np.isfinite(threshold):
+        return None
+    large = float(row.large_claim_trend) if np.isfinite(float(row.large_claim_trend)) else float(row.annual_trend)
+    lag = int(row.large_claim_lag_months)
+    late = np.concatenate([np.zeros(lag), DEFAULT_PAYMENT_PATTERN])
+    return SizeBands((threshold,), (float(row.annual_trend), large), (None, late))
+
+
+def covered_severity(row) -> Severity:
+    """A claimant's covered annual cost after trend and contract basis (uniform, or by claim-size band)."""
+    severity = lognormal_from_mean_cv(row.mean_cost, row.cv)
+    bands = size_bands(row)
+    if bands is None:
+        return severity.scaled(covered_fraction(str(row.basis)) * trend_factor(float(row.annual_trend),
+                                                                              float(row.trend_months)))
+    return bands.severities(severity, basis=str(row.basis), payment_pattern=None, annual_trend=float(row.annual_trend),
+                            trend_months=float(row.trend_months))[1]
+
+
 def price_group(row, lasers: dict | None = None, n_buckets: int = 2**13,
                 max_buckets: int = 2**14) -> tuple[SpecificPremium, AggregatePremium]:
     """Specific and aggregate premiums of one validated group row (a namedtuple or Series).
@@ -190,9 +227,12 @@ def price_group(row, lasers: dict | None = None, n_buckets: int = 2**13,
     severity = lognormal_from_mean_cv(row.mean_cost, row.cv)
     loads = Loadings(float(row.expense_pct), float(row.sd_multiple), float(row.coc_rate))
     common = dict(annual_trend=float(row.annual_trend), trend_months=float(row.trend_months), basis=str(row.basis))
+    bands = size_bands(row)
     spec = specific_premium(severity, float(row.members), float(row.specific_attachment),
                             limit=float(row.specific_limit), claimant_rate=float(row.claimant_rate),
-                            lasers=lasers, loadings=loads, **common)
+                            lasers=lasers, loadings=loads, size_bands=bands, **common)
+    if bands is not None:  # the aggregate cover sees the same covered cost, trended and on basis already
+        severity, common = covered_severity(row), {}
     agg = aggregate_premium(severity, int(row.members), float(row.aggregate_pct),
                             claimant_rate=float(row.claimant_rate),
                             specific_attachment=float(row.specific_attachment),
@@ -258,6 +298,7 @@ def _row(r, spec: SpecificPremium, agg: AggregatePremium) -> dict:
     member_months = spec.members * 12.0
     return {
         "group": r.group, "members": int(r.members), "basis": r.basis, "covered_share": spec.covered_share,
+        "large_claim_threshold": float(r.large_claim_threshold),
         "specific_attachment": spec.attachment, "specific_limit": spec.limit,
         "specific_excess_per_member_year": spec.excess_per_member_year, "specific_pmpm": spec.pmpm,
         "claimants_per_1000": spec.claimants_per_1000, "cost_trend": spec.cost_trend,

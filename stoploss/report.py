@@ -7,6 +7,7 @@ It draws the priced table of :func:`stoploss.pricing.price_groups` and the curve
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import pandas as pd
@@ -41,6 +42,8 @@ def _columns(currency: str) -> tuple[list[Column], list[Column], list[Column]]:
                 Column("specific_pmpm", "Expected PMPM", pence),
                 Column("specific_blended_pmpm", "Credibility-blended PMPM", pence),
                 Column("credibility_z", "Credibility weight", lambda v: ratio(v, 3)),
+                Column("large_claim_threshold", "Large claims (own trend and payment) above",
+                       lambda v: "no size bands" if not math.isfinite(float(v)) else cash(v)),
                 Column("cost_trend", "Cost trend", lambda v: percent(v, 1)),
                 Column("leveraged_trend", "Leveraged trend", lambda v: percent(v, 1)),
                 Column("lasers", "Lasers", number), Column("laser_credit", "Laser credit", cash),

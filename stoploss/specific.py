@@ -79,7 +79,7 @@ def specific_excess(severity: Severity, attachment, limit: float = inf, claimant
 
 def specific_premium(severity: Severity, members: float, attachment: float, *, limit: float = inf,
                      claimant_rate: float = 1.0, annual_trend: float = 0.0, trend_months: float = 0.0,
-                     basis: str = "incurred", payment_pattern=None, lasers=None,
+                     basis: str = "incurred", payment_pattern=None, size_bands=None, lasers=None,
                      loadings: Loadings | None = None, n_buckets: int = 2**11) -> SpecificPremium:
     """Specific stop-loss premium for a group.
 
@@ -100,7 +100,10 @@ def specific_premium(severity: Severity, members: float, attachment: float, *, l
     basis, payment_pattern :
         Contract basis "incurred" (default: all incurred cost), "12/12", "12/15" or "12/24", and the
         cumulative payment pattern by month of lag (default ``contract.DEFAULT_PAYMENT_PATTERN``).
-    lasers : mapping of pseudonymous key -> attachment, optional
+    size_bands : stoploss.banded.SizeBands, optional
+        Trend and payment pattern by claim-size band instead of one uniform scale: band k's costs are
+        covered in the share rho_k of its own pattern and trended at its own rate. ``cost_trend`` is
+        then the rise of the mean covered cost and ``covered_share`` the covered share of the mean.    lasers : mapping of pseudonymous key -> attachment, optional
         Higher attachments for named members (keys are not printed anywhere).
     loadings : Loadings, optional
         Default: no loadings.
@@ -129,10 +132,16 @@ def specific_premium(severity: Severity, members: float, attachment: float, *, l
                                 f"({attachment}); a laser must raise the attachment.")
     if len(lasers) > members:
         raise StopLossError("specific_premium: more lasers than members.")
-    rho = covered_fraction(basis, payment_pattern)
-    trend = trend_factor(annual_trend, trend_months)
-    base = severity.scaled(rho)
-    covered = severity.scaled(rho * trend)
+    if size_bands is None:
+        rho = covered_fraction(basis, payment_pattern)
+        trend = trend_factor(annual_trend, trend_months)
+        base = severity.scaled(rho)
+        covered = severity.scaled(rho * trend)
+    else:
+        base, covered = size_bands.severities(severity, basis=basis, payment_pattern=payment_pattern,
+                                              annual_trend=annual_trend, trend_months=trend_months)
+        rho = base.mean() / severity.mean()
+        trend = covered.mean() / base.mean()
     e = float(specific_excess(covered, attachment, limit, claimant_rate))
     e0 = float(specific_excess(base, attachment, limit, claimant_rate))
     laser_e = specific_excess(covered, np.array(list(lasers.values()), dtype=float), limit, claimant_rate)

@@ -8,6 +8,11 @@ module             what it holds
 ``simulate``       :func:`simulate_pool` (one group) and :func:`sweep` (list sizes x attachments x
                    budget formulas), with their result objects
 ``_kernels``       the Numba kernel that simulates group-years
+``presets``        named scopes (``default``, ``crump-1991``): cost model, defaults and evidence
+                   (sources in ``PRESETS.md``)
+``feeds``          what the other packages measured, read from their files (formula R-squared,
+                   IBNR error)
+``sensitivity``    how the smallest list size moves with each assumption
 ``report``         the HTML page of a sweep (renders only; drawn with the shared report kit)
 ``cli``            ``python -m stoploss pool``
 =================  ================================================================================

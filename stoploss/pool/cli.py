@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
 import _kit.random
 from _kit.cli import OK, Parser, subcommand
 from _kit.progress import compile_notice, say
@@ -16,14 +18,30 @@ from _kit.publish import Publication, write_csv, write_table, write_text
 from _kit.validate import number
 from stoploss.errors import StopLossError
 from stoploss.pool import _kernels
-from stoploss.pool.simulate import (DEFAULT_ATTACHMENTS, DEFAULT_RISK_MODELS, DEFAULT_SIZES, PoolAssumptions,
-                                    crump_comparison, sweep)
+from stoploss.pool.feeds import read_ibnr_error, read_risk_models
+from stoploss.pool.presets import PRESET_NAMES, preset
+from stoploss.pool.sensitivity import sensitivity
+from stoploss.pool.simulate import PoolAssumptions, crump_comparison, sweep
 from stoploss.pool.report import pool_report_html
 
 EXAMPLES = """  python -m stoploss pool --demo --out out/
   python -m stoploss pool --sizes 5000,20000,100000,500000 --attachments 50000,100000,none \\
       --risk-model age-sex=0.037 --risk-model diagnoses=0.126 --mix-cv 0.05 --years 100000 --out out/
   python -m stoploss pool --shock-cv 0.02 --ibnr-cv 0.01 --aggregate-attachment 1.1 --format parquet --out out/
+  python -m stoploss pool --preset crump-1991 --out out/crump
+  python -m stoploss pool --risk-models ra/validation.csv --ibnr-from nightly/2026-06/ --mix-cv 0.05 --out out/
+
+presets (--preset): default, a whole commissioning budget (every assumption and its source in
+stoploss/pool/PRESETS.md and the report); crump-1991, the 1991 general practice fund's 113 elective
+procedures fitted to Crump et al.'s district figures (BMJ 1991;302:1582-4). A preset sets the cost
+model and the default sizes, attachments and formulas; the flags override them.
+
+--risk-models FILE: the validation.csv of `python -m riskadjust validate`, columns
+  risk_model, r_squared, cpm, mape, n_members (one row per formula; other columns are ignored);
+  each formula is simulated at its r_squared. Not with --risk-model.
+--ibnr-from DIR: a nightly run's output directory; reads DIR/consortia.csv, columns
+  consortium, paid, ibnr, ibnr_sd, ibnr_p75, ibnr_p95 (currency; other columns are ignored);
+  the IBNR error CV is the median over consortia of ibnr_sd / (paid + ibnr). Not with --ibnr-cv.
 
 writes DIR/pool_summary.csv (or .parquet): one row per (risk_model, attachment, n_patients) with the
 distribution of (outturn - budget) / budget, P(overspend > 2%, 5%, 10%), 99.5% VaR and TVaR, premiums
@@ -47,9 +65,9 @@ def _numbers(text: str, what: str, allow_none: bool = False) -> list:
     return out
 
 
-def _risk_models(items: list[str] | None) -> dict:
+def _risk_models(items: list[str] | None, default: dict) -> dict:
     if not items:
-        return dict(DEFAULT_RISK_MODELS)
+        return dict(default)
     out = {}
     for item in items:
         name, sep, value = item.rpartition("=")
@@ -75,6 +93,11 @@ def add_pool_parser(subparsers) -> Parser:
                                "outturn against its budget for each list size, specific stop-loss attachment and "
                                "budget formula.", examples=EXAMPLES)
     p.add_argument("--demo", action="store_true", help="the full grid with a 5%% group mix, 20,000 years")
+    p.add_argument("--preset", choices=PRESET_NAMES, default="default",
+                   help="the scope's cost model and defaults: default (a whole commissioning budget) or "
+                        "crump-1991 (the 1991 fund's elective procedures)")
+    p.add_argument("--risk-models", metavar="FILE", help="validation.csv of `riskadjust validate` (see below)")
+    p.add_argument("--ibnr-from", metavar="DIR", help="a nightly run's output directory (see below)")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--sizes", help="comma-separated increasing list sizes (default: 20 from 5,000 to 1,000,000)")
     p.add_argument("--attachments", help="comma-separated specific attachments, 'none' for no cover "
@@ -109,18 +132,36 @@ def run_pool(args) -> int:
     Bad input raises :class:`~stoploss.errors.StopLossError`, which the command line turns into one
     line on stderr and exit status 1; the outputs are published together only when all are written.
     """
-    mix_cv = args.mix_cv if args.mix_cv is not None else (0.05 if args.demo else 0.0)
+    chosen = preset(args.preset)
+    if args.risk_models and args.risk_model:
+        raise StopLossError("give the budget formulas either as --risk-model NAME=R2 or from --risk-models FILE, "
+                            "not both.")
+    if args.ibnr_from and args.ibnr_cv:
+        raise StopLossError("give the IBNR error either as --ibnr-cv or from --ibnr-from DIR, not both.")
+    demo_mix = 0.05 if args.demo and chosen.name == "default" else chosen.mix_cv
+    mix_cv = args.mix_cv if args.mix_cv is not None else demo_mix
     years = (20_000 if args.demo else 100_000) if args.years is None else int(
         number(args.years, "--years", StopLossError, low=1))
-    sizes = DEFAULT_SIZES if not args.sizes else _numbers(args.sizes, "sizes")
-    attachments = DEFAULT_ATTACHMENTS if not args.attachments else _numbers(args.attachments, "attachments",
-                                                                            allow_none=True)
-    assumptions = PoolAssumptions(loading=args.loading, aggregate_attachment=args.aggregate_attachment,
+    sizes = chosen.sizes if not args.sizes else _numbers(args.sizes, "sizes")
+    attachments = chosen.attachments if not args.attachments else _numbers(args.attachments, "attachments",
+                                                                           allow_none=True)
+    validation = ibnr = None
+    if args.risk_models:
+        models, validation = read_risk_models(args.risk_models)
+        say(f"read {len(models)} budget formula(s) from {args.risk_models}")
+    else:
+        models = _risk_models(args.risk_model, chosen.risk_models)
+    ibnr_cv = args.ibnr_cv
+    if args.ibnr_from:
+        ibnr = read_ibnr_error(args.ibnr_from)
+        ibnr_cv = ibnr.cv
+        say(f"IBNR error CV {ibnr_cv:.2%} (median of {len(ibnr.by_consortium)} consortia in {ibnr.source})")
+    assumptions = PoolAssumptions(cost_model=chosen.cost_model, loading=args.loading,
+                                  aggregate_attachment=args.aggregate_attachment,
                                   aggregate_loading=args.aggregate_loading, shock_cv=args.shock_cv,
                                   epidemic_probability=args.epidemic_probability,
-                                  epidemic_uplift=args.epidemic_uplift, ibnr_cv=args.ibnr_cv, mix_cv=mix_cv,
+                                  epidemic_uplift=args.epidemic_uplift, ibnr_cv=ibnr_cv, mix_cv=mix_cv,
                                   national_population=args.national_population)
-    models = _risk_models(args.risk_model)
     compile_notice("the pool simulator's kernels (stoploss/pool/_kernels.py, _kit/random.py)", 40,
                    _kernels, _kit.random)
     say(f"simulating {len(sizes)} sizes x {len(attachments)} attachments x {len(models)} formulas, "
@@ -135,7 +176,14 @@ def run_pool(args) -> int:
         if not args.no_html:
             say("simulating the comparison with Crump et al. (1991) for the report ...")
             crump = crump_comparison(assumptions, n_years=years, seed=args.seed)
-            write_text(pool_report_html(result, crump, currency=args.currency), pub.path("pool.html"))
+            formula = list(models.items())[-1]
+            say(f"simulating how the smallest list size moves with each assumption ({formula[0]}, "
+                f"{min(years, 10_000):,} years a point) ...")
+            moves = sensitivity(chosen, assumptions, np.sort(result.summary["n_patients"].unique()), formula,
+                                n_years=min(years, 10_000), seed=args.seed, level=args.level)
+            write_text(pool_report_html(result, crump, currency=args.currency, preset=chosen, validation=validation,
+                                        ibnr=ibnr, sensitivity=moves, sensitivity_formula=formula[0]),
+                       pub.path("pool.html"))
         for path in pub.publish():
             say(f"wrote {path}")
     print(f"smallest list size with P(overspend > 5%) < {args.level:g}:\n{result.totals.to_string()}")

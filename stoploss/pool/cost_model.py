@@ -261,7 +261,7 @@ class CostModel:
                     np.log(cm.spend_share_above(threshold) / spend_share)]
 
         sol = optimize.least_squares(gap, x0=[np.log(threshold) - 3.0, np.log(1.3)], xtol=1e-14, ftol=1e-14,
-                                     gtol=1e-14)
+                                     gtol=1e-14, bounds=([-np.inf, np.log(0.2)], [np.inf, np.log(5.0)]))
         if np.max(np.abs(sol.fun)) > 1e-9:
             raise StopLossError(
                 f"CostModel.calibrated: cannot reach {population_share:.2%} of people above {threshold:,.0f} "

@@ -2,9 +2,11 @@
 
 For each budget formula a chart of P(overspend > 5%) and one of the 99.5% reserve against list size
 (log scale), the smallest list size that keeps P(overspend > 5%) below the chosen level with and
-without stop-loss, and our spread of annual cost beside the published figures of Crump et al.
-(BMJ 1991). It draws a :class:`stoploss.pool.SweepResult` and the table of
-:func:`stoploss.pool.crump_comparison`; it simulates nothing.
+without stop-loss, our spread of annual cost beside the published figures of Crump et al.
+(BMJ 1991), the preset's assumptions with their evidence, what was read from the other packages'
+files, and one chart per assumption of how the smallest list size moves with it. It draws a
+:class:`stoploss.pool.SweepResult`, the tables of :func:`stoploss.pool.crump_comparison` and
+:func:`stoploss.pool.sensitivity.sensitivity`; it simulates nothing.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import numpy as np
 import pandas as pd
 
 from _kit.charts import line_chart
-from _kit.report import (CURRENCY, Column, money, money_short, number, page, paragraph, percent, percent_tick, ratio,
-                         section, settings, table, tag)
+from _kit.report import (CURRENCY, Column, details, money, money_short, number, page, paragraph, percent,
+                         percent_tick, ratio, section, settings, table, tag)
+from stoploss.pool.feeds import IbnrError
+from stoploss.pool.presets import Preset
 from stoploss.pool.simulate import SweepResult
 
 
@@ -62,9 +66,63 @@ def _smallest_table(result: SweepResult, currency: str):
     return table(frame, columns, id="smallest")
 
 
+def _evidence(chosen: Preset):
+    frame = pd.DataFrame(list(chosen.evidence), columns=["assumption", "value", "source"])
+    return section(f"Assumptions and their evidence (preset {chosen.name})",
+                   paragraph(f"Scope: {chosen.scope}. Sources in full: stoploss/pool/PRESETS.md."),
+                   table(frame, [Column("assumption", "Assumption"), Column("value", "Our value"),
+                                 Column("source", "Evidence")], id="evidence"))
+
+
+def _feeds(validation: pd.DataFrame | None, ibnr: IbnrError | None):
+    parts = []
+    if validation is not None:
+        parts += [paragraph("Budget formulas and their R-squared as measured by riskadjust validate:"),
+                  table(validation, [Column("risk_model", "Budget formula"),
+                                     Column("r_squared", "R-squared", lambda v: percent(v, 1)),
+                                     Column("cpm", "CPM", lambda v: ratio(v, 3)),
+                                     Column("mape", "Mean absolute error", number),
+                                     Column("n_members", "Members", number)], id="validation")]
+    if ibnr is not None:
+        t = ibnr.totals
+        parts.append(paragraph(
+            f"IBNR estimation error from {ibnr.source}: per consortium, the standard deviation of the IBNR divided "
+            f"by the estimated outturn (paid + IBNR); the simulator uses the median over {number(t['consortia'])} "
+            f"consortia, {percent(t['ibnr_cv'], 2)} (range {percent(t['cv_min'], 2)} to {percent(t['cv_max'], 2)}), "
+            "as the coefficient of variation of a mean-one lognormal error on every group's outturn."))
+    return section("Read from the other packages", *parts) if parts else None
+
+
+def _sensitivity(table_: pd.DataFrame, result: SweepResult, formula: str):
+    charts = []
+    for label, g in table_.groupby("assumption", sort=False):
+        base = g[g["is_base"]]["value"]
+        fmt = (lambda v: ratio(v, 2)) if "index" in label or "sigma" in label else (lambda v: percent(v, 1))
+        shown = g[g["possible"]]
+        charts.append(line_chart(shown["value"].to_numpy(), {"smallest list size": shown["smallest_size"].to_numpy()},
+                                 title=label, x_label=label, y_label="smallest list size (patients)",
+                                 x_format=fmt, y_format=number,
+                                 vlines=[(float(v), f"this run: {fmt(v)}") for v in base], width=440, height=260,
+                                 css_class="sensitivity-chart"))
+    rows = table_.assign(answer=[("not possible" if not p else "not reached" if pd.isna(n) else number(n))
+                                 for p, n in zip(table_["possible"], table_["smallest_size"])])
+    return section(
+        "How the answer moves with each assumption",
+        paragraph(f"Smallest list size from which P(overspend > 5%) stays below {percent(result.level)}, budget "
+                  f"formula {formula}, no specific stop-loss, each assumption moved alone (the others at this run's "
+                  "values; same seed). A missing point: no simulated size is large enough, or the model cannot take "
+                  "the value (e.g. a formula R-squared above what the recalibrated classes can explain)."),
+        tag("div", *charts, class_="charts"),
+        details("All values", table(rows, [Column("assumption", "Assumption"),
+                                           Column("value", "Value", lambda v: ratio(v, 4)),
+                                           Column("answer", "Smallest list size")])))
+
+
 def pool_report_html(result: SweepResult, crump: pd.DataFrame | None = None,
                      title: str = "How large must a group be to hold a risk-bearing budget?", *,
-                     currency: str = CURRENCY) -> str:
+                     currency: str = CURRENCY, preset: Preset | None = None, validation: pd.DataFrame | None = None,
+                     ibnr: IbnrError | None = None, sensitivity: pd.DataFrame | None = None,
+                     sensitivity_formula: str = "") -> str:
     """The sweep as one self-contained HTML page (see the module docstring).
 
     Parameters
@@ -73,6 +131,13 @@ def pool_report_html(result: SweepResult, crump: pd.DataFrame | None = None,
         From :func:`stoploss.pool.sweep`.
     crump : DataFrame, optional
         From :func:`stoploss.pool.crump_comparison`; the section is left out when None.
+    preset : Preset, optional
+        Its assumptions and evidence are shown.
+    validation, ibnr : optional
+        What was read by :func:`~stoploss.pool.feeds.read_risk_models` and
+        :func:`~stoploss.pool.feeds.read_ibnr_error`.
+    sensitivity : DataFrame, optional
+        From :func:`stoploss.pool.sensitivity.sensitivity`, for the formula named ``sensitivity_formula``.
     title : str
         Page title.
     currency : str
@@ -83,6 +148,11 @@ def pool_report_html(result: SweepResult, crump: pd.DataFrame | None = None,
                       "cost from the cost model, budget from a formula of stated R-squared; outturn net of specific "
                       "stop-loss recoveries plus its premium."),
             settings(_settings(result, currency))]
+    if preset is not None:
+        body.append(_evidence(preset))
+    feeds = _feeds(validation, ibnr)
+    if feeds is not None:
+        body.append(feeds)
     sizes = np.sort(s["n_patients"].unique())
     for model, g in s.groupby("risk_model", sort=False):
         r2 = float(g["r_squared"].iloc[0])
@@ -104,6 +174,8 @@ def pool_report_html(result: SweepResult, crump: pd.DataFrame | None = None,
                   f"{number(s['n_patients'].min())} (the smallest simulated size) means that size or fewer.",
                   class_="muted"),
         _smallest_table(result, currency)))
+    if sensitivity is not None:
+        body.append(_sensitivity(sensitivity, result, sensitivity_formula))
     if crump is not None:
         columns = [Column("n_patients", "List size (patients)", number),
                    Column("crump_1991", "Crump et al. 1991", lambda v: percent(v, 1)),

@@ -61,7 +61,7 @@ _BODY_EDGE = 25_000.0
 _TOP_EDGE = 500_000.0
 #: Crump, Cubbon, Drummond, Hawkes & Marchment, "Fundholding in general practice and financial risk",
 #: BMJ 1991;302:1582-4: 5th-95th percentile spread of annual cost as a share of the mean.
-CRUMP_1991 = {9_000: 0.275, 179_400: 0.057}
+CRUMP_1991 = {9_000: 0.275, 24_000: 0.153, 179_400: 0.057}
 _Z95 = 1.6448536269514722  # the standard normal's 95th percentile
 
 

@@ -254,7 +254,7 @@ def test_pool_command_writes_tables_and_report(tmp_path, capsys):
     smallest = pd.read_csv(tmp_path / "pool_smallest.csv")
     assert list(smallest.columns) == ["risk_model", "100,000", "none"] and list(smallest["risk_model"]) == ["age-sex"]
     page = (tmp_path / "pool.html").read_text()
-    assert page.count("<svg") == 2 and "27.5%" in page and "5.7%" in page and "Settings and thresholds" in page
+    assert page.count('class="chart pool-chart"') == 2 and "27.5%" in page and "5.7%" in page and "Settings and thresholds" in page
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pool.html", "pool_smallest.csv", "pool_summary.csv"]
     capsys.readouterr()
     out = tmp_path / "bad"

@@ -1,0 +1,153 @@
+"""What the other two packages measured, read from their output files: the pool simulator's inputs.
+
+Two column contracts, nothing else shared (no import of ``riskadjust`` or ``reserving``):
+
+``validation.csv`` of ``python -m riskadjust validate`` (:func:`read_risk_models`)
+    ``risk_model, r_squared, cpm, mape, n_members``, one row per budget formula: its name, the share
+    of individual annual cost variance it explains (R-squared), Cumming's prediction measure, the
+    mean absolute prediction error and the members it was measured on. The simulator uses
+    ``r_squared``; the other columns are checked (numbers, ``n_members`` >= 1) and shown.
+
+``consortia.csv`` of a nightly reserving run (:func:`read_ibnr_error`)
+    ``consortium, paid, ibnr, ibnr_sd, ibnr_p75, ibnr_p95``, one row per consortium (currency).
+    The simulator's IBNR error is a mean-one lognormal factor on a group's estimated outturn with
+    coefficient of variation c (``PoolAssumptions.ibnr_cv``). The outturn is estimated as
+    paid + IBNR, and its estimation error is the IBNR's (paid is known), so per consortium
+
+        c_i = ibnr_sd_i / (paid_i + ibnr_i),
+
+    and the simulator takes the median of c_i over the consortia (one figure for every list size:
+    the run does not give a consortium's list size). The range of c_i is reported beside it. Only
+    the standard deviation enters; ``ibnr_p75`` and ``ibnr_p95`` are checked (increasing) but the
+    shape is the simulator's lognormal, not the run's.
+
+Missing columns, blank or non-numeric values and impossible values (negative paid or standard
+deviation, R-squared outside [0, 1], a 95th percentile below the 75th) raise a
+:class:`~stoploss.errors.StopLossError` naming the file, line and column; a consortium's name is
+never quoted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from _kit.tables import read_table
+from _kit.validate import csv_line, numeric_column, require_columns
+from stoploss.errors import StopLossError
+
+RISK_MODEL_COLUMNS = ("risk_model", "r_squared", "cpm", "mape", "n_members")
+IBNR_COLUMNS = ("consortium", "paid", "ibnr", "ibnr_sd", "ibnr_p75", "ibnr_p95")
+
+
+def _names(frame: pd.DataFrame, column: str, source) -> list[str]:
+    raw = frame[column]
+    blank = raw.isna() | (raw.astype(str).str.strip() == "")
+    if blank.any():
+        row = int(np.flatnonzero(blank.to_numpy())[0])
+        raise StopLossError("empty; a name is required", file=source, line=csv_line(source, row), column=column)
+    names = raw.astype(str).str.strip()
+    repeated = names.duplicated()
+    if repeated.any():
+        row = int(np.flatnonzero(repeated.to_numpy())[0])
+        raise StopLossError("repeats an earlier row's name; one row per name", file=source,
+                            line=csv_line(source, row), column=column)
+    return list(names)
+
+
+def read_risk_models(path) -> tuple[dict, pd.DataFrame]:
+    """The budget formulas and their R-squared from ``riskadjust validate``'s ``validation.csv``.
+
+    Returns
+    -------
+    dict, DataFrame
+        risk_model -> r_squared, in file order; and the checked table (the contract's columns).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "validation.csv")
+    >>> _ = open(path, "w").write("risk_model,r_squared,cpm,mape,n_members\\nage-sex,0.037,0.02,4100,50000\\n")
+    >>> read_risk_models(path)[0]
+    {'age-sex': 0.037}
+    """
+    source = str(path)
+    frame = read_table(path, "risk models file", StopLossError)
+    require_columns(frame, RISK_MODEL_COLUMNS, source, StopLossError)
+    if frame.empty:
+        raise StopLossError("no rows: at least one risk model is needed", file=source)
+    names = _names(frame, "risk_model", source)
+    out = pd.DataFrame({"risk_model": names})
+    out["r_squared"] = numeric_column(frame, "r_squared", source, StopLossError, low=0.0, high=1.0)
+    out["cpm"] = numeric_column(frame, "cpm", source, StopLossError, high=1.0)
+    out["mape"] = numeric_column(frame, "mape", source, StopLossError, low=0.0)
+    out["n_members"] = numeric_column(frame, "n_members", source, StopLossError, low=1.0)
+    return dict(zip(names, out["r_squared"].tolist())), out
+
+
+@dataclass(frozen=True, eq=False)
+class IbnrError:
+    """The IBNR estimation error of a nightly run, as the pool simulator's coefficient of variation.
+
+    Attributes
+    ----------
+    cv : float
+        Median over consortia of ibnr_sd / (paid + ibnr) (see the module docstring).
+    by_consortium : DataFrame
+        ``paid``, ``ibnr``, ``ibnr_sd`` and ``cv`` per consortium, in file order, without the names.
+    source : str
+        The file read.
+    """
+
+    cv: float
+    by_consortium: pd.DataFrame
+    source: str
+
+    @property
+    def totals(self) -> pd.Series:
+        """The median, smallest and largest coefficient of variation and the number of consortia."""
+        c = self.by_consortium["cv"]
+        return pd.Series({"ibnr_cv": self.cv, "cv_min": float(c.min()), "cv_max": float(c.max()),
+                          "consortia": len(c)})
+
+
+def read_ibnr_error(directory) -> IbnrError:
+    """The IBNR error CV from a nightly run's ``DIR/consortia.csv`` (see the module docstring).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> run = tempfile.mkdtemp()
+    >>> _ = open(os.path.join(run, "consortia.csv"), "w").write(
+    ...     "consortium,paid,ibnr,ibnr_sd,ibnr_p75,ibnr_p95\\nA,900,100,20,110,135\\nB,450,50,15,60,75\\n")
+    >>> round(read_ibnr_error(run).cv, 3)   # median of 20/1000 and 15/500
+    0.025
+    """
+    d = Path(directory)
+    if not d.is_dir():
+        raise StopLossError(f"--ibnr-from {str(d)!r}: not a directory; give a nightly run's output directory "
+                            "holding consortia.csv")
+    path = d / "consortia.csv"
+    source = str(path)
+    frame = read_table(path, "nightly consortia file", StopLossError)
+    require_columns(frame, IBNR_COLUMNS, source, StopLossError)
+    if frame.empty:
+        raise StopLossError("no rows: at least one consortium is needed", file=source)
+    _names(frame, "consortium", source)
+    paid = numeric_column(frame, "paid", source, StopLossError, low=0.0)
+    ibnr = numeric_column(frame, "ibnr", source, StopLossError)
+    sd = numeric_column(frame, "ibnr_sd", source, StopLossError, low=0.0)
+    p75 = numeric_column(frame, "ibnr_p75", source, StopLossError)
+    p95 = numeric_column(frame, "ibnr_p95", source, StopLossError)
+    for mask, column, what in ((paid + ibnr <= 0, "ibnr", "paid + ibnr is not positive, so the outturn has no "
+                                                          "relative error"),
+                               (p95 < p75, "ibnr_p95", "below ibnr_p75; percentiles must increase")):
+        if mask.any():
+            row = int(np.flatnonzero(mask)[0])
+            raise StopLossError(what, file=source, line=csv_line(source, row), column=column)
+    cv = sd / (paid + ibnr)
+    table = pd.DataFrame({"paid": paid, "ibnr": ibnr, "ibnr_sd": sd, "cv": cv})
+    return IbnrError(float(np.median(cv)), table, source)
