@@ -5,21 +5,31 @@ truncated at a cap, ``y_i = min(c_i / e_i, cap)``, weighted by ``w_i = e_i`` (th
 calibration convention: Pope et al., *Risk adjustment of Medicare capitation payments using the
 CMS-HCC model*, Health Care Financing Review 25(4), 2004). The design row of a member has a 1 for
 every model parameter that applies to them (cell, kept categories, interactions, count term), as
-scored by :func:`riskadjust.score`. Coefficients solve ``X'WX b = X'Wy``; with linear equality
-constraints ``C b = d`` they solve the KKT system ``[[X'WX, C'], [C, 0]] [b; l] = [X'Wy; d]``.
+scored by :func:`riskadjust.score`. Coefficients minimise the weighted squared error, i.e.
+``1/2 b'X'WXb - b'X'Wy``, subject to chosen linear equalities ``C b = d`` and, as CMS constrains
+its calibrations, two kinds of inequality (both on by default, each switchable):
+
+* **non-negativity**: every coefficient ``>= 0`` except chosen ones (a condition never lowers cost);
+* **hierarchy monotonicity**: for each hierarchy row ``(parent, child)`` of the model, in each
+  segment, the parent's coefficient ``>=`` the child's (the more severe condition pays at least as
+  much, so that coding the parent never lowers a score).
+
+The programme is solved exactly over the normal equations by an active-set method
+(:mod:`riskadjust._active_set`); with no inequality binding the result is the weighted least-squares
+solution of ``X'WX b = X'Wy`` (with equalities, the KKT system ``[[X'WX, C'], [C, 0]] [b; l] =
+[X'Wy; d]``). The binding inequalities are reported.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import warnings
-
 import numpy as np
 import pandas as pd
-from scipy import linalg
 
 from _kit.validate import number, numeric_column
+from _kit.random import generator
+from riskadjust._active_set import solve_ordered
 from riskadjust._calibrate_kernels import normal_equations
 from riskadjust.errors import PopulationError, RiskModelError, row_error
 from riskadjust.model import RiskModel
@@ -49,7 +59,13 @@ class CalibrationResult:
         ratios against cost before the cap.
     unobserved : tuple of (segment, term)
         Parameters fewer than ``min_members`` training members have (and no constraint involves);
-        left at zero.
+        left at zero (order constraints involving them are not applied).
+    binding : DataFrame
+        The inequality constraints that bind at the solution: ``constraint`` (``non-negative`` or
+        ``hierarchy``), ``segment``, ``term`` (for ``hierarchy`` the parent), ``child`` (blank for
+        ``non-negative``) and ``multiplier`` (its Lagrange multiplier, >= 0: how fast the weighted
+        squared error, halved, would fall per currency unit the constraint were relaxed). A binding
+        non-negative coefficient is exactly 0; a binding parent equals its child exactly.
     """
 
     coefficients: pd.DataFrame
@@ -60,6 +76,7 @@ class CalibrationResult:
     unobserved: tuple
     n_train: int
     n_holdout: int
+    binding: pd.DataFrame
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -68,7 +85,9 @@ class CalibrationResult:
     @property
     def totals(self) -> dict:
         out = {"members_train": self.n_train, "members_holdout": self.n_holdout, "denominator": self.denominator,
-               "r2_train": self.fit.r2, "unobserved_parameters": len(self.unobserved)}
+               "r2_train": self.fit.r2, "unobserved_parameters": len(self.unobserved),
+               "binding_non_negative": int((self.binding["constraint"] == "non-negative").sum()),
+               "binding_hierarchy": int((self.binding["constraint"] == "hierarchy").sum())}
         if self.validation is not None:
             out.update({"r2_holdout": self.validation.r2, "cpm_holdout": self.validation.cpm,
                         "mape_holdout": self.validation.mape})
@@ -121,27 +140,38 @@ def _constraint_matrix(model: RiskModel, constraints: pd.DataFrame) -> tuple[np.
     return C, d
 
 
-def _solve(a: np.ndarray, v: np.ndarray, C: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """Solve the (constrained) normal equations, with one step of iterative refinement."""
-    k = C.shape[0]
-    if k:
-        K = np.block([[a, C.T], [C, np.zeros((k, k))]])
-        rhs = np.concatenate([v, d])
-        kind = "sym"
-    else:
-        K, rhs, kind = a, v, "pos"
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", linalg.LinAlgWarning)
-            x = linalg.solve(K, rhs, assume_a=kind)
-            x = x + linalg.solve(K, rhs - K @ x, assume_a=kind)
-    except (linalg.LinAlgError, linalg.LinAlgWarning, ValueError) as exc:
-        raise RiskModelError(
-            "the normal equations are singular or nearly so: some terms are collinear in these data (rare "
-            "terms that occur only together, or every member of a segment with the same count term); raise "
-            "min_members, merge terms with constraints or drop a term"
-        ) from exc
-    return x[: a.shape[0]]
+def _order_constraints(model: RiskModel, keep: np.ndarray, nonnegative: bool, monotone: bool,
+                       allow_negative) -> tuple[np.ndarray, pd.DataFrame]:
+    """Rows ``(i, j)`` meaning ``b_i >= b_j`` (``j = -1``: ``b_i >= 0``) over the kept parameters, and their labels.
+
+    Non-negativity covers every kept parameter but those named in ``allow_negative`` (a term name,
+    for every segment, or a ``(segment, term)`` pair); monotonicity covers each hierarchy row
+    ``(parent, child)`` in each segment where both are kept parameters.
+    """
+    seg = model.coefficients["segment"].to_numpy(dtype=object)
+    term = model.coefficients["term"].to_numpy(dtype=object)
+    position = {int(p): k for k, p in enumerate(keep)}
+    index = {(s, t): position[i] for i, (s, t) in enumerate(zip(seg, term)) if i in position}
+    free = set()
+    for item in allow_negative:
+        names = [(s, t) for s, t in index if t == item] if isinstance(item, str) else [tuple(item)]
+        if not names and isinstance(item, str) and item not in model.terms:
+            raise RiskModelError(f"allow_negative: {item!r} is not a term of the model")
+        free.update(names)
+    rows, labels = [], []
+    if nonnegative:
+        for (s, t), k in index.items():
+            if (s, t) not in free:
+                rows.append((k, -1))
+                labels.append(("non-negative", s, t, ""))
+    if monotone:
+        for s in model.segments:
+            for parent, child in zip(model.hierarchy["parent"], model.hierarchy["child"]):
+                if (s, parent) in index and (s, child) in index:
+                    rows.append((index[s, parent], index[s, child]))
+                    labels.append(("hierarchy", s, parent, child))
+    table = pd.DataFrame(labels, columns=["constraint", "segment", "term", "child"], dtype=object)
+    return np.array(rows, dtype=np.int64).reshape(-1, 2), table
 
 
 def _cost_exposure(cost, exposure, n: int, source: str) -> tuple[np.ndarray, np.ndarray]:
@@ -163,9 +193,10 @@ def _cost_exposure(cost, exposure, n: int, source: str) -> tuple[np.ndarray, np.
 
 
 def calibrate(population: Population, cost, exposure=None, cap: float | None = None,
-              constraints: pd.DataFrame | None = None, *, holdout: float = 0.0, seed: int = 0,
-              groups=None, min_members: int = 1, source: str = "members") -> CalibrationResult:
-    """Fit the coefficients of ``population.model`` by weighted least squares.
+              constraints: pd.DataFrame | None = None, *, nonnegative: bool = True, monotone: bool = True,
+              allow_negative=(), holdout: float = 0.0, seed: int = 0, groups=None, min_members: int = 1,
+              source: str = "members") -> CalibrationResult:
+    """Fit the coefficients of ``population.model`` by constrained weighted least squares.
 
     Parameters
     ----------
@@ -182,11 +213,15 @@ def calibrate(population: Population, cost, exposure=None, cap: float | None = N
         Long table ``constraint, segment, term, weight, value``: for each ``constraint`` id,
         ``sum(weight * coefficient) = value``. E.g. two rows ``(1, s, A, 1, 0)``, ``(1, s, B, -1, 0)``
         force equal coefficients for ``A`` and ``B``.
+    nonnegative : bool
+        Constrain every coefficient to be >= 0 except those in ``allow_negative`` (default on).
+    monotone : bool
+        Constrain each hierarchy parent's coefficient to be >= its child's, per segment (default on).
+    allow_negative : iterable of str or (segment, term)
+        Terms (in every segment) or parameters exempt from non-negativity.
     holdout : float
         Fraction of members held out of the fit and used for validation: member ``i`` is held out
-        when the ``i``-th uniform of ``numpy.random.default_rng(seed)`` is below it. (Not yet the
-        kit's seeding scheme, :mod:`_kit.random`: a funding-gap report test's threshold holds on
-        this split and not on the kit's.)
+        when the ``i``-th uniform of ``_kit.random.generator(seed, "holdout")`` is below it.
     seed : int
         Seed of the hold-out split.
     groups : array-like (n,), optional
@@ -213,6 +248,8 @@ def calibrate(population: Population, cost, exposure=None, cap: float | None = N
     ...               min_members=30)
     >>> 0 < r.validation.r2 < 1
     True
+    >>> bool((r.coefficients["cost"] >= 0).all())
+    True
     """
     model = population.model
     n = len(population)
@@ -222,7 +259,7 @@ def calibrate(population: Population, cost, exposure=None, cap: float | None = N
         y = np.minimum(y, number(cap, "cap (per member-year)", PopulationError, low=0, low_open=True))
     if not 0 <= holdout < 1:
         raise PopulationError(f"holdout must be a fraction in [0, 1), got {holdout}")
-    test = np.random.default_rng(seed).random(n) < holdout if holdout > 0 else np.zeros(n, dtype=bool)
+    test = generator(seed, "holdout").random(n) < holdout if holdout > 0 else np.zeros(n, dtype=bool)
     train = ~test
     g = None if groups is None else np.asarray(groups)
 
@@ -231,8 +268,10 @@ def calibrate(population: Population, cost, exposure=None, cap: float | None = N
     C, d = (np.zeros((0, a.shape[0])), np.zeros(0)) if constraints is None else _constraint_matrix(model, constraints)
     observed = ((np.diag(a) > 0) & (count >= min_members)) | np.any(C != 0, axis=0)
     keep = np.flatnonzero(observed)
+    order, labels = _order_constraints(model, keep, nonnegative, monotone, allow_negative)
     b = np.zeros(a.shape[0])
-    b[keep] = _solve(a[np.ix_(keep, keep)], v[keep], C[:, keep], d)
+    b[keep], active, multipliers = solve_ordered(a[np.ix_(keep, keep)], v[keep], C[:, keep], d, order)
+    binding = labels.iloc[active].reset_index(drop=True).assign(multiplier=multipliers)
 
     denominator = float(np.sum(e[train] * y[train]) / np.sum(e[train]))
     coefs = model.coefficients[["segment", "term"]].copy()
@@ -255,4 +294,4 @@ def calibrate(population: Population, cost, exposure=None, cap: float | None = N
                               uncapped=uncapped[test])
     unobserved = tuple(zip(coefs["segment"][~observed], coefs["term"][~observed]))
     return CalibrationResult(coefs, relative, denominator, fit, validation, unobserved,
-                             int(train.sum()), int(test.sum()))
+                             int(train.sum()), int(test.sum()), binding)

@@ -125,10 +125,17 @@ def _cmd_calibrate(args) -> int:
     require_columns(members, [args.cost_column, args.exposure_column], source[0], PopulationError)
     groups = members[args.group_column].to_numpy() if args.group_column in members.columns else None
     constraints = read_table(args.constraints, "constraints file", RiskModelError) if args.constraints else None
+    allow = [t.strip() for t in (args.allow_negative or "").split(",") if t.strip()]
     r = calibrate(_population(model, members, dx, source), members[args.cost_column], members[args.exposure_column],
-                  cap=args.cap, constraints=constraints, holdout=args.holdout, seed=args.seed, groups=groups,
+                  cap=args.cap, constraints=constraints, nonnegative=args.nonnegative, monotone=args.monotone,
+                  allow_negative=allow, holdout=args.holdout, seed=args.seed, groups=groups,
                   min_members=args.min_members, source=source[0])
     write_table(r.coefficients, args.out)
+    if args.binding:
+        write_table(r.binding, args.binding)
+    if not r.binding.empty:
+        print("binding constraints (coefficient held at 0, or parent held equal to its child):")
+        print(r.binding.to_string(index=False))
     if args.out_model:
         r.model.save(args.out_model)
     if r.validation is not None and r.validation.by_group is not None:
@@ -234,6 +241,12 @@ def build_parser() -> Parser:
     p.add_argument("--group-column", default="group", help="group for predictive ratios (default group)")
     p.add_argument("--cap", type=float, help="truncate annualised cost at this amount")
     p.add_argument("--constraints", help="table: constraint, segment, term, weight, value")
+    p.add_argument("--no-nonnegative", dest="nonnegative", action="store_false",
+                   help="allow negative coefficients (default: every coefficient >= 0, as CMS constrains)")
+    p.add_argument("--allow-negative", help="comma-separated terms exempt from non-negativity")
+    p.add_argument("--no-monotone", dest="monotone", action="store_false",
+                   help="drop hierarchy monotonicity (default: parent's coefficient >= child's in each segment)")
+    p.add_argument("--binding", help="also write the binding constraints here")
     p.add_argument("--holdout", type=float, default=0.3, help="fraction held out for validation (default 0.3)")
     p.add_argument("--seed", type=int, default=0, help="seed of the hold-out split")
     p.add_argument("--min-members", type=int, default=10, help="estimate only terms this many members have")

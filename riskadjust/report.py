@@ -97,7 +97,8 @@ def _settings(report: GapReport, currency: str) -> list[tuple[str, str]]:
                         "age-sex cells only, one that adds condition categories from diagnoses."),
              ("Predictive ratio", "predicted cost over actual cost of a group's held-out members: below 1 the "
                                   "group's budget falls short, above 1 it is over-funded."),
-             ("Currency", f"{currency}, per member-year (annualised cost).")]
+             ("Currency", f"{currency}, per member-year (annualised cost)."),
+             ("Constraints", _constraints_text(report))]
     if report.cap is None:
         items.append(("Cost cap", "none: models are fitted to annualised cost without a cap."))
     else:
@@ -109,6 +110,15 @@ def _settings(report: GapReport, currency: str) -> list[tuple[str, str]]:
             f"{percent(report.funded_share_of_capped, 1)} of capped cost: cost above the cap is not funded by "
             f"these budgets (it needs e.g. a high-cost pool).")))
     return items
+
+
+def _constraints_text(report: GapReport) -> str:
+    """The calibration's order constraints in words, with how many bind in the model with diagnoses."""
+    t = report.full.totals
+    return ("as CMS constrains its calibrations, no coefficient is negative and in each segment a hierarchy "
+            "parent's coefficient is at least its child's. In the model with diagnoses "
+            f"{t['binding_non_negative']:,} coefficient(s) are held at zero and {t['binding_hierarchy']:,} parent(s) "
+            "held equal to their child by these constraints.")
 
 
 def _fit_frame(report: GapReport) -> pd.DataFrame:

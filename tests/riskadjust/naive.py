@@ -148,3 +148,31 @@ def naive_conditions(model, members: pd.DataFrame, diagnoses: pd.DataFrame) -> l
             cats[i] |= dx_map[code]
     order = {c: k for k, c in enumerate(model.category_names)}
     return [sorted(c, key=order.get) for c in cats]
+
+
+def naive_ordered_wls(a: np.ndarray, v: np.ndarray, G: np.ndarray, C: np.ndarray | None = None,
+                      d: np.ndarray | None = None) -> np.ndarray:
+    """Minimise ``1/2 b'ab - v'b`` subject to ``G b >= 0`` (and ``C b = d``) by trying every active set.
+
+    A strictly convex quadratic programme's solution solves the equality problem of its active set;
+    so among the subsets of rows of ``G`` held as equalities, the feasible solution with the lowest
+    objective is the answer. Exponential in the number of rows: for a handful of constraints only.
+    """
+    from itertools import combinations
+
+    n = a.shape[0]
+    C = np.zeros((0, n)) if C is None else C
+    d = np.zeros(0) if d is None else d
+    best, answer = np.inf, None
+    for r in range(len(G) + 1):
+        for rows in combinations(range(len(G)), r):
+            E = np.vstack([C, G[list(rows)]])
+            if np.linalg.matrix_rank(E) < E.shape[0]:
+                continue
+            K = np.block([[a, E.T], [E, np.zeros((len(E), len(E)))]])
+            b = np.linalg.solve(K, np.concatenate([v, d, np.zeros(r)]))[:n]
+            if np.all(G @ b >= -1e-9 * max(1.0, np.abs(b).max())):
+                f = 0.5 * b @ a @ b - v @ b
+                if f < best:
+                    best, answer = f, b
+    return answer

@@ -1,4 +1,8 @@
-"""Calibration against statsmodels WLS on the naive design; normal equations against dense algebra."""
+"""Calibration against statsmodels WLS on the naive design; normal equations against dense algebra.
+
+These tests switch the order constraints off (``UNCONSTRAINED``) to compare with plain WLS; the
+constrained fit is tested in test_constrained_calibration.py.
+"""
 
 import numpy as np
 import pandas as pd
@@ -6,6 +10,7 @@ import pytest
 import statsmodels.api as sm
 from hypothesis import given, settings
 
+from _kit.random import generator
 from riskadjust import Population
 from riskadjust.calibrate import calibrate, normal_matrices
 from riskadjust.errors import RiskModelError
@@ -14,6 +19,7 @@ from tests.riskadjust.naive import naive_design
 from tests.riskadjust.test_score import models_and_members
 
 CAP = 60_000.0
+UNCONSTRAINED = {"nonnegative": False, "monotone": False}
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +46,7 @@ def _rel(a, b):
 
 def test_coefficients_equal_statsmodels_wls(fitted):
     members, pop, X, y, w = fitted
-    r = calibrate(pop, members["cost"], members["exposure"], cap=CAP)
+    r = calibrate(pop, members["cost"], members["exposure"], cap=CAP, **UNCONSTRAINED)
     seen = X.sum(axis=0) > 0
     ref = sm.WLS(y, X[:, seen], weights=w).fit().params
     assert _rel(r.coefficients["cost"].to_numpy()[seen], ref) < 1e-8
@@ -56,7 +62,7 @@ def test_equality_constraints_equal_merged_columns(fitted, home):
     cons = pd.DataFrame({"constraint": [1, 1, 2, 2], "segment": "community",
                          "term": ["DIAB", "DIAB_COMP", "HF", "DIAB"], "weight": [1.0, -1.0, 1.0, -1.0],
                          "value": [0.0, 0.0, 250.0, 250.0]})
-    r = calibrate(pop, members["cost"], members["exposure"], cap=CAP, constraints=cons)
+    r = calibrate(pop, members["cost"], members["exposure"], cap=CAP, constraints=cons, **UNCONSTRAINED)
     # substitute b_A = b_B = t and b_HF = t + 250: column t = x_A + x_B + x_HF, response y - 250 x_HF
     seen = X.sum(axis=0) > 0
     Z = X.copy()
@@ -91,8 +97,8 @@ def test_validate_ratios_against_uncapped_cost():
 def test_relative_model_and_holdout_metrics(fitted):
     members, pop, X, y, w = fitted
     r = calibrate(pop, members["cost"], members["exposure"], cap=CAP, holdout=0.3, seed=4,
-                  groups=members["group"])
-    test = np.random.default_rng(4).random(len(members)) < 0.3
+                  groups=members["group"], **UNCONSTRAINED)
+    test = generator(4, "holdout").random(len(members)) < 0.3
     train = ~test
     seen = X[train].sum(axis=0) > 0
     fit = sm.WLS(y[train], X[train][:, seen], weights=w[train]).fit()
