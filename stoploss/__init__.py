@@ -5,6 +5,7 @@ These are the methods. The pool-risk application ("how large must a group be?") 
 """
 
 from stoploss.aggregate_premium import AggregatePremium, aggregate_premium
+from stoploss.banded import BandScaled, SizeBands, basis_by_size, leveraged_trend, trend_by_size
 from stoploss.compound import CompoundDistribution, compound, exact_moments
 from stoploss.contract import covered_fraction, trend_factor
 from stoploss.credibility import Credibility, buhlmann_straub, credibility_weight
@@ -15,6 +16,7 @@ from stoploss.frequency import Binomial, NegativeBinomial, Poisson
 from stoploss.layers import ExcessOver, Retained
 from stoploss.loadings import Loadings
 from stoploss.portfolio import Portfolio
+from stoploss.probability_plots import probability_plot
 from stoploss.severity import (
     Empirical,
     Gamma,
@@ -36,5 +38,5 @@ __all__ = [
     "aggregate_premium", "buhlmann_straub", "covered_fraction", "credibility_weight", "fit_severity",
     "fit_spliced", "specific_premium", "trend_factor", "FrequencyFit", "TruncatedFit", "fit_frequency",
     "Distortion", "Portfolio", "Treaty", "TreatyPrice", "distortion_price", "price_treaty", "proportional_hazard",
-    "wang",
+    "wang", "BandScaled", "SizeBands", "basis_by_size", "leveraged_trend", "trend_by_size", "probability_plot",
 ]

@@ -155,7 +155,8 @@ def run_pool(args) -> int:
     if args.ibnr_from:
         ibnr = read_ibnr_error(args.ibnr_from)
         ibnr_cv = ibnr.cv
-        say(f"IBNR error CV {ibnr_cv:.2%} (median of {len(ibnr.by_consortium)} consortia in {ibnr.source})")
+        say(f"IBNR error CV {ibnr_cv:.2%} (median of {len(ibnr.by_consortium)} consortia in {ibnr.source}"
+            + (f"; {ibnr.without_figures} without figures left out" if ibnr.without_figures else "") + ")")
     assumptions = PoolAssumptions(cost_model=chosen.cost_model, loading=args.loading,
                                   aggregate_attachment=args.aggregate_attachment,
                                   aggregate_loading=args.aggregate_loading, shock_cv=args.shock_cv,

@@ -17,7 +17,9 @@ Two column contracts, nothing else shared (no import of ``riskadjust`` or ``rese
         c_i = ibnr_sd_i / (paid_i + ibnr_i),
 
     and the simulator takes the median of c_i over the consortia (one figure for every list size:
-    the run does not give a consortium's list size). The range of c_i is reported beside it. Only
+    the run does not give a consortium's list size). The range of c_i is reported beside it. A
+    consortium whose reserving failed keeps a row with no figures in that file: such rows (paid, ibnr
+    and ibnr_sd all blank) are left out and counted (``IbnrError.without_figures``). Only
     the standard deviation enters; ``ibnr_p75`` and ``ibnr_p95`` are checked (increasing) but the
     shape is the simulator's lognormal, not the run's.
 
@@ -100,18 +102,21 @@ class IbnrError:
         ``paid``, ``ibnr``, ``ibnr_sd`` and ``cv`` per consortium, in file order, without the names.
     source : str
         The file read.
+    without_figures : int
+        Rows left out because the run has no figures for that consortium (its reserving failed).
     """
 
     cv: float
     by_consortium: pd.DataFrame
     source: str
+    without_figures: int = 0
 
     @property
     def totals(self) -> pd.Series:
         """The median, smallest and largest coefficient of variation and the number of consortia."""
         c = self.by_consortium["cv"]
         return pd.Series({"ibnr_cv": self.cv, "cv_min": float(c.min()), "cv_max": float(c.max()),
-                          "consortia": len(c)})
+                          "consortia": len(c), "without_figures": self.without_figures})
 
 
 def read_ibnr_error(directory) -> IbnrError:
@@ -137,17 +142,26 @@ def read_ibnr_error(directory) -> IbnrError:
     if frame.empty:
         raise StopLossError("no rows: at least one consortium is needed", file=source)
     _names(frame, "consortium", source)
-    paid = numeric_column(frame, "paid", source, StopLossError, low=0.0)
-    ibnr = numeric_column(frame, "ibnr", source, StopLossError)
-    sd = numeric_column(frame, "ibnr_sd", source, StopLossError, low=0.0)
-    p75 = numeric_column(frame, "ibnr_p75", source, StopLossError)
-    p95 = numeric_column(frame, "ibnr_p95", source, StopLossError)
+    low = {"paid": 0.0, "ibnr_sd": 0.0}
+    values = {c: numeric_column(frame, c, source, StopLossError, allow_missing=True, low=low.get(c))
+              for c in IBNR_COLUMNS[1:]}
+    failed = np.isnan(values["paid"]) & np.isnan(values["ibnr"]) & np.isnan(values["ibnr_sd"])
+    if failed.all():
+        raise StopLossError("no consortium has figures (paid, ibnr and ibnr_sd blank in every row)", file=source)
+    for column, v in values.items():
+        blank = np.isnan(v) & ~failed
+        if blank.any():
+            row = int(np.flatnonzero(blank)[0])
+            raise StopLossError("empty; a value is required (a consortium without figures has paid, ibnr and "
+                                "ibnr_sd all blank)", file=source, line=csv_line(source, row), column=column)
+    paid, ibnr, sd, p75, p95 = (np.where(failed, 1.0, values[c]) for c in IBNR_COLUMNS[1:])
     for mask, column, what in ((paid + ibnr <= 0, "ibnr", "paid + ibnr is not positive, so the outturn has no "
                                                           "relative error"),
                                (p95 < p75, "ibnr_p95", "below ibnr_p75; percentiles must increase")):
         if mask.any():
             row = int(np.flatnonzero(mask)[0])
             raise StopLossError(what, file=source, line=csv_line(source, row), column=column)
-    cv = sd / (paid + ibnr)
-    table = pd.DataFrame({"paid": paid, "ibnr": ibnr, "ibnr_sd": sd, "cv": cv})
-    return IbnrError(float(np.median(cv)), table, source)
+    keep = ~failed
+    cv = sd[keep] / (paid[keep] + ibnr[keep])
+    table = pd.DataFrame({"paid": paid[keep], "ibnr": ibnr[keep], "ibnr_sd": sd[keep], "cv": cv})
+    return IbnrError(float(np.median(cv)), table, source, int(failed.sum()))

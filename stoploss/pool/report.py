@@ -89,7 +89,9 @@ def _feeds(validation: pd.DataFrame | None, ibnr: IbnrError | None):
             f"IBNR estimation error from {ibnr.source}: per consortium, the standard deviation of the IBNR divided "
             f"by the estimated outturn (paid + IBNR); the simulator uses the median over {number(t['consortia'])} "
             f"consortia, {percent(t['ibnr_cv'], 2)} (range {percent(t['cv_min'], 2)} to {percent(t['cv_max'], 2)}), "
-            "as the coefficient of variation of a mean-one lognormal error on every group's outturn."))
+            "as the coefficient of variation of a mean-one lognormal error on every group's outturn."
+            + (f" {number(t['without_figures'])} consortia without figures in that run (reserving failed) are "
+               "left out." if t["without_figures"] else "")))
     return section("Read from the other packages", *parts) if parts else None
 
 

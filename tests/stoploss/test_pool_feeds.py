@@ -44,9 +44,23 @@ def test_ibnr_cv_is_the_median_of_sd_over_estimated_outturn(tmp_path):
     assert "consortium" not in err.by_consortium          # names are not carried
 
 
+def test_a_consortium_without_figures_is_left_out_and_counted(tmp_path):
+    failed = pd.DataFrame({"consortium": ["west"], "paid": [None], "ibnr": [None], "ibnr_sd": [None],
+                           "ibnr_p75": [None], "ibnr_p95": [None]})
+    _write(pd.concat([CONSORTIA, failed], ignore_index=True), tmp_path / "consortia.csv")
+    err = read_ibnr_error(tmp_path)
+    assert err.without_figures == 1 and len(err.by_consortium) == 3 and err.cv == pytest.approx(0.015)
+    only_failed = failed.assign(consortium="x")
+    _write(only_failed, tmp_path / "consortia.csv")
+    with pytest.raises(StopLossError, match="no consortium has figures"):
+        read_ibnr_error(tmp_path)
+
+
 @pytest.mark.parametrize("change, message", [
+    (lambda f: f.assign(paid=[1.0, None, 2.0]), "line 3, column 'paid': empty; a value is required"),
     (lambda f: f.drop(columns="ibnr_sd"), r"missing column\(s\) 'ibnr_sd'"),
     (lambda f: f.assign(paid=[1.0, "lots", 2.0]), "line 3, column 'paid': not a number"),
+    (lambda f: f.assign(ibnr_p95=[12.5e6, 5.8e6, None]), "line 4, column 'ibnr_p95': empty"),
     (lambda f: f.assign(ibnr_sd=[1.0, -1.0, 2.0]), "line 3, column 'ibnr_sd': below 0"),
     (lambda f: f.assign(ibnr_p95=[1.0, 1e9, 1e9]), "line 2, column 'ibnr_p95': below ibnr_p75"),
     (lambda f: f.assign(paid=[0.0, 40e6, 150e6], ibnr=[0.0, 5e6, 30e6]), "line 2, column 'ibnr': paid \\+ ibnr"),
@@ -98,5 +112,10 @@ def test_pool_command_reads_both_files_and_equals_the_typed_run(tmp_path, capsys
     assert main(["pool", "--out", str(tmp_path / "both"), "--risk-models", validation, "--risk-model", "a=0.1",
                  *common]) == 1
     assert "not both" in capsys.readouterr().err
+    assert main(["pool", "--out", str(tmp_path / "page"), "--risk-models", validation, "--ibnr-from", str(run),
+                 "--sizes", "20000,80000", "--attachments", "none", "--years", "1000"]) == 0
+    page = (tmp_path / "page" / "pool.html").read_text()
+    assert "Read from the other packages" in page and "1.50%" in page and ">CPM<" in page
+    assert 'id="validation"' in page and "500,000" in page
     assert main(["pool", "--out", str(tmp_path / "gone"), "--ibnr-from", str(tmp_path / "none"), *common]) == 1
     assert "not a directory" in capsys.readouterr().err and not (tmp_path / "gone").exists()
