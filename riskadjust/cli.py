@@ -19,7 +19,7 @@ from _kit.cli import main as run
 from _kit.publish import write_table, write_text
 from _kit.tables import read_table
 from _kit.validate import number, numeric_column, require_columns
-from riskadjust.allocate import allocate
+from riskadjust.allocate import allocate, allocation_path
 from riskadjust.calibrate import calibrate
 from riskadjust.errors import AllocationError, PopulationError, RiskModelError, SettlementError
 from riskadjust.model import RiskModel
@@ -34,9 +34,13 @@ EXAMPLES = {
     "calibrate": """  python -m riskadjust calibrate --demo --cap 50000 --holdout 0.3 --out-model fitted/ \\
       --out coefs.csv""",
     "allocate": """  python -m riskadjust allocate --groups groups.csv --envelope 125000000 --min-growth 0.01 \\
-      --max-below-target 0.05 --out allocations.csv""",
+      --max-growth 0.06 --max-below-target 0.05 --high-cost-pool 2500000 --out allocations.csv
+  python -m riskadjust allocate --groups groups.csv --envelope 125e6,130e6,135e6 --min-growth 0.01 \\
+      --max-below-target 0.05,0.03,0 --out path.csv""",
     "settle": """  python -m riskadjust settle --contracts contracts.csv --withhold 0.15 \\
-      --corridors 0:0.02:0,0.02:0.05:0.5,0.05:inf:0.8 --out settlement.csv""",
+      --corridors 0:0.02:0,0.02:0.05:0.5,0.05:inf:0.8 --out settlement.csv
+  python -m riskadjust settle --contracts contracts.csv --loss-corridors 0.02:inf:0.8 \\
+      --gain-corridors 0.05:inf:0.5 --pool 2500000 --pool-rule pro_rata --out settlement.csv""",
     "report": """  python -m riskadjust report --demo --out report.html""",
 }
 
@@ -149,10 +153,33 @@ def _cmd_calibrate(args) -> int:
     return OK
 
 
+def _amounts(text: str | None, option: str) -> list[float] | None:
+    """One number, or one per year separated by commas, in the value of ``option``."""
+    if text is None:
+        return None
+    try:
+        return [float(x) for x in str(text).split(",")]
+    except ValueError:
+        raise AllocationError(f"{option} {text!r}: expected a number, or one per year separated by commas") from None
+
+
 def _cmd_allocate(args) -> int:
     groups = read_table(args.groups, "groups file", AllocationError, dtype={"group": str})
-    r = allocate(groups, args.envelope, min_growth=args.min_growth, max_below_target=args.max_below_target,
+    envelopes = _amounts(args.envelope, "--envelope")
+    below = _amounts(args.max_below_target, "--max-below-target")
+    rules = dict(min_growth=args.min_growth, max_growth=args.max_growth, unmet_need_share=args.unmet_need_share,
                  source=str(args.groups))
+    if len(envelopes) > 1:
+        r = allocation_path(groups, envelopes, max_below_target=below if below is None or len(below) > 1 else below[0],
+                            high_cost_pool=args.high_cost_pool, **rules)
+        write_table(r.summary.reset_index(), args.out)
+        print(r.summary.to_string())
+        print(json.dumps(r.totals, indent=1, default=float))
+        return OK
+    if below is not None and len(below) > 1:
+        raise AllocationError("--max-below-target: one value per year needs one --envelope per year")
+    r = allocate(groups, envelopes[0], max_below_target=None if below is None else below[0],
+                 high_cost_pool=args.high_cost_pool, **rules)
     _write_summary(r.summary, args.out)
     print(r.summary.to_string())
     print(json.dumps(r.totals, indent=1, default=float))
@@ -171,12 +198,12 @@ def _fractions(text: str, option: str, count: int) -> list[float]:
     return values
 
 
-def _parse_corridors(text: str | None):
+def _parse_corridors(text: str | None, option: str):
     if not text:
         return None
-    bands = [_fractions(band, "--corridors band", 3) for band in text.split(",")]
+    bands = [_fractions(band, f"{option} band", 3) for band in text.split(",")]
     if any(len(b) != 3 for b in bands):
-        raise SettlementError(f"--corridors {text!r}: each band is lower:upper:payer_share, bands separated by commas")
+        raise SettlementError(f"{option} {text!r}: each band is lower:upper:payer_share, bands separated by commas")
     return [tuple(b) for b in bands]
 
 
@@ -184,16 +211,23 @@ def _cmd_settle(args) -> int:
     path = str(args.contracts)
     c = read_table(args.contracts, "contracts file", SettlementError, dtype={"contract": str})
     require_columns(c, ["budget", "actual"], path, SettlementError)
-    amounts = {name: numeric_column(c, name, path, SettlementError)
-               for name in ("budget", "actual", "carve_outs", "withhold_returned") if name in c}
+    if args.pool is not None:
+        require_columns(c, ["high_cost"], path, SettlementError)
+    amounts = {name: numeric_column(c, name, path, SettlementError, low=0 if name == "high_cost" else None)
+               for name in ("budget", "actual", "carve_outs", "withhold_returned", "high_cost") if name in c}
     ss = SharedSavings(*_fractions(args.shared_savings, "--shared-savings", 3)) if args.shared_savings else None
     r = settle(amounts["budget"], amounts["actual"], withhold=args.withhold,
                withhold_returned=amounts.get("withhold_returned", 1.0),
-               corridors=_parse_corridors(args.corridors), shared_savings=ss,
+               corridors=_parse_corridors(args.corridors, "--corridors"),
+               gain_corridors=_parse_corridors(args.gain_corridors, "--gain-corridors"),
+               loss_corridors=_parse_corridors(args.loss_corridors, "--loss-corridors"), shared_savings=ss,
                carve_outs=amounts.get("carve_outs", 0.0),
-               contracts=c["contract"].tolist() if "contract" in c else None)
+               high_cost=amounts.get("high_cost") if args.pool is not None else None, pool=args.pool,
+               pool_rule=args.pool_rule, contracts=c["contract"].tolist() if "contract" in c else None)
     _write_summary(r.summary, args.out)
     print(r.summary.to_string())
+    if r.pool is not None:
+        print(json.dumps({"high_cost_pool": r.pool}, indent=1, default=float))
     return OK
 
 
@@ -255,18 +289,31 @@ def build_parser() -> Parser:
     p.set_defaults(func=_cmd_calibrate)
 
     p = subcommand(sub, "allocate", help="share an envelope between groups", examples=EXAMPLES["allocate"])
-    p.add_argument("--groups", required=True, help="group, exposure, risk[, area_factor][, baseline]")
-    p.add_argument("--envelope", type=float, required=True, help="total to share (currency)")
+    p.add_argument("--groups", required=True,
+                   help="group, exposure, risk[, area_factor][, baseline][, unmet_need]")
+    p.add_argument("--envelope", required=True,
+                   help="total to share (currency); several, comma separated, for a multi-year path")
     p.add_argument("--min-growth", type=float, help="minimum growth on baseline (fraction)")
-    p.add_argument("--max-below-target", type=float, help="largest distance below target (fraction)")
+    p.add_argument("--max-growth", type=float, help="maximum growth on baseline (fraction)")
+    p.add_argument("--max-below-target", help="largest distance below target (fraction; one per year for a path)")
+    p.add_argument("--unmet-need-share", type=float, default=0.0,
+                   help="share of the envelope shared by need x unmet_need (default 0)")
+    p.add_argument("--high-cost-pool", type=float, default=0.0,
+                   help="amount top-sliced into the high-cost pool (currency, default 0)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=_cmd_allocate)
 
     p = subcommand(sub, "settle", help="year-end settlement of contracts", examples=EXAMPLES["settle"])
     p.add_argument("--contracts", required=True,
-                   help="contract, budget, actual[, carve_outs][, withhold_returned]")
+                   help="contract, budget, actual[, carve_outs][, withhold_returned][, high_cost]")
     p.add_argument("--withhold", type=float, default=0.0, help="fraction of budget withheld (e.g. 0.15)")
     p.add_argument("--corridors", help="bands lower:upper:payer_share, comma separated (fractions of budget)")
+    p.add_argument("--gain-corridors", help="bands for gains only (replace --corridors for gains)")
+    p.add_argument("--loss-corridors", help="bands for losses only (replace --corridors for losses)")
+    p.add_argument("--pool", type=float,
+                   help="high-cost pool collected (currency); pays each contract's high_cost column")
+    p.add_argument("--pool-rule", choices=["full", "pro_rata"], default="full",
+                   help="pay pool claims in full (deficit possible) or pro rata to the pool (default full)")
     p.add_argument("--shared-savings", help="rate[,minimum_rate[,cap_rate]] for gains")
     p.add_argument("--out", required=True)
     p.set_defaults(func=_cmd_settle)
