@@ -112,6 +112,36 @@ def _pool_payments(claims: np.ndarray, collected: int, rule: str) -> np.ndarray:
     return paid
 
 
+def high_cost_by_group(cost, groups, cap: float) -> pd.Series:
+    """Each group's claim on the high-cost pool: the sum over its members of ``max(cost - cap, 0)``.
+
+    Only the totals per group leave this function (no member rows), as the pool needs them.
+
+    Parameters
+    ----------
+    cost : array-like (n,)
+        Cost of each member in the period (currency, >= 0).
+    groups : array-like (n,)
+        Group (contract) of each member.
+    cap : float
+        The pool's cap per member (currency, > 0).
+
+    Examples
+    --------
+    >>> high_cost_by_group([10_000, 70_000, 120_000], ["A", "A", "B"], 50_000).tolist()
+    [20000.0, 70000.0]
+    """
+    c = np.asarray(cost, dtype=float)
+    g = np.asarray(groups)
+    if c.shape != g.shape or c.ndim != 1:
+        raise SettlementError(f"cost and groups need one value per member: {c.shape} and {g.shape}")
+    if not (np.isfinite(cap) and cap > 0):
+        raise SettlementError(f"the pool's cap must be a positive amount, got {cap!r}")
+    if np.any(~np.isfinite(c) | (c < 0)):
+        raise SettlementError("member costs must be finite and >= 0")
+    return pd.Series(np.maximum(c - cap, 0.0)).groupby(g, sort=True).sum().rename_axis("group").rename("high_cost")
+
+
 def settle(budget, actual, *, withhold: float = 0.0, withhold_returned=1.0, corridors=None, gain_corridors=None,
            loss_corridors=None, shared_savings: SharedSavings | None = None, carve_outs=0.0, high_cost=None,
            pool: float | None = None, pool_rule: str = "full", contracts=None) -> SettlementResult:

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from riskadjust import score
 from riskadjust.allocate import AllocationError, allocate, allocation_path
 from riskadjust.cli import main
 from riskadjust.settle import SettlementError, settle
@@ -184,3 +185,31 @@ def test_cli_allocate_path_and_pool(tmp_path):
     assert main(["allocate", "--groups", str(tmp_path / "g.csv"), "--envelope", "1030000", "--high-cost-pool",
                  "30000", "--max-growth", "0.3", "--out", str(tmp_path / "a.csv")]) == 0
     assert pd.read_csv(tmp_path / "a.csv")["allocation"].tolist() == [600_000.0, 400_000.0]
+
+
+def test_pool_brings_groups_near_their_cost_on_the_sample():
+    """The issue's case: budgets fitted to cost capped at 50,000 leave the cost above the cap unfunded;
+    a pool top-sliced by that amount and paid back per group brings every group near its cost."""
+    from riskadjust import Population
+    from riskadjust.calibrate import calibrate
+    from riskadjust.settle import high_cost_by_group
+    from riskadjust.synthetic import home_model, load_sample
+
+    members, dx = load_sample()
+    cap = 50_000.0
+    r = calibrate(Population.from_frames(home_model(), members, dx), members["cost"], members["exposure"], cap=cap,
+                  min_members=10)
+    w = members["exposure"].to_numpy()
+    predicted = score(r.model, Population.from_frames(home_model(), members, dx)).raw * r.denominator * w
+    by = pd.DataFrame({"group": members["group"], "budget": predicted, "actual": members["cost"]}).groupby("group").sum()
+    high = high_cost_by_group(members["cost"], members["group"], cap)  # a member-year here is at most 1 year
+    assert high.sum() == pytest.approx(np.maximum(members["cost"] - cap, 0).sum(), rel=1e-12)
+    budget = by["budget"].round(2)
+    without = settle(budget, by["actual"]).summary
+    pool = round(float(high.sum()), 2)
+    s = settle(budget, by["actual"], high_cost=high.round(2), pool=pool, contracts=list(by.index))
+    funded = (s.summary["budget"] + s.summary["pool_paid"]) / s.summary["actual"]
+    before = without["budget"].to_numpy() / without["actual"].to_numpy()
+    assert before.min() < 0.93  # without the pool some group is well short of its cost
+    assert np.all(np.abs(funded.to_numpy() - 1) < np.abs(before - 1))  # every group nearer its cost
+    assert s.pool["balance_pence"] == 0
