@@ -82,17 +82,51 @@ def _tied_solution(a, v, C, d, order, working) -> np.ndarray:
         ri, rj = sorted((root(i), root(n if j < 0 else j)))
         parent[ri if rj == n else rj] = rj if rj == n else ri  # zero stays the root of its class
     roots = np.array([root(i) for i in range(n)])
-    free = np.unique(roots[roots != n])
-    S = (roots[:, None] == free[None, :]).astype(float)
-    Cs = C @ S
-    if Cs.shape[0] and np.any(np.all(Cs == 0, axis=1) & (d != 0)):
+    member = roots != n
+    free = np.unique(roots[member])
+    m = free.size
+    cls = np.full(n, m)  # class of each parameter; m collects those tied to zero
+    cls[member] = np.searchsorted(free, roots[member])
+    # merged sums S'AS, S'v and CS (S: parameter x class indicator), by index sums rather than products
+    pair = (cls[:, None] * (m + 1) + cls[None, :]).ravel()
+    a_tied = np.bincount(pair, weights=a.ravel(), minlength=(m + 1) ** 2).reshape(m + 1, m + 1)[:m, :m]
+    v_tied = np.bincount(cls, weights=v, minlength=m + 1)[:m]
+    Cs = np.stack([np.bincount(cls, weights=row, minlength=m + 1)[:m] for row in C]) if len(C) else np.zeros((0, m))
+    empty = np.all(Cs == 0, axis=1)  # an equality the ties already satisfy (0 = 0) or contradict (0 = d)
+    if np.any(empty & (d != 0)):
         raise RiskModelError("the equality constraints cannot hold together with the order constraints "
                              "(non-negativity, hierarchy); check the constraints table")
-    z = solve_kkt(S.T @ a @ S, S.T @ v, Cs, d)
+    z = solve_kkt(a_tied, v_tied, Cs[~empty], d[~empty])
     b = np.zeros(n)
-    member = roots != n
-    b[member] = z[np.searchsorted(free, roots[member])]
+    b[member] = z[cls[member]]
     return b
+
+
+def _first_guess(a, v, C, d, order, G) -> list[int]:
+    """Working set to start from at ``b = 0``, where every (homogeneous) order constraint holds with
+    equality, so any independent subset may start: those the unconstrained solution breaks, most
+    broken first, skipping any that the ones taken already imply (same tied class). The method then
+    drops those that should not bind; this saves one iteration per binding constraint."""
+    n = a.shape[0]
+    broken = G @ solve_kkt(a, v, C, d)
+    parent = list(range(n + 1))
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    working = []
+    for k in np.argsort(broken, kind="stable"):
+        if broken[k] >= -1e-12 * max(1.0, float(np.max(np.abs(broken)))):
+            break
+        i, j = order[k]
+        ri, rj = sorted((root(i), root(n if j < 0 else j)))
+        if ri != rj:
+            parent[ri if rj == n else rj] = rj if rj == n else ri
+            working.append(int(k))
+    return working
 
 
 def _start(C, d, G, n) -> np.ndarray:
@@ -138,7 +172,7 @@ def solve_ordered(a: np.ndarray, v: np.ndarray, C: np.ndarray, d: np.ndarray, or
         return solve_kkt(a, v, C, d), np.zeros(0, dtype=np.int64), np.zeros(0)
     x = _start(C, d, G, n)
     scale = max(1.0, float(np.max(np.abs(v))), float(np.max(np.abs(a))))
-    working: list[int] = []
+    working = _first_guess(a, v, C, d, order, G) if not np.any(x) else []
     for _ in range(20 * (len(order) + n) + 100):
         target = _tied_solution(a, v, C, d, order, working)
         p = target - x
