@@ -69,22 +69,36 @@ def _rows(order: np.ndarray, n: int) -> np.ndarray:
     return G
 
 
-def _tied_solution(a, v, C, d, order, working) -> np.ndarray:
-    """Solve the working problem exactly: merge the parameters ``working`` ties, drop those tied to 0."""
-    n = a.shape[0]
-    parent = list(range(n + 1))  # node n stands for zero
+class _Ties:
+    """Classes of parameters held equal (union-find); node ``n`` stands for zero and stays its class's root."""
 
-    def root(i):
+    def __init__(self, n: int):
+        self.n = n
+        self.parent = list(range(n + 1))
+
+    def root(self, i: int) -> int:
+        parent = self.parent
         while parent[i] != i:
             parent[i] = parent[parent[i]]
             i = parent[i]
         return i
 
+    def tie(self, i: int, j: int) -> bool:
+        """Hold ``b_i = b_j`` (``j = -1``: ``b_i = 0``); False if it already held (a dependent constraint)."""
+        ri, rj = sorted((self.root(i), self.root(self.n if j < 0 else j)))
+        if ri == rj:
+            return False
+        self.parent[ri if rj == self.n else rj] = rj if rj == self.n else ri
+        return True
+
+
+def _tied_solution(a, v, C, d, order, working) -> np.ndarray:
+    """Solve the working problem exactly: merge the parameters ``working`` ties, drop those tied to 0."""
+    n = a.shape[0]
+    ties = _Ties(n)
     for k in working:
-        i, j = order[k]
-        ri, rj = sorted((root(i), root(n if j < 0 else j)))
-        parent[ri if rj == n else rj] = rj if rj == n else ri  # zero stays the root of its class
-    roots = np.array([root(i) for i in range(n)])
+        ties.tie(*order[k])
+    roots = np.array([ties.root(i) for i in range(n)])
     member = roots != n
     free = np.unique(roots[member])
     m = free.size
@@ -110,24 +124,13 @@ def _first_guess(a, v, C, d, order, G) -> list[int]:
     equality, so any independent subset may start: those the unconstrained solution breaks, most
     broken first, skipping any that the ones taken already imply (same tied class). The method then
     drops those that should not bind; this saves one iteration per binding constraint."""
-    n = a.shape[0]
     broken = G @ solve_kkt(a, v, C, d)
-    parent = list(range(n + 1))
-
-    def root(i):
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
+    ties = _Ties(a.shape[0])
     working = []
     for k in np.argsort(broken, kind="stable"):
         if broken[k] >= -1e-12 * max(1.0, float(np.max(np.abs(broken)))):
             break
-        i, j = order[k]
-        ri, rj = sorted((root(i), root(n if j < 0 else j)))
-        if ri != rj:
-            parent[ri if rj == n else rj] = rj if rj == n else ri
+        if ties.tie(*order[k]):
             working.append(int(k))
     return working
 
