@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from _kit.validate import number
 from riskadjust.errors import SettlementError
 
 
@@ -207,9 +208,7 @@ def settle(budget, actual, *, withhold: float = 0.0, withhold_returned=1.0, corr
         if np.any(Hp > Ap - Kp):
             raise SettlementError("high_cost above actual cost less carve-outs: a contract cannot claim more from "
                                   "the pool than it spent")
-        collected = int(_pence(np.array([float(pool)]), "pool")[0])
-        if collected < 0:
-            raise SettlementError("the pool collected must be >= 0")
+        collected = int(_pence(np.array([number(pool, "the pool collected", SettlementError, low=0)]), "pool")[0])
         paid = _pool_payments(Hp, collected, pool_rule)
         pence = {"collected": collected, "claimed": int(Hp.sum()), "paid": int(paid.sum()),
                  "balance": collected - int(paid.sum())}

@@ -213,3 +213,25 @@ def test_pool_brings_groups_near_their_cost_on_the_sample():
     assert before.min() < 0.93  # without the pool some group is well short of its cost
     assert np.all(np.abs(funded.to_numpy() - 1) < np.abs(before - 1))  # every group nearer its cost
     assert s.pool["balance_pence"] == 0
+
+
+@pytest.mark.parametrize("command, expected", [
+    (["allocate", "--envelope", "1e6", "--unmet-need-share", "2"], "unmet_need_share must be at most 1"),
+    (["allocate", "--envelope", "1e6,abc"], "--envelope '1e6,abc': expected a number"),
+    (["allocate", "--envelope", "1e6", "--max-growth", "nan"], "max_growth must be a finite number"),
+    (["allocate", "--envelope", "1e6", "--high-cost-pool", "2e6"], "the high-cost pool must be smaller"),
+    (["allocate", "--envelope", "1e6", "--max-below-target", "0.1,0.2"], "one value per year needs one --envelope"),
+    (["settle", "--pool", "nan"], "the pool collected must be a finite number"),
+    (["settle", "--pool", "10.001"], "pool: amounts must be whole pennies"),
+    (["settle", "--loss-corridors", "0.1:0.05:0.5"], "loss corridor 0 (0.1, 0.05, 0.5): need 0 <= lower < upper"),
+    (["settle", "--gain-corridors", "0:1"], "--gain-corridors '0:1': each band is lower:upper:payer_share"),
+])
+def test_new_options_reject_bad_values_in_one_line(tmp_path, capsys, command, expected):
+    TWO.to_csv(tmp_path / "g.csv", index=False)
+    pd.DataFrame({"contract": ["X"], "budget": [100], "actual": [120], "high_cost": [30]}).to_csv(
+        tmp_path / "c.csv", index=False)
+    where = ["--groups", str(tmp_path / "g.csv")] if command[0] == "allocate" else ["--contracts", str(tmp_path / "c.csv")]
+    assert main([command[0], *where, *command[1:], "--out", str(tmp_path / "o.csv")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and expected in err and err.count("\n") == 1 and "Warning" not in err
+    assert not (tmp_path / "o.csv").exists()
