@@ -299,8 +299,10 @@ def build_parser() -> Parser:
     p.add_argument("--components", help="also write row, segment, term, coefficient here")
     p.set_defaults(func=_cmd_score)
 
-    p = subcommand(sub, "calibrate", help="fit coefficients by weighted least squares",
-                   description=f"Fit coefficients by weighted least squares.\n\n{MODELS}",
+    p = subcommand(sub, "calibrate", help="fit coefficients by constrained weighted least squares",
+                   description=("Fit coefficients by weighted least squares, keeping them non-negative and each "
+                                "hierarchy parent at least its child (as CMS does; each switchable), and list the "
+                                f"constraints that bind.\n\n{MODELS}"),
                    examples=EXAMPLES["calibrate"])
     _model_options(p)
     p.add_argument("--cost-column", default="cost", help="cost over the exposure period (default cost)")
