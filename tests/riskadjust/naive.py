@@ -176,3 +176,33 @@ def naive_ordered_wls(a: np.ndarray, v: np.ndarray, G: np.ndarray, C: np.ndarray
                 if f < best:
                     best, answer = f, b
     return answer
+
+
+def naive_pace(target: np.ndarray, floor: np.ndarray, ceiling: np.ndarray, total: float) -> np.ndarray:
+    """Pace-of-change allocation by bisection, from the rule in words: start every group at its floor;
+    groups below target close a common fraction ``f`` of their gap, stopping at their ceiling; if
+    ``f = 1`` leaves money, everyone below their ceiling gets a common multiple ``h`` of their target
+    on top, again stopping at the ceiling."""
+    gap = np.maximum(target - floor, 0.0)
+
+    def stage1(f):
+        return np.minimum(ceiling, floor + f * gap)
+
+    if stage1(1.0).sum() >= total:
+        lo, hi = 0.0, 1.0
+        for _ in range(200):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if stage1(mid).sum() < total else (lo, mid)
+        return stage1(hi)
+    base = stage1(1.0)
+
+    def stage2(h):
+        return np.minimum(ceiling, base + h * target)
+
+    lo, hi = 0.0, 1.0
+    while stage2(hi).sum() < total and hi < 1e15:  # (the ceilings may meet the total only up to rounding)
+        hi *= 2.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if stage2(mid).sum() < total else (lo, mid)
+    return stage2(hi)
