@@ -42,6 +42,7 @@ from reserving.bornhuetter_ferguson import METHODS
 from reserving.errors import ReservingError
 from reserving.nightly import tables
 from reserving.nightly.claims import ClaimColumns, Claims, ClaimsError, read_claims
+from reserving.nightly.forecast import consortium_forecast, patient_costs
 from reserving.nightly.history import check_database, compare, drop_superseded, has_run, new_run_id, save_run
 from reserving.nightly.isolation import NoSegmentReserved, checked_mack, drop_unpaid, failed_services, isolate
 from reserving.nightly.outputs import REJECTS, stage_outputs
@@ -176,6 +177,11 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
         out = None if budget_df is None else tables.consortium_outturn(tri, paid, ibnr, spread, in_period, budget_df,
                                                                        months, failed)
         timings["outturn"] = time.perf_counter() - t
+        t = time.perf_counter()
+        full_year = None if budget_df is None else _forecast(claims, columns or ClaimColumns(), tri, paid, ibnr, spread,
+                                                             as_of, budget_df, members_df, fy_start_month, n_sims,
+                                                             seed, dayfirst, fmt)
+        timings["forecast"] = time.perf_counter() - t
         estimates = tables.estimates(tri, keep, mk, sel, spread)
 
         t = time.perf_counter()
@@ -197,7 +203,7 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
             pattern=tables.pattern(tri, cl.development.cdf_values[keep]), outturn=out, segment_errors=seg_errors,
             diagnostics=tables.diagnostics(mk), movements=history.movements,
             actual_vs_expected=history.actual_vs_expected, previous_as_of=history.previous_as_of, timings=timings,
-            max_detail=max_detail,
+            max_detail=max_detail, forecast=full_year,
         )
         t = time.perf_counter()
         pub.label = result.run_id
@@ -216,6 +222,15 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
         f"report {outputs['report']}", progress)
     object.__setattr__(result, "outputs", outputs)
     return result
+
+
+def _forecast(claims, columns: ClaimColumns, tri, paid, ibnr, spread, as_of, budget, members, fy_start_month,
+              n_sims, seed, dayfirst, fmt):
+    """The full-year forecast (:mod:`.forecast`): cost per patient read from the claim lines, then simulated."""
+    costs = patient_costs(claims, columns.consortium, columns.incurred_date, columns.paid_date, columns.amount,
+                          columns.patient_id, as_of, dayfirst=dayfirst, amount_format=fmt)
+    return consortium_forecast(tri, paid, ibnr, spread.period, spread.consortia, as_of, budget, members, costs,
+                               fy_start_month=fy_start_month, n_sims=n_sims, seed=seed)
 
 
 def recover(out_dir, db) -> None:
