@@ -46,6 +46,8 @@ def add_nightly_parser(subparsers):
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--budget", help="CSV/Parquet: consortium, month, budget")
     p.add_argument("--members", help="CSV/Parquet: consortium, [service,] month, members")
+    p.add_argument("--cover", help="CSV/Parquet: stop-loss cover per consortium for the full-year forecast "
+                                   "(columns in reserving/nightly/cover.py)")
     p.add_argument("--known-segments", help="CSV/Parquet of expected consortium and/or service values")
     p.add_argument("--method", choices=METHODS, default="blend",
                    help="blend: BF for immature months blended by completion (default); bf; chain_ladder (BF off)")
@@ -105,7 +107,7 @@ def run_nightly(args) -> int:
         average=args.average, n_periods=args.n_periods, columns=columns, fy_start_month=args.fy_start_month,
         max_detail=args.max_detail, progress=not args.quiet, dayfirst=args.dayfirst,
         amount_format=AmountFormat(args.decimal, args.thousands), max_rejected=args.max_rejected,
-        min_segment_lines=args.min_segment_lines,
+        min_segment_lines=args.min_segment_lines, cover=args.cover,
     )
     money = ["paid", "ibnr", "ultimate", "ibnr_p75", "ibnr_p95"]
     print(result.consortium_summary.to_string(

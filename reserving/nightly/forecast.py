@@ -52,7 +52,7 @@ from _kit.parse import AmountFormat, sql_amount, sql_date
 from _kit.random import generator, stream_keys
 from reserving.errors import ReservingError
 from reserving.nightly._forecast_kernels import simulate_year
-from reserving.nightly.claims import _files
+from reserving.nightly.claims import _csv_options, _files, _header, _quoted
 from reserving.nightly.outturn import financial_year_months, period_budget
 from reserving.triangle import TriangleSet
 from stoploss import Empirical, GeneralizedPareto, Spliced, fit_spliced
@@ -61,6 +61,8 @@ from stoploss import Empirical, GeneralizedPareto, Spliced, fit_spliced
 MIN_COMPLETION = 0.5
 #: Fewest claimants above the threshold of the Pareto tail (:func:`stoploss.fit_spliced`).
 MIN_TAIL = 30
+#: Candidate thresholds of the Pareto tail (quantiles of the costs; the better fit is kept).
+TAIL_QUANTILES = (0.90, 0.95)
 #: Largest Pareto tail index kept (1 would have no mean); a fit above it is set to it.
 MAX_XI = 0.9
 #: Thresholds on the probability of a deficit (net of cover) for the flags.
@@ -163,7 +165,7 @@ class ClaimantSeverity:
 
     Each consortium's severity is spliced (:func:`stoploss.fit_spliced`): its empirical costs up to a
     threshold ``t`` and a generalised Pareto tail (``xi``, ``beta``) above, with ``P(X > t)`` the
-    share of costs above ``t``; with fewer than :data:`MIN_TAIL` / 0.2 claimants, the empirical
+    share of costs above ``t``; with fewer than :data:`MIN_TAIL` / 0.1 claimants, the empirical
     costs alone (``t`` the largest, no Pareto tail). ``mean`` E[X]; ``split`` = min(specific
     attachment, ``t``), above which claimants are drawn one by one; ``p_tail`` P(X > split);
     ``q_gpd`` P(X > t) / P(X > split); ``m1, m2`` E[X | X <= split], E[X^2 | X <= split]; ``tail``
@@ -202,10 +204,10 @@ def fit_claimant_severity(costs) -> list:
         if x.size == 0 or x.sum() <= 0:
             raise ReservingError(f"consortium number {c + 1} has no patient with a positive cost in the "
                                  "latest twelve months: its severity cannot be fitted")
-        if x.size * 0.2 < MIN_TAIL:
+        if x.size * (1 - TAIL_QUANTILES[0]) < MIN_TAIL:
             out.append(Empirical(x))
             continue
-        d = fit_spliced(x, min_tail=MIN_TAIL).distribution
+        d = fit_spliced(x, quantiles=TAIL_QUANTILES, min_tail=MIN_TAIL).distribution
         if d.tail.xi > MAX_XI:
             d = Spliced(d.body, GeneralizedPareto(MAX_XI, d.tail.beta), d.threshold, d.tail_prob)
         out.append(d)
@@ -455,10 +457,7 @@ def patient_costs(source, consortium: str, incurred_date: str, paid_date: str, a
             con.register("_lines", source[cols].astype({c: "string" for c in cols if source[c].dtype == object}))
             rel = "_lines"
         else:
-            paths = [str(p) for p in _files(source)]
-            csv = all(p.lower().endswith((".csv", ".gz")) for p in paths)
-            rel = (f"read_csv({paths!r}, all_varchar=true, header=true, union_by_name=true)" if csv
-                   else f"read_parquet({paths!r}, union_by_name=true)")
+            rel = "(" + " UNION ALL BY NAME ".join(_file_lines(p) for p in _files(source)) + ")"
         names = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()}
         kinds = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {rel})").fetchall())
 
@@ -585,3 +584,12 @@ def member_months(members: pd.DataFrame | None, consortia, service: str, months:
     table = m.groupby(["consortium", "month"])["members"].sum().unstack("month")
     table = table.reindex(columns=table.columns.union(months)).sort_index(axis=1).ffill(axis=1).bfill(axis=1)
     return table.reindex(index=list(consortia), columns=months).to_numpy(float)
+
+
+def _file_lines(path) -> str:
+    """SQL for the lines of one claim file: Parquet as typed, CSV as text with the claim reader's
+    options, lines that are not well-formed CSV skipped (the claim reader rejects them)."""
+    suffixes = "".join(path.suffixes).lower()
+    if ".parquet" in suffixes or suffixes.endswith(".pq"):
+        return f"SELECT * FROM read_parquet({_quoted(path)})"
+    return f"SELECT * FROM read_csv({_csv_options(path, _header(path))}, ignore_errors=true)"

@@ -42,8 +42,10 @@ from reserving.bornhuetter_ferguson import METHODS
 from reserving.errors import ReservingError
 from reserving.nightly import tables
 from reserving.nightly.claims import ClaimColumns, Claims, ClaimsError, read_claims
+from reserving.nightly.cover import cover_for, read_cover
 from reserving.nightly.forecast import consortium_forecast, patient_costs
-from reserving.nightly.history import check_database, compare, drop_superseded, has_run, new_run_id, save_run
+from reserving.nightly.history import (check_database, compare, drop_superseded, forecast_history, has_run,
+                                      new_run_id, save_run)
 from reserving.nightly.isolation import NoSegmentReserved, checked_mack, drop_unpaid, failed_services, isolate
 from reserving.nightly.outputs import REJECTS, stage_outputs
 from reserving.nightly.outturn import financial_year_months
@@ -61,7 +63,7 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
                     average: str = "volume", n_periods: int | None = None, columns: ClaimColumns | None = None,
                     fy_start_month: int = 4, max_detail: int = 12, chunk_mb: float = 400.0, progress: bool = True,
                     today=None, dayfirst: bool = False, amount_format: AmountFormat | None = None,
-                    max_rejected: float = 0.01, min_segment_lines: int = 10) -> NightlyResult:
+                    max_rejected: float = 0.01, min_segment_lines: int = 10, cover=None) -> NightlyResult:
     """Run the nightly job end to end and publish its outputs in ``out_dir`` as one set.
 
     Parameters
@@ -109,6 +111,8 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
         the run fails and nothing is published.
     min_segment_lines : int
         Without ``known_segments``: usable lines a segment needs to be reserved (default 10).
+    cover : path or DataFrame, optional
+        Stop-loss cover per consortium (:mod:`.cover`) applied to the full-year forecast (with a budget only).
 
     Examples
     --------
@@ -133,6 +137,7 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
     budget_df = _table(budget, "budget", ["consortium", "month", "budget"], fmt)
     members_df = _table(members, "members", ["consortium", "month", "members"], fmt)
     known_df = _table(known_segments, "known segments", [], fmt)
+    cover_df = None if cover is None else read_cover(cover)
     recover(out_dir, db)
     with Publication(out_dir) as pub:
         t = time.perf_counter()
@@ -180,12 +185,13 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
         t = time.perf_counter()
         full_year = None if budget_df is None else _forecast(claims, columns or ClaimColumns(), tri, paid, ibnr, spread,
                                                              as_of, budget_df, members_df, fy_start_month, n_sims,
-                                                             seed, dayfirst, fmt)
+                                                             seed, dayfirst, fmt, cover_df)
         timings["forecast"] = time.perf_counter() - t
         estimates = tables.estimates(tri, keep, mk, sel, spread)
 
         t = time.perf_counter()
         history = compare(db, as_of, estimates)
+        past_forecasts = None if full_year is None else forecast_history(db, as_of)
         timings["history"] = time.perf_counter() - t
         seg_errors = tables.segment_errors(errors)
         parameters = {"as_of": str(as_of.date()), "n_sims": n_sims, "seed": seed, "method": method,
@@ -193,7 +199,8 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
                       "fy_start_month": fy_start_month, "budget": budget_df is not None,
                       "members": members_df is not None, "known_segments": known_df is not None,
                       "dayfirst": dayfirst, "amount_format": (amount_format or AmountFormat()).describe(),
-                      "max_rejected": max_rejected, "min_segment_lines": min_segment_lines}
+                      "max_rejected": max_rejected, "min_segment_lines": min_segment_lines,
+                      "cover": cover_df is not None}
         result = NightlyResult(
             as_of=as_of, run_id=new_run_id(as_of), parameters=parameters, claims=data, triangles=tri,
             estimates=estimates, segment_totals=tables.segment_totals(tri, paid, ibnr, spread),
@@ -203,14 +210,15 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
             pattern=tables.pattern(tri, cl.development.cdf_values[keep]), outturn=out, segment_errors=seg_errors,
             diagnostics=tables.diagnostics(mk), movements=history.movements,
             actual_vs_expected=history.actual_vs_expected, previous_as_of=history.previous_as_of, timings=timings,
-            max_detail=max_detail, forecast=full_year,
+            max_detail=max_detail, forecast=full_year, forecast_history=past_forecasts,
         )
         t = time.perf_counter()
         pub.label = result.run_id
         outputs = stage_outputs(result, pub)
         checkpoint("db:save")
         save_run(db, as_of, parameters, estimates, None if out is None else out.summary, seg_errors,
-                 data.lines_read, data.lines_rejected, run_id=result.run_id)
+                 data.lines_read, data.lines_rejected, run_id=result.run_id,
+                 forecast=None if full_year is None else full_year.summary)
         checkpoint("db:saved")
         pub.publish()
         checkpoint("published")
@@ -225,12 +233,13 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
 
 
 def _forecast(claims, columns: ClaimColumns, tri, paid, ibnr, spread, as_of, budget, members, fy_start_month,
-              n_sims, seed, dayfirst, fmt):
+              n_sims, seed, dayfirst, fmt, cover):
     """The full-year forecast (:mod:`.forecast`): cost per patient read from the claim lines, then simulated."""
     costs = patient_costs(claims, columns.consortium, columns.incurred_date, columns.paid_date, columns.amount,
                           columns.patient_id, as_of, dayfirst=dayfirst, amount_format=fmt)
     return consortium_forecast(tri, paid, ibnr, spread.period, spread.consortia, as_of, budget, members, costs,
-                               fy_start_month=fy_start_month, n_sims=n_sims, seed=seed)
+                               fy_start_month=fy_start_month, n_sims=n_sims, seed=seed,
+                               cover=None if cover is None else cover_for(cover, spread.consortia))
 
 
 def recover(out_dir, db) -> None:

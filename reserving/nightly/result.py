@@ -41,6 +41,7 @@ class NightlyResult:
     outputs: dict = field(default_factory=dict)
     max_detail: int = 12
     forecast: ForecastResult | None = None
+    forecast_history: pd.DataFrame | None = None
 
     @property
     def n_segments_ok(self) -> int:
