@@ -593,3 +593,66 @@ def _file_lines(path) -> str:
     if ".parquet" in suffixes or suffixes.endswith(".pq"):
         return f"SELECT * FROM read_parquet({_quoted(path)})"
     return f"SELECT * FROM read_csv({_csv_options(path, _header(path))}, ignore_errors=true)"
+
+
+#: Columns that mark a budget file as ``riskadjust allocate`` output (one annual amount per group).
+ALLOCATION_COLUMNS = ("group", "allocation")
+
+
+def is_allocation(frame: pd.DataFrame) -> bool:
+    """Whether a budget table is ``riskadjust allocate`` output: ``group`` and ``allocation``, no ``month``."""
+    return all(c in frame.columns for c in ALLOCATION_COLUMNS) and "month" not in frame.columns
+
+
+def monthly_budget(allocation: pd.DataFrame, year: pd.PeriodIndex, weights=None) -> pd.DataFrame:
+    """An annual allocation per group (``riskadjust allocate`` output) phased over the twelve months of ``year``.
+
+    Column contract: ``group`` (the consortium, as in the claim lines) and ``allocation`` (currency
+    for the financial year); other columns (targets, distances, pence) are ignored. ``weights``
+    (12,) are the months' shares (default flat, 1/12 each). Returns consortium, month, budget.
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"group": ["A"], "allocation": [1200.0], "target": [1100.0]})
+    >>> b = monthly_budget(a, financial_year("2024-06-30"))
+    >>> len(b), float(b["budget"].sum()), float(b["budget"].iloc[0])
+    (12, 1200.0, 100.0)
+    """
+    w = np.full(12, 1 / 12) if weights is None else np.asarray(weights, float) / np.sum(weights)
+    groups = allocation["group"].astype(str).str.strip().to_numpy()
+    amounts = pd.to_numeric(allocation["allocation"], errors="coerce").to_numpy(float)
+    if not np.all(np.isfinite(amounts)):
+        raise ReservingError(f"allocation row {int(np.flatnonzero(~np.isfinite(amounts))[0])} is not a number",
+                             column="allocation")
+    if pd.Series(groups).duplicated().any():
+        raise ReservingError("a group appears twice in the allocation; give one row per consortium", column="group")
+    return pd.DataFrame({"consortium": np.repeat(groups, 12), "month": np.tile(year.astype(str), len(groups)),
+                         "budget": (amounts[:, None] * w[None, :]).ravel()})
+
+
+def seasonal_weights(tri: TriangleSet, ultimate, completion, members: pd.DataFrame | None,
+                     year: pd.PeriodIndex) -> tuple[np.ndarray, TrendFit]:
+    """Shares of the year's cost by month from the seasonal cycle of the completed months (no trend).
+
+    One cycle for all consortia, fitted (:func:`fit_trend`) to each consortium's total over its
+    services of ``ultimate`` (segments x origins) in months at least :data:`MIN_COMPLETION` complete.
+    Flat when there are fewer than 12 such months. Returns the weights (12,) and the fit.
+    """
+    cons = tri.segments.get_level_values(0).astype(str)
+    names = list(pd.unique(cons))
+    idx = pd.Index(names).get_indexer(cons)
+    origins = pd.PeriodIndex(tri.origins, freq="M")
+    y = np.zeros((len(names), len(origins)))
+    done = np.ones((len(names), len(origins)), bool)
+    np.add.at(y, idx, np.nan_to_num(ultimate))
+    for k, c in enumerate(idx):
+        done[c] &= np.nan_to_num(completion[k]) >= MIN_COMPLETION
+    e = member_months(members.assign(service="all") if members is not None and "service" not in members else
+                      None if members is None else members.groupby(["consortium", "month"], as_index=False)[
+                          "members"].sum().assign(service="all"), names, "all", origins)
+    fit = fit_trend(y, e, np.arange(len(origins)), origins.month, done)
+    if fit.theta.size < 3:
+        return np.full(12, 1 / 12), fit
+    x = fit.covariates(np.full(12, fit.t_centre), year.month)
+    w = np.exp(x[:, 1:] @ fit.theta[1:])
+    return w / w.sum(), fit

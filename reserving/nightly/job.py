@@ -43,7 +43,8 @@ from reserving.errors import ReservingError
 from reserving.nightly import tables
 from reserving.nightly.claims import ClaimColumns, Claims, ClaimsError, read_claims
 from reserving.nightly.cover import cover_for, read_cover
-from reserving.nightly.forecast import consortium_forecast, patient_costs
+from reserving.nightly.forecast import (consortium_forecast, financial_year, is_allocation, monthly_budget,
+                                       patient_costs, seasonal_weights)
 from reserving.nightly.history import (check_database, compare, drop_superseded, forecast_history, has_run,
                                       new_run_id, save_run)
 from reserving.nightly.isolation import NoSegmentReserved, checked_mack, drop_unpaid, failed_services, isolate
@@ -63,7 +64,8 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
                     average: str = "volume", n_periods: int | None = None, columns: ClaimColumns | None = None,
                     fy_start_month: int = 4, max_detail: int = 12, chunk_mb: float = 400.0, progress: bool = True,
                     today=None, dayfirst: bool = False, amount_format: AmountFormat | None = None,
-                    max_rejected: float = 0.01, min_segment_lines: int = 10, cover=None) -> NightlyResult:
+                    max_rejected: float = 0.01, min_segment_lines: int = 10, cover=None,
+                    budget_phasing: str = "flat") -> NightlyResult:
     """Run the nightly job end to end and publish its outputs in ``out_dir`` as one set.
 
     Parameters
@@ -80,6 +82,8 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
         Bootstrap simulations per segment; seed of the random streams.
     budget : path or DataFrame, optional
         consortium, month, budget (currency per consortium and month): the outturn and the BF prior.
+        Or ``riskadjust allocate`` output (group, allocation: the financial year's amount per
+        consortium; :func:`.forecast.monthly_budget`), phased over the months by ``budget_phasing``.
     members : path or DataFrame, optional
         consortium, [service,] month, members (member months): the exposure of a trended PMPM prior.
     known_segments : path or DataFrame, optional
@@ -111,6 +115,9 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
         the run fails and nothing is published.
     min_segment_lines : int
         Without ``known_segments``: usable lines a segment needs to be reserved (default 10).
+    budget_phasing : {'flat', 'seasonal'}
+        How an annual allocation is spread over the months: equally, or by the seasonal cycle of
+        the claims' completed months (:func:`.forecast.seasonal_weights`).
     cover : path or DataFrame, optional
         Stop-loss cover per consortium (:mod:`.cover`) applied to the full-year forecast (with a budget only).
 
@@ -134,7 +141,10 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
     out_dir = Path(out_dir)
     db = check_database(db if db is not None else out_dir / "history.duckdb")
     fmt = amount_format or AmountFormat()
-    budget_df = _table(budget, "budget", ["consortium", "month", "budget"], fmt)
+    if budget_phasing not in ("flat", "seasonal"):
+        raise ReservingError(f"budget phasing {budget_phasing!r} is not 'flat' or 'seasonal'")
+    allocation = _allocation(budget)
+    budget_df = None if allocation is not None else _table(budget, "budget", ["consortium", "month", "budget"], fmt)
     members_df = _table(members, "members", ["consortium", "month", "members"], fmt)
     known_df = _table(known_segments, "known segments", [], fmt)
     cover_df = None if cover is None else read_cover(cover)
@@ -164,6 +174,11 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
         timings["chain_ladder"] = time.perf_counter() - t
 
         t = time.perf_counter()
+        if allocation is not None:
+            year = financial_year(as_of, fy_start_month)
+            weights = None if budget_phasing == "flat" else \
+                seasonal_weights(tri, cl.ultimate, 1.0 / cl.cdf, members_df, year)[0]
+            budget_df = monthly_budget(allocation, year, weights)
         sel = select(tri, cl, budget_df, members_df, method=method, threshold=threshold)
         bf = sel.bf
         timings["bf"] = time.perf_counter() - t
@@ -200,7 +215,9 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
                       "members": members_df is not None, "known_segments": known_df is not None,
                       "dayfirst": dayfirst, "amount_format": (amount_format or AmountFormat()).describe(),
                       "max_rejected": max_rejected, "min_segment_lines": min_segment_lines,
-                      "cover": cover_df is not None}
+                      "cover": cover_df is not None,
+                      "budget_source": "riskadjust allocation" if allocation is not None else "monthly budget",
+                      "budget_phasing": budget_phasing if allocation is not None else None}
         result = NightlyResult(
             as_of=as_of, run_id=new_run_id(as_of), parameters=parameters, claims=data, triangles=tri,
             estimates=estimates, segment_totals=tables.segment_totals(tri, paid, ibnr, spread),
@@ -237,9 +254,24 @@ def _forecast(claims, columns: ClaimColumns, tri, paid, ibnr, spread, as_of, bud
     """The full-year forecast (:mod:`.forecast`): cost per patient read from the claim lines, then simulated."""
     costs = patient_costs(claims, columns.consortium, columns.incurred_date, columns.paid_date, columns.amount,
                           columns.patient_id, as_of, dayfirst=dayfirst, amount_format=fmt)
-    return consortium_forecast(tri, paid, ibnr, spread.period, spread.consortia, as_of, budget, members, costs,
-                               fy_start_month=fy_start_month, n_sims=n_sims, seed=seed,
-                               cover=None if cover is None else cover_for(cover, spread.consortia))
+    fc = consortium_forecast(tri, paid, ibnr, spread.period, spread.consortia, as_of, budget, members, costs,
+                             fy_start_month=fy_start_month, n_sims=n_sims, seed=seed,
+                             cover=None if cover is None else cover_for(cover, spread.consortia))
+    if cover is not None:
+        unused = sorted(set(cover["consortium"].astype(str)) - set(map(str, spread.consortia)))
+        if unused:
+            fc.assumptions.append(f"cover given for {len(unused)} consortia not reserved in this run, not applied: "
+                                  + ", ".join(unused))
+    return fc
+
+
+def _allocation(budget) -> pd.DataFrame | None:
+    """``budget`` as a table when it is ``riskadjust allocate`` output (:func:`.forecast.is_allocation`), else None."""
+    if budget is None:
+        return None
+    frame = budget if isinstance(budget, pd.DataFrame) else read_table(budget, "budget file", error=ReservingError,
+                                                                         dtype={"group": str, "month": str})
+    return frame if is_allocation(frame) else None
 
 
 def recover(out_dir, db) -> None:
