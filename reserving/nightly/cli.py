@@ -46,6 +46,9 @@ def add_nightly_parser(subparsers):
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--budget", help="CSV/Parquet: consortium, month, budget; or `riskadjust allocate` output "
                                     "(group, allocation: the year's amount per consortium)")
+    p.add_argument("--regimen", help="CSV/Parquet: the Board's rules on the forecast (rule, measure, threshold, "
+                                     "runs, action; see reserving/nightly/regimen.py); default: red three runs "
+                                     "running -> recovery plan, capital above 5%% of budget -> reinsurance review")
     p.add_argument("--budget-phasing", choices=["flat", "seasonal"], default="flat",
                    help="spread an annual allocation over the months equally or by the claims' seasonality")
     p.add_argument("--members", help="CSV/Parquet: consortium, [service,] month, members")
@@ -111,6 +114,7 @@ def run_nightly(args) -> int:
         max_detail=args.max_detail, progress=not args.quiet, dayfirst=args.dayfirst,
         amount_format=AmountFormat(args.decimal, args.thousands), max_rejected=args.max_rejected,
         min_segment_lines=args.min_segment_lines, cover=args.cover, budget_phasing=args.budget_phasing,
+        regimen=args.regimen,
     )
     money = ["paid", "ibnr", "ultimate", "ibnr_p75", "ibnr_p95"]
     print(result.consortium_summary.to_string(

@@ -63,7 +63,7 @@ MIN_COMPLETION = 0.5
 MIN_TAIL = 30
 #: Candidate thresholds of the Pareto tail (quantiles of the costs; the better fit is kept).
 TAIL_QUANTILES = (0.90, 0.95)
-#: Largest Pareto tail index kept (1 would have no mean); a fit above it is set to it.
+#: Largest Pareto tail index used (1 would have no mean; 0.5 and above, no variance).
 MAX_XI = 0.9
 #: Thresholds on the probability of a deficit (net of cover) for the flags.
 AMBER, RED = 0.2, 0.5
@@ -165,8 +165,7 @@ class ClaimantSeverity:
 
     Each consortium's severity is spliced (:func:`stoploss.fit_spliced`): its empirical costs up to a
     threshold ``t`` and a generalised Pareto tail (``xi``, ``beta``) above, with ``P(X > t)`` the
-    share of costs above ``t``; with fewer than :data:`MIN_TAIL` / 0.1 claimants, the empirical
-    costs alone (``t`` the largest, no Pareto tail). ``mean`` E[X]; ``split`` = min(specific
+    share of costs above ``t``; with too few claimants for a tail, the empirical costs alone (``t`` the largest, no Pareto tail). ``mean`` E[X]; ``split`` = min(specific
     attachment, ``t``), above which claimants are drawn one by one; ``p_tail`` P(X > split);
     ``q_gpd`` P(X > t) / P(X > split); ``m1, m2`` E[X | X <= split], E[X^2 | X <= split]; ``tail``
     the empirical costs in (split, t], consortium ``c``'s at ``tail[tail_start[c]:tail_start[c + 1]]``;
@@ -189,28 +188,37 @@ class ClaimantSeverity:
 
 
 def fit_claimant_severity(costs) -> list:
-    """Each consortium's severity from its annual costs per claimant (a list of arrays, currency):
-    :func:`stoploss.fit_spliced` (empirical body, Pareto tail, ``xi`` at most :data:`MAX_XI`), or
-    :class:`stoploss.Empirical` with too few claimants for a tail.
+    """Each consortium's severity from its annual costs per claimant (a list of arrays, currency).
+
+    :func:`stoploss.fit_spliced` per consortium (empirical body, generalised Pareto tail over the
+    better of the :data:`TAIL_QUANTILES` thresholds), then one tail index for all: the median of
+    the consortia's fits, within [0, :data:`MAX_XI`] (a few dozen costs above a threshold give a
+    very noisy index on their own), each consortium's scale from its mean excess over its threshold
+    (``E[X - t | X > t] = beta / (1 - xi)``). With fewer than :data:`MIN_TAIL` costs above the
+    first threshold, :class:`stoploss.Empirical` alone.
 
     Examples
     --------
     >>> [type(d).__name__ for d in fit_claimant_severity([np.arange(1.0, 11.0)])]
     ['Empirical']
     """
-    out = []
+    fits = []
     for c, x in enumerate(costs):
         x = np.asarray(x, float)
         if x.size == 0 or x.sum() <= 0:
             raise ReservingError(f"consortium number {c + 1} has no patient with a positive cost in the "
                                  "latest twelve months: its severity cannot be fitted")
-        if x.size * (1 - TAIL_QUANTILES[0]) < MIN_TAIL:
+        fits.append((x, None if x.size * (1 - TAIL_QUANTILES[0]) < MIN_TAIL else
+                     fit_spliced(x, quantiles=TAIL_QUANTILES, min_tail=MIN_TAIL).distribution))
+    tails = [d.tail.xi for _, d in fits if d is not None]
+    xi = float(np.clip(np.median(tails), 0.0, MAX_XI)) if tails else 0.0
+    out = []
+    for x, d in fits:
+        if d is None:
             out.append(Empirical(x))
             continue
-        d = fit_spliced(x, quantiles=TAIL_QUANTILES, min_tail=MIN_TAIL).distribution
-        if d.tail.xi > MAX_XI:
-            d = Spliced(d.body, GeneralizedPareto(MAX_XI, d.tail.beta), d.threshold, d.tail_prob)
-        out.append(d)
+        excess = x[x > d.threshold] - d.threshold
+        out.append(Spliced(d.body, GeneralizedPareto(xi, float(excess.mean()) * (1 - xi)), d.threshold, d.tail_prob))
     return out
 
 

@@ -49,6 +49,7 @@ from reserving.nightly.history import (check_database, compare, drop_superseded,
                                       new_run_id, save_run)
 from reserving.nightly.isolation import NoSegmentReserved, checked_mack, drop_unpaid, failed_services, isolate
 from reserving.nightly.outputs import REJECTS, stage_outputs
+from reserving.nightly.regimen import DEFAULT_RULES, evaluate, read_rules
 from reserving.nightly.outturn import financial_year_months
 from reserving.nightly.ranges import bootstrap_ranges
 from reserving.nightly.result import NightlyResult
@@ -65,7 +66,7 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
                     fy_start_month: int = 4, max_detail: int = 12, chunk_mb: float = 400.0, progress: bool = True,
                     today=None, dayfirst: bool = False, amount_format: AmountFormat | None = None,
                     max_rejected: float = 0.01, min_segment_lines: int = 10, cover=None,
-                    budget_phasing: str = "flat") -> NightlyResult:
+                    budget_phasing: str = "flat", regimen=None) -> NightlyResult:
     """Run the nightly job end to end and publish its outputs in ``out_dir`` as one set.
 
     Parameters
@@ -120,6 +121,8 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
         the claims' completed months (:func:`.forecast.seasonal_weights`).
     cover : path or DataFrame, optional
         Stop-loss cover per consortium (:mod:`.cover`) applied to the full-year forecast (with a budget only).
+    regimen : path or DataFrame, optional
+        The Board's rule table (:mod:`.regimen`); default :data:`.regimen.DEFAULT_RULES`.
 
     Examples
     --------
@@ -148,6 +151,7 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
     members_df = _table(members, "members", ["consortium", "month", "members"], fmt)
     known_df = _table(known_segments, "known segments", [], fmt)
     cover_df = None if cover is None else read_cover(cover)
+    rules = read_rules(DEFAULT_RULES if regimen is None else regimen)
     recover(out_dir, db)
     with Publication(out_dir) as pub:
         t = time.perf_counter()
@@ -207,6 +211,7 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
         t = time.perf_counter()
         history = compare(db, as_of, estimates)
         past_forecasts = None if full_year is None else forecast_history(db, as_of)
+        actions = None if full_year is None else evaluate(rules, full_year.summary, past_forecasts)
         timings["history"] = time.perf_counter() - t
         seg_errors = tables.segment_errors(errors)
         parameters = {"as_of": str(as_of.date()), "n_sims": n_sims, "seed": seed, "method": method,
@@ -217,7 +222,8 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
                       "max_rejected": max_rejected, "min_segment_lines": min_segment_lines,
                       "cover": cover_df is not None,
                       "budget_source": "riskadjust allocation" if allocation is not None else "monthly budget",
-                      "budget_phasing": budget_phasing if allocation is not None else None}
+                      "budget_phasing": budget_phasing if allocation is not None else None,
+                      "regimen": "default" if regimen is None else "given"}
         result = NightlyResult(
             as_of=as_of, run_id=new_run_id(as_of), parameters=parameters, claims=data, triangles=tri,
             estimates=estimates, segment_totals=tables.segment_totals(tri, paid, ibnr, spread),
@@ -228,6 +234,7 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
             diagnostics=tables.diagnostics(mk), movements=history.movements,
             actual_vs_expected=history.actual_vs_expected, previous_as_of=history.previous_as_of, timings=timings,
             max_detail=max_detail, forecast=full_year, forecast_history=past_forecasts,
+            actions=actions,
         )
         t = time.perf_counter()
         pub.label = result.run_id

@@ -71,6 +71,7 @@ def summary(result) -> dict:
         out.summary.loc[out.summary["flag"].isin(["red", "amber", "incomplete"]),
                         ["consortium", "flag", "services_failed"]].to_dict("records"),
         "forecast": None if result.forecast is None else forecast_summary(result.forecast),
+        "actions": [] if result.actions is None else result.actions.to_dict("records"),
         "timings_s": {k: round(v, 3) for k, v in result.timings.items()},
     }
 

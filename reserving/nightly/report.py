@@ -263,7 +263,11 @@ def _forecast_section(run, currency: str):
                                 Column("annual_trend_high", "high (95%)", lambda v: percent(v, 1)),
                                 Column("seasonal_amplitude", "Seasonal swing", lambda v: percent(v, 1)),
                                 Column("peak_month", "Peak month", number)]) if len(trend) else ""
-    return section(f"Full-year forecast, {fc.year[0]} to {fc.year[-1]}", words, chart,
+    acts = run.actions if run.actions is not None else pd.DataFrame()
+    actions = tag("div", tag("h3", f"Actions called for by the Board's rules ({len(acts)})"),
+                  tag("ul", [tag("li", f"{a.consortium}: {a.action} ({a.rule}: {a.evidence})") for a in acts.itertuples()])
+                  if len(acts) else paragraph("No rule of the failure regimen is met tonight."), id="actions")
+    return section(f"Full-year forecast, {fc.year[0]} to {fc.year[-1]}", words, actions, chart,
                    split_table(s, key, detail, label=Column("consortium", "Consortium"),
                                row_class=lambda r: _ROW_CLASS.get(r["flag"]),
                                summary="Paid, IBNR, months to come, percentiles, recoveries and capital"),

@@ -42,6 +42,7 @@ class NightlyResult:
     max_detail: int = 12
     forecast: ForecastResult | None = None
     forecast_history: pd.DataFrame | None = None
+    actions: pd.DataFrame | None = None
 
     @property
     def n_segments_ok(self) -> int:
