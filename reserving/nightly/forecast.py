@@ -35,6 +35,10 @@ of each other; the members of months not in the members table are those of the l
 (none given: cost per month, members 1). Months after the as-of date have no IBNR: a month-12
 valuation (no month left) without cover gives the year-to-date outturn exactly.
 
+Budgets: a monthly budget table, or ``riskadjust allocate`` output (``group``, ``allocation``: the
+year's amount) phased over the year flat or by the seasonal cycle (:func:`monthly_budget`,
+:func:`seasonal_weights`).
+
 Flags use the outturn's thresholds on the probability of a deficit net of cover: ``red`` at 0.5
 and above, ``amber`` at 0.2 and above, ``green`` below, ``no budget`` without a budget for every
 month of the year.
@@ -655,9 +659,8 @@ def seasonal_weights(tri: TriangleSet, ultimate, completion, members: pd.DataFra
     np.add.at(y, idx, np.nan_to_num(ultimate))
     for k, c in enumerate(idx):
         done[c] &= np.nan_to_num(completion[k]) >= MIN_COMPLETION
-    e = member_months(members.assign(service="all") if members is not None and "service" not in members else
-                      None if members is None else members.groupby(["consortium", "month"], as_index=False)[
-                          "members"].sum().assign(service="all"), names, "all", origins)
+    totals = None if members is None else members.drop(columns="service", errors="ignore")
+    e = member_months(totals, names, "all", origins)  # members over every service
     fit = fit_trend(y, e, np.arange(len(origins)), origins.month, done)
     if fit.theta.size < 3:
         return np.full(12, 1 / 12), fit
