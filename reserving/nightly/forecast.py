@@ -67,6 +67,8 @@ MIN_COMPLETION = 0.5
 MIN_TAIL = 30
 #: Candidate thresholds of the Pareto tail (quantiles of the costs; the better fit is kept).
 TAIL_QUANTILES = (0.90, 0.95)
+#: Most claimants a simulation draws one by one (on average); those below are summed by their moments.
+MAX_DRAWS = 100
 #: Largest Pareto tail index used (1 would have no mean; 0.5 and above, no variance).
 MAX_XI = 0.9
 #: Thresholds on the probability of a deficit (net of cover) for the flags.
@@ -168,11 +170,12 @@ class ClaimantSeverity:
     """Annual cost per claimant (patient with any cost) of each consortium, reduced to what the kernel needs.
 
     Each consortium's severity is spliced (:func:`stoploss.fit_spliced`): its empirical costs up to a
-    threshold ``t`` and a generalised Pareto tail (``xi``, ``beta``) above, with ``P(X > t)`` the
-    share of costs above ``t``; with too few claimants for a tail, the empirical costs alone (``t`` the largest, no Pareto tail). ``mean`` E[X]; ``split`` = min(specific
-    attachment, ``t``), above which claimants are drawn one by one; ``p_tail`` P(X > split);
-    ``q_gpd`` P(X > t) / P(X > split); ``m1, m2`` E[X | X <= split], E[X^2 | X <= split]; ``tail``
-    the empirical costs in (split, t], consortium ``c``'s at ``tail[tail_start[c]:tail_start[c + 1]]``;
+    threshold and a generalised Pareto tail above; with too few claimants for a tail, the empirical
+    costs alone. ``mean`` E[X]; ``split`` the cost above which claimants are drawn one by one
+    (:func:`claimant_severity`); ``p_tail`` P(X > split); ``m1, m2`` E[X | X <= split],
+    E[X^2 | X <= split]; above the split a claimant is ``t`` plus a Pareto excess (``xi``, ``beta``)
+    with probability ``q_gpd``, otherwise one of the empirical costs in (split, t] (``tail``,
+    consortium ``c``'s at ``tail[tail_start[c]:tail_start[c + 1]]``, drawn uniformly);
     ``distributions`` the fitted :class:`stoploss.Severity` of each (for pricing); ``claimants`` observed.
     """
 
@@ -226,8 +229,13 @@ def fit_claimant_severity(costs) -> list:
     return out
 
 
-def claimant_severity(distributions, attachment=None) -> ClaimantSeverity:
+def claimant_severity(distributions, attachment=None, claimants=None) -> ClaimantSeverity:
     """Reduce each consortium's fitted severity (:func:`fit_claimant_severity`) for :func:`simulate`.
+
+    The split is the Pareto threshold, raised where ``claimants`` (expected a year) would put more
+    than :data:`MAX_DRAWS` a simulation above it, and lowered to the specific ``attachment``.
+    Above a split beyond the threshold the tail is again generalised Pareto, its scale
+    ``beta + xi (split - t)`` (threshold stability).
 
     Examples
     --------
@@ -243,19 +251,27 @@ def claimant_severity(distributions, attachment=None) -> ClaimantSeverity:
     for c, d in enumerate(distributions):
         spliced = isinstance(d, Spliced)
         body = d.body if spliced else d
-        x, w = body.values, body.weights * (1 - d.tail_prob if spliced else 1.0)
-        t = d.threshold if spliced else float(x[-1])
-        split = min(t, att[c])
-        low = x <= split
-        p_below = w[low].sum()
-        out["mean"][c], out["split"][c], out["t"][c] = d.mean(), split, t
-        out["p_tail"][c] = 1.0 - p_below
-        out["q_gpd"][c] = d.tail_prob / out["p_tail"][c] if spliced else 0.0
-        out["xi"][c], out["beta"][c] = (d.tail.xi, d.tail.beta) if spliced else (0.0, 1.0)
-        out["m1"][c] = (w[low] * x[low]).sum() / p_below if p_below > 0 else 0.0
-        out["m2"][c] = (w[low] * x[low] ** 2).sum() / p_below if p_below > 0 else 0.0
+        t = d.threshold if spliced else float(body.values[-1])
+        cap = t
+        if spliced and claimants is not None and claimants[c] > MAX_DRAWS:
+            cap = max(t, float(d.quantile(1.0 - MAX_DRAWS / claimants[c])))
+        split = min(cap, att[c])
+        p_tail = float(d.sf(split))
+        p_below = 1.0 - p_tail
+        out["mean"][c], out["split"][c], out["p_tail"][c] = d.mean(), split, p_tail
+        if p_below > 0:
+            out["m1"][c] = float(d.lev(split) - split * p_tail) / p_below
+            out["m2"][c] = float(d.lev2(split) - split**2 * p_tail) / p_below
+        if spliced:
+            above = max(split, t)
+            out["q_gpd"][c] = d.tail_prob / p_tail if split < t else 1.0
+            out["t"][c], out["xi"][c] = above, d.tail.xi
+            out["beta"][c] = d.tail.beta + d.tail.xi * (above - t)
+        else:
+            out["t"][c], out["beta"][c] = t, 1.0
+        x = body.values
         out["claimants"][c] = x.size
-        tails.append(x[~low & (x <= t)])  # equally weighted costs (as fitted), drawn uniformly
+        tails.append(x[(x > split) & (x <= t)])  # equally weighted costs (as fitted), drawn uniformly
     start = np.concatenate([[0], np.cumsum([t.size for t in tails])]).astype(np.int64)
     return ClaimantSeverity(out["mean"], out["split"], out["p_tail"], out["q_gpd"], out["t"], out["xi"], out["beta"],
                             out["m1"], out["m2"], np.concatenate(tails) if tails else np.zeros(0), start,
@@ -551,7 +567,8 @@ def consortium_forecast(tri: TriangleSet, paid, ibnr, ibnr_samples, consortia, a
     todate = paid_c + ibnr_c + fut_mean
     fitted = fit_claimant_severity(scaled)
     cov = None if cover is None else cover(fitted, todate, budget_year)
-    severity = claimant_severity(fitted, None if cov is None else cov.attachment)
+    severity = claimant_severity(fitted, None if cov is None else cov.attachment,
+                                 todate / np.array([d.mean() for d in fitted]))
     assumptions = [
         f"trend and seasonality per service from the completed months (at least {MIN_COMPLETION:.0%} paid) of the "
         f"latest {history_months}; see the trend table",

@@ -19,9 +19,7 @@ def simulate_year_patients(paid, ibnr, future_mean, r, todate, severity, att, li
         lam = future_mean[j] / (r * mean_x) if r > 0 else todate / mean_x
         x = severity.quantile(rng.random(rng.poisson(lam)))
         total = paid + ibnr[j] + r * x.sum()
-        specific = 0.0
-        for xi in x:
-            specific += coins * min(max(xi - att, 0.0), lim)
+        specific = coins * np.minimum(np.maximum(x - att, 0.0), lim).sum()
         gross[j] = total
         recovered[j] = specific + min(max(total - specific - agg_att, 0.0), agg_lim)
     return gross, recovered

@@ -64,23 +64,26 @@ def _spliced_severity(seed=1, n=4000):
     return fit_claimant_severity([Lognormal(8.0, 1.3).sample(n, seed=seed)])
 
 
-@pytest.mark.parametrize("remaining", [0.75, 0.25, 0.0])
-def test_recoveries_and_net_agree_with_patient_by_patient_simulation(remaining):
+@pytest.mark.parametrize("remaining, claimants", [(0.75, 800), (0.25, 800), (0.0, 800), (0.5, 30_000)])
+def test_recoveries_and_net_agree_with_patient_by_patient_simulation(remaining, claimants):
     """Kernel (gamma below the split, claimants above drawn one by one) against every claimant drawn
     from the fitted severity's own quantile function; means and a deficit probability within 4
-    standard errors of the difference (Monte Carlo error of both)."""
+    standard errors of the difference (Monte Carlo error of both). With 30,000 claimants the split is
+    raised into the Pareto tail (at most 100 drawn one by one)."""
     dist = _spliced_severity()
     d = dist[0]
-    year = 800 * d.mean()
+    year = claimants * d.mean()
     todate = year * (1 - remaining)
-    att, lim, coins = float(d.quantile(0.995)), float(d.quantile(0.9995) - d.quantile(0.995)), 0.9
+    q = 0.995 if claimants < 1000 else 0.9995
+    att, lim, coins = float(d.quantile(q)), float(d.quantile(1 - (1 - q) / 10) - d.quantile(q)), 0.9
     budget = year * 1.02
     agg_att, agg_lim = 1.05 * budget, 0.1 * budget
     cover = Cover(np.array([att]), np.array([lim]), np.array([coins]), np.array([agg_att]), np.array([agg_lim]),
                   np.array([1000.0]))
-    sev = claimant_severity(dist, cover.attachment)
+    sev = claimant_severity(dist, cover.attachment, [claimants])
+    assert claimants * sev.p_tail[0] <= 100 + 1e-9 and (claimants < 1000 or sev.split[0] > d.threshold)
     rng = np.random.default_rng(7)
-    n_k, n_n = 20_000, 2_500
+    n_k, n_n = 20_000, 2_500 if claimants < 1000 else 1_000
     ibnr_k = rng.normal(0.05 * todate, 0.01 * year + 1, n_k)
     ibnr_n = rng.normal(0.05 * todate, 0.01 * year + 1, n_n)
     paid = 0.95 * todate
