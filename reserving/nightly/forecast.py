@@ -458,22 +458,24 @@ def financial_year(as_of, fy_start_month: int = 4) -> pd.PeriodIndex:
 
 
 def patient_costs(source, consortium: str, incurred_date: str, paid_date: str, amount: str, patient: str | None,
-                  as_of, months: int = 12, dayfirst: bool = False, amount_format: AmountFormat | None = None) -> dict:
+                  as_of, months: int = 12, dayfirst: bool = False,
+                  amount_format: AmountFormat | None = None) -> tuple[dict, bool]:
     """Cost per patient over the latest ``months`` incurred months to ``as_of``, per consortium (anonymous).
 
     Reads only the consortium, date, amount and patient columns of ``source`` (a DataFrame, or CSV /
     Parquet files as DuckDB reads them); patients are grouped by a hash of their id inside DuckDB, and
     the ids never reach Python. Lines whose dates or amount do not read, or paid after ``as_of``, are
     left out. Without ``patient`` (or when the column is absent) each line is its own patient.
-    Returns ``{consortium: costs array}``.
+    Returns ``({consortium: costs array}, whether patients were grouped by their id)``.
 
     Examples
     --------
     >>> lines = pd.DataFrame({"consortium": ["A", "A", "A"], "incurred_date": ["2024-05-01"] * 3,
     ...                       "paid_date": ["2024-05-20"] * 3, "amount": [10.0, 5.0, 7.0], "patient": ["x", "y", "x"]})
-    >>> sorted(patient_costs(lines, "consortium", "incurred_date", "paid_date", "amount", "patient",
-    ...                      "2024-06-30")["A"].tolist())
-    [5.0, 17.0]
+    >>> costs, by_patient = patient_costs(lines, "consortium", "incurred_date", "paid_date", "amount", "patient",
+    ...                                   "2024-06-30")
+    >>> sorted(costs["A"].tolist()), by_patient
+    ([5.0, 17.0], True)
     """
     fmt = amount_format or AmountFormat()
     as_of = pd.Timestamp(as_of)
@@ -497,7 +499,8 @@ def patient_costs(source, consortium: str, incurred_date: str, paid_date: str, a
                                                                                                                dayfirst)
         amt = (f"CAST({q(amount)} AS DOUBLE)" if not kinds[amount].upper().startswith("VARCHAR")
                else sql_amount(q(amount), fmt))
-        who = f"hash({q(patient)})" if patient and patient in names else "row_number() OVER ()"
+        by_patient = bool(patient) and patient in names
+        who = f"hash({q(patient)})" if by_patient else "row_number() OVER ()"
         frame = con.execute(
             f"""SELECT cons, sum(amt) AS cost FROM (
                     SELECT trim(CAST({q(consortium)} AS VARCHAR)) AS cons, {date(incurred_date)} AS inc,
@@ -508,12 +511,12 @@ def patient_costs(source, consortium: str, incurred_date: str, paid_date: str, a
         raise ReservingError(f"cannot read the claim lines for the cost per patient: {type(exc).__name__}") from None
     finally:
         con.close()
-    return {c: g["cost"].to_numpy(float) for c, g in frame.groupby("cons", sort=False)}
+    return {c: g["cost"].to_numpy(float) for c, g in frame.groupby("cons", sort=False)}, by_patient
 
 
 def consortium_forecast(tri: TriangleSet, paid, ibnr, ibnr_samples, consortia, as_of, budget: pd.DataFrame,
                         members: pd.DataFrame | None, costs: dict, *, fy_start_month: int = 4, cover=None,
-                        n_sims: int, seed: int, history_months: int = 36) -> ForecastResult:
+                        n_sims: int, seed: int, history_months: int = 36, by_patient: bool = True) -> ForecastResult:
     """The nightly job's full-year forecast from its triangles and selected estimates.
 
     ``paid`` and ``ibnr`` are (segments of ``tri``, origins), currency; ``ibnr_samples`` (C, n_sims)
@@ -575,7 +578,9 @@ def consortium_forecast(tri: TriangleSet, paid, ibnr, ibnr_samples, consortia, a
         f"{len(future)} months still to be incurred ({future[0] if len(future) else '-'} to {year[-1]})",
         "members of months not in the members table: the last month given" if members is not None else
         "no members table: cost per month trended (members 1)",
-        "cost per patient: the latest twelve incurred months, scaled by (paid + IBNR) / paid of those months",
+        "cost per patient: the latest twelve incurred months, scaled by (paid + IBNR) / paid of those months" +
+        ("" if by_patient else "; the claims have no patient id column, so each claim line is taken to be its own "
+         "patient (process variance and specific recoveries are understated)"),
     ]
     return forecast(consortia, paid_c, ibnr_c, ibnr_samples, fut_mean, fut_samples, remaining, severity, budget_year,
                     year, cov, seed, pd.DataFrame(rows), assumptions)

@@ -148,11 +148,11 @@ def test_patient_costs_group_by_patient_and_never_return_ids():
                           "incurred_date": ["2024-05-01", "2024-05-03", "2024-06-01", "2024-06-02", "2023-01-01"],
                           "paid_date": ["2024-05-20", "2024-05-21", "2024-07-09", "2024-06-20", "2023-02-01"],
                           "amount": ["10", "5", "7", "3", "100"], "patient_id": ["P1", "P2", "P1", "P1", "P1"]})
-    got = patient_costs(lines, "consortium", "incurred_date", "paid_date", "amount", "patient_id", "2024-06-30")
-    assert {k: sorted(v.tolist()) for k, v in got.items()} == {"A": [5.0, 10.0], "B": [3.0]}
-    by_line = patient_costs(lines.drop(columns="patient_id"), "consortium", "incurred_date", "paid_date", "amount",
+    got, by_patient = patient_costs(lines, "consortium", "incurred_date", "paid_date", "amount", "patient_id", "2024-06-30")
+    assert {k: sorted(v.tolist()) for k, v in got.items()} == {"A": [5.0, 10.0], "B": [3.0]} and by_patient
+    by_line, by_patient = patient_costs(lines.drop(columns="patient_id"), "consortium", "incurred_date", "paid_date", "amount",
                             "patient_id", "2024-06-30")
-    assert sorted(by_line["A"].tolist()) == [5.0, 10.0]
+    assert sorted(by_line["A"].tolist()) == [5.0, 10.0] and not by_patient
 
 
 def test_cover_file_errors_name_the_column():
@@ -181,3 +181,6 @@ def test_month_12_without_cover_is_the_year_to_date_outturn():
     np.testing.assert_array_equal(f["prob_deficit_net"], o["prob_overspend"])
     assert (f["recoveries_mean"] == 0).all()
     assert run.outputs["forecast"].name == "forecast.csv"
+    no_ids = run_nightly_job(y.claims.lines.drop(columns="patient_id"), tempfile.mkdtemp(), n_sims=50,
+                             budget=y.claims.budget, progress=False)
+    assert any("no patient id column" in a for a in no_ids.forecast.assumptions)

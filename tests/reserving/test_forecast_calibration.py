@@ -34,7 +34,7 @@ def forecast_at(month: int, seed: int, n_consortia: int = 40, n_sims: int = 300)
     in_year = np.asarray(pd.PeriodIndex(tri.origins, freq="M").isin(y.year))
     r = bootstrap_ranges(tri, sel.bf.ibnr, in_year, [], average="volume", n_periods=None, n_sims=n_sims, seed=seed,
                          chunk_mb=400, progress=False)
-    costs = patient_costs(y.claims.lines, "consortium", "incurred_date", "paid_date", "amount", "patient_id",
+    costs, _ = patient_costs(y.claims.lines, "consortium", "incurred_date", "paid_date", "amount", "patient_id",
                           y.claims.as_of)
     fc = consortium_forecast(tri, sel.bf.paid, sel.bf.ibnr, r.period, r.consortia, y.claims.as_of, y.claims.budget,
                              y.claims.members, costs, n_sims=n_sims, seed=seed)
