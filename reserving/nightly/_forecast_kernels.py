@@ -24,8 +24,8 @@ from the empirical costs in ``(split, t]``. The sum of those below, a compound P
 the split, ``m1, m2`` the first two moments of ``X`` below it; Klugman, Panjer & Willmot, *Loss
 Models*, 4th ed., section 9.3), is drawn from the gamma distribution with those two moments
 (thousands of claimants: the normal-power regime where the gamma is accurate to a few parts in a
-thousand at the 99.5th percentile when they number in the hundreds or more). ``tests/reserving/naive_forecast.py`` simulates patient by
-patient for comparison.
+thousand at the 99.5th percentile when they number in the hundreds or more).
+``tests/reserving/naive_forecast.py`` simulates patient by patient for comparison.
 
 Arrays: ``ibnr, future_mean`` (C, n_sims); per-consortium parameters (C,); the empirical costs in
 ``(split, t]`` of every consortium concatenated, consortium ``c``'s at

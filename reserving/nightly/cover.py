@@ -18,7 +18,8 @@ Consortia not in the file have no cover. The simulated year (:mod:`.forecast`) g
 outturn and the recoveries; net outturn = gross - recoveries + premium.
 
 A premium not given is priced by :mod:`stoploss` on the same fitted severity (the consortium's
-annual cost per claimant, :func:`.forecast.fit_claimant_severity`) with no loadings (its expected cost): the specific part with
+annual cost per claimant, :func:`.forecast.fit_claimant_severity`) with no loadings (its
+expected cost): the specific part with
 :func:`stoploss.specific_premium` (claimants: the year's expected cost / mean cost per claimant),
 times the coinsurance; the aggregate part with :func:`stoploss.aggregate_premium` on the retained
 cost (claimant count approximately Poisson: a binomial over 50 times as many members; the
@@ -34,7 +35,7 @@ from _kit.tables import read_table
 from _kit.validate import numeric_column, reject_unknown_columns, require_columns
 from reserving.errors import ReservingError
 from reserving.nightly.forecast import Cover
-from stoploss import Empirical, aggregate_premium, specific_premium
+from stoploss import aggregate_premium, specific_premium
 
 #: Columns of the cover file (``consortium`` required).
 COLUMNS = ["consortium", "specific_attachment", "specific_limit", "specific_coinsurance", "aggregate_attachment_pct",
@@ -89,6 +90,7 @@ def cover_for(table: pd.DataFrame, consortia):
     Examples
     --------
     >>> t = read_cover(pd.DataFrame({"consortium": ["A"], "specific_attachment": [100.0], "premium": [5.0]}))
+    >>> from stoploss import Empirical
     >>> sev = [Empirical(np.ones(10))] * 2
     >>> c = cover_for(t, ["A", "B"])(sev, np.array([10.0, 10.0]), np.array([12.0, 12.0]))
     >>> c.attachment.tolist(), c.premium.tolist()
@@ -128,6 +130,7 @@ def price(severity, year_mean: float, attachment: float, limit: float, coinsuran
 
     Examples
     --------
+    >>> from stoploss import Empirical
     >>> round(price(Empirical([50.0, 150.0]), 1000.0, 100.0, np.inf, 1.0, np.inf), 6)  # 10 claimants x 25
     250.0
     """

@@ -24,8 +24,8 @@ Process variance is a compound Poisson model of per-patient annual cost (:func:`
 kernel :mod:`._forecast_kernels`): claimants with annual cost ``X`` from the consortium's
 distribution of cost per patient over the latest twelve incurred months, scaled up by that
 window's (paid + IBNR) / paid: empirical below a threshold, a generalised Pareto tail fitted above
-(:func:`fit_claimant_severity`; the tail of a few hundred patients' costs is otherwise thin); a share ``r`` (months left / 12) of each claimant's cost falls
-in the months to come. Patients are pseudonymised inside DuckDB (a hash of the id) and only
+(:func:`fit_claimant_severity`, one tail index for all consortia); a share ``r`` (months left / 12)
+of each claimant's cost falls in the months to come. Patients are pseudonymised inside DuckDB (a hash of the id) and only
 anonymous costs per consortium reach Python; nothing per patient is kept or written. Without a
 patient id column each claim line is taken to be its own patient: the process variance is then
 that of independent lines (lower) and specific recoveries are understated.
@@ -59,14 +59,16 @@ from reserving.nightly._forecast_kernels import simulate_year
 from reserving.nightly.claims import _csv_options, _files, _header, _quoted
 from reserving.nightly.outturn import financial_year_months, period_budget
 from reserving.triangle import TriangleSet
-from stoploss import Empirical, GeneralizedPareto, Spliced, fit_spliced
+from stoploss import Empirical, GeneralizedPareto, Spliced, fit_severity
 
 #: A month is "completed" for the trend fit when at least this share of its selected ultimate is paid.
 MIN_COMPLETION = 0.5
-#: Fewest claimants above the threshold of the Pareto tail (:func:`stoploss.fit_spliced`).
+#: Fewest claimants above the threshold for a Pareto tail.
 MIN_TAIL = 30
-#: Candidate thresholds of the Pareto tail (quantiles of the costs; the better fit is kept).
-TAIL_QUANTILES = (0.90, 0.95)
+#: Threshold of the Pareto tail: this quantile of each consortium's costs.
+TAIL_QUANTILE = 0.90
+#: Most normalised excesses the common tail index is fitted to.
+MAX_POOLED = 50_000
 #: Most claimants a simulation draws one by one (on average); those below are summed by their moments.
 MAX_DRAWS = 100
 #: Largest Pareto tail index used (1 would have no mean; 0.5 and above, no variance).
@@ -169,7 +171,7 @@ def fit_trend(cost, exposure, t, calendar_month, use, max_iter: int = 50) -> Tre
 class ClaimantSeverity:
     """Annual cost per claimant (patient with any cost) of each consortium, reduced to what the kernel needs.
 
-    Each consortium's severity is spliced (:func:`stoploss.fit_spliced`): its empirical costs up to a
+    Each consortium's severity is spliced (:func:`fit_claimant_severity`): its empirical costs up to a
     threshold and a generalised Pareto tail above; with too few claimants for a tail, the empirical
     costs alone. ``mean`` E[X]; ``split`` the cost above which claimants are drawn one by one
     (:func:`claimant_severity`); ``p_tail`` P(X > split); ``m1, m2`` E[X | X <= split],
@@ -197,36 +199,38 @@ class ClaimantSeverity:
 def fit_claimant_severity(costs) -> list:
     """Each consortium's severity from its annual costs per claimant (a list of arrays, currency).
 
-    :func:`stoploss.fit_spliced` per consortium (empirical body, generalised Pareto tail over the
-    better of the :data:`TAIL_QUANTILES` thresholds), then one tail index for all: the median of
-    the consortia's fits, within [0, :data:`MAX_XI`] (a few dozen costs above a threshold give a
-    very noisy index on their own), each consortium's scale from its mean excess over its threshold
-    (``E[X - t | X > t] = beta / (1 - xi)``). With fewer than :data:`MIN_TAIL` costs above the
-    first threshold, :class:`stoploss.Empirical` alone.
+    Spliced (:class:`stoploss.Spliced`): the empirical costs up to the consortium's
+    :data:`TAIL_QUANTILE` quantile ``t``, a generalised Pareto tail above. One tail index for all
+    consortia (a few dozen costs above a threshold give a very noisy index on their own): fitted
+    by :func:`stoploss.fit_severity` (``"gpd"``) to every consortium's excesses over its ``t``
+    divided by their mean (at most :data:`MAX_POOLED` of them, evenly spaced in rank), within
+    [0, :data:`MAX_XI`]; each consortium's scale from its mean excess (``E[X - t | X > t] =
+    beta / (1 - xi)``). With fewer than :data:`MIN_TAIL` costs above ``t``, :class:`stoploss.Empirical` alone.
 
     Examples
     --------
     >>> [type(d).__name__ for d in fit_claimant_severity([np.arange(1.0, 11.0)])]
     ['Empirical']
     """
-    fits = []
+    kept, pooled = [], []
     for c, x in enumerate(costs):
         x = np.asarray(x, float)
         if x.size == 0 or x.sum() <= 0:
             raise ReservingError(f"consortium number {c + 1} has no patient with a positive cost in the "
                                  "latest twelve months: its severity cannot be fitted")
-        fits.append((x, None if x.size * (1 - TAIL_QUANTILES[0]) < MIN_TAIL else
-                     fit_spliced(x, quantiles=TAIL_QUANTILES, min_tail=MIN_TAIL).distribution))
-    tails = [d.tail.xi for _, d in fits if d is not None]
-    xi = float(np.clip(np.median(tails), 0.0, MAX_XI)) if tails else 0.0
-    out = []
-    for x, d in fits:
-        if d is None:
-            out.append(Empirical(x))
-            continue
-        excess = x[x > d.threshold] - d.threshold
-        out.append(Spliced(d.body, GeneralizedPareto(xi, float(excess.mean()) * (1 - xi)), d.threshold, d.tail_prob))
-    return out
+        t = float(np.quantile(x, TAIL_QUANTILE))
+        excess = x[x > t] - t
+        kept.append((x, t, excess) if excess.size >= MIN_TAIL else (x, None, None))
+        if excess.size >= MIN_TAIL:
+            pooled.append(excess / excess.mean())
+    xi = 0.0
+    if pooled:
+        y = np.sort(np.concatenate(pooled))
+        y = y[np.linspace(0, y.size - 1, min(y.size, MAX_POOLED)).astype(np.int64)]
+        xi = float(np.clip(fit_severity(y, "gpd").distribution.xi, 0.0, MAX_XI))
+    return [Empirical(x) if t is None else
+            Spliced(Empirical(x[x <= t]), GeneralizedPareto(xi, float(e.mean()) * (1 - xi)), t, float(np.mean(x > t)))
+            for x, t, e in kept]
 
 
 def claimant_severity(distributions, attachment=None, claimants=None) -> ClaimantSeverity:

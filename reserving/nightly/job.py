@@ -259,8 +259,8 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
 def _forecast(claims, columns: ClaimColumns, tri, paid, ibnr, spread, as_of, budget, members, fy_start_month,
               n_sims, seed, dayfirst, fmt, cover):
     """The full-year forecast (:mod:`.forecast`): cost per patient read from the claim lines, then simulated."""
-    costs, by_patient = patient_costs(claims, columns.consortium, columns.incurred_date, columns.paid_date, columns.amount,
-                          columns.patient_id, as_of, dayfirst=dayfirst, amount_format=fmt)
+    costs, by_patient = patient_costs(claims, columns.consortium, columns.incurred_date, columns.paid_date,
+                                      columns.amount, columns.patient_id, as_of, dayfirst=dayfirst, amount_format=fmt)
     fc = consortium_forecast(tri, paid, ibnr, spread.period, spread.consortia, as_of, budget, members, costs,
                              fy_start_month=fy_start_month, n_sims=n_sims, seed=seed, by_patient=by_patient,
                              cover=None if cover is None else cover_for(cover, spread.consortia))

@@ -25,7 +25,8 @@ def test_trend_fit_matches_statsmodels_quasi_poisson():
     t = np.arange(30)
     month = (t + 3) % 12 + 1
     e = rng.uniform(500, 2000, (4, 30))
-    mu = e * np.array([[8.0], [10.0], [12.0], [9.0]]) * np.exp(0.06 * t / 12 + 0.1 * np.cos(2 * np.pi * (month - 1) / 12))
+    season = 0.1 * np.cos(2 * np.pi * (month - 1) / 12)
+    mu = e * np.array([[8.0], [10.0], [12.0], [9.0]]) * np.exp(0.06 * t / 12 + season)
     y = rng.gamma(20.0, mu / 20.0)
     use = rng.random((4, 30)) > 0.1
     f = fit_trend(y, e, t, month, use)
@@ -148,10 +149,10 @@ def test_patient_costs_group_by_patient_and_never_return_ids():
                           "incurred_date": ["2024-05-01", "2024-05-03", "2024-06-01", "2024-06-02", "2023-01-01"],
                           "paid_date": ["2024-05-20", "2024-05-21", "2024-07-09", "2024-06-20", "2023-02-01"],
                           "amount": ["10", "5", "7", "3", "100"], "patient_id": ["P1", "P2", "P1", "P1", "P1"]})
-    got, by_patient = patient_costs(lines, "consortium", "incurred_date", "paid_date", "amount", "patient_id", "2024-06-30")
+    names = ("consortium", "incurred_date", "paid_date", "amount", "patient_id")
+    got, by_patient = patient_costs(lines, *names, "2024-06-30")
     assert {k: sorted(v.tolist()) for k, v in got.items()} == {"A": [5.0, 10.0], "B": [3.0]} and by_patient
-    by_line, by_patient = patient_costs(lines.drop(columns="patient_id"), "consortium", "incurred_date", "paid_date", "amount",
-                            "patient_id", "2024-06-30")
+    by_line, by_patient = patient_costs(lines.drop(columns="patient_id"), *names, "2024-06-30")
     assert sorted(by_line["A"].tolist()) == [5.0, 10.0] and not by_patient
 
 
