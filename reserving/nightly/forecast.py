@@ -24,8 +24,8 @@ Process variance is a compound Poisson model of per-patient annual cost (:func:`
 kernel :mod:`._forecast_kernels`): claimants with annual cost ``X`` from the consortium's
 distribution of cost per patient over the latest twelve incurred months, scaled up by that
 window's (paid + IBNR) / paid: empirical below a threshold, a generalised Pareto tail fitted above
-(:func:`fit_claimant_severity`, one tail index for all consortia); a share ``r`` (months left / 12)
-of each claimant's cost falls in the months to come. Patients are pseudonymised inside DuckDB (a hash of the id) and only
+(:func:`fit_claimant_severity`, one tail index for all consortia); the months to come have
+(expected cost / E[X]) claimants, each patient's cost falling where it occurs (episodes). Patients are pseudonymised inside DuckDB (a hash of the id) and only
 anonymous costs per consortium reach Python; nothing per patient is kept or written. Without a
 patient id column each claim line is taken to be its own patient: the process variance is then
 that of independent lines (lower) and specific recoveries are understated.
@@ -309,18 +309,18 @@ class YearSimulation:
     recovered: np.ndarray
 
 
-def simulate(consortia, paid, ibnr_samples, future_samples, remaining: float, todate, severity: ClaimantSeverity,
+def simulate(consortia, paid, ibnr_samples, future_samples, todate, severity: ClaimantSeverity,
              cover: Cover, seed: int) -> YearSimulation:
     """Simulate the year per consortium (kernel :func:`._forecast_kernels.simulate_year`).
 
     ``paid`` (C,) paid to date; ``ibnr_samples`` and ``future_samples`` (C, n_sims) IBNR and expected
-    future cost per simulation; ``remaining`` the share of the year still to be incurred; ``todate``
-    (C,) expected incurred to date (the claimant rate when nothing remains).
+    future cost per simulation; ``todate`` (C,) expected incurred to date (its claimants' specific
+    recoveries).
 
     Examples
     --------
     >>> sev = claimant_severity([Empirical(np.full(100, 10.0))])
-    >>> s = simulate(["A"], [50.0], [[5.0, 5.0]], [[0.0, 0.0]], 0.0, [55.0], sev, Cover.none(1), seed=1)
+    >>> s = simulate(["A"], [50.0], [[5.0, 5.0]], [[0.0, 0.0]], [55.0], sev, Cover.none(1), seed=1)
     >>> s.gross.tolist(), s.recovered.tolist()
     ([[55.0, 55.0]], [[0.0, 0.0]])
     """
@@ -328,7 +328,7 @@ def simulate(consortia, paid, ibnr_samples, future_samples, remaining: float, to
     fut = np.ascontiguousarray(future_samples, dtype=float)
     keys = stream_keys(seed, [("forecast", str(c)) for c in consortia])
     f = np.ascontiguousarray
-    gross, rec = simulate_year(keys, f(paid, float), ibnr, fut, float(remaining), f(todate, float), severity.mean,
+    gross, rec = simulate_year(keys, f(paid, float), ibnr, fut, f(todate, float), severity.mean,
                                severity.p_tail, severity.m1, severity.m2, severity.tail, severity.tail_start,
                                severity.q_gpd, severity.t, severity.xi, severity.beta,
                                f(cover.attachment, float), f(cover.limit, float), f(cover.coinsurance, float),
@@ -378,7 +378,7 @@ def future_expected(fits: dict, exposure_future, t_future, month_future, n_sims:
     return mean, samples
 
 
-def forecast(consortia, paid, ibnr, ibnr_samples, future_mean, future_samples, remaining: float,
+def forecast(consortia, paid, ibnr, ibnr_samples, future_mean, future_samples,
              severity: ClaimantSeverity, budget_year, year: pd.PeriodIndex, cover: Cover | None = None,
              seed: int = 0, trend: pd.DataFrame | None = None, assumptions=()) -> ForecastResult:
     """Full-year outturn per consortium, gross and net of cover, against the year's budget.
@@ -392,8 +392,6 @@ def forecast(consortia, paid, ibnr, ibnr_samples, future_mean, future_samples, r
         Simulated IBNR of the same months, centred on ``ibnr``.
     future_mean, future_samples : array_like (C,), (C, n_sims)
         Expected cost of the months still to be incurred, and per simulation (:func:`future_expected`).
-    remaining : float
-        Share of the year still to be incurred (months left / 12).
     severity : ClaimantSeverity
     budget_year : array_like (C,)
         The year's budget (NaN: none).
@@ -405,7 +403,7 @@ def forecast(consortia, paid, ibnr, ibnr_samples, future_mean, future_samples, r
     Examples
     --------
     >>> sev = claimant_severity([Empirical(np.full(50, 2.0))])
-    >>> r = forecast(["A"], [90.0], [10.0], [[0.0, 10.0, 20.0]], [0.0], [[0.0] * 3], 0.0, sev, [105.0],
+    >>> r = forecast(["A"], [90.0], [10.0], [[0.0, 10.0, 20.0]], [0.0], [[0.0] * 3], sev, [105.0],
     ...              financial_year("2025-03-31"))
     >>> r.summary[["outturn_mean", "prob_deficit", "capital_995", "flag"]].round(6).values.tolist()
     [[100.0, 0.333333, 4.9, 'amber']]
@@ -415,8 +413,7 @@ def forecast(consortia, paid, ibnr, ibnr_samples, future_mean, future_samples, r
     budget = np.asarray(budget_year, float)
     n = len(paid)
     cover = cover or Cover.none(n)
-    sim = simulate(consortia, paid, ibnr_samples, future_samples, remaining, paid + ibnr + future_mean, severity,
-                   cover, seed)
+    sim = simulate(consortia, paid, ibnr_samples, future_samples, paid + ibnr, severity, cover, seed)
     net = sim.gross - sim.recovered + cover.premium[:, None]
     has = np.isfinite(budget)
     b = np.where(has, budget, 0.0)[:, None]
@@ -570,12 +567,11 @@ def consortium_forecast(tri: TriangleSet, paid, ibnr, ibnr_samples, consortia, a
     scale = np.divide(ult_w, paid_w, out=np.ones(n_c), where=paid_w > 0)
     scaled = [costs[c] * scale[i] for i, c in enumerate(consortia)]
     budget_year = period_budget(budget, consortia, year)
-    remaining = len(future) / 12
-    todate = paid_c + ibnr_c + fut_mean
+    year_mean = paid_c + ibnr_c + fut_mean
     fitted = fit_claimant_severity(scaled)
-    cov = None if cover is None else cover(fitted, todate, budget_year)
+    cov = None if cover is None else cover(fitted, year_mean, budget_year)
     severity = claimant_severity(fitted, None if cov is None else cov.attachment,
-                                 todate / np.array([d.mean() for d in fitted]))
+                                 year_mean / np.array([d.mean() for d in fitted]))
     assumptions = [
         f"trend and seasonality per service from the completed months (at least {MIN_COMPLETION:.0%} paid) of the "
         f"latest {history_months}; see the trend table",
@@ -586,7 +582,7 @@ def consortium_forecast(tri: TriangleSet, paid, ibnr, ibnr_samples, consortia, a
         ("" if by_patient else "; the claims have no patient id column, so each claim line is taken to be its own "
          "patient (process variance and specific recoveries are understated)"),
     ]
-    return forecast(consortia, paid_c, ibnr_c, ibnr_samples, fut_mean, fut_samples, remaining, severity, budget_year,
+    return forecast(consortia, paid_c, ibnr_c, ibnr_samples, fut_mean, fut_samples, severity, budget_year,
                     year, cov, seed, pd.DataFrame(rows), assumptions)
 
 

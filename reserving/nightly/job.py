@@ -3,7 +3,9 @@
 Stages, each timed in ``NightlyResult.timings``: ``read`` the claim lines (:mod:`.claims`; rejected
 lines to ``rejects.csv``), ``chain_ladder`` (Mack over every segment at once), ``bf`` (the selected
 estimate, :mod:`.selection`), ``simulate`` (bootstrap ranges, :mod:`.ranges`), ``outturn`` against
-budget, ``history`` (movements and actual against expected from the previous run), ``write``: the
+budget, ``forecast`` (the full financial year, net of stop-loss cover, :mod:`.forecast`; the
+Board's failure regimen, :mod:`.regimen`), ``history`` (movements and actual against expected
+from the previous run), ``write``: the
 outputs (:mod:`.outputs`) are staged, the run is stored in the history database in one transaction,
 then the outputs are published together, so a run that fails publishes nothing.
 
@@ -206,6 +208,10 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
                                                              as_of, budget_df, members_df, fy_start_month, n_sims,
                                                              seed, dayfirst, fmt, cover_df)
         timings["forecast"] = time.perf_counter() - t
+        if full_year is not None:
+            say(f"forecast the year to {full_year.year[-1]} in {timings['forecast']:.1f} s: national outturn "
+                f"{full_year.totals['outturn_mean']:,.0f} against budget {full_year.totals['budget_year']:,.0f}, "
+                f"{full_year.totals['red']:.0f} consortia red", progress)
         estimates = tables.estimates(tri, keep, mk, sel, spread)
 
         t = time.perf_counter()
