@@ -22,6 +22,8 @@ CSV files are written with :func:`_kit.publish.write_csv` (safe to open in a spr
 
 from __future__ import annotations
 
+import math
+
 from _kit.publish import Publication, write_csv, write_json, write_table, write_text
 from reserving.nightly.report import render
 
@@ -77,7 +79,12 @@ def summary(result) -> dict:
 
 
 def forecast_summary(fc) -> dict:
-    """The full-year forecast in ``summary.json``: the national row, the trend per service, the assumptions."""
-    return {"year": [str(fc.year[0]), str(fc.year[-1])],
-            "national": {k: (v.item() if hasattr(v, "item") else v) for k, v in fc.totals.items()},
-            "trend": fc.trend.to_dict("records"), "assumptions": fc.assumptions}
+    """The full-year forecast in ``summary.json``: the national row, the trend per service, the assumptions
+    (a figure that cannot be computed, e.g. a probability without a budget, is ``null``)."""
+    def plain(v):
+        v = v.item() if hasattr(v, "item") else v
+        return None if isinstance(v, float) and not math.isfinite(v) else v
+
+    return {"year": [str(fc.year[0]), str(fc.year[-1])], "national": {k: plain(v) for k, v in fc.totals.items()},
+            "trend": [{k: plain(v) for k, v in row.items()} for row in fc.trend.to_dict("records")],
+            "assumptions": fc.assumptions}

@@ -1,6 +1,7 @@
 """Full-year forecast: the trend fit against statsmodels, the simulation against a patient-by-patient
 reference, cover pricing against stoploss, seeding, and the month-12 identity with the outturn."""
 
+import json
 import tempfile
 
 import numba
@@ -186,3 +187,16 @@ def test_month_12_without_cover_is_the_year_to_date_outturn():
     no_ids = run_nightly_job(y.claims.lines.drop(columns="patient_id"), tempfile.mkdtemp(), n_sims=50,
                              budget=y.claims.budget, progress=False)
     assert any("no patient id column" in a for a in no_ids.forecast.assumptions)
+    text = run.outputs["summary"].read_text()
+    assert "NaN" not in text and json.loads(text)["forecast"]["national"]["outturn_mean"] == pytest.approx(
+        f["outturn_mean"].sum(), rel=1e-12)
+
+
+def test_summary_json_has_null_not_nan_without_a_budget():
+    from reserving.nightly.forecast import financial_year, forecast
+    from reserving.nightly.outputs import forecast_summary
+    sev = claimant_severity(fit_claimant_severity([np.full(50, 2.0)]))
+    r = forecast(["A"], [90.0], [10.0], [[0.0, 10.0]], [0.0], [[0.0, 0.0]], sev, [np.nan], financial_year("2025-03-31"))
+    assert r.summary["flag"].tolist() == ["no budget"]
+    national = json.loads(json.dumps(forecast_summary(r), allow_nan=False))["national"]
+    assert national["prob_deficit"] is None and national["outturn_mean"] == 100.0
