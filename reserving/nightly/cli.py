@@ -44,8 +44,16 @@ def add_nightly_parser(subparsers):
                                    "paid dates up to today)")
     p.add_argument("--sims", type=int, default=10_000, help="bootstrap simulations (default 10000)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--budget", help="CSV/Parquet: consortium, month, budget")
+    p.add_argument("--budget", help="CSV/Parquet: consortium, month, budget; or `riskadjust allocate` output "
+                                    "(group, allocation: the year's amount per consortium)")
+    p.add_argument("--regimen", help="CSV/Parquet: the Board's rules on the forecast (rule, measure, threshold, "
+                                     "runs, action; see reserving/nightly/regimen.py); default: red three runs "
+                                     "running -> recovery plan, capital above 5%% of budget -> reinsurance review")
+    p.add_argument("--budget-phasing", choices=["flat", "seasonal"], default="flat",
+                   help="spread an annual allocation over the months equally or by the claims' seasonality")
     p.add_argument("--members", help="CSV/Parquet: consortium, [service,] month, members")
+    p.add_argument("--cover", help="CSV/Parquet: stop-loss cover per consortium for the full-year forecast "
+                                   "(columns in reserving/nightly/cover.py)")
     p.add_argument("--known-segments", help="CSV/Parquet of expected consortium and/or service values")
     p.add_argument("--method", choices=METHODS, default="blend",
                    help="blend: BF for immature months blended by completion (default); bf; chain_ladder (BF off)")
@@ -105,7 +113,8 @@ def run_nightly(args) -> int:
         average=args.average, n_periods=args.n_periods, columns=columns, fy_start_month=args.fy_start_month,
         max_detail=args.max_detail, progress=not args.quiet, dayfirst=args.dayfirst,
         amount_format=AmountFormat(args.decimal, args.thousands), max_rejected=args.max_rejected,
-        min_segment_lines=args.min_segment_lines,
+        min_segment_lines=args.min_segment_lines, cover=args.cover, budget_phasing=args.budget_phasing,
+        regimen=args.regimen,
     )
     money = ["paid", "ibnr", "ultimate", "ibnr_p75", "ibnr_p95"]
     print(result.consortium_summary.to_string(

@@ -15,6 +15,8 @@ four tables:
     run_id, consortium, budget, paid, ibnr, outturn, outturn_p75, outturn_p95, prob_overspend, flag.
 ``segment_errors``
     run_id, consortium, service, error.
+``forecast``
+    run_id and the columns of ``forecast.csv`` (:data:`FORECAST_COLUMNS`): the full-year forecast.
 
 A run for an as-of date that is already stored replaces it in two steps, so that the published
 outputs always name a run that is in the database: :func:`save_run` inserts the new run in one
@@ -40,6 +42,7 @@ import duckdb
 import pandas as pd
 
 from reserving.errors import ReservingError
+from reserving.nightly.forecast import COLUMNS as FORECAST_CSV
 from reserving.nightly.outturn import actual_vs_expected
 
 ESTIMATE_COLUMNS = {
@@ -52,7 +55,9 @@ OUTTURN_COLUMNS = {
     "outturn_p75": "DOUBLE", "outturn_p95": "DOUBLE", "prob_overspend": "DOUBLE", "flag": "VARCHAR",
 }
 ERROR_COLUMNS = {"consortium": "VARCHAR", "service": "VARCHAR", "error": "VARCHAR"}
-_TABLES = {"estimates": ESTIMATE_COLUMNS, "outturn": OUTTURN_COLUMNS, "segment_errors": ERROR_COLUMNS}
+FORECAST_COLUMNS = {c: "VARCHAR" if c in ("consortium", "flag") else "DOUBLE" for c in FORECAST_CSV}
+_TABLES = {"estimates": ESTIMATE_COLUMNS, "outturn": OUTTURN_COLUMNS, "segment_errors": ERROR_COLUMNS,
+           "forecast": FORECAST_COLUMNS}
 #: Seconds to wait for another process to release the history database.
 LOCK_TIMEOUT = 60.0
 _SUFFIXES = (".duckdb", ".ddb", ".db")
@@ -127,6 +132,7 @@ def save_run(
     lines_read: int = 0,
     lines_rejected: int = 0,
     run_id: str | None = None,
+    forecast: pd.DataFrame | None = None,
 ) -> str:
     """Store one run in one transaction (earlier runs for its as-of date go in :func:`drop_superseded`).
 
@@ -144,6 +150,8 @@ def save_run(
 
     run_id : str, optional
         Default :func:`new_run_id`.
+    forecast : DataFrame, optional
+        Columns :data:`FORECAST_COLUMNS`.
 
     Returns
     -------
@@ -169,6 +177,7 @@ def save_run(
         "estimates": _conform(estimates, ESTIMATE_COLUMNS),
         "outturn": _conform(outturn, OUTTURN_COLUMNS),
         "segment_errors": _conform(segment_errors, ERROR_COLUMNS),
+        "forecast": _conform(forecast, FORECAST_COLUMNS),
     }
     n_failed = 0 if segment_errors is None else len(segment_errors)
     n_ok = int(frames["estimates"][["consortium", "service"]].drop_duplicates().shape[0])
@@ -258,6 +267,22 @@ def load_table(path, run_id: str, table: str = "estimates") -> pd.DataFrame:
     con = _connect(path)
     try:
         return con.execute(f"SELECT * EXCLUDE (run_id) FROM {table} WHERE run_id = ? ORDER BY ALL", [run_id]).df()
+    finally:
+        con.close()
+
+
+def forecast_history(path, before) -> pd.DataFrame:
+    """as_of, consortium, prob_deficit, prob_deficit_net, flag of the latest run of every as-of date
+    before ``before`` (empty without a database)."""
+    if not Path(path).exists():
+        return pd.DataFrame(columns=["as_of", "consortium", "prob_deficit", "prob_deficit_net", "flag"])
+    con = _connect(path)
+    try:
+        return con.execute(
+            """SELECT r.as_of, f.consortium, f.prob_deficit, f.prob_deficit_net, f.flag FROM forecast f
+               JOIN (SELECT run_id, as_of FROM runs WHERE as_of < ?
+                     QUALIFY row_number() OVER (PARTITION BY as_of ORDER BY created_at DESC) = 1) r USING (run_id)
+               ORDER BY r.as_of, f.consortium""", [pd.Timestamp(before).date()]).df()
     finally:
         con.close()
 

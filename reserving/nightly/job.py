@@ -3,7 +3,9 @@
 Stages, each timed in ``NightlyResult.timings``: ``read`` the claim lines (:mod:`.claims`; rejected
 lines to ``rejects.csv``), ``chain_ladder`` (Mack over every segment at once), ``bf`` (the selected
 estimate, :mod:`.selection`), ``simulate`` (bootstrap ranges, :mod:`.ranges`), ``outturn`` against
-budget, ``history`` (movements and actual against expected from the previous run), ``write``: the
+budget, ``forecast`` (the full financial year, net of stop-loss cover, :mod:`.forecast`; the
+Board's failure regimen, :mod:`.regimen`), ``history`` (movements and actual against expected
+from the previous run), ``write``: the
 outputs (:mod:`.outputs`) are staged, the run is stored in the history database in one transaction,
 then the outputs are published together, so a run that fails publishes nothing.
 
@@ -42,9 +44,14 @@ from reserving.bornhuetter_ferguson import METHODS
 from reserving.errors import ReservingError
 from reserving.nightly import tables
 from reserving.nightly.claims import ClaimColumns, Claims, ClaimsError, read_claims
-from reserving.nightly.history import check_database, compare, drop_superseded, has_run, new_run_id, save_run
+from reserving.nightly.cover import cover_for, read_cover
+from reserving.nightly.forecast import (consortium_forecast, financial_year, is_allocation, monthly_budget,
+                                       patient_costs, seasonal_weights)
+from reserving.nightly.history import (check_database, compare, drop_superseded, forecast_history, has_run,
+                                      new_run_id, save_run)
 from reserving.nightly.isolation import NoSegmentReserved, checked_mack, drop_unpaid, failed_services, isolate
 from reserving.nightly.outputs import REJECTS, stage_outputs
+from reserving.nightly.regimen import DEFAULT_RULES, evaluate, read_rules
 from reserving.nightly.outturn import financial_year_months
 from reserving.nightly.ranges import bootstrap_ranges
 from reserving.nightly.result import NightlyResult
@@ -60,7 +67,8 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
                     average: str = "volume", n_periods: int | None = None, columns: ClaimColumns | None = None,
                     fy_start_month: int = 4, max_detail: int = 12, chunk_mb: float = 400.0, progress: bool = True,
                     today=None, dayfirst: bool = False, amount_format: AmountFormat | None = None,
-                    max_rejected: float = 0.01, min_segment_lines: int = 10) -> NightlyResult:
+                    max_rejected: float = 0.01, min_segment_lines: int = 10, cover=None,
+                    budget_phasing: str = "flat", regimen=None) -> NightlyResult:
     """Run the nightly job end to end and publish its outputs in ``out_dir`` as one set.
 
     Parameters
@@ -77,6 +85,8 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
         Bootstrap simulations per segment; seed of the random streams.
     budget : path or DataFrame, optional
         consortium, month, budget (currency per consortium and month): the outturn and the BF prior.
+        Or ``riskadjust allocate`` output (group, allocation: the financial year's amount per
+        consortium; :func:`.forecast.monthly_budget`), phased over the months by ``budget_phasing``.
     members : path or DataFrame, optional
         consortium, [service,] month, members (member months): the exposure of a trended PMPM prior.
     known_segments : path or DataFrame, optional
@@ -108,6 +118,13 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
         the run fails and nothing is published.
     min_segment_lines : int
         Without ``known_segments``: usable lines a segment needs to be reserved (default 10).
+    budget_phasing : {'flat', 'seasonal'}
+        How an annual allocation is spread over the months: equally, or by the seasonal cycle of
+        the claims' completed months (:func:`.forecast.seasonal_weights`).
+    cover : path or DataFrame, optional
+        Stop-loss cover per consortium (:mod:`.cover`) applied to the full-year forecast (with a budget only).
+    regimen : path or DataFrame, optional
+        The Board's rule table (:mod:`.regimen`); default :data:`.regimen.DEFAULT_RULES`.
 
     Examples
     --------
@@ -129,9 +146,14 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
     out_dir = Path(out_dir)
     db = check_database(db if db is not None else out_dir / "history.duckdb")
     fmt = amount_format or AmountFormat()
-    budget_df = _table(budget, "budget", ["consortium", "month", "budget"], fmt)
+    if budget_phasing not in ("flat", "seasonal"):
+        raise ReservingError(f"budget phasing {budget_phasing!r} is not 'flat' or 'seasonal'")
+    allocation = _allocation(budget)
+    budget_df = None if allocation is not None else _table(budget, "budget", ["consortium", "month", "budget"], fmt)
     members_df = _table(members, "members", ["consortium", "month", "members"], fmt)
     known_df = _table(known_segments, "known segments", [], fmt)
+    cover_df = None if cover is None else read_cover(cover)
+    rules = read_rules(DEFAULT_RULES if regimen is None else regimen)
     recover(out_dir, db)
     with Publication(out_dir) as pub:
         t = time.perf_counter()
@@ -158,6 +180,11 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
         timings["chain_ladder"] = time.perf_counter() - t
 
         t = time.perf_counter()
+        if allocation is not None:
+            year = financial_year(as_of, fy_start_month)
+            weights = None if budget_phasing == "flat" else \
+                seasonal_weights(tri, cl.ultimate, 1.0 / cl.cdf, members_df, year)[0]
+            budget_df = monthly_budget(allocation, year, weights)
         sel = select(tri, cl, budget_df, members_df, method=method, threshold=threshold)
         bf = sel.bf
         timings["bf"] = time.perf_counter() - t
@@ -176,10 +203,21 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
         out = None if budget_df is None else tables.consortium_outturn(tri, paid, ibnr, spread, in_period, budget_df,
                                                                        months, failed)
         timings["outturn"] = time.perf_counter() - t
+        t = time.perf_counter()
+        full_year = None if budget_df is None else _forecast(claims, columns or ClaimColumns(), tri, paid, ibnr, spread,
+                                                             as_of, budget_df, members_df, fy_start_month, n_sims,
+                                                             seed, dayfirst, fmt, cover_df)
+        timings["forecast"] = time.perf_counter() - t
+        if full_year is not None:
+            say(f"forecast the year to {full_year.year[-1]} in {timings['forecast']:.1f} s: national outturn "
+                f"{full_year.totals['outturn_mean']:,.0f} against budget {full_year.totals['budget_year']:,.0f}, "
+                f"{full_year.totals['red']:.0f} consortia red", progress)
         estimates = tables.estimates(tri, keep, mk, sel, spread)
 
         t = time.perf_counter()
         history = compare(db, as_of, estimates)
+        past_forecasts = None if full_year is None else forecast_history(db, as_of)
+        actions = None if full_year is None else evaluate(rules, full_year.summary, past_forecasts)
         timings["history"] = time.perf_counter() - t
         seg_errors = tables.segment_errors(errors)
         parameters = {"as_of": str(as_of.date()), "n_sims": n_sims, "seed": seed, "method": method,
@@ -187,7 +225,11 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
                       "fy_start_month": fy_start_month, "budget": budget_df is not None,
                       "members": members_df is not None, "known_segments": known_df is not None,
                       "dayfirst": dayfirst, "amount_format": (amount_format or AmountFormat()).describe(),
-                      "max_rejected": max_rejected, "min_segment_lines": min_segment_lines}
+                      "max_rejected": max_rejected, "min_segment_lines": min_segment_lines,
+                      "cover": cover_df is not None,
+                      "budget_source": "riskadjust allocation" if allocation is not None else "monthly budget",
+                      "budget_phasing": budget_phasing if allocation is not None else None,
+                      "regimen": "default" if regimen is None else "given"}
         result = NightlyResult(
             as_of=as_of, run_id=new_run_id(as_of), parameters=parameters, claims=data, triangles=tri,
             estimates=estimates, segment_totals=tables.segment_totals(tri, paid, ibnr, spread),
@@ -197,14 +239,16 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
             pattern=tables.pattern(tri, cl.development.cdf_values[keep]), outturn=out, segment_errors=seg_errors,
             diagnostics=tables.diagnostics(mk), movements=history.movements,
             actual_vs_expected=history.actual_vs_expected, previous_as_of=history.previous_as_of, timings=timings,
-            max_detail=max_detail,
+            max_detail=max_detail, forecast=full_year, forecast_history=past_forecasts,
+            actions=actions,
         )
         t = time.perf_counter()
         pub.label = result.run_id
         outputs = stage_outputs(result, pub)
         checkpoint("db:save")
         save_run(db, as_of, parameters, estimates, None if out is None else out.summary, seg_errors,
-                 data.lines_read, data.lines_rejected, run_id=result.run_id)
+                 data.lines_read, data.lines_rejected, run_id=result.run_id,
+                 forecast=None if full_year is None else full_year.summary)
         checkpoint("db:saved")
         pub.publish()
         checkpoint("published")
@@ -216,6 +260,31 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
         f"report {outputs['report']}", progress)
     object.__setattr__(result, "outputs", outputs)
     return result
+
+
+def _forecast(claims, columns: ClaimColumns, tri, paid, ibnr, spread, as_of, budget, members, fy_start_month,
+              n_sims, seed, dayfirst, fmt, cover):
+    """The full-year forecast (:mod:`.forecast`): cost per patient read from the claim lines, then simulated."""
+    costs, by_patient = patient_costs(claims, columns.consortium, columns.incurred_date, columns.paid_date,
+                                      columns.amount, columns.patient_id, as_of, dayfirst=dayfirst, amount_format=fmt)
+    fc = consortium_forecast(tri, paid, ibnr, spread.period, spread.consortia, as_of, budget, members, costs,
+                             fy_start_month=fy_start_month, n_sims=n_sims, seed=seed, by_patient=by_patient,
+                             cover=None if cover is None else cover_for(cover, spread.consortia))
+    if cover is not None:
+        unused = sorted(set(cover["consortium"].astype(str)) - set(map(str, spread.consortia)))
+        if unused:
+            fc.assumptions.append(f"cover given for {len(unused)} consortia not reserved in this run, not applied: "
+                                  + ", ".join(unused))
+    return fc
+
+
+def _allocation(budget) -> pd.DataFrame | None:
+    """``budget`` as a table when it is ``riskadjust allocate`` output (:func:`.forecast.is_allocation`), else None."""
+    if budget is None:
+        return None
+    frame = budget if isinstance(budget, pd.DataFrame) else read_table(budget, "budget file", error=ReservingError,
+                                                                         dtype={"group": str, "month": str})
+    return frame if is_allocation(frame) else None
 
 
 def recover(out_dir, db) -> None:

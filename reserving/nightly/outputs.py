@@ -8,6 +8,8 @@ Files (in the output folder once published):
 ``rejects.csv``                   rejected claim lines: file, line, segment, reason (written while
                                   the claims are read, into the same publication)
 ``outturn.csv``                   outturn against budget per consortium (with a budget only)
+``forecast.csv``                  full-year forecast outturn per consortium (with a budget only;
+                                  columns in ``forecast.COLUMNS``)
 ``segment_errors.csv``            segments that could not be reserved, and why
 ``diagnostics.csv``               what the chain-ladder assumed, per segment
 ``summary.json``                  the run in numbers, for machines
@@ -19,6 +21,8 @@ CSV files are written with :func:`_kit.publish.write_csv` (safe to open in a spr
 """
 
 from __future__ import annotations
+
+import math
 
 from _kit.publish import Publication, write_csv, write_json, write_table, write_text
 from reserving.nightly.report import render
@@ -43,6 +47,8 @@ def stage_outputs(result, pub: Publication) -> dict:
     }
     if result.outturn is not None:
         files["outturn"] = ("outturn.csv", lambda p: write_csv(result.outturn.summary, p))
+    if result.forecast is not None:
+        files["forecast"] = ("forecast.csv", lambda p: write_csv(result.forecast.summary, p))
     files["summary"] = ("summary.json", lambda p: write_json(summary(result), p))
     files["report"] = ("report.html", lambda p: write_text(render(result), p))
     outputs = {"rejects": pub.final(REJECTS)}
@@ -66,5 +72,19 @@ def summary(result) -> dict:
         "at_risk": [] if out is None else
         out.summary.loc[out.summary["flag"].isin(["red", "amber", "incomplete"]),
                         ["consortium", "flag", "services_failed"]].to_dict("records"),
+        "forecast": None if result.forecast is None else forecast_summary(result.forecast),
+        "actions": [] if result.actions is None else result.actions.to_dict("records"),
         "timings_s": {k: round(v, 3) for k, v in result.timings.items()},
     }
+
+
+def forecast_summary(fc) -> dict:
+    """The full-year forecast in ``summary.json``: the national row, the trend per service, the assumptions
+    (a figure that cannot be computed, e.g. a probability without a budget, is ``null``)."""
+    def plain(v):
+        v = v.item() if hasattr(v, "item") else v
+        return None if isinstance(v, float) and not math.isfinite(v) else v
+
+    return {"year": [str(fc.year[0]), str(fc.year[-1])], "national": {k: plain(v) for k, v in fc.totals.items()},
+            "trend": [{k: plain(v) for k, v in row.items()} for row in fc.trend.to_dict("records")],
+            "assumptions": fc.assumptions}

@@ -3,7 +3,9 @@
 It opens offline in any browser and has no external resources. Sections:
 
 1. Settings and thresholds, in words: method and BF threshold, flag rules, ranges, currency.
-2. Outturn against budget per consortium, with the range, the at-risk flags and the national total.
+2. Outturn against budget per consortium, with the range, the at-risk flags and the national total;
+   the full-year forecast (with a budget): each consortium's probability of a deficit run by run,
+   the forecast table, the fitted trend and seasonality, the assumptions.
 3. National summary per consortium with the national total (sortable by clicking a column heading).
 4. National IBNR by incurred month with its 75% and 95% points.
 5. Movements against the previous run and actual against expected.
@@ -27,6 +29,7 @@ import pandas as pd
 from _kit.charts import bar_chart, heat_map, line_chart
 from _kit.report import (CURRENCY, Column, details, join, money, money_short, number, page, paragraph, percent,
                          percent_tick, ratio, section, settings, split_table, table, tag)
+from reserving.nightly.forecast import AMBER, RED
 from reserving.nightly.outturn import outturn as _outturn
 
 #: Chain-ladder diagnostics listed in the report; beyond this only the count (all are in diagnostics.csv).
@@ -226,6 +229,52 @@ def _detail_section(run, currency: str):
     return section("By consortium", *parts)
 
 
+def _forecast_section(run, currency: str):
+    """The full-year forecast: probability of a deficit run by run, the table, the trend, the assumptions."""
+    fc = run.forecast
+    s = fc.summary
+    cash = lambda v: money(v, currency)  # noqa: E731
+    words = paragraph(f"A consortium is red when a deficit at the end of the financial year ({fc.year[0]} to "
+                      f"{fc.year[-1]}), net of its stop-loss cover and premium, is more likely than not (probability "
+                      f"{percent(RED)} or more), amber when it is a real possibility ({percent(AMBER)} or more), green "
+                      "otherwise. Capital is the 99.5th percentile of the net deficit (nil when that is a surplus).")
+    past = run.forecast_history if run.forecast_history is not None else pd.DataFrame()
+    now = s[["consortium", "prob_deficit_net"]].assign(as_of=run.as_of)
+    hist = pd.concat([past[["as_of", "consortium", "prob_deficit_net"]], now], ignore_index=True) if len(past) else now
+    hist["as_of"] = pd.to_datetime(hist["as_of"]).dt.strftime("%Y-%m-%d")
+    shown = s.sort_values("prob_deficit_net", ascending=False)["consortium"].head(run.max_detail)
+    wide = hist.pivot_table(index="as_of", columns="consortium", values="prob_deficit_net").sort_index()
+    chart = line_chart(list(wide.index), {c: wide[c].tolist() for c in shown if c in wide},
+                       title="Probability of a deficit at the year end, net of cover, run by run",
+                       x_label="as at", y_label="probability of a deficit", y_format=percent_tick, y_max=1.0,
+                       hlines=[(AMBER, "amber"), (RED, "red")], css_class="forecast-chart")
+    key = [Column("budget_year", "Budget for the year", cash), Column("outturn_mean", "Forecast outturn", cash),
+           Column("prob_deficit", "P(deficit), gross", percent), Column("outturn_net_mean", "Net of cover", cash),
+           Column("prob_deficit_net", "P(deficit), net", percent), Column("flag", "Flag")]
+    detail = [Column("paid_to_date", "Paid to date", cash), Column("ibnr", "IBNR", cash),
+              Column("future_mean", "Months to come", cash), Column("outturn_p50", "Outturn, median", cash),
+              Column("outturn_p75", "Outturn, 75th", cash), Column("outturn_p95", "Outturn, 95th", cash),
+              Column("expected_deficit", "Expected deficit", cash), Column("recoveries_mean", "Recoveries", cash),
+              Column("capital_995", "Capital (99.5%)", cash)]
+    trend = fc.trend
+    trend_table = table(trend, [Column("service", "Service"), Column("months_used", "Completed months", number),
+                                Column("annual_trend", "Trend a year", lambda v: percent(v, 1)),
+                                Column("annual_trend_low", "low (95%)", lambda v: percent(v, 1)),
+                                Column("annual_trend_high", "high (95%)", lambda v: percent(v, 1)),
+                                Column("seasonal_amplitude", "Seasonal swing", lambda v: percent(v, 1)),
+                                Column("peak_month", "Peak month", number)]) if len(trend) else ""
+    acts = run.actions if run.actions is not None else pd.DataFrame()
+    actions = tag("div", tag("h3", f"Actions called for by the Board's rules ({len(acts)})"),
+                  tag("ul", [tag("li", f"{a.consortium}: {a.action} ({a.rule}: {a.evidence})") for a in acts.itertuples()])
+                  if len(acts) else paragraph("No rule of the failure regimen is met tonight."), id="actions")
+    return section(f"Full-year forecast, {fc.year[0]} to {fc.year[-1]}", words, actions, chart,
+                   split_table(s, key, detail, label=Column("consortium", "Consortium"),
+                               row_class=lambda r: _ROW_CLASS.get(r["flag"]),
+                               summary="Paid, IBNR, months to come, percentiles, recoveries and capital"),
+                   details("Trend and seasonality per service (cost per member month)", trend_table),
+                   details("Assumptions", tag("ul", [tag("li", a) for a in fc.assumptions])))
+
+
 def render(run, *, currency: str = CURRENCY) -> str:
     """The report of a :class:`reserving.nightly.NightlyResult` as one HTML string.
 
@@ -240,6 +289,8 @@ def render(run, *, currency: str = CURRENCY) -> str:
     body = [settings(_settings(run, currency))]
     if run.outturn is not None:
         body.append(_outturn_section(run, currency))
+    if getattr(run, "forecast", None) is not None:
+        body.append(_forecast_section(run, currency))
     body += [_summary_section(run, currency),
              section("National IBNR by incurred month",
                      _ibnr_chart(nat, "National IBNR by incurred month", currency)),

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from reserving.nightly.claims import Claims
+from reserving.nightly.forecast import ForecastResult
 from reserving.nightly.outturn import OutturnResult
 from reserving.triangle import TriangleSet
 
@@ -39,6 +40,9 @@ class NightlyResult:
     timings: dict
     outputs: dict = field(default_factory=dict)
     max_detail: int = 12
+    forecast: ForecastResult | None = None
+    forecast_history: pd.DataFrame | None = None
+    actions: pd.DataFrame | None = None
 
     @property
     def n_segments_ok(self) -> int:

@@ -367,3 +367,60 @@ def delay_payments(claims: SyntheticClaims, *, weekday: int | None = None,
     truth["paid"] = paid_now.reindex(key).fillna(0.0).to_numpy()
     truth["ibnr"] = truth["ultimate"] - truth["paid"]
     return SyntheticClaims(lines, truth, claims.members, claims.budget, claims.as_of, claims.bad_rows)
+
+
+@dataclass(frozen=True)
+class SyntheticYear:
+    """A whole financial year's claims valued part way through, and its true outturn.
+
+    Attributes
+    ----------
+    claims : SyntheticClaims
+        Claim lines paid by the valuation date ``claims.as_of`` (the truth covers every month to the
+        year end); ``claims.members`` and ``claims.budget`` cover the whole year.
+    year : PeriodIndex
+        The twelve months of the financial year.
+    outturn : DataFrame
+        consortium, budget_year, actual (every line incurred in the year, paid whenever), overspend (bool).
+    """
+
+    claims: SyntheticClaims
+    year: pd.PeriodIndex
+    outturn: pd.DataFrame
+
+
+def generate_year(valuation_month: int, n_consortia: int = 6, services: list[str] | None = None,
+                  year_start="2024-04", history_months: int = 24, seed: int = 0, **kwargs) -> SyntheticYear:
+    """Claims of a financial year valued after ``valuation_month`` of its months (1-12), with the true outturn.
+
+    The same seed gives the same year whatever the valuation month: the lines are those of
+    :func:`generate_claims` to the year end (``history_months`` before the year), kept when paid by
+    the valuation date. The budget is each consortium's expected cost times its funding factor
+    (0.9-1.1), so some consortia truly overspend. Other keywords go to :func:`generate_claims`.
+
+    Examples
+    --------
+    >>> y = generate_year(3, n_consortia=2, services=["emergency"], history_months=12, seed=1)
+    >>> str(y.claims.as_of.date()), y.outturn.columns.tolist()
+    ('2024-06-30', ['consortium', 'budget_year', 'actual', 'overspend'])
+    """
+    if not 1 <= int(valuation_month) <= 12:
+        raise ReservingError(f"valuation_month must be 1 to 12, not {valuation_month}")
+    year = pd.period_range(pd.Period(year_start, freq="M"), periods=12, freq="M", name="month")
+    full = generate_claims(n_consortia=n_consortia, services=services, n_months=history_months + 12,
+                           as_of=year[-1].end_time.normalize(), seed=seed, **kwargs)
+    as_of = year[int(valuation_month) - 1].end_time.normalize()
+    lines = full.lines[full.lines["paid_date"] <= as_of].reset_index(drop=True)
+    truth = full.truth.copy()
+    seen = lines.assign(origin=lines["incurred_date"].dt.to_period("M")).groupby(
+        ["consortium", "service", "origin"])["amount"].sum()
+    truth["paid"] = seen.reindex(pd.MultiIndex.from_frame(truth[["consortium", "service", "origin"]])).fillna(0).to_numpy()
+    truth["ibnr"] = truth["ultimate"] - truth["paid"]
+    actual = truth[truth["origin"].isin(year)].groupby("consortium")["ultimate"].sum()
+    budget = full.budget[full.budget["month"].isin(year)].groupby("consortium")["budget"].sum()
+    outturn = pd.DataFrame({"consortium": actual.index, "budget_year": budget.reindex(actual.index).to_numpy(),
+                            "actual": actual.to_numpy()})
+    outturn["overspend"] = outturn["actual"] > outturn["budget_year"]
+    claims = SyntheticClaims(lines, truth[truth["origin"] <= as_of.to_period("M")].reset_index(drop=True),
+                             full.members, full.budget, as_of)
+    return SyntheticYear(claims, year, outturn)
