@@ -314,15 +314,20 @@ DEMO_SERVICES = ["acute_inpatient", "outpatient", "emergency", "mental_health", 
 def write_demo_sample(directory) -> None:
     """Write the sample bundled in ``reserving/data`` (6 consortia x 6 services x 36 months, seed 2024).
 
-    Files: ``sample_claims.csv`` (with 12 faulty lines), ``sample_budget.csv``,
+    Files: ``sample_claims.csv`` (with 12 faulty lines), ``sample_budget.csv`` (to the financial year end, March 2025),
     ``sample_members.csv``, ``sample_segments.csv`` (the known segments) and ``sample_truth.csv``.
     """
     s = generate_claims(n_consortia=6, services=DEMO_SERVICES, n_months=36, as_of="2024-12-31",
                         lines_per_cell=35, bad_rows=12, seed=2024)
     directory = Path(directory)
+    # the budget runs to the end of the financial year (April to March), as a commissioner's does:
+    # January to March 2025 are the same months of 2024 plus 5% (the generator's trend)
+    ahead = s.budget[s.budget["month"].between(pd.Period("2024-01", "M"), pd.Period("2024-03", "M"))]
+    budget = pd.concat([s.budget, ahead.assign(month=ahead["month"] + 12, budget=(ahead["budget"] * 1.05).round(2))],
+                       ignore_index=True).sort_values(["consortium", "month"], ignore_index=True)
     frames = {
         "sample_claims.csv": s.lines,
-        "sample_budget.csv": s.budget.assign(month=s.budget["month"].astype(str)),
+        "sample_budget.csv": budget.assign(month=budget["month"].astype(str)),
         "sample_members.csv": s.members.assign(month=s.members["month"].astype(str)),
         "sample_segments.csv": s.truth[["consortium", "service"]].drop_duplicates(),
         "sample_truth.csv": s.truth.assign(origin=s.truth["origin"].astype(str)),
