@@ -19,6 +19,7 @@ from reserving.expected_loss_ratio import expected_loss_ratio
 from reserving._exposure import ExposureResult
 from reserving.merz_wuthrich import MerzWuthrich, merz_wuthrich
 from reserving.munich_chain_ladder import MunichChainLadder, munich_chain_ladder
+from reserving.clark import Clark, clark_cape_cod, clark_ldf
 
 __all__ = [
     "Triangle",
@@ -42,4 +43,7 @@ __all__ = [
     "MerzWuthrich",
     "munich_chain_ladder",
     "MunichChainLadder",
+    "clark_ldf",
+    "clark_cape_cod",
+    "Clark",
 ]

@@ -1,0 +1,180 @@
+"""Clark (2003) LDF and Cape Cod: a derivative-free reference, chainladder, R ChainLadder's tables.
+
+* ``tests/reserving/naive_clark.py`` (Nelder-Mead fit, finite-difference information) agrees
+  with the kernel to 1e-7 on parameters and reserves and 1e-4 on standard errors (the
+  finite-difference Hessian's own error).
+* chainladder-python 0.10 ``ClarkLDF`` (parameters, scale, pattern): agreement to 2e-4 only,
+  because its L-BFGS-B stops at scipy's default tolerance. Hand check: at chainladder's
+  parameters the likelihood is lower than at ours (so ours is the better maximum) and the naive
+  reference lands on ours.
+* R ChainLadder's vignette (``ClarkLDF(RAA)``, ``maxage = 20``, ``G = "weibull"``,
+  ``ClarkCapeCod(RAA, Premium = 40000, G = "weibull")``): Cape Cod reserves to the printed
+  unit; LDF reserves within 0.15% (R's optimizer also stops early, ``factr = eps^-0.5``, and the
+  LDF method has 12 parameters); loglogistic standard errors within 0.2% (1% truncated: R's
+  early stop moves small reserves' errors most). Weibull standard errors differ by up to 2%: R's ``d2G.weibulldtheta2`` has ``d2G/domega2 =
+  2 e^-u u log(x/theta) (1 - u)`` where the derivative is ``e^-u u log(x/theta)^2 (1 - u)``
+  (hand-checked by finite differences in test_weibull_second_derivative).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from reserving import ReservingError, TriangleSet, clark_cape_cod, clark_ldf
+from reserving import _clark_kernels as _k
+from tests.reserving import naive_clark
+from tests.reserving.conftest import cl
+
+
+def _sample(name):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        raw = cl.load_sample(name)
+    return raw, TriangleSet.from_chainladder(raw)
+
+
+@pytest.fixture(scope="module")
+def raa():
+    return _sample("raa")[1]
+
+
+@pytest.mark.parametrize("name, growth, cape_cod", [
+    ("raa", "loglogistic", False), ("raa", "weibull", False), ("raa", "loglogistic", True), ("raa", "weibull", True),
+    ("genins", "weibull", False), ("genins", "loglogistic", True), ("genins", "weibull", True)])
+def test_matches_naive_reference(name, growth, cape_cod):
+    tri = _sample(name)[1]
+    exposure = np.linspace(1.0, 1.4, tri.n_origins) * np.nanmax(tri.latest) * 2.0 if cape_cod else None
+    fit = clark_cape_cod(tri, exposure, growth=growth) if cape_cod else clark_ldf(tri, growth=growth)
+    params, sigma2, reserve, process, parameter, total = naive_clark.fit(tri, growth, exposure)
+    assert fit.diagnostics.empty
+    np.testing.assert_allclose([fit.omega[0], fit.theta[0]], params[-2:], rtol=1e-7)
+    if cape_cod:
+        np.testing.assert_allclose(fit.elr[0], params[0], rtol=1e-7)
+    np.testing.assert_allclose(fit.scale[0], sigma2, rtol=1e-6)
+    np.testing.assert_allclose(fit.ibnr[0], reserve, rtol=1e-6)
+    np.testing.assert_allclose(fit.process[0], process, rtol=1e-6)
+    np.testing.assert_allclose(fit.parameter[0], parameter, rtol=1e-4)
+    np.testing.assert_allclose(fit.total_std_err[0], total, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["raa", "genins", "ukmotor", "abc"])
+@pytest.mark.parametrize("growth", ["loglogistic", "weibull"])
+def test_matches_chainladder_to_its_optimizer_tolerance(name, growth):
+    raw, tri = _sample(name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = cl.ClarkLDF(growth=growth).fit(raw)
+    fit = clark_ldf(tri, growth=growth)
+    theirs = np.array([model.omega_.values[0, 0], model.theta_.values[0, 0]])
+    np.testing.assert_allclose([fit.omega[0], fit.theta[0]], theirs, rtol=2e-4)
+    np.testing.assert_allclose(fit.scale[0], model.scale_.values[0, 0], rtol=2e-4)
+    np.testing.assert_allclose(fit.ldf.values[0], model.ldf_.values[0, 0, 0], rtol=2e-4)
+    ours_ll = naive_clark.loglik(naive_clark.profiled(np.log([fit.omega[0], fit.theta[0]]), tri, growth), tri, growth)
+    their_ll = naive_clark.loglik(naive_clark.profiled(np.log(theirs), tri, growth), tri, growth)
+    assert ours_ll >= their_ll
+
+
+# R ChainLadder vignette, "Clark's methods" (RAA): FutureValue and StdError per origin, totals last.
+R_LDF = ([4072, 4195, 6975, 9756, 11816, 9374, 10214, 17109, 14004, 23506, 111022],
+         [2792, 2833, 4050, 5147, 5858, 4877, 5206, 7568, 7506, 17227, 36102])
+R_LDF_MAXAGE20 = ([2334, 2610, 4666, 6962, 8933, 7460, 8505, 14816, 12532, 21566, 90382],
+                  [1765, 1893, 2729, 3559, 4218, 3775, 4218, 6300, 6658, 15899, 26375])
+R_LDF_WEIBULL = ([420, 613, 1409, 2661, 4239, 4299, 5800, 11580, 10727, 18185, 59933],
+                 [700, 855, 1401, 2037, 2639, 2549, 3060, 4867, 5544, 12929, 19149])
+R_CAPE_COD_WEIBULL = ([436, 725, 1189, 1921, 3047, 4741, 7206, 10651, 15176, 20444, 65536],
+                      [692, 912, 1188, 1523, 1917, 2360, 2845, 3366, 3924, 4491, 12713])
+
+
+def _table(fit):
+    return (np.append(fit.ibnr[0], fit.totals["ibnr"].iloc[0]),
+            np.append(fit.std_err[0], fit.total_std_err[0]))
+
+
+@pytest.mark.parametrize("kwargs, published, se_tol", [
+    ({}, R_LDF, 2e-3),
+    ({"max_age": 240}, R_LDF_MAXAGE20, 1e-2),
+    ({"growth": "weibull"}, R_LDF_WEIBULL, 2e-2),
+])
+def test_r_chainladder_ldf_tables(raa, kwargs, published, se_tol):
+    reserve, se = _table(clark_ldf(raa, **kwargs))
+    np.testing.assert_allclose(reserve, published[0], rtol=1.5e-3, atol=1.5)
+    np.testing.assert_allclose(se, published[1], rtol=se_tol)
+
+
+def test_r_chainladder_cape_cod_table(raa):
+    fit = clark_cape_cod(raa, 40000.0, growth="weibull")
+    reserve, se = _table(fit)
+    assert round(float(fit.elr[0]), 3) == 0.566
+    np.testing.assert_array_equal(np.round(reserve), R_CAPE_COD_WEIBULL[0])
+    np.testing.assert_allclose(se, R_CAPE_COD_WEIBULL[1], rtol=2e-2)
+    np.testing.assert_allclose(fit.ultimate[0], fit.latest[0] + fit.ibnr[0])
+
+
+@pytest.mark.parametrize("curve", [_k.LOGLOGISTIC, _k.WEIBULL])
+@pytest.mark.parametrize("x", [3.0, 30.0, 150.0])
+def test_growth_derivatives_match_finite_differences(curve, x):
+    w, t, h = 1.3, 40.0, 1e-5
+    out = np.zeros(6)
+
+    def g(w_, t_):
+        _k.growth(x, w_, t_, curve, out)
+        return out.copy()
+
+    base = g(w, t)
+    dw = (g(w + h, t) - g(w - h, t)) / (2 * h)
+    dt = (g(w, t + h) - g(w, t - h)) / (2 * h)
+    np.testing.assert_allclose(base[1:3], [dw[0], dt[0]], rtol=1e-7, atol=1e-12)
+    np.testing.assert_allclose(base[3:6], [dw[1], dw[2], dt[2]], rtol=1e-6, atol=1e-11)
+
+
+def test_weibull_second_derivative_is_not_r_chainladders():
+    """R's ``d2ydom2 = 2 dydom (1 - u)`` against the finite difference of ``dG/domega``."""
+    x, w, t, h = 30.0, 1.3, 40.0, 1e-5
+    u = (x / t) ** w
+
+    def dg_dw(w_):
+        u_ = (x / t) ** w_
+        return np.exp(-u_) * u_ * np.log(x / t)
+
+    numeric = (dg_dw(w + h) - dg_dw(w - h)) / (2 * h)
+    r_formula = 2 * dg_dw(w) * (1 - u)
+    ours = np.exp(-u) * u * np.log(x / t) ** 2 * (1 - u)
+    assert numeric == pytest.approx(ours, rel=1e-7)
+    assert abs(r_formula / numeric - 1) > 1.0
+
+
+def test_batched_equals_one_by_one():
+    tris = [_sample(n)[1] for n in ("raa", "genins")]
+    both = TriangleSet.from_array(np.stack([t.values[0] / t.values[0, 0, 0] for t in tris]),
+                                  origin_start="1981", grain="Y")
+    fit = clark_ldf(both, growth="weibull")
+    for s in range(2):
+        one = clark_ldf(both[s], growth="weibull")
+        np.testing.assert_allclose(fit.ibnr[s], one.ibnr[0], rtol=1e-12)
+        np.testing.assert_allclose(fit.total_std_err[s], one.total_std_err[0], rtol=1e-12)
+
+
+def test_truncation_and_pattern(raa):
+    fit = clark_ldf(raa, max_age=240)
+    w, t = fit.omega[0], fit.theta[0]
+    age = raa.development[raa.latest_lag[0]] - 6.0
+    expected = naive_clark.growth(234.0, w, t, "loglogistic") / naive_clark.growth(age, w, t, "loglogistic")
+    np.testing.assert_allclose(fit.cdf[0], expected, rtol=1e-12)
+    np.testing.assert_allclose(fit.ultimate[0], raa.latest[0] * expected, rtol=1e-12)
+
+
+def test_bad_input(raa):
+    with pytest.raises(ReservingError, match="growth 'gamma'"):
+        clark_ldf(raa, growth="gamma")
+    with pytest.raises(ReservingError, match="max_age 60"):
+        clark_ldf(raa, max_age=60)
+    with pytest.raises(ReservingError, match="exposure"):
+        clark_cape_cod(raa, 0.0)
+    values = raa.values.copy()
+    values[0, -1, 0] = -5.0
+    bad = TriangleSet.from_array(values[0], origin_start="1981", grain="Y")
+    with pytest.raises(ReservingError, match="origin 1990 has latest value -5"):
+        clark_ldf(bad)
