@@ -20,6 +20,7 @@ from reserving._exposure import ExposureResult
 from reserving.merz_wuthrich import MerzWuthrich, merz_wuthrich
 from reserving.munich_chain_ladder import MunichChainLadder, munich_chain_ladder
 from reserving.clark import Clark, clark_cape_cod, clark_ldf
+from reserving.mack_tests import calendar_year_test, development_correlation_test
 
 __all__ = [
     "Triangle",
@@ -46,4 +47,6 @@ __all__ = [
     "clark_ldf",
     "clark_cape_cod",
     "Clark",
+    "calendar_year_test",
+    "development_correlation_test",
 ]

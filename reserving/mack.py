@@ -17,6 +17,7 @@ import pandas as pd
 from reserving import _kernels
 from reserving.chain_ladder import ChainLadder, project
 from reserving.development import AVERAGES, develop
+from reserving.mack_tests import assumption_tests
 from reserving.triangle import TriangleSet
 
 
@@ -69,6 +70,14 @@ class Mack:
     @property
     def diagnostics(self) -> pd.DataFrame:
         return self.chain_ladder.diagnostics
+
+    @cached_property
+    def assumption_tests(self) -> pd.DataFrame:
+        """Mack's calendar-year (``cy_``) and factor-correlation (``dfcor_``) tests, one row per segment.
+
+        See :mod:`reserving.mack_tests`; levels 0.95 and 0.5 as in Mack (1994).
+        """
+        return assumption_tests(self.triangle)
 
     @cached_property
     def summary(self) -> pd.DataFrame:
