@@ -21,6 +21,7 @@ from reserving.merz_wuthrich import MerzWuthrich, merz_wuthrich
 from reserving.munich_chain_ladder import MunichChainLadder, munich_chain_ladder
 from reserving.clark import Clark, clark_cape_cod, clark_ldf
 from reserving.mack_tests import calendar_year_test, development_correlation_test
+from reserving.selections import Selections
 
 __all__ = [
     "Triangle",
@@ -49,4 +50,5 @@ __all__ = [
     "Clark",
     "calendar_year_test",
     "development_correlation_test",
+    "Selections",
 ]
