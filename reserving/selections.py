@@ -13,7 +13,7 @@ origin         origin period, e.g. ``2024-03`` or ``1985`` (``exclude``, ``metho
 value          ``factor``: the selected age-to-age factor; ``average``: ``volume``, ``simple`` or
                ``regression``; ``method``: the origin's method (e.g. ``chain_ladder``, ``bf``);
                ``prior``: the origin's a priori loss ratio or PMPM; ``exclude``: empty
-by, reason     who selected it and why (required: a selection without a reason is not a selection)
+who, why       who selected it and why (both required: a selection without a reason is not a selection)
 =============  =====================================================================================
 
 :func:`reserving.chain_ladder`, :func:`reserving.mack` and :func:`reserving.bootstrap_odp` take
@@ -39,7 +39,7 @@ from reserving.development import AVERAGES, Development, _exclusions
 from reserving.errors import ReservingError
 from reserving.triangle import TriangleSet
 
-COLUMNS = ["segment", "item", "development", "origin", "value", "by", "reason"]
+COLUMNS = ["segment", "item", "development", "origin", "value", "who", "why"]
 ITEMS = ("factor", "average", "exclude", "method", "prior")
 _NEEDS = {"factor": ("development",), "average": ("development",), "exclude": ("development", "origin"),
           "method": ("origin",), "prior": ("origin",)}
@@ -69,12 +69,12 @@ class Selections:
         Examples
         --------
         >>> sel = Selections.from_frame(pd.DataFrame({
-        ...     "item": ["factor"], "development": ["12"], "value": ["1.5"], "by": ["A. Actuary"],
-        ...     "reason": ["large claim in 1985 distorts the average"]}))
+        ...     "item": ["factor"], "development": ["12"], "value": ["1.5"], "who": ["A. Actuary"],
+        ...     "why": ["large claim in 1985 distorts the average"]}))
         >>> sel.table[["segment", "item", "development", "value"]].values.tolist()
         [['*', 'factor', 12, '1.5']]
         """
-        require_columns(frame, ["item", "by", "reason"], source, error=ReservingError)
+        require_columns(frame, ["item", "who", "why"], source, error=ReservingError)
         reject_unknown_columns(frame, COLUMNS, source, error=ReservingError)
         text = pd.DataFrame({c: (frame[c] if c in frame else pd.Series([""] * len(frame), index=frame.index))
                              .astype("string").fillna("").str.strip() for c in COLUMNS}).reset_index(drop=True)
@@ -110,6 +110,17 @@ class Selections:
                 out[(names[rec["segment"]], _key(rec))] = rec
         return [(key[0], rec) for key, rec in out.items()]
 
+    def check(self, tri: TriangleSet) -> None:
+        """Raise :class:`ReservingError` (file, line, column) for a segment, development or origin not in ``tri``."""
+        for item in ITEMS:
+            self.rows_for(tri, item)
+
+    def within(self, tri: TriangleSet) -> Selections:
+        """The selections for the segments of ``tri`` only (all-segment rows kept): for a subset of a checked set."""
+        names = {_segment_label(tri, s) for s in range(tri.n_segments)}
+        keep = (self.table["segment"] == ALL) | self.table["segment"].isin(names)
+        return Selections(self.table[keep.to_numpy()], self.source)
+
     def exclusions(self, tri: TriangleSet, exclude=None) -> np.ndarray:
         """(S, I, J-1) link ratios left out: ``exclude`` (as :func:`reserving.chain_ladder` takes it) or these."""
         out = np.array(_exclusions(tri, exclude))
@@ -142,19 +153,19 @@ class Selections:
         return replace(dev, ldf_values=ldf, rows=rows)
 
     def origin_choices(self, tri: TriangleSet) -> pd.DataFrame:
-        """Per segment and origin with a choice: ``method`` and ``prior`` (NaN where not chosen), by, reason."""
+        """Per segment and origin with a choice: ``method`` and ``prior`` (NaN where not chosen), who, why."""
         records = {}
         for item in ("method", "prior"):
             for s, rec in self.rows_for(tri, item):
                 key = (s, _origin_index(tri, rec["origin"]))
-                entry = records.setdefault(key, {"method": None, "prior": np.nan, "by": [], "reason": []})
+                entry = records.setdefault(key, {"method": None, "prior": np.nan, "who": [], "why": []})
                 entry[item] = rec["value"] if item == "method" else float(rec["value"])
-                entry["by"].append(rec["by"])
-                entry["reason"].append(rec["reason"])
+                entry["who"].append(rec["who"])
+                entry["why"].append(rec["why"])
         data = [{"segment": _segment_label(tri, s), "origin": tri.origins[i], "method": e["method"],
-                 "prior": e["prior"], "by": "; ".join(dict.fromkeys(e["by"])), "reason": "; ".join(e["reason"])}
+                 "prior": e["prior"], "who": "; ".join(dict.fromkeys(e["who"])), "why": "; ".join(e["why"])}
                 for (s, i), e in sorted(records.items())]
-        return pd.DataFrame(data, columns=["segment", "origin", "method", "prior", "by", "reason"])
+        return pd.DataFrame(data, columns=["segment", "origin", "method", "prior", "who", "why"])
 
     def _locate(self, tri, rec, row, names) -> None:
         def fail(what, column):
@@ -171,7 +182,7 @@ class Selections:
 
 
 def factor_table(indicated: Development, selected: Development, selections: Selections) -> pd.DataFrame:
-    """Per segment and development: the indicated and the selected factor, the rule, by and reason.
+    """Per segment and development: the indicated and the selected factor, the rule, who and why.
 
     Only lags with a selection are listed (the report shows them beside the indicated factors).
     """
@@ -184,8 +195,8 @@ def factor_table(indicated: Development, selected: Development, selections: Sele
                             "indicated": float(indicated.ldf_values[s, j]),
                             "selected": float(selected.ldf_values[s, j]),
                             "rule": f"{rec['value']} average" if item == "average" else "selected factor",
-                            "by": rec["by"], "reason": rec["reason"]})
-    frame = pd.DataFrame(records, columns=["segment", "development", "indicated", "selected", "rule", "by", "reason"])
+                            "who": rec["who"], "why": rec["why"]})
+    frame = pd.DataFrame(records, columns=["segment", "development", "indicated", "selected", "rule", "who", "why"])
     return frame.drop_duplicates(["segment", "development"], keep="last").sort_values(
         ["segment", "development"]).reset_index(drop=True)
 
@@ -206,7 +217,7 @@ def _key(rec) -> tuple:
 
 def _row(s, rec, issue, what, indicated) -> tuple:
     return (s, int(rec["development"]), issue,
-            f"{what} selected in place of the indicated {indicated:.6g} by {rec['by']}: {rec['reason']}")
+            f"{what} selected in place of the indicated {indicated:.6g} by {rec['who']}: {rec['why']}")
 
 
 def _segment_label(tri: TriangleSet, s: int) -> str:
@@ -244,9 +255,9 @@ def _check_row(rec, row: int, source: str) -> None:
             fail(f"a {item} selection takes no {col} (it applies to {', '.join(_NEEDS[item])})", col)
     if rec["development"] and not rec["development"].isdigit():
         fail("development must be a whole number of months, e.g. 12", "development")
-    for col in ("by", "reason"):
+    for col in ("who", "why"):
         if not rec[col]:
-            fail(f"every selection needs {'who made it' if col == 'by' else 'why'} ({col})", col)
+            fail(f"every selection needs {'who made it' if col == 'who' else 'the reason'} ({col})", col)
     value = rec["value"]
     if item in ("factor", "prior"):
         try:
@@ -260,4 +271,4 @@ def _check_row(rec, row: int, source: str) -> None:
     elif item == "method" and not value:
         fail("a method selection needs the method's name in value", "value")
     elif item == "exclude" and value:
-        fail("an exclude selection takes no value (say why in reason)", "value")
+        fail("an exclude selection takes no value (say why in why)", "value")

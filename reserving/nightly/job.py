@@ -49,6 +49,8 @@ from reserving.nightly.outturn import financial_year_months
 from reserving.nightly.ranges import bootstrap_ranges
 from reserving.nightly.result import NightlyResult
 from reserving.nightly.selection import select
+from reserving.chain_ladder import chain_ladder
+from reserving.selections import Selections, factor_table
 
 #: Seconds the first run spends compiling the reserving kernels on 2 cores (benchmarks: 19 s for
 #: chain ladder and Mack, 53 s for the bootstrap, on an empty Numba cache).
@@ -60,7 +62,7 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
                     average: str = "volume", n_periods: int | None = None, columns: ClaimColumns | None = None,
                     fy_start_month: int = 4, max_detail: int = 12, chunk_mb: float = 400.0, progress: bool = True,
                     today=None, dayfirst: bool = False, amount_format: AmountFormat | None = None,
-                    max_rejected: float = 0.01, min_segment_lines: int = 10) -> NightlyResult:
+                    max_rejected: float = 0.01, min_segment_lines: int = 10, selections=None) -> NightlyResult:
     """Run the nightly job end to end and publish its outputs in ``out_dir`` as one set.
 
     Parameters
@@ -108,6 +110,10 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
         the run fails and nothing is published.
     min_segment_lines : int
         Without ``known_segments``: usable lines a segment needs to be reserved (default 10).
+    selections : path, DataFrame or Selections, optional
+        The actuary's selections (:mod:`reserving.selections`; segments named ``consortium/service``):
+        applied to the chain ladder and Mack, stored with the run in the history database and shown
+        in the report beside the indicated factors. The bootstrap ranges do not apply them.
 
     Examples
     --------
@@ -132,6 +138,7 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
     budget_df = _table(budget, "budget", ["consortium", "month", "budget"], fmt)
     members_df = _table(members, "members", ["consortium", "month", "members"], fmt)
     known_df = _table(known_segments, "known segments", [], fmt)
+    chosen = _selections(selections)
     recover(out_dir, db)
     with Publication(out_dir) as pub:
         t = time.perf_counter()
@@ -147,14 +154,19 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
         say(f"read {data.lines_read:,} claim lines ({data.lines_rejected:,} rejected) into {data.triangles.n_segments}"
             f" segments x {data.triangles.n_origins} months in {timings['read']:.1f} s", progress)
         errors = data.unusable.rename(columns={"reason": "error"}).to_dict("records")
+        if chosen is not None:
+            chosen.check(data.triangles)
 
         compile_notice("the reserving kernels", COMPILE_SECONDS, _kernels, _bootstrap_kernels, enabled=progress)
         t = time.perf_counter()
         tri, mk = isolate(drop_unpaid(data.triangles, errors),
-                          lambda x: checked_mack(x, average=average, n_periods=n_periods), errors, "chain-ladder")
+                          lambda x: checked_mack(x, average=average, n_periods=n_periods, selections=chosen), errors,
+                          "chain-ladder")
         if mk is None:
             raise NoSegmentReserved("chain-ladder failed for every segment; see the segment errors")
         cl = mk.chain_ladder
+        selected_factors = None if chosen is None else factor_table(
+            chain_ladder(tri, average=average, n_periods=n_periods).development, cl.development, chosen.within(tri))
         timings["chain_ladder"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -187,7 +199,8 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
                       "fy_start_month": fy_start_month, "budget": budget_df is not None,
                       "members": members_df is not None, "known_segments": known_df is not None,
                       "dayfirst": dayfirst, "amount_format": (amount_format or AmountFormat()).describe(),
-                      "max_rejected": max_rejected, "min_segment_lines": min_segment_lines}
+                      "max_rejected": max_rejected, "min_segment_lines": min_segment_lines,
+                      "selections": None if chosen is None else chosen.source}
         result = NightlyResult(
             as_of=as_of, run_id=new_run_id(as_of), parameters=parameters, claims=data, triangles=tri,
             estimates=estimates, segment_totals=tables.segment_totals(tri, paid, ibnr, spread),
@@ -197,14 +210,16 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
             pattern=tables.pattern(tri, cl.development.cdf_values[keep]), outturn=out, segment_errors=seg_errors,
             diagnostics=tables.diagnostics(mk), movements=history.movements,
             actual_vs_expected=history.actual_vs_expected, previous_as_of=history.previous_as_of, timings=timings,
-            max_detail=max_detail,
+            max_detail=max_detail, selections=None if chosen is None else chosen.table,
+            selected_factors=selected_factors,
         )
         t = time.perf_counter()
         pub.label = result.run_id
         outputs = stage_outputs(result, pub)
         checkpoint("db:save")
         save_run(db, as_of, parameters, estimates, None if out is None else out.summary, seg_errors,
-                 data.lines_read, data.lines_rejected, run_id=result.run_id)
+                 data.lines_read, data.lines_rejected, run_id=result.run_id,
+                 selections=None if chosen is None else chosen.table)
         checkpoint("db:saved")
         pub.publish()
         checkpoint("published")
@@ -216,6 +231,15 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
         f"report {outputs['report']}", progress)
     object.__setattr__(result, "outputs", outputs)
     return result
+
+
+def _selections(source) -> Selections | None:
+    """A :class:`Selections` from a path or a table (None stays None)."""
+    if source is None or isinstance(source, Selections):
+        return source
+    if isinstance(source, pd.DataFrame):
+        return Selections.from_frame(source)
+    return Selections.read(source)
 
 
 def recover(out_dir, db) -> None:

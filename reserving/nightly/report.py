@@ -226,6 +226,23 @@ def _detail_section(run, currency: str):
     return section("By consortium", *parts)
 
 
+def _selections_section(run):
+    """The actuary's selections: factors indicated and selected side by side, then every selection with who and why."""
+    out = [paragraph(f"Selections from {run.parameters.get('selections')}: {len(run.selections):,} rows, applied to "
+                     "the chain ladder and Mack (the bootstrap ranges use the indicated factors).")]
+    if run.selected_factors is not None and len(run.selected_factors):
+        out.append(section("Development factors: indicated and selected", tag("div", table(run.selected_factors, [
+            Column("segment", "Segment"), Column("development", "From age (months)", number),
+            Column("indicated", "Indicated", lambda v: ratio(v, 4)), Column("selected", "Selected", lambda v: ratio(v, 4)), Column("rule", "Rule"),
+            Column("who", "Who"), Column("why", "Why")]), id="selected-factors"), level=3))
+    rows = run.selections.astype(object).where(run.selections.notna(), "")
+    out.append(section("All selections", tag("div", table(rows, [
+        Column("segment", "Segment"), Column("item", "Item"), Column("development", "Age"),
+        Column("origin", "Origin"), Column("value", "Value"), Column("who", "Who"), Column("why", "Why")]),
+        id="selections"), level=3))
+    return section("The actuary's selections", *out)
+
+
 def render(run, *, currency: str = CURRENCY) -> str:
     """The report of a :class:`reserving.nightly.NightlyResult` as one HTML string.
 
@@ -243,5 +260,8 @@ def render(run, *, currency: str = CURRENCY) -> str:
     body += [_summary_section(run, currency),
              section("National IBNR by incurred month",
                      _ibnr_chart(nat, "National IBNR by incurred month", currency)),
-             _movements_section(run, currency), _run_section(run), _detail_section(run, currency)]
+             _movements_section(run, currency), _run_section(run)]
+    if run.selections is not None:
+        body.append(_selections_section(run))
+    body.append(_detail_section(run, currency))
     return page(f"Nightly reserving report: as at {run.as_of.date()}", join(body), subtitle=f"Run {run.run_id}")

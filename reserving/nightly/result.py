@@ -39,6 +39,8 @@ class NightlyResult:
     timings: dict
     outputs: dict = field(default_factory=dict)
     max_detail: int = 12
+    selections: pd.DataFrame | None = None
+    selected_factors: pd.DataFrame | None = None
 
     @property
     def n_segments_ok(self) -> int:

@@ -30,15 +30,15 @@ def two():
 
 def _sel(*rows):
     return Selections.from_frame(pd.DataFrame(rows, columns=["segment", "item", "development", "origin", "value",
-                                                             "by", "reason"]).astype(str))
+                                                             "who", "why"]).astype(str))
 
 
 def test_round_trip_through_csv(tmp_path, two):
     frame = pd.DataFrame({
         "segment": ["raa", "", "genins", "raa"], "item": ["factor", "average", "exclude", "prior"],
         "development": ["24", "36", "12", ""], "origin": ["", "", "1982", "1990"],
-        "value": ["1.7", "simple", "", "0.8"], "by": ["AB", "AB", "CD", "CD"],
-        "reason": ["benchmark, thin data", "volatile lag", "one large claim", "pricing basis"]})
+        "value": ["1.7", "simple", "", "0.8"], "who": ["AB", "AB", "CD", "CD"],
+        "why": ["benchmark, thin data", "volatile lag", "one large claim", "pricing basis"]})
     path = tmp_path / "selections.csv"
     frame.to_csv(path, index=False)
     sel = Selections.read(path)
@@ -47,7 +47,7 @@ def test_round_trip_through_csv(tmp_path, two):
             "development")].astype("string"))
     assert sel.table["development"].tolist() == [24, 36, 12, pd.NA]
     choices = sel.origin_choices(two)
-    assert choices[["segment", "prior", "by"]].values.tolist() == [["raa", 0.8, "CD"]]
+    assert choices[["segment", "prior", "who"]].values.tolist() == [["raa", 0.8, "CD"]]
 
 
 def test_without_selections_results_are_unchanged(two):
@@ -111,7 +111,7 @@ def test_average_rule_and_segment_override(two):
 
 @pytest.mark.parametrize("row, message", [
     (["", "factr", "12", "", "1.1", "AB", "x"], "item 'factr'"),
-    (["", "factor", "12", "", "1.1", "AB", ""], "why"),
+    (["", "factor", "12", "", "1.1", "AB", ""], "the reason"),
     (["", "factor", "12", "", "-1", "AB", "x"], "positive number"),
     (["", "factor", "", "", "1.1", "AB", "x"], "needs a development"),
     (["", "average", "12", "", "median", "AB", "x"], "average must be one of"),
@@ -132,7 +132,7 @@ def test_unknown_places_and_duplicates(tmp_path, two):
         chain_ladder(two, selections=_sel(["", "exclude", "12", "1975", "", "AB", "x"]))
     path = tmp_path / "dup.csv"
     pd.DataFrame({"item": ["factor", "factor"], "development": ["12", "12"], "value": ["1", "2"],
-                  "by": ["A", "B"], "reason": ["x", "y"]}).to_csv(path, index=False)
+                  "who": ["A", "B"], "why": ["x", "y"]}).to_csv(path, index=False)
     with pytest.raises(ReservingError, match=r"dup.csv: two selections .*lines \[2, 3\]"):
         Selections.read(path)
     with pytest.raises(ReservingError, match="selected exclusions only"):
