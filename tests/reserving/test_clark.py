@@ -178,3 +178,16 @@ def test_bad_input(raa):
     bad = TriangleSet.from_array(values[0], origin_start="1981", grain="Y")
     with pytest.raises(ReservingError, match="origin 1990 has latest value -5"):
         clark_ldf(bad)
+
+
+def test_segment_with_fewer_origins_equals_its_own_fit(raa):
+    values = raa.values[0].copy()
+    short = values.copy()
+    short[:2] = np.nan
+    both = TriangleSet.from_array(np.stack([values, short]), origin_start="1981", grain="Y")
+    alone = TriangleSet.from_array(values[2:], origin_start="1983", grain="Y")
+    fit, ref = clark_ldf(both, growth="weibull"), clark_ldf(alone, growth="weibull")
+    np.testing.assert_allclose([fit.omega[1], fit.theta[1]], [ref.omega[0], ref.theta[0]], rtol=1e-10)
+    np.testing.assert_allclose(fit.ibnr[1, 2:], ref.ibnr[0], rtol=1e-9)
+    np.testing.assert_allclose(fit.total_std_err[1], ref.total_std_err[0], rtol=1e-9)
+    assert np.isnan(fit.ibnr[1, :2]).all() and fit.diagnostics.empty

@@ -137,3 +137,11 @@ def test_unknown_places_and_duplicates(tmp_path, two):
         Selections.read(path)
     with pytest.raises(ReservingError, match="selected exclusions only"):
         bootstrap_odp(two, n_sims=10, seed=1, selections=_sel(["", "factor", "12", "", "1.1", "AB", "x"]))
+
+
+def test_selected_factor_with_a_tail_keeps_the_tail_and_says_so(two):
+    sel = _sel(["raa", "factor", "24", "", "1.5", "AB", "benchmark"])
+    base, res = chain_ladder(two, tail=1.05), chain_ladder(two, tail=1.05, selections=sel)
+    np.testing.assert_array_equal(res.development.ldf_values[:, 9:], base.development.ldf_values[:, 9:])
+    issues = res.diagnostics.loc[["raa"], "issue"].tolist()
+    assert issues == ["selected_factor", "selected_before_tail"]
