@@ -192,13 +192,14 @@ def _log_space(w, t, d, grad, hess):
 def maximise(incr, ages, exposure, cape_cod, curve):
     """(log w, log theta, loglik, converged) maximising :func:`profile_loglik`.
 
-    Start: the best of a grid w in {0.5, 1, 1.5, 2, 3} x theta in step x {0.5, 1, 2, 4, 8, 16, 32}.
+    Start: the best of a grid w in {0.5, 1, 1.5, 2, 3} x theta in step x {0.5, 1, 2, 4, 8, 16, 32}
+    (step: the months per lag; at least two ages).
     Then damped Newton steps in log space until the step is below 1e-10 (converged) or no damping
     improves the likelihood while the gradient is still material.
     """
     out = np.zeros(6)
     best_a, best_b, best = 0.0, np.log(ages[0]), -np.inf
-    step = ages[1] - ages[0] if ages.size > 1 else 2.0 * ages[0]
+    step = ages[1] - ages[0]
     for w in (0.5, 1.0, 1.5, 2.0, 3.0):
         for m in (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0):
             a, b = np.log(w), np.log(step * m)
