@@ -77,17 +77,29 @@ def fit(tri, curve, exposure=None, max_age=np.inf):
         ult = p[0] * exposure if exposure is not None else p[:-2]
         return ult * (growth(max_age - half, p[-2], p[-1], curve) - growth(age, p[-2], p[-1], curve))
 
-    h = 1e-4 * np.abs(params)
-    k = params.size
-    hess = np.zeros((k, k))
-    for a in range(k):
-        for b in range(k):
-            ea, eb = np.eye(k)[a] * h[a], np.eye(k)[b] * h[b]
-            hess[a, b] = (loglik(params + ea + eb, tri, curve, exposure) - loglik(params + ea - eb, tri, curve, exposure)
-                          - loglik(params - ea + eb, tri, curve, exposure)
-                          + loglik(params - ea - eb, tri, curve, exposure)) / (4 * h[a] * h[b])
-    grad = np.array([(reserves(params + np.eye(k)[a] * h[a]) - reserves(params - np.eye(k)[a] * h[a])) / (2 * h[a])
-                     for a in range(k)])
+    hess, grad = hessian(params, tri, curve, exposure), reserve_gradient(params, reserves)
     cov = -sigma2 * grad.T @ np.linalg.solve(hess, grad)
     r = reserves(params)
     return params, sigma2, r, np.sqrt(sigma2 * r), np.sqrt(np.diag(cov)), np.sqrt(sigma2 * r.sum() + cov.sum())
+
+
+def hessian(params, tri, curve, exposure=None):
+    """Central finite differences (relative step 1e-4) of the full log-likelihood."""
+    h = 1e-4 * np.abs(params)
+    k = params.size
+    out = np.zeros((k, k))
+    for a in range(k):
+        for b in range(k):
+            ea, eb = np.eye(k)[a] * h[a], np.eye(k)[b] * h[b]
+            out[a, b] = (loglik(params + ea + eb, tri, curve, exposure) - loglik(params + ea - eb, tri, curve, exposure)
+                         - loglik(params - ea + eb, tri, curve, exposure)
+                         + loglik(params - ea - eb, tri, curve, exposure)) / (4 * h[a] * h[b])
+    return out
+
+
+def reserve_gradient(params, reserves):
+    """(k, I) central differences of the reserves in each parameter."""
+    h = 1e-4 * np.abs(params)
+    k = params.size
+    return np.array([(reserves(params + np.eye(k)[a] * h[a]) - reserves(params - np.eye(k)[a] * h[a])) / (2 * h[a])
+                     for a in range(k)])
