@@ -51,6 +51,7 @@ from reserving.nightly.result import NightlyResult
 from reserving.nightly.selection import select
 from reserving.chain_ladder import chain_ladder
 from reserving.selections import Selections, factor_table
+from reserving.mack_tests import assumption_tests
 
 #: Seconds the first run spends compiling the reserving kernels on 2 cores (benchmarks: 19 s for
 #: chain ladder and Mack, 53 s for the bootstrap, on an empty Numba cache).
@@ -211,6 +212,7 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
             diagnostics=tables.diagnostics(mk), movements=history.movements,
             actual_vs_expected=history.actual_vs_expected, previous_as_of=history.previous_as_of, timings=timings,
             max_detail=max_detail, selections=None if chosen is None else chosen.table,
+            assumption_tests=assumption_tests(tri),
             selected_factors=selected_factors,
         )
         t = time.perf_counter()

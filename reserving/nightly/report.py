@@ -226,6 +226,26 @@ def _detail_section(run, currency: str):
     return section("By consortium", *parts)
 
 
+def _assumption_section(tests: pd.DataFrame):
+    """Mack's calendar-year and factor-correlation tests per segment, flagged segments first, folded."""
+    cy, dc = tests["cy_calendar_year_effect"].astype(bool), tests["dfcor_correlated"].astype(bool)
+    frame = tests.reset_index().assign(cy_flag=np.where(cy, "yes", "no"), dfcor_flag=np.where(dc, "yes", "no"),
+                                       order=~(cy | dc).to_numpy()).sort_values("order", kind="stable")
+    levels = [c for c in tests.index.names if c]
+    columns = [Column(c, c.capitalize()) for c in levels] + [
+        Column("cy_z", "Z", number), Column("cy_lower", "Z from", lambda v: number(v, 1)),
+        Column("cy_upper", "Z to", lambda v: number(v, 1)), Column("cy_flag", "Calendar-year effect"),
+        Column("dfcor_t", "T", lambda v: ratio(v, 3)), Column("dfcor_upper", "T within +-", lambda v: ratio(v, 3)),
+        Column("dfcor_flag", "Correlated factors")]
+    summary = (f"Mack's assumption tests: {int(cy.sum()):,} of {len(tests):,} segments show a calendar-year effect "
+               f"(95% range), {int(dc.sum()):,} correlated development factors (50% range)")
+    note = paragraph("Mack (1994): Z counts, diagonal by diagonal, the fewer of the factors below and above their "
+                     "column's median; T is the weighted Spearman correlation of adjacent factor columns. A flag "
+                     "means the chain ladder's independence assumptions are doubtful for that segment.")
+    return section("Chain-ladder assumptions", details(summary, note, tag("div", table(frame, columns),
+                                                                          id="assumption-tests")))
+
+
 def _selections_section(run):
     """The actuary's selections: factors indicated and selected side by side, then every selection with who and why."""
     out = [paragraph(f"Selections from {run.parameters.get('selections')}: {len(run.selections):,} rows, applied to "
@@ -261,6 +281,8 @@ def render(run, *, currency: str = CURRENCY) -> str:
              section("National IBNR by incurred month",
                      _ibnr_chart(nat, "National IBNR by incurred month", currency)),
              _movements_section(run, currency), _run_section(run)]
+    if run.assumption_tests is not None:
+        body.append(_assumption_section(run.assumption_tests))
     if run.selections is not None:
         body.append(_selections_section(run))
     body.append(_detail_section(run, currency))

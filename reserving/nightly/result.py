@@ -41,6 +41,7 @@ class NightlyResult:
     max_detail: int = 12
     selections: pd.DataFrame | None = None
     selected_factors: pd.DataFrame | None = None
+    assumption_tests: pd.DataFrame | None = None
 
     @property
     def n_segments_ok(self) -> int:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reserving import Selections
+from reserving import Selections, calendar_year_test
 from reserving.nightly import run_nightly_job
 from reserving.cli import main
 from reserving.nightly.history import load_runs, load_table
@@ -57,6 +57,9 @@ def test_selections_applied_stored_and_reported(tmp_path, claims):
     assert "Development factors: indicated and selected" in html and "slower payment runs" in html
     assert "The actuary&#x27;s selections" in html or "The actuary's selections" in html
     assert "actuary" not in base.outputs["report"].read_text().lower()
+    tests = run.assumption_tests
+    assert len(tests) == run.triangles.n_segments and "Chain-ladder assumptions" in html
+    assert tests["cy_z"].tolist() == calendar_year_test(run.triangles).summary["z"].tolist()
 
 
 def test_cli_takes_selections_and_names_a_bad_file(tmp_path, claims, capsys):
