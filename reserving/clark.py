@@ -8,9 +8,11 @@ first interval starting at age 0 (Clark's "average date of loss"; chainladder-py
 ``ClarkLDF`` and R ChainLadder's ``adol = TRUE``). The formulas and the fitting are in
 :mod:`reserving._clark_kernels`.
 
-Matches chainladder-python 0.10's ``ClarkLDF`` (parameters and pattern) and reproduces R
-ChainLadder's published ``ClarkLDF`` / ``ClarkCapeCod`` tables on RAA, standard errors included
-(see tests/reserving/test_clark.py).
+Matches chainladder-python 0.10's ``ClarkLDF`` (parameters, pattern, scale; to 3e-7 once its
+optimizer is run to convergence) except its Cape Cod ``scale_``, which it computes from the LDF
+method's fitted amounts; reproduces R ChainLadder's published ``ClarkLDF`` / ``ClarkCapeCod``
+tables on RAA, except Weibull standard errors, where R's second derivative in omega is wrong (up
+to 2%; see tests/reserving/test_clark.py for both hand checks).
 """
 
 from __future__ import annotations
