@@ -20,6 +20,9 @@ from reserving._exposure import ExposureResult
 from reserving.merz_wuthrich import MerzWuthrich, merz_wuthrich
 from reserving.munich_chain_ladder import MunichChainLadder, munich_chain_ladder
 from reserving.seasonality import SeasonalChainLadder, seasonal_chain_ladder
+from reserving.clark import Clark, clark_cape_cod, clark_ldf
+from reserving.mack_tests import calendar_year_test, development_correlation_test
+from reserving.selections import Selections
 
 __all__ = [
     "Triangle",
@@ -45,4 +48,10 @@ __all__ = [
     "MunichChainLadder",
     "seasonal_chain_ladder",
     "SeasonalChainLadder",
+    "clark_ldf",
+    "clark_cape_cod",
+    "Clark",
+    "calendar_year_test",
+    "development_correlation_test",
+    "Selections",
 ]

@@ -17,6 +17,7 @@ from reserving import _bootstrap_kernels as bk
 from reserving._kernels import link_weights_batch
 from _kit.random import stream_keys
 from reserving.development import AVERAGES, _exclusions, _n_periods, _per_lag, develop
+from reserving.selections import selected_exclusions
 from reserving.errors import ReservingError, TriangleError
 from reserving.triangle import TriangleSet
 
@@ -174,6 +175,7 @@ def bootstrap_odp(
     bias_correction: bool = True,
     keep_samples: bool = True,
     client=None,
+    selections=None,
 ) -> BootstrapResult:
     """Over-dispersed Poisson bootstrap of the chain ladder (England & Verrall 2002).
 
@@ -197,6 +199,10 @@ def bootstrap_odp(
         highest/lowest link ratios of each lag to drop; ``exclude`` (origin, development) pairs or
         a boolean array of link ratios to leave out. Every pseudo triangle is refitted with the
         same options. Tails are not supported.
+    selections : Selections, optional
+        The actuary's exclusions (:mod:`reserving.selections`) join ``exclude``. Selected factors
+        and averaging rules are refused: every pseudo triangle is refitted, and a fixed factor
+        has no resampling distribution here.
     n_sims : int
         Simulations per segment.
     seed : int, optional
@@ -267,6 +273,11 @@ def bootstrap_odp(
         raise ReservingError(f"process must be one of {list(_PROCESSES)}; got {process!r}")
     if residuals not in ("hat", "dof"):
         raise ReservingError(f"residuals must be 'hat' or 'dof'; got {residuals!r}")
+    if selections is not None and selections.table["item"].isin(["factor", "average"]).any():
+        raise ReservingError(f"{selections.source}: the bootstrap applies selected exclusions only; it refits the "
+                             "factors of every pseudo triangle, so selected factors and averaging rules cannot be "
+                             "applied (use mack for them, or keep a selections file of exclusions for the bootstrap)")
+    exclude = selected_exclusions(tri, exclude, selections)
     seed = int(np.random.SeedSequence().entropy if seed is None else seed)
     if seed < 0:
         raise ReservingError(f"seed must be a non-negative integer; got {seed}")

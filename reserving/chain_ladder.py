@@ -14,6 +14,7 @@ import pandas as pd
 
 from reserving.development import Development, develop
 from reserving.results import diagnostics_frame, link_labels, origin_frame
+from reserving.selections import selected_exclusions
 from reserving.triangle import TriangleSet
 
 
@@ -100,6 +101,7 @@ def chain_ladder(
     drop_low=None,
     exclude=None,
     tail=None,
+    selections=None,
 ) -> ChainLadder:
     """Chain-ladder ultimates and IBNR for every segment of ``tri``.
 
@@ -123,6 +125,9 @@ def chain_ladder(
         e.g. ``("1985", 12)``; an array of shape (I, J-1) or (S, I, J-1) marks them directly.
     tail : float, TailConstant or TailCurve, optional
         Tail factor beyond the last age; a number is a constant tail.
+    selections : Selections, optional
+        The actuary's selected factors, averaging rules and exclusions
+        (:mod:`reserving.selections`); each applied one is a row of ``diagnostics``.
 
     Returns
     -------
@@ -145,8 +150,9 @@ def chain_ladder(
     >>> res.summary[["latest", "ultimate"]].iloc[-1].round(1).tolist()
     [2063.0, 18402.4]
     """
-    dev = develop(tri, average, n_periods, drop_high, drop_low, exclude, tail, sigma=None)
-    return project(dev)
+    dev = develop(tri, average, n_periods, drop_high, drop_low, selected_exclusions(tri, exclude, selections), tail,
+                  sigma=None)
+    return project(dev if selections is None else selections.apply(dev))
 
 
 def project(dev: Development) -> ChainLadder:

@@ -17,6 +17,8 @@ import pandas as pd
 from reserving import _kernels
 from reserving.chain_ladder import ChainLadder, project
 from reserving.development import AVERAGES, develop
+from reserving.mack_tests import assumption_tests
+from reserving.selections import selected_exclusions
 from reserving.triangle import TriangleSet
 
 
@@ -71,6 +73,14 @@ class Mack:
         return self.chain_ladder.diagnostics
 
     @cached_property
+    def assumption_tests(self) -> pd.DataFrame:
+        """Mack's calendar-year (``cy_``) and factor-correlation (``dfcor_``) tests, one row per segment.
+
+        See :mod:`reserving.mack_tests`; levels 0.95 and 0.5 as in Mack (1994).
+        """
+        return assumption_tests(self.triangle)
+
+    @cached_property
     def summary(self) -> pd.DataFrame:
         """Per segment and origin: the chain-ladder columns plus std_err, its parts and CV."""
         out = self.chain_ladder.summary.copy()
@@ -105,6 +115,7 @@ def mack(
     exclude=None,
     tail=None,
     sigma: str = "log-linear",
+    selections=None,
 ) -> Mack:
     """Chain ladder with Mack (1993) standard errors for every segment of ``tri``.
 
@@ -120,6 +131,9 @@ def mack(
     sigma : {'log-linear', 'mack'}
         How sigmas of lags with fewer than two link ratios are filled: a log-linear fit over
         all lags, or Mack's (1993) ``min(s[j-1]**4 / s[j-2]**2, s[j-2]**2, s[j-1]**2)``.
+    selections : Selections, optional
+        Selected factors, averaging rules and exclusions (:mod:`reserving.selections`); a selected
+        factor enters Mack's recursion, its lag's sigma and standard error stay as estimated.
 
     Returns
     -------
@@ -137,7 +151,10 @@ def mack(
     >>> round(float(mack(genins, sigma="mack").totals["std_err"].iloc[0]))
     2447095
     """
-    dev = develop(tri, average, n_periods, drop_high, drop_low, exclude, tail, sigma)
+    dev = develop(tri, average, n_periods, drop_high, drop_low, selected_exclusions(tri, exclude, selections), tail,
+                  sigma)
+    if selections is not None:
+        dev = selections.apply(dev)
     cl = project(dev)
     process, parameter, total_parameter = _kernels.mack_batch(
         tri.values, cl.latest_lag, dev.mack_factors, dev.sigma, dev.std_err, AVERAGES[average]

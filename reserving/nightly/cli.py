@@ -61,6 +61,8 @@ def add_nightly_parser(subparsers):
                    help="completion at and above which the blend is pure chain-ladder (default 0.75)")
     p.add_argument("--average", default="volume", choices=["volume", "simple", "regression"])
     p.add_argument("--n-periods", type=int, help="chain-ladder averaging window in diagonals (default all)")
+    p.add_argument("--selections", help="CSV/Parquet of the actuary's selections: segment, item, development, "
+                                        "origin, value, by, reason (see reserving.selections)")
     p.add_argument("--fy-start-month", type=int, default=4, help="first month of the financial year (default 4)")
     p.add_argument("--max-detail", type=int, default=12, help="consortia with their own report section")
     p.add_argument("--quiet", action="store_true", help="no progress bar or stage messages")
@@ -114,7 +116,7 @@ def run_nightly(args) -> int:
         max_detail=args.max_detail, progress=not args.quiet, dayfirst=args.dayfirst,
         amount_format=AmountFormat(args.decimal, args.thousands), max_rejected=args.max_rejected,
         min_segment_lines=args.min_segment_lines, cover=args.cover, budget_phasing=args.budget_phasing,
-        regimen=args.regimen,
+        regimen=args.regimen, selections=args.selections,
     )
     money = ["paid", "ibnr", "ultimate", "ibnr_p75", "ibnr_p95"]
     print(result.consortium_summary.to_string(

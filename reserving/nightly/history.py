@@ -17,6 +17,9 @@ four tables:
     run_id, consortium, service, error.
 ``forecast``
     run_id and the columns of ``forecast.csv`` (:data:`FORECAST_COLUMNS`): the full-year forecast.
+``selections``
+    run_id and the run's selections file as applied (:mod:`reserving.selections`: segment, item,
+    development, origin, value, who, why), as text; no rows for a run without one.
 
 A run for an as-of date that is already stored replaces it in two steps, so that the published
 outputs always name a run that is in the database: :func:`save_run` inserts the new run in one
@@ -56,8 +59,9 @@ OUTTURN_COLUMNS = {
 }
 ERROR_COLUMNS = {"consortium": "VARCHAR", "service": "VARCHAR", "error": "VARCHAR"}
 FORECAST_COLUMNS = {c: "VARCHAR" if c in ("consortium", "flag") else "DOUBLE" for c in FORECAST_CSV}
+SELECTION_COLUMNS = {c: "VARCHAR" for c in ("segment", "item", "development", "origin", "value", "who", "why")}
 _TABLES = {"estimates": ESTIMATE_COLUMNS, "outturn": OUTTURN_COLUMNS, "segment_errors": ERROR_COLUMNS,
-           "forecast": FORECAST_COLUMNS}
+           "forecast": FORECAST_COLUMNS, "selections": SELECTION_COLUMNS}
 #: Seconds to wait for another process to release the history database.
 LOCK_TIMEOUT = 60.0
 _SUFFIXES = (".duckdb", ".ddb", ".db")
@@ -133,6 +137,7 @@ def save_run(
     lines_rejected: int = 0,
     run_id: str | None = None,
     forecast: pd.DataFrame | None = None,
+    selections: pd.DataFrame | None = None,
 ) -> str:
     """Store one run in one transaction (earlier runs for its as-of date go in :func:`drop_superseded`).
 
@@ -152,6 +157,8 @@ def save_run(
         Default :func:`new_run_id`.
     forecast : DataFrame, optional
         Columns :data:`FORECAST_COLUMNS`.
+    selections : DataFrame, optional
+        The ``table`` of the :class:`reserving.Selections` applied (columns :data:`SELECTION_COLUMNS`).
 
     Returns
     -------
@@ -178,6 +185,8 @@ def save_run(
         "outturn": _conform(outturn, OUTTURN_COLUMNS),
         "segment_errors": _conform(segment_errors, ERROR_COLUMNS),
         "forecast": _conform(forecast, FORECAST_COLUMNS),
+        "selections": _conform(None if selections is None else selections.astype(object).where(selections.notna(), None),
+                               SELECTION_COLUMNS),
     }
     n_failed = 0 if segment_errors is None else len(segment_errors)
     n_ok = int(frames["estimates"][["consortium", "service"]].drop_duplicates().shape[0])
@@ -261,7 +270,7 @@ def load_runs(path) -> pd.DataFrame:
 
 
 def load_table(path, run_id: str, table: str = "estimates") -> pd.DataFrame:
-    """One run's rows of ``estimates``, ``outturn`` or ``segment_errors`` (without the run id)."""
+    """One run's rows of ``estimates``, ``outturn``, ``segment_errors`` or ``selections`` (without the run id)."""
     if table not in _TABLES:
         raise ReservingError(f"table {table!r} is not one of {list(_TABLES)}", file=path)
     con = _connect(path)

@@ -64,7 +64,7 @@ def drop_unpaid(tri: TriangleSet, errors: list) -> TriangleSet:
     return tri[~bad] if bad.any() else tri
 
 
-def checked_mack(tri: TriangleSet, *, average: str, n_periods):
+def checked_mack(tri: TriangleSet, *, average: str, n_periods, selections=None):
     """:func:`reserving.mack` with the given factor options, refusing a non-finite chain-ladder ultimate.
 
     Raises
@@ -73,7 +73,8 @@ def checked_mack(tri: TriangleSet, *, average: str, n_periods):
         For the first segment with an origin that has data and no finite ultimate; the message
         names the origin and what the chain-ladder's diagnostics say about the segment.
     """
-    mk = mack(tri, average=average, n_periods=n_periods)
+    mk = mack(tri, average=average, n_periods=n_periods,
+              selections=None if selections is None else selections.within(tri))
     cl = mk.chain_ladder
     has_data = cl.latest_lag >= 0
     bad = (has_data & ~np.isfinite(cl.ultimate)).any(axis=1)

@@ -56,6 +56,9 @@ from reserving.nightly.outturn import financial_year_months
 from reserving.nightly.ranges import bootstrap_ranges
 from reserving.nightly.result import NightlyResult
 from reserving.nightly.selection import select
+from reserving.chain_ladder import chain_ladder
+from reserving.selections import Selections, factor_table
+from reserving.mack_tests import assumption_tests
 
 #: Seconds the first run spends compiling the reserving kernels on 2 cores (benchmarks: 19 s for
 #: chain ladder and Mack, 53 s for the bootstrap, on an empty Numba cache).
@@ -68,7 +71,7 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
                     fy_start_month: int = 4, max_detail: int = 12, chunk_mb: float = 400.0, progress: bool = True,
                     today=None, dayfirst: bool = False, amount_format: AmountFormat | None = None,
                     max_rejected: float = 0.01, min_segment_lines: int = 10, cover=None,
-                    budget_phasing: str = "flat", regimen=None) -> NightlyResult:
+                    budget_phasing: str = "flat", regimen=None, selections=None) -> NightlyResult:
     """Run the nightly job end to end and publish its outputs in ``out_dir`` as one set.
 
     Parameters
@@ -125,6 +128,10 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
         Stop-loss cover per consortium (:mod:`.cover`) applied to the full-year forecast (with a budget only).
     regimen : path or DataFrame, optional
         The Board's rule table (:mod:`.regimen`); default :data:`.regimen.DEFAULT_RULES`.
+    selections : path, DataFrame or Selections, optional
+        The actuary's selections (:mod:`reserving.selections`; segments named ``consortium/service``):
+        applied to the chain ladder and Mack, stored with the run in the history database and shown
+        in the report beside the indicated factors. The bootstrap ranges do not apply them.
 
     Examples
     --------
@@ -154,6 +161,7 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
     known_df = _table(known_segments, "known segments", [], fmt)
     cover_df = None if cover is None else read_cover(cover)
     rules = read_rules(DEFAULT_RULES if regimen is None else regimen)
+    chosen = _selections(selections)
     recover(out_dir, db)
     with Publication(out_dir) as pub:
         t = time.perf_counter()
@@ -169,14 +177,19 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
         say(f"read {data.lines_read:,} claim lines ({data.lines_rejected:,} rejected) into {data.triangles.n_segments}"
             f" segments x {data.triangles.n_origins} months in {timings['read']:.1f} s", progress)
         errors = data.unusable.rename(columns={"reason": "error"}).to_dict("records")
+        if chosen is not None:
+            chosen.check(data.triangles)
 
         compile_notice("the reserving kernels", COMPILE_SECONDS, _kernels, _bootstrap_kernels, enabled=progress)
         t = time.perf_counter()
         tri, mk = isolate(drop_unpaid(data.triangles, errors),
-                          lambda x: checked_mack(x, average=average, n_periods=n_periods), errors, "chain-ladder")
+                          lambda x: checked_mack(x, average=average, n_periods=n_periods, selections=chosen), errors,
+                          "chain-ladder")
         if mk is None:
             raise NoSegmentReserved("chain-ladder failed for every segment; see the segment errors")
         cl = mk.chain_ladder
+        selected_factors = None if chosen is None else factor_table(
+            chain_ladder(tri, average=average, n_periods=n_periods).development, cl.development, chosen.within(tri))
         timings["chain_ladder"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -229,7 +242,8 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
                       "cover": cover_df is not None,
                       "budget_source": "riskadjust allocation" if allocation is not None else "monthly budget",
                       "budget_phasing": budget_phasing if allocation is not None else None,
-                      "regimen": "default" if regimen is None else "given"}
+                      "regimen": "default" if regimen is None else "given",
+                      "selections": None if chosen is None else chosen.source}
         result = NightlyResult(
             as_of=as_of, run_id=new_run_id(as_of), parameters=parameters, claims=data, triangles=tri,
             estimates=estimates, segment_totals=tables.segment_totals(tri, paid, ibnr, spread),
@@ -240,7 +254,9 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
             diagnostics=tables.diagnostics(mk), movements=history.movements,
             actual_vs_expected=history.actual_vs_expected, previous_as_of=history.previous_as_of, timings=timings,
             max_detail=max_detail, forecast=full_year, forecast_history=past_forecasts,
-            actions=actions,
+            actions=actions, selections=None if chosen is None else chosen.table,
+            assumption_tests=assumption_tests(tri),
+            selected_factors=selected_factors,
         )
         t = time.perf_counter()
         pub.label = result.run_id
@@ -248,7 +264,8 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
         checkpoint("db:save")
         save_run(db, as_of, parameters, estimates, None if out is None else out.summary, seg_errors,
                  data.lines_read, data.lines_rejected, run_id=result.run_id,
-                 forecast=None if full_year is None else full_year.summary)
+                 forecast=None if full_year is None else full_year.summary,
+                 selections=None if chosen is None else chosen.table)
         checkpoint("db:saved")
         pub.publish()
         checkpoint("published")
@@ -285,6 +302,15 @@ def _allocation(budget) -> pd.DataFrame | None:
     frame = budget if isinstance(budget, pd.DataFrame) else read_table(budget, "budget file", error=ReservingError,
                                                                          dtype={"group": str, "month": str})
     return frame if is_allocation(frame) else None
+
+
+def _selections(source) -> Selections | None:
+    """A :class:`Selections` from a path or a table (None stays None)."""
+    if source is None or isinstance(source, Selections):
+        return source
+    if isinstance(source, pd.DataFrame):
+        return Selections.from_frame(source)
+    return Selections.read(source)
 
 
 def recover(out_dir, db) -> None:

@@ -273,6 +273,41 @@ def _forecast_section(run, currency: str):
                                summary="Paid, IBNR, months to come, percentiles, recoveries and capital"),
                    details("Trend and seasonality per service (cost per member month)", trend_table),
                    details("Assumptions", tag("ul", [tag("li", a) for a in fc.assumptions])))
+def _assumption_section(tests: pd.DataFrame):
+    """Mack's calendar-year and factor-correlation tests per segment, flagged segments first, folded."""
+    cy, dc = tests["cy_calendar_year_effect"].astype(bool), tests["dfcor_correlated"].astype(bool)
+    frame = tests.reset_index().assign(cy_flag=np.where(cy, "yes", "no"), dfcor_flag=np.where(dc, "yes", "no"),
+                                       order=~(cy | dc).to_numpy()).sort_values("order", kind="stable")
+    levels = [c for c in tests.index.names if c]
+    columns = [Column(c, c.capitalize()) for c in levels] + [
+        Column("cy_z", "Z", number), Column("cy_lower", "Z from", lambda v: number(v, 1)),
+        Column("cy_upper", "Z to", lambda v: number(v, 1)), Column("cy_flag", "Calendar-year effect"),
+        Column("dfcor_t", "T", lambda v: ratio(v, 3)), Column("dfcor_upper", "T within +-", lambda v: ratio(v, 3)),
+        Column("dfcor_flag", "Correlated factors")]
+    summary = (f"Mack's assumption tests: {int(cy.sum()):,} of {len(tests):,} segments show a calendar-year effect "
+               f"(95% range), {int(dc.sum()):,} correlated development factors (50% range)")
+    note = paragraph("Mack (1994): Z counts, diagonal by diagonal, the fewer of the factors below and above their "
+                     "column's median; T is the weighted Spearman correlation of adjacent factor columns. A flag "
+                     "means the chain ladder's independence assumptions are doubtful for that segment.")
+    return section("Chain-ladder assumptions", details(summary, note, tag("div", table(frame, columns),
+                                                                          id="assumption-tests")))
+
+
+def _selections_section(run):
+    """The actuary's selections: factors indicated and selected side by side, then every selection with who and why."""
+    out = [paragraph(f"Selections from {run.parameters.get('selections')}: {len(run.selections):,} rows, applied to "
+                     "the chain ladder and Mack (the bootstrap ranges use the indicated factors).")]
+    if run.selected_factors is not None and len(run.selected_factors):
+        out.append(section("Development factors: indicated and selected", tag("div", table(run.selected_factors, [
+            Column("segment", "Segment"), Column("development", "From age (months)", number),
+            Column("indicated", "Indicated", lambda v: ratio(v, 4)), Column("selected", "Selected", lambda v: ratio(v, 4)), Column("rule", "Rule"),
+            Column("who", "Who"), Column("why", "Why")]), id="selected-factors"), level=3))
+    rows = run.selections.astype(object).where(run.selections.notna(), "")
+    out.append(section("All selections", tag("div", table(rows, [
+        Column("segment", "Segment"), Column("item", "Item"), Column("development", "Age"),
+        Column("origin", "Origin"), Column("value", "Value"), Column("who", "Who"), Column("why", "Why")]),
+        id="selections"), level=3))
+    return section("The actuary's selections", *out)
 
 
 def render(run, *, currency: str = CURRENCY) -> str:
@@ -294,5 +329,10 @@ def render(run, *, currency: str = CURRENCY) -> str:
     body += [_summary_section(run, currency),
              section("National IBNR by incurred month",
                      _ibnr_chart(nat, "National IBNR by incurred month", currency)),
-             _movements_section(run, currency), _run_section(run), _detail_section(run, currency)]
+             _movements_section(run, currency), _run_section(run)]
+    if run.assumption_tests is not None:
+        body.append(_assumption_section(run.assumption_tests))
+    if run.selections is not None:
+        body.append(_selections_section(run))
+    body.append(_detail_section(run, currency))
     return page(f"Nightly reserving report: as at {run.as_of.date()}", join(body), subtitle=f"Run {run.run_id}")

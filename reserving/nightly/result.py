@@ -43,6 +43,9 @@ class NightlyResult:
     forecast: ForecastResult | None = None
     forecast_history: pd.DataFrame | None = None
     actions: pd.DataFrame | None = None
+    selections: pd.DataFrame | None = None
+    selected_factors: pd.DataFrame | None = None
+    assumption_tests: pd.DataFrame | None = None
 
     @property
     def n_segments_ok(self) -> int:

@@ -25,5 +25,5 @@ def test_factor_options_are_keyword_only_and_in_one_order():
         assert [p.name for p in params[1:6]] == FACTOR_OPTIONS, method.__name__
         for p in params[1:6]:
             assert defaults.setdefault(p.name, p.default) == p.default, (method.__name__, p.name)
-    assert [p.name for p in list(inspect.signature(mack).parameters.values())[6:]] == ["tail", "sigma"]
-    assert list(inspect.signature(chain_ladder).parameters)[6:] == ["tail"]
+    assert [p.name for p in list(inspect.signature(mack).parameters.values())[6:]] == ["tail", "sigma", "selections"]
+    assert list(inspect.signature(chain_ladder).parameters)[6:] == ["tail", "selections"]
