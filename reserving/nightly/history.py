@@ -1,7 +1,7 @@
 """Run history in DuckDB: every nightly run's parameters and estimates, and movements between runs.
 
 One database file (default ``OUT/history.duckdb``, in the nightly job's output directory) holds
-four tables:
+five tables:
 
 ``runs``
     run_id, as_of, created_at, parameters (JSON), lines_read, lines_rejected, segments_ok,
@@ -15,6 +15,9 @@ four tables:
     run_id, consortium, budget, paid, ibnr, outturn, outturn_p75, outturn_p95, prob_overspend, flag.
 ``segment_errors``
     run_id, consortium, service, error.
+``ranges``
+    run_id, level (segment, consortium or national), consortium, service, paid, ibnr, ibnr_sd,
+    ibnr_p75, ibnr_p95: the range of the total IBNR at every level.
 
 A run for an as-of date that is already stored replaces it in two steps, so that the published
 outputs always name a run that is in the database: :func:`save_run` inserts the new run in one
@@ -52,7 +55,10 @@ OUTTURN_COLUMNS = {
     "outturn_p75": "DOUBLE", "outturn_p95": "DOUBLE", "prob_overspend": "DOUBLE", "flag": "VARCHAR",
 }
 ERROR_COLUMNS = {"consortium": "VARCHAR", "service": "VARCHAR", "error": "VARCHAR"}
-_TABLES = {"estimates": ESTIMATE_COLUMNS, "outturn": OUTTURN_COLUMNS, "segment_errors": ERROR_COLUMNS}
+RANGE_COLUMNS = {"level": "VARCHAR", "consortium": "VARCHAR", "service": "VARCHAR", "paid": "DOUBLE", "ibnr": "DOUBLE",
+                 "ibnr_sd": "DOUBLE", "ibnr_p75": "DOUBLE", "ibnr_p95": "DOUBLE"}
+_TABLES = {"estimates": ESTIMATE_COLUMNS, "outturn": OUTTURN_COLUMNS, "segment_errors": ERROR_COLUMNS,
+           "ranges": RANGE_COLUMNS}
 #: Seconds to wait for another process to release the history database.
 LOCK_TIMEOUT = 60.0
 _SUFFIXES = (".duckdb", ".ddb", ".db")
@@ -127,6 +133,7 @@ def save_run(
     lines_read: int = 0,
     lines_rejected: int = 0,
     run_id: str | None = None,
+    ranges: pd.DataFrame | None = None,
 ) -> str:
     """Store one run in one transaction (earlier runs for its as-of date go in :func:`drop_superseded`).
 
@@ -139,8 +146,8 @@ def save_run(
         The run's settings (JSON-serialisable), stored as they were used.
     estimates : DataFrame
         Columns :data:`ESTIMATE_COLUMNS` (missing optional ones are stored as NULL).
-    outturn, segment_errors : DataFrame, optional
-        Columns :data:`OUTTURN_COLUMNS` and :data:`ERROR_COLUMNS`.
+    outturn, segment_errors, ranges : DataFrame, optional
+        Columns :data:`OUTTURN_COLUMNS`, :data:`ERROR_COLUMNS` and :data:`RANGE_COLUMNS`.
 
     run_id : str, optional
         Default :func:`new_run_id`.
@@ -169,6 +176,7 @@ def save_run(
         "estimates": _conform(estimates, ESTIMATE_COLUMNS),
         "outturn": _conform(outturn, OUTTURN_COLUMNS),
         "segment_errors": _conform(segment_errors, ERROR_COLUMNS),
+        "ranges": _conform(ranges, RANGE_COLUMNS),
     }
     n_failed = 0 if segment_errors is None else len(segment_errors)
     n_ok = int(frames["estimates"][["consortium", "service"]].drop_duplicates().shape[0])
@@ -252,7 +260,7 @@ def load_runs(path) -> pd.DataFrame:
 
 
 def load_table(path, run_id: str, table: str = "estimates") -> pd.DataFrame:
-    """One run's rows of ``estimates``, ``outturn`` or ``segment_errors`` (without the run id)."""
+    """One run's rows of ``estimates``, ``outturn``, ``segment_errors`` or ``ranges`` (without the run id)."""
     if table not in _TABLES:
         raise ReservingError(f"table {table!r} is not one of {list(_TABLES)}", file=path)
     con = _connect(path)

@@ -2,7 +2,7 @@
 
 Stages, each timed in ``NightlyResult.timings``: ``read`` the claim lines (:mod:`.claims`; rejected
 lines to ``rejects.csv``), ``chain_ladder`` (Mack over every segment at once), ``bf`` (the selected
-estimate, :mod:`.selection`), ``simulate`` (bootstrap ranges, :mod:`.ranges`), ``outturn`` against
+estimate, :mod:`.selection`), ``simulate`` (stochastic BF ranges, :mod:`.ranges`), ``outturn`` against
 budget, ``history`` (movements and actual against expected from the previous run), ``write``: the
 outputs (:mod:`.outputs`) are staged, the run is stored in the history database in one transaction,
 then the outputs are published together, so a run that fails publishes nothing.
@@ -37,7 +37,7 @@ from _kit.parse import AmountFormat, parse_amounts
 from _kit.publish import Publication, checkpoint
 from _kit.tables import read_table
 from _kit.validate import csv_line, number, numeric_column, require_columns
-from reserving import _bootstrap_kernels, _kernels
+from reserving import _bootstrap_kernels, _kernels, _stochastic_bf_kernels
 from reserving.bornhuetter_ferguson import METHODS
 from reserving.errors import ReservingError
 from reserving.nightly import tables
@@ -46,7 +46,7 @@ from reserving.nightly.history import check_database, compare, drop_superseded, 
 from reserving.nightly.isolation import NoSegmentReserved, checked_mack, drop_unpaid, failed_services, isolate
 from reserving.nightly.outputs import REJECTS, stage_outputs
 from reserving.nightly.outturn import financial_year_months
-from reserving.nightly.ranges import bootstrap_ranges
+from reserving.nightly.ranges import simulate_ranges
 from reserving.nightly.result import NightlyResult
 from reserving.nightly.selection import select
 
@@ -60,7 +60,7 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
                     average: str = "volume", n_periods: int | None = None, columns: ClaimColumns | None = None,
                     fy_start_month: int = 4, max_detail: int = 12, chunk_mb: float = 400.0, progress: bool = True,
                     today=None, dayfirst: bool = False, amount_format: AmountFormat | None = None,
-                    max_rejected: float = 0.01, min_segment_lines: int = 10) -> NightlyResult:
+                    max_rejected: float = 0.01, min_segment_lines: int = 10, dependence: bool = True) -> NightlyResult:
     """Run the nightly job end to end and publish its outputs in ``out_dir`` as one set.
 
     Parameters
@@ -94,7 +94,7 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
     max_detail : int
         Consortia with their own section in the report (those most at risk first).
     chunk_mb : float
-        Memory for bootstrap samples per batch of consortia (MB).
+        Memory for simulations per batch of consortia (MB).
     progress : bool
         Progress bar and stage messages on stderr.
     today : date-like, optional
@@ -108,6 +108,9 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
         the run fails and nothing is published.
     min_segment_lines : int
         Without ``known_segments``: usable lines a segment needs to be reserved (default 10).
+    dependence : bool
+        Ranges share the prior's consortium and incurred-month shocks between segments (default);
+        False treats every segment as independent (:mod:`.ranges`).
 
     Examples
     --------
@@ -148,7 +151,8 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
             f" segments x {data.triangles.n_origins} months in {timings['read']:.1f} s", progress)
         errors = data.unusable.rename(columns={"reason": "error"}).to_dict("records")
 
-        compile_notice("the reserving kernels", COMPILE_SECONDS, _kernels, _bootstrap_kernels, enabled=progress)
+        compile_notice("the reserving kernels", COMPILE_SECONDS, _kernels, _bootstrap_kernels, _stochastic_bf_kernels,
+                       enabled=progress)
         t = time.perf_counter()
         tri, mk = isolate(drop_unpaid(data.triangles, errors),
                           lambda x: checked_mack(x, average=average, n_periods=n_periods), errors, "chain-ladder")
@@ -165,8 +169,9 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
         t = time.perf_counter()
         months = financial_year_months(as_of, fy_start_month)
         in_period = np.asarray(tri.origins.isin(months))
-        spread = bootstrap_ranges(tri, bf.ibnr, in_period, errors, average=average, n_periods=n_periods,
-                                  n_sims=n_sims, seed=seed, chunk_mb=chunk_mb, progress=progress)
+        spread = simulate_ranges(tri, cl, sel, in_period, errors, threshold=threshold, average=average,
+                                 n_periods=n_periods, n_sims=n_sims, seed=seed, chunk_mb=chunk_mb,
+                                 dependence=dependence, progress=progress)
         keep, tri = spread.keep, tri[spread.keep]
         timings["simulate"] = time.perf_counter() - t
 
@@ -187,7 +192,8 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
                       "fy_start_month": fy_start_month, "budget": budget_df is not None,
                       "members": members_df is not None, "known_segments": known_df is not None,
                       "dayfirst": dayfirst, "amount_format": (amount_format or AmountFormat()).describe(),
-                      "max_rejected": max_rejected, "min_segment_lines": min_segment_lines}
+                      "max_rejected": max_rejected, "min_segment_lines": min_segment_lines,
+                      "dependence": dependence}
         result = NightlyResult(
             as_of=as_of, run_id=new_run_id(as_of), parameters=parameters, claims=data, triangles=tri,
             estimates=estimates, segment_totals=tables.segment_totals(tri, paid, ibnr, spread),
@@ -197,14 +203,15 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
             pattern=tables.pattern(tri, cl.development.cdf_values[keep]), outturn=out, segment_errors=seg_errors,
             diagnostics=tables.diagnostics(mk), movements=history.movements,
             actual_vs_expected=history.actual_vs_expected, previous_as_of=history.previous_as_of, timings=timings,
-            max_detail=max_detail,
+            max_detail=max_detail, national_total=tables.national_total(paid, ibnr, spread),
+            range_assumptions=spread.assumptions,
         )
         t = time.perf_counter()
         pub.label = result.run_id
         outputs = stage_outputs(result, pub)
         checkpoint("db:save")
         save_run(db, as_of, parameters, estimates, None if out is None else out.summary, seg_errors,
-                 data.lines_read, data.lines_rejected, run_id=result.run_id)
+                 data.lines_read, data.lines_rejected, run_id=result.run_id, ranges=tables.range_levels(result))
         checkpoint("db:saved")
         pub.publish()
         checkpoint("published")

@@ -16,7 +16,9 @@ class NightlyResult:
     """Everything one nightly run produced (also published as files, listed in ``outputs``).
 
     Tables are described in :mod:`reserving.nightly.tables`; ``outputs`` maps each output
-    (``estimates_csv``, ``report``, ``db``, ...) to its published path.
+    (``estimates_csv``, ``report``, ``db``, ...) to its published path. ``national_total`` holds the
+    nation's paid, IBNR and range; ``range_assumptions`` how the ranges were simulated
+    (:attr:`reserving.nightly.ranges.Ranges.assumptions`).
     """
 
     as_of: pd.Timestamp
@@ -39,6 +41,8 @@ class NightlyResult:
     timings: dict
     outputs: dict = field(default_factory=dict)
     max_detail: int = 12
+    national_total: dict = field(default_factory=dict)
+    range_assumptions: dict = field(default_factory=dict)
 
     @property
     def n_segments_ok(self) -> int:
