@@ -43,7 +43,8 @@ from reserving._kernels import select_ldf_into
 
 
 def simulate(fitted, scale, latest_lag, pool, pool_start, eligible, valuation_index, average_code, phi, prior,
-             weight, prior_sd, group_shock, group_of, calendar_shock, calendar_of, keys, n_sims, block_size, ibnr, param):
+             weight, prior_sd, group_shock, group_of, calendar_shock, calendar_of, keys, n_sims, block_size,
+             ibnr, param):
     """Stochastic BF of a stack of segments: work items (segment x block of simulations) shared among threads.
 
     Work item ``(s, b)`` runs simulations ``b * block_size`` to ``(b + 1) * block_size - 1`` of
@@ -67,8 +68,8 @@ def simulate(fitted, scale, latest_lag, pool, pool_start, eligible, valuation_in
         s, b = divmod(k, n_blocks)
         _simulate_block(fitted[s], scale[s], latest_lag[s], pool[pool_start[s]:pool_start[s + 1]], eligible[s],
                         valuation_index, average_code, phi[s], prior[s], weight[s], prior_sd[s],
-                        group_shock[group_of[s]], calendar_shock[calendar_of[s]], keys[s], b, b * block_size, min(n_sims, (b + 1) * block_size), ibnr[s],
-                        param[s, b])
+                        group_shock[group_of[s]], calendar_shock[calendar_of[s]], keys[s], b, b * block_size,
+                        min(n_sims, (b + 1) * block_size), ibnr[s], param[s, b])
 
     _in_threads(item, fitted.shape[0] * n_blocks)
 

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from _kit.progress import Progress
+from reserving._bootstrap_kernels import column_statistics
 from reserving.chain_ladder import ChainLadder
 from reserving.nightly.isolation import NoSegmentReserved, isolate
 from reserving.nightly.selection import Selection
@@ -167,21 +168,20 @@ def simulate_ranges(tri: TriangleSet, cl: ChainLadder, sel: Selection, in_period
         kept = pos[np.asarray(tri.segments[pos].isin(sub.segments))]
         keep.append(kept)
         samples = sim.samples                                      # (S, I, n_sims)
-        seg_q.append(np.quantile(samples, QUANTILES, axis=2))
-        totals = samples.sum(axis=1)
-        seg_total_q.append(np.quantile(totals, QUANTILES, axis=1))
-        seg_total_sd.append(totals.std(axis=1, ddof=1))
+        seg_q.append(_spread(samples)[1])
+        sd, q = _spread(samples.sum(axis=1))
+        seg_total_q.append(q)
+        seg_total_sd.append(sd)
         selected = np.nan_to_num(sel.bf.ibnr[kept])
         names = sub.segments.get_level_values(0)
         for c in pd.unique(names):
             mine = np.asarray(names == c)
             block = samples[mine].sum(axis=0)
-            q = np.quantile(block, QUANTILES, axis=1)
+            q = _spread(block)[1]
             cons_rows.append(pd.DataFrame({"consortium": c, "origin": sub.origins, "ibnr": selected[mine].sum(axis=0),
                                            "ibnr_p75": q[0], "ibnr_p95": q[1]}))
-            total = block.sum(axis=0)
-            total_q = np.quantile(total, QUANTILES)
-            cons_stats.append((c, total_q[0], total_q[1], total.std(ddof=1)))
+            sd, total_q = _spread(block.sum(axis=0))
+            cons_stats.append((c, total_q[0], total_q[1], sd))
             cons_period.append(block[in_period].sum(axis=0))
             national += block
         bar.step(len(pd.unique(cons_of_seg[pos])))
@@ -190,7 +190,7 @@ def simulate_ranges(tri: TriangleSet, cl: ChainLadder, sel: Selection, in_period
         raise NoSegmentReserved("the simulation failed for every segment; see the segment errors")
     keep = np.concatenate(keep)
     order = np.argsort(keep)
-    national_total = national.sum(axis=0)
+    national_sd, national_total_q = _spread(national.sum(axis=0))
     return Ranges(
         keep=keep[order],
         segment_q=np.concatenate(seg_q, axis=1)[:, order],
@@ -201,18 +201,34 @@ def simulate_ranges(tri: TriangleSet, cl: ChainLadder, sel: Selection, in_period
         consortium_total_sd=np.array([sd for *_, sd in cons_stats]),
         consortium_by_origin=pd.concat(cons_rows, ignore_index=True),
         period=np.array(cons_period).reshape(len(cons_stats), n_sims),
-        national_q=np.quantile(national, QUANTILES, axis=1),
-        national_total_q=np.quantile(national_total, QUANTILES),
-        national_total_sd=float(national_total.std(ddof=1)),
+        national_q=_spread(national)[1],
+        national_total_q=national_total_q,
+        national_total_sd=float(national_sd),
         assumptions={"method": METHOD, "prior_cv": round(err.cv, 6),
                      "prior_log_sd": {"segment_mean": round(float(np.sqrt(np.mean(err.segment_sd**2))), 6),
-                                      "consortium": round(err.group_sd, 6), "incurred_month": round(err.calendar_sd, 6)},
+                                      "consortium": round(err.group_sd, 6),
+                                      "incurred_month": round(err.calendar_sd, 6)},
                      "prior_error_from": f"{err.n_cells} complete segment-months (completion >= {threshold:g}): "
                                          "chain-ladder ultimate against prior, less ODP process variance",
                      "dependence": "shared consortium and incurred-month shocks on the prior" if dependence
                      else "none: every segment draws its own prior shocks",
                      "n_sims": int(n_sims), "seed": int(seed)},
     )
+
+
+def _spread(x: np.ndarray) -> tuple:
+    """Standard deviation and :data:`QUANTILES` over the last axis of ``x`` (1, 2 or 3 dimensions):
+    ``sd`` of shape ``x.shape[:-1]`` and quantiles ``(2, *x.shape[:-1])`` (numpy's default, type 7).
+
+    Examples
+    --------
+    >>> sd, q = _spread(np.arange(101.0))
+    >>> round(float(sd), 4), q.round(9).tolist()
+    (29.3002, [75.0, 95.0])
+    """
+    cols = np.ascontiguousarray(x.reshape(1, -1, x.shape[-1]))
+    _, sd, q = column_statistics(cols, np.array(QUANTILES), np.zeros(cols.shape[:2]))
+    return sd.reshape(x.shape[:-1]), np.moveaxis(q[0], 1, 0).reshape((len(QUANTILES), *x.shape[:-1]))
 
 
 def batches(tri: TriangleSet, n_sims: int, chunk_mb: float) -> list[np.ndarray]:

@@ -2,8 +2,9 @@
 
 Every table is built from the arrays of the run (segments kept x origins) and the simulated
 :class:`~reserving.nightly.ranges.Ranges`; segment totals, consortia and the nation each carry
-``ibnr_sd``, ``ibnr_p75`` and ``ibnr_p95`` (:data:`RANGE_COLUMNS`). Consortia whose service lines failed are marked
-(``services_failed``); a consortium whose every service failed keeps a row with no figures.
+``ibnr_sd``, ``ibnr_p75`` and ``ibnr_p95`` (:data:`RANGE_COLUMNS`). Consortia whose service lines
+failed are marked (``services_failed``); a consortium whose every service failed keeps a row with
+no figures.
 """
 
 from __future__ import annotations
