@@ -62,7 +62,13 @@ class PriorError:
 
     @property
     def cv(self) -> float:
-        """Coefficient of variation of one cell's prior: ``sqrt(exp(s^2 + g^2 + c^2) - 1)``, ``s^2`` averaged."""
+        """Coefficient of variation of one cell's prior: ``sqrt(exp(s^2 + g^2 + c^2) - 1)``, ``s^2`` averaged.
+
+        Examples
+        --------
+        >>> round(PriorError(np.array([0.1, 0.2]), 0.05, 0.0, 10).cv, 4)
+        0.167
+        """
         var = float(np.mean(self.segment_sd**2)) + self.group_sd**2 + self.calendar_sd**2
         return float(np.sqrt(np.expm1(var)))
 
@@ -296,7 +302,16 @@ def prior_error(actual, prior, complete, groups, kinds, scale) -> PriorError:
 
 
 def odp_scale(tri: TriangleSet, *, average: str = "volume", n_periods: int | None = None) -> np.ndarray:
-    """ODP scale ``phi`` per segment (currency): Pearson chi-square over degrees of freedom, as the bootstrap."""
+    """ODP scale ``phi`` per segment (currency): Pearson chi-square over degrees of freedom, as the bootstrap.
+
+    Examples
+    --------
+    >>> tri = TriangleSet.from_array([[100., 150., 160., 165.], [110., 160., 172., np.nan],
+    ...                               [120., 185., np.nan, np.nan], [130., np.nan, np.nan, np.nan]],
+    ...                              origin_start="2024-01", grain="M")
+    >>> odp_scale(tri).round(4).tolist()
+    [0.2175]
+    """
     _check_complete(tri, tri.latest_lag)
     dev = develop(tri, average=average, n_periods=n_periods)
     return _odp_fit(tri, tri.latest_lag, np.ascontiguousarray(dev.ldf_values[:, : tri.n_lags - 1]), "hat")["phi"]
