@@ -1,8 +1,9 @@
 """Numba kernels of the stochastic Bornhuetter-Ferguson / blended simulation.
 
-England & Verrall (2002), "Stochastic claims reserving in general insurance", BAJ 8(3), section 8
-(the Bornhuetter-Ferguson method as a stochastic model: the development pattern from the
-over-dispersed Poisson model, the prior ultimate a random variable of its own, ODP process error),
+England & Verrall (2002), "Stochastic claims reserving in general insurance", BAJ 8(3), where the
+Bornhuetter-Ferguson method is set in the over-dispersed Poisson framework (the development pattern
+from the ODP model, the prior ultimate a random variable of its own, ODP process error; Verrall
+2004, NAAJ 8(3), gives it as a Bayesian model),
 with the parameter error of the pattern by the bootstrap of their Appendix 3; Mack (2008), "The
 prediction error of Bornhuetter/Ferguson", ASTIN Bulletin 38(1), for the three sources of error
 (process, pattern, prior). The public wrapper is :func:`reserving.stochastic_bf`.

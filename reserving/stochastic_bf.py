@@ -3,8 +3,8 @@
 The BF estimate ``IBNR = U0 (1 - 1/CDF)`` is uncertain through its development pattern, through
 its prior ``U0`` and through the randomness of the payments still to come (Mack 2008, "The
 prediction error of Bornhuetter/Ferguson", ASTIN Bulletin 38(1)). England & Verrall (2002,
-BAJ 8(3), section 8) simulate it as a stochastic model: the pattern from the over-dispersed
-Poisson (ODP) model, here by the bootstrap of the chain ladder (its resampled factors give a CDF
+BAJ 8(3)) set it in the over-dispersed Poisson (ODP) framework as a stochastic model: the pattern
+from the ODP model, here by the bootstrap of the chain ladder (its resampled factors give a CDF
 per simulation), the prior drawn from a distribution of its own, and ODP process error. A month
 with nothing paid yet therefore keeps an honest spread, which shifting or scaling chain-ladder
 samples cannot give (their mean there is 0). Blending with the chain ladder by a weight ``w`` per
@@ -121,7 +121,7 @@ class StochasticBFResult:
 def stochastic_bf(tri: TriangleSet, prior, weight_cl, *, prior_error: PriorError, groups=None,
                   dependence: bool = True, scale=None, average: str = "volume", n_periods: int | None = None,
                   n_sims: int = 10_000, seed: int = 0) -> StochasticBFResult:
-    """Simulate the IBNR of a Bornhuetter-Ferguson or blended estimate (England & Verrall 2002, section 8).
+    """Simulate the IBNR of a Bornhuetter-Ferguson or blended estimate (England & Verrall 2002; Mack 2008).
 
     Parameters
     ----------

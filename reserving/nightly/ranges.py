@@ -34,7 +34,7 @@ from reserving.triangle import TriangleSet
 #: The percentiles reported (``ibnr_p75``, ``ibnr_p95``).
 QUANTILES = (0.75, 0.95)
 #: The range method, as stated in the outputs.
-METHOD = "stochastic Bornhuetter-Ferguson blend (England & Verrall 2002, section 8; Mack 2008)"
+METHOD = "stochastic Bornhuetter-Ferguson blend (England & Verrall 2002; Mack 2008)"
 
 
 @dataclass(frozen=True)

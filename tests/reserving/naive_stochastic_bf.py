@@ -1,6 +1,6 @@
 """Slow, obvious reference for the stochastic Bornhuetter-Ferguson blend on one square triangle.
 
-Written out from England & Verrall (2002, section 8 and Appendix 3) with numpy's generator and the
+Written out from England & Verrall (2002: Bornhuetter-Ferguson in the ODP framework, Appendix 3) with numpy's generator and the
 explicit GLM pieces of :mod:`tests.reserving.naive_bootstrap`: no kernel of the package is used.
 """
 
