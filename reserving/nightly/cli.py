@@ -42,7 +42,11 @@ def add_nightly_parser(subparsers):
     p.add_argument("--db", help="DuckDB history database (default OUT/history.duckdb)")
     p.add_argument("--as-of", help="valuation date, a month end (default: the last complete month end of the "
                                    "paid dates up to today)")
-    p.add_argument("--sims", type=int, default=10_000, help="bootstrap simulations (default 10000)")
+    p.add_argument("--sims", type=int, default=10_000, help="simulations of the ranges (default 10000)")
+    p.add_argument("--independent", action="store_true",
+                   help="ranges without the prior's shared consortium and incurred-month shocks: every segment "
+                        "independent (default: shared, so sums over service lines and consortia are not "
+                        "sums of independent ranges)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--budget", help="CSV/Parquet: consortium, month, budget; or `riskadjust allocate` output "
                                     "(group, allocation: the year's amount per consortium)")
@@ -116,7 +120,7 @@ def run_nightly(args) -> int:
         max_detail=args.max_detail, progress=not args.quiet, dayfirst=args.dayfirst,
         amount_format=AmountFormat(args.decimal, args.thousands), max_rejected=args.max_rejected,
         min_segment_lines=args.min_segment_lines, cover=args.cover, budget_phasing=args.budget_phasing,
-        regimen=args.regimen, selections=args.selections,
+        regimen=args.regimen, selections=args.selections, dependence=not args.independent,
     )
     money = ["paid", "ibnr", "ultimate", "ibnr_p75", "ibnr_p95"]
     print(result.consortium_summary.to_string(

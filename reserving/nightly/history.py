@@ -1,7 +1,7 @@
 """Run history in DuckDB: every nightly run's parameters and estimates, and movements between runs.
 
 One database file (default ``OUT/history.duckdb``, in the nightly job's output directory) holds
-four tables:
+five tables:
 
 ``runs``
     run_id, as_of, created_at, parameters (JSON), lines_read, lines_rejected, segments_ok,
@@ -20,6 +20,9 @@ four tables:
 ``selections``
     run_id and the run's selections file as applied (:mod:`reserving.selections`: segment, item,
     development, origin, value, who, why), as text; no rows for a run without one.
+``ranges``
+    run_id, level (segment, consortium or national), consortium, service, paid, ibnr, ibnr_sd,
+    ibnr_p75, ibnr_p95: the range of the total IBNR at every level.
 
 A run for an as-of date that is already stored replaces it in two steps, so that the published
 outputs always name a run that is in the database: :func:`save_run` inserts the new run in one
@@ -60,8 +63,10 @@ OUTTURN_COLUMNS = {
 ERROR_COLUMNS = {"consortium": "VARCHAR", "service": "VARCHAR", "error": "VARCHAR"}
 FORECAST_COLUMNS = {c: "VARCHAR" if c in ("consortium", "flag") else "DOUBLE" for c in FORECAST_CSV}
 SELECTION_COLUMNS = {c: "VARCHAR" for c in ("segment", "item", "development", "origin", "value", "who", "why")}
+RANGE_COLUMNS = {"level": "VARCHAR", "consortium": "VARCHAR", "service": "VARCHAR", "paid": "DOUBLE", "ibnr": "DOUBLE",
+                 "ibnr_sd": "DOUBLE", "ibnr_p75": "DOUBLE", "ibnr_p95": "DOUBLE"}
 _TABLES = {"estimates": ESTIMATE_COLUMNS, "outturn": OUTTURN_COLUMNS, "segment_errors": ERROR_COLUMNS,
-           "forecast": FORECAST_COLUMNS, "selections": SELECTION_COLUMNS}
+           "forecast": FORECAST_COLUMNS, "selections": SELECTION_COLUMNS, "ranges": RANGE_COLUMNS}
 #: Seconds to wait for another process to release the history database.
 LOCK_TIMEOUT = 60.0
 _SUFFIXES = (".duckdb", ".ddb", ".db")
@@ -138,6 +143,7 @@ def save_run(
     run_id: str | None = None,
     forecast: pd.DataFrame | None = None,
     selections: pd.DataFrame | None = None,
+    ranges: pd.DataFrame | None = None,
 ) -> str:
     """Store one run in one transaction (earlier runs for its as-of date go in :func:`drop_superseded`).
 
@@ -150,8 +156,8 @@ def save_run(
         The run's settings (JSON-serialisable), stored as they were used.
     estimates : DataFrame
         Columns :data:`ESTIMATE_COLUMNS` (missing optional ones are stored as NULL).
-    outturn, segment_errors : DataFrame, optional
-        Columns :data:`OUTTURN_COLUMNS` and :data:`ERROR_COLUMNS`.
+    outturn, segment_errors, ranges : DataFrame, optional
+        Columns :data:`OUTTURN_COLUMNS`, :data:`ERROR_COLUMNS` and :data:`RANGE_COLUMNS`.
 
     run_id : str, optional
         Default :func:`new_run_id`.
@@ -187,6 +193,7 @@ def save_run(
         "forecast": _conform(forecast, FORECAST_COLUMNS),
         "selections": _conform(None if selections is None else selections.astype(object).where(selections.notna(), None),
                                SELECTION_COLUMNS),
+        "ranges": _conform(ranges, RANGE_COLUMNS),
     }
     n_failed = 0 if segment_errors is None else len(segment_errors)
     n_ok = int(frames["estimates"][["consortium", "service"]].drop_duplicates().shape[0])
@@ -270,7 +277,7 @@ def load_runs(path) -> pd.DataFrame:
 
 
 def load_table(path, run_id: str, table: str = "estimates") -> pd.DataFrame:
-    """One run's rows of ``estimates``, ``outturn``, ``segment_errors`` or ``selections`` (without the run id)."""
+    """One run's rows of ``estimates``, ``outturn``, ``segment_errors``, ``selections`` or ``ranges`` (without the run id)."""
     if table not in _TABLES:
         raise ReservingError(f"table {table!r} is not one of {list(_TABLES)}", file=path)
     con = _connect(path)

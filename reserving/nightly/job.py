@@ -2,7 +2,7 @@
 
 Stages, each timed in ``NightlyResult.timings``: ``read`` the claim lines (:mod:`.claims`; rejected
 lines to ``rejects.csv``), ``chain_ladder`` (Mack over every segment at once), ``bf`` (the selected
-estimate, :mod:`.selection`), ``simulate`` (bootstrap ranges, :mod:`.ranges`), ``outturn`` against
+estimate, :mod:`.selection`), ``simulate`` (stochastic BF ranges, :mod:`.ranges`), ``outturn`` against
 budget, ``forecast`` (the full financial year, net of stop-loss cover, :mod:`.forecast`; the
 Board's failure regimen, :mod:`.regimen`), ``history`` (movements and actual against expected
 from the previous run), ``write``: the
@@ -39,7 +39,7 @@ from _kit.parse import AmountFormat, parse_amounts
 from _kit.publish import Publication, checkpoint
 from _kit.tables import read_table
 from _kit.validate import csv_line, number, numeric_column, require_columns
-from reserving import _bootstrap_kernels, _kernels
+from reserving import _bootstrap_kernels, _kernels, _stochastic_bf_kernels
 from reserving.bornhuetter_ferguson import METHODS
 from reserving.errors import ReservingError
 from reserving.nightly import tables
@@ -53,7 +53,7 @@ from reserving.nightly.isolation import NoSegmentReserved, checked_mack, drop_un
 from reserving.nightly.outputs import REJECTS, stage_outputs
 from reserving.nightly.regimen import DEFAULT_RULES, evaluate, read_rules
 from reserving.nightly.outturn import financial_year_months
-from reserving.nightly.ranges import bootstrap_ranges
+from reserving.nightly.ranges import simulate_ranges
 from reserving.nightly.result import NightlyResult
 from reserving.nightly.selection import select
 from reserving.chain_ladder import chain_ladder
@@ -71,7 +71,8 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
                     fy_start_month: int = 4, max_detail: int = 12, chunk_mb: float = 400.0, progress: bool = True,
                     today=None, dayfirst: bool = False, amount_format: AmountFormat | None = None,
                     max_rejected: float = 0.01, min_segment_lines: int = 10, cover=None,
-                    budget_phasing: str = "flat", regimen=None, selections=None) -> NightlyResult:
+                    budget_phasing: str = "flat", regimen=None, selections=None,
+                    dependence: bool = True) -> NightlyResult:
     """Run the nightly job end to end and publish its outputs in ``out_dir`` as one set.
 
     Parameters
@@ -107,7 +108,7 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
     max_detail : int
         Consortia with their own section in the report (those most at risk first).
     chunk_mb : float
-        Memory for bootstrap samples per batch of consortia (MB).
+        Memory for simulations per batch of consortia (MB).
     progress : bool
         Progress bar and stage messages on stderr.
     today : date-like, optional
@@ -132,6 +133,9 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
         The actuary's selections (:mod:`reserving.selections`; segments named ``consortium/service``):
         applied to the chain ladder and Mack, stored with the run in the history database and shown
         in the report beside the indicated factors. The bootstrap ranges do not apply them.
+    dependence : bool
+        Ranges share the prior's consortium and incurred-month shocks between segments (default);
+        False treats every segment as independent (:mod:`.ranges`).
 
     Examples
     --------
@@ -180,7 +184,8 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
         if chosen is not None:
             chosen.check(data.triangles)
 
-        compile_notice("the reserving kernels", COMPILE_SECONDS, _kernels, _bootstrap_kernels, enabled=progress)
+        compile_notice("the reserving kernels", COMPILE_SECONDS, _kernels, _bootstrap_kernels, _stochastic_bf_kernels,
+                       enabled=progress)
         t = time.perf_counter()
         tri, mk = isolate(drop_unpaid(data.triangles, errors),
                           lambda x: checked_mack(x, average=average, n_periods=n_periods, selections=chosen), errors,
@@ -205,8 +210,9 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
         t = time.perf_counter()
         months = financial_year_months(as_of, fy_start_month)
         in_period = np.asarray(tri.origins.isin(months))
-        spread = bootstrap_ranges(tri, bf.ibnr, in_period, errors, average=average, n_periods=n_periods,
-                                  n_sims=n_sims, seed=seed, chunk_mb=chunk_mb, progress=progress)
+        spread = simulate_ranges(tri, cl, sel, in_period, errors, threshold=threshold, average=average,
+                                 n_periods=n_periods, n_sims=n_sims, seed=seed, chunk_mb=chunk_mb,
+                                 dependence=dependence, progress=progress)
         keep, tri = spread.keep, tri[spread.keep]
         timings["simulate"] = time.perf_counter() - t
 
@@ -243,7 +249,7 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
                       "budget_source": "riskadjust allocation" if allocation is not None else "monthly budget",
                       "budget_phasing": budget_phasing if allocation is not None else None,
                       "regimen": "default" if regimen is None else "given",
-                      "selections": None if chosen is None else chosen.source}
+                      "selections": None if chosen is None else chosen.source, "dependence": dependence}
         result = NightlyResult(
             as_of=as_of, run_id=new_run_id(as_of), parameters=parameters, claims=data, triangles=tri,
             estimates=estimates, segment_totals=tables.segment_totals(tri, paid, ibnr, spread),
@@ -256,7 +262,8 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
             max_detail=max_detail, forecast=full_year, forecast_history=past_forecasts,
             actions=actions, selections=None if chosen is None else chosen.table,
             assumption_tests=assumption_tests(tri),
-            selected_factors=selected_factors,
+            selected_factors=selected_factors, national_total=tables.national_total(paid, ibnr, spread),
+            range_assumptions=spread.assumptions,
         )
         t = time.perf_counter()
         pub.label = result.run_id
@@ -265,7 +272,7 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
         save_run(db, as_of, parameters, estimates, None if out is None else out.summary, seg_errors,
                  data.lines_read, data.lines_rejected, run_id=result.run_id,
                  forecast=None if full_year is None else full_year.summary,
-                 selections=None if chosen is None else chosen.table)
+                 selections=None if chosen is None else chosen.table, ranges=tables.range_levels(result))
         checkpoint("db:saved")
         pub.publish()
         checkpoint("published")

@@ -7,12 +7,15 @@ Files (in the output folder once published):
                                   ``tables.ESTIMATE_COLUMNS``)
 ``rejects.csv``                   rejected claim lines: file, line, segment, reason (written while
                                   the claims are read, into the same publication)
+``segments.csv``                  per segment: paid, IBNR and its range (sd, 75th, 95th percentile)
+``consortia.csv``                 per consortium: paid, IBNR, ultimate and the range of its IBNR
 ``outturn.csv``                   outturn against budget per consortium (with a budget only)
 ``forecast.csv``                  full-year forecast outturn per consortium (with a budget only;
                                   columns in ``forecast.COLUMNS``)
 ``segment_errors.csv``            segments that could not be reserved, and why
 ``diagnostics.csv``               what the chain-ladder assumed, per segment
-``summary.json``                  the run in numbers, for machines
+``summary.json``                  the run in numbers, for machines (with the national range and how
+                                  the ranges were simulated)
 ``report.html``                   the report, for people
 ================================  ==============================================================
 
@@ -44,6 +47,8 @@ def stage_outputs(result, pub: Publication) -> dict:
         "estimates_parquet": ("estimates.parquet", lambda p: write_table(est, p)),
         "segment_errors": ("segment_errors.csv", lambda p: write_csv(result.segment_errors, p)),
         "diagnostics": ("diagnostics.csv", lambda p: write_csv(result.diagnostics, p)),
+        "segments": ("segments.csv", lambda p: write_csv(result.segment_totals, p)),
+        "consortia": ("consortia.csv", lambda p: write_csv(result.consortium_summary, p)),
     }
     if result.outturn is not None:
         files["outturn"] = ("outturn.csv", lambda p: write_csv(result.outturn.summary, p))
@@ -60,7 +65,8 @@ def stage_outputs(result, pub: Publication) -> dict:
 
 def summary(result) -> dict:
     """The run in numbers (``summary.json``): ids, parameters, counts, shares of lines and spend rejected
-    (lines after the as-of date left out), totals, consortia at risk, timings."""
+    (lines after the as-of date left out), totals, the national range and how ranges were simulated,
+    consortia at risk, timings."""
     out = result.outturn
     return {
         "run_id": result.run_id, "as_of": str(result.as_of.date()), "parameters": result.parameters,
@@ -69,6 +75,7 @@ def summary(result) -> dict:
         "segments_ok": result.n_segments_ok, "segments_failed": len(result.segment_errors),
         "diagnostics": len(result.diagnostics),
         "paid": float(result.estimates["paid"].sum()), "ibnr": float(result.estimates["ibnr"].sum()),
+        "national": result.national_total, "ranges": result.range_assumptions,
         "at_risk": [] if out is None else
         out.summary.loc[out.summary["flag"].isin(["red", "amber", "incomplete"]),
                         ["consortium", "flag", "services_failed"]].to_dict("records"),

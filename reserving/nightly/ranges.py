@@ -1,15 +1,19 @@
-"""Ranges of the selected IBNR from the ODP bootstrap, run a few consortia at a time.
+"""Ranges of the selected IBNR from the stochastic Bornhuetter-Ferguson blend, a few consortia at a time.
 
-The bootstrap (:func:`reserving.bootstrap_odp`) gives ranges for the chain-ladder; where the
-selected estimate differs (the BF blend), each segment-origin's samples ``x`` are moved to it as
-``ratio * x + shift`` (:func:`adjustment`): scaled by ``selected / bootstrap mean`` when both are
-positive (the spread moves with the estimate), shifted by the difference otherwise.
+The selected estimate blends the chain ladder and BF by completion (:mod:`.selection`); its range
+comes from the same model (:func:`reserving.stochastic_bf`): per simulation the development
+pattern of a bootstrap pseudo triangle, the prior ultimate with its own error, the selection's blend
+weights and ODP process error. The prior's error is estimated once per run from the complete months
+(:func:`reserving.stochastic_bf.prior_error`: each segment's part by service line, a consortium
+part shared by its service lines, an incurred-month part shared by every segment) and stated in
+the outputs (:attr:`Ranges.assumptions`). With ``dependence`` on (the default) the consortium and
+month shocks are shared, so sums over service lines, consortia and the nation are not sums of
+independent ranges; off, each segment draws its own.
 
-Percentiles of one segment-origin are the bootstrap's own percentiles adjusted the same way (an
-increasing affine map keeps percentiles), and sums over origins, service lines and consortia are
-weighted sums of the samples, so no adjusted copy of the samples is made. Segments are
-bootstrapped in batches of whole consortia whose samples fit in ``chunk_mb``; the bootstrap keys
-each segment's random stream by its label, so batching does not change the numbers.
+Percentiles of every level (cell, segment total, consortium by origin and in total, national) are
+taken from sums of the simulations. Segments are simulated in batches of whole consortia whose
+samples fit in ``chunk_mb``; every segment's and shock's random stream is keyed by its label, so
+batching and threads do not change the numbers.
 """
 
 from __future__ import annotations
@@ -20,138 +24,211 @@ import numpy as np
 import pandas as pd
 
 from _kit.progress import Progress
-from reserving.bootstrap import QUANTILES as BOOTSTRAP_QUANTILES
-from reserving.bootstrap import bootstrap_odp
+from reserving._bootstrap_kernels import column_statistics
+from reserving.chain_ladder import ChainLadder
 from reserving.nightly.isolation import NoSegmentReserved, isolate
+from reserving.nightly.selection import Selection
+from reserving.stochastic_bf import odp_scale, prior_error, stochastic_bf
 from reserving.triangle import TriangleSet
 
 #: The percentiles reported (``ibnr_p75``, ``ibnr_p95``).
 QUANTILES = (0.75, 0.95)
+#: The range method, as stated in the outputs.
+METHOD = "stochastic Bornhuetter-Ferguson blend (England & Verrall 2002; Mack 2008)"
 
 
 @dataclass(frozen=True)
 class Ranges:
-    """Percentiles of the selected IBNR (currency) for the segments the bootstrap could reserve.
+    """Percentiles and standard deviations of the selected IBNR (currency) at every level.
 
     Attributes
     ----------
     keep : ndarray (S,)
-        Positions, in the triangles given to :func:`ranges`, of the segments reserved (ascending).
+        Positions, in the triangles given to :func:`simulate_ranges`, of the segments reserved (ascending).
     segment_q : ndarray (2, S, I)
         75th and 95th percentiles per segment and origin.
     segment_total_q : ndarray (2, S)
         The same of each segment's total over origins.
+    segment_total_sd : ndarray (S,)
+        Standard deviation of each segment's total.
     consortia : list of str
         The consortia with at least one segment reserved, in the order of the segments.
     consortium_total_q : ndarray (C, 2)
         Percentiles of each consortium's total.
+    consortium_total_sd : ndarray (C,)
+        Standard deviation of each consortium's total.
     consortium_by_origin : DataFrame
         consortium, origin, ibnr, ibnr_p75, ibnr_p95.
     period : ndarray (C, n_sims)
         Each consortium's simulated IBNR over the origins of the period (the outturn's months).
     national_q : ndarray (2, I)
         Percentiles of the national IBNR per origin.
+    national_total_q : ndarray (2,)
+        Percentiles of the national total.
+    national_total_sd : float
+    assumptions : dict
+        The method, the prior's estimated error (log standard deviations and CV), whether the
+        shocks are shared (``dependence``), simulations and seed: written to ``summary.json``.
     """
 
     keep: np.ndarray
     segment_q: np.ndarray
     segment_total_q: np.ndarray
+    segment_total_sd: np.ndarray
     consortia: list
     consortium_total_q: np.ndarray
+    consortium_total_sd: np.ndarray
     consortium_by_origin: pd.DataFrame
     period: np.ndarray
     national_q: np.ndarray
+    national_total_q: np.ndarray
+    national_total_sd: float
+    assumptions: dict
 
 
-def bootstrap_ranges(tri: TriangleSet, selected_ibnr: np.ndarray, in_period: np.ndarray, errors: list, *,
-                     average: str, n_periods, n_sims: int, seed: int, chunk_mb: float,
-                     progress: bool = True) -> Ranges:
-    """Bootstrap ``tri`` batch by batch and reduce the adjusted samples to percentiles.
+def simulate_ranges(tri: TriangleSet, cl: ChainLadder, sel: Selection, in_period: np.ndarray, errors: list, *,
+                    threshold: float, average: str, n_periods, n_sims: int, seed: int, chunk_mb: float,
+                    dependence: bool = True, progress: bool = True) -> Ranges:
+    """Simulate the selected IBNR of ``tri`` batch by batch and reduce the simulations to ranges.
 
     Parameters
     ----------
     tri : TriangleSet
         Segments keyed by (consortium, service), monthly origins.
-    selected_ibnr : ndarray (n_segments, n_origins)
-        The selected IBNR estimate the samples are moved to (currency).
+    cl : ChainLadder
+        The chain ladder of ``tri`` (its ultimates of the complete months measure the prior's error).
+    sel : Selection
+        The selected estimate: prior, blend weights, IBNR (:func:`.selection.select`).
     in_period : bool ndarray (n_origins,)
         Origins whose IBNR counts towards the period (``Ranges.period``).
     errors : list
-        Segment errors; a segment the bootstrap fails on is appended and left out.
+        Segment errors; a segment the simulation fails on is appended and left out.
+    threshold : float
+        Completion at and above which a month is complete enough to measure the prior's error.
     average, n_periods
-        Chain-ladder factor options, as in :func:`reserving.bootstrap_odp`.
+        Chain-ladder factor options, as in :func:`reserving.chain_ladder`.
     n_sims, seed : int
         Simulations per segment; seed of the random streams.
     chunk_mb : float
-        Memory for bootstrap samples per batch of consortia (MB).
+        Memory for simulations per batch of consortia (MB).
+    dependence : bool
+        Share the prior's consortium and incurred-month shocks between segments (default).
     progress : bool
         A progress bar on stderr counting the consortia done.
 
     Raises
     ------
     NoSegmentReserved
-        When the bootstrap fails for every segment.
+        When the simulation fails for every segment.
 
     Examples
     --------
+    >>> from reserving import chain_ladder
     >>> from reserving.nightly.synthetic import generate_claims
     >>> from reserving.nightly.claims import read_claims
-    >>> tri = read_claims(generate_claims(n_consortia=2, services=["emergency"], n_months=8,
-    ...                                   as_of="2024-08-31", seed=1).lines).triangles
-    >>> r = bootstrap_ranges(tri, np.zeros((2, 8)), np.ones(8, bool), [], average="volume", n_periods=None,
-    ...                      n_sims=50, seed=1, chunk_mb=400, progress=False)
-    >>> r.consortia, r.segment_q.shape, r.period.shape
-    (['C001', 'C002'], (2, 2, 8), (2, 50))
+    >>> from reserving.nightly.selection import select
+    >>> s = generate_claims(n_consortia=2, services=["emergency"], n_months=8, as_of="2024-08-31", seed=1)
+    >>> tri = read_claims(s.lines).triangles
+    >>> cl = chain_ladder(tri)
+    >>> sel = select(tri, cl, s.budget, None, method="blend", threshold=0.75)
+    >>> r = simulate_ranges(tri, cl, sel, np.ones(8, bool), [], threshold=0.75, average="volume", n_periods=None,
+    ...                     n_sims=50, seed=1, chunk_mb=400, progress=False)
+    >>> open_ = sel.bf.ibnr > 0                            # no cell with IBNR to come has a zero-width range
+    >>> r.consortia, r.segment_q.shape, r.period.shape, bool((r.segment_q[1] > r.segment_q[0])[open_].all())
+    (['C001', 'C002'], (2, 2, 8), (2, 50), True)
     """
     cons_of_seg = tri.segments.get_level_values(0)
     bar = Progress("simulate", len(pd.unique(cons_of_seg)), progress)
-    at = [BOOTSTRAP_QUANTILES.index(q) for q in QUANTILES]
-    keep, seg_q, seg_total_q, cons_rows, cons_period, cons_names = [], [], [], [], [], []
+    fitted, phi = isolate(tri, lambda x: odp_scale(x, average=average, n_periods=n_periods), errors, "simulate")
+    if phi is None:
+        raise NoSegmentReserved("the simulation failed for every segment; see the segment errors")
+    usable = np.flatnonzero(tri.segments.isin(fitted.segments))
+    cons = fitted.segments.get_level_values(0).astype(str)
+    services = fitted.segments.get_level_values(1).astype(str)
+    phi = pd.Series(phi).groupby(services).transform("mean").to_numpy()   # one severity mix per service
+    err = prior_error(cl.ultimate[usable], sel.prior[usable], sel.completion[usable] >= threshold, cons,
+                      services, phi)
+    weight = np.where(np.isfinite(sel.bf.weight_cl), sel.bf.weight_cl, 1.0)   # origins with no data: none to blend
+    prior = sel.prior
+
+    def simulate(sub: TriangleSet):
+        at = tri.segments.get_indexer(sub.segments)
+        here = np.searchsorted(usable, at)
+        return stochastic_bf(sub, prior[at], weight[at], prior_error=err.take(here), scale=phi[here],
+                             dependence=dependence, average=average, n_periods=n_periods, n_sims=n_sims, seed=seed)
+
+    keep, seg_q, seg_total_q, seg_total_sd, cons_rows, cons_period, cons_stats = [], [], [], [], [], [], []
     national = np.zeros((tri.n_origins, n_sims))
     for pos in batches(tri, n_sims, chunk_mb):
-        sub, boot = isolate(tri[pos], lambda x: bootstrap_odp(x, average=average, n_periods=n_periods,
-                                                              n_sims=n_sims, seed=seed), errors, "bootstrap")
-        if boot is None:
+        pos = pos[np.isin(pos, usable)]
+        sub, sim = isolate(tri[pos], simulate, errors, "simulate") if len(pos) else (None, None)
+        if sim is None:
             bar.step(len(pd.unique(cons_of_seg[pos])))
             continue
         kept = pos[np.asarray(tri.segments[pos].isin(sub.segments))]
-        selected = np.nan_to_num(selected_ibnr[kept])
-        raw = np.asarray(boot.samples).transpose(0, 2, 1)          # (S, I, n_sims), contiguous
-        if np.isnan(raw).any():
-            raw = np.nan_to_num(raw)
-        ratio, shift = adjustment(np.nan_to_num(boot.mean), selected)
         keep.append(kept)
-        q = np.nan_to_num(boot.quantiles[:, :, at])                # (S, I, 2)
-        seg_q.append(np.moveaxis(q * ratio[:, :, None] + shift[:, :, None], 2, 0))
-        totals = np.einsum("sin,si->sn", raw, ratio) + shift.sum(axis=1)[:, None]
-        seg_total_q.append(np.quantile(totals, QUANTILES, axis=1))
-        cons = sub.segments.get_level_values(0)
-        for c in pd.unique(cons):
-            mine = np.asarray(cons == c)
-            block = np.einsum("sin,si->in", raw[mine], ratio[mine]) + shift[mine].sum(axis=0)[:, None]
-            q = np.quantile(block, QUANTILES, axis=1)
+        samples = sim.samples                                      # (S, I, n_sims)
+        seg_q.append(_spread(samples)[1])
+        sd, q = _spread(samples.sum(axis=1))
+        seg_total_q.append(q)
+        seg_total_sd.append(sd)
+        selected = np.nan_to_num(sel.bf.ibnr[kept])
+        names = sub.segments.get_level_values(0)
+        for c in pd.unique(names):
+            mine = np.asarray(names == c)
+            block = samples[mine].sum(axis=0)
+            q = _spread(block)[1]
             cons_rows.append(pd.DataFrame({"consortium": c, "origin": sub.origins, "ibnr": selected[mine].sum(axis=0),
                                            "ibnr_p75": q[0], "ibnr_p95": q[1]}))
-            total_q = np.quantile(block.sum(axis=0), QUANTILES)
-            cons_names.append((c, total_q[0], total_q[1]))
+            sd, total_q = _spread(block.sum(axis=0))
+            cons_stats.append((c, total_q[0], total_q[1], sd))
             cons_period.append(block[in_period].sum(axis=0))
             national += block
         bar.step(len(pd.unique(cons_of_seg[pos])))
-        del raw, boot
+        del samples, sim
     if not keep:
-        raise NoSegmentReserved("bootstrap failed for every segment; see the segment errors")
+        raise NoSegmentReserved("the simulation failed for every segment; see the segment errors")
     keep = np.concatenate(keep)
     order = np.argsort(keep)
+    national_sd, national_total_q = _spread(national.sum(axis=0))
     return Ranges(
         keep=keep[order],
         segment_q=np.concatenate(seg_q, axis=1)[:, order],
         segment_total_q=np.concatenate(seg_total_q, axis=1)[:, order],
-        consortia=[c for c, _, _ in cons_names],
-        consortium_total_q=np.array([[p75, p95] for _, p75, p95 in cons_names]).reshape(-1, 2),
+        segment_total_sd=np.concatenate(seg_total_sd)[order],
+        consortia=[c for c, *_ in cons_stats],
+        consortium_total_q=np.array([[p75, p95] for _, p75, p95, _ in cons_stats]).reshape(-1, 2),
+        consortium_total_sd=np.array([sd for *_, sd in cons_stats]),
         consortium_by_origin=pd.concat(cons_rows, ignore_index=True),
-        period=np.array(cons_period).reshape(len(cons_names), n_sims),
-        national_q=np.quantile(national, QUANTILES, axis=1),
+        period=np.array(cons_period).reshape(len(cons_stats), n_sims),
+        national_q=_spread(national)[1],
+        national_total_q=national_total_q,
+        national_total_sd=float(national_sd),
+        assumptions={"method": METHOD, "prior_cv": round(err.cv, 6),
+                     "prior_log_sd": {"segment_mean": round(float(np.sqrt(np.mean(err.segment_sd**2))), 6),
+                                      "consortium": round(err.group_sd, 6),
+                                      "incurred_month": round(err.calendar_sd, 6)},
+                     "prior_error_from": f"{err.n_cells} complete segment-months (completion >= {threshold:g}): "
+                                         "chain-ladder ultimate against prior, less ODP process variance",
+                     "dependence": "shared consortium and incurred-month shocks on the prior" if dependence
+                     else "none: every segment draws its own prior shocks",
+                     "n_sims": int(n_sims), "seed": int(seed)},
     )
+
+
+def _spread(x: np.ndarray) -> tuple:
+    """Standard deviation and :data:`QUANTILES` over the last axis of ``x`` (1, 2 or 3 dimensions):
+    ``sd`` of shape ``x.shape[:-1]`` and quantiles ``(2, *x.shape[:-1])`` (numpy's default, type 7).
+
+    Examples
+    --------
+    >>> sd, q = _spread(np.arange(101.0))
+    >>> round(float(sd), 4), q.round(9).tolist()
+    (29.3002, [75.0, 95.0])
+    """
+    cols = np.ascontiguousarray(x.reshape(1, -1, x.shape[-1]))
+    _, sd, q = column_statistics(cols, np.array(QUANTILES), np.zeros(cols.shape[:2]))
+    return sd.reshape(x.shape[:-1]), np.moveaxis(q[0], 1, 0).reshape((len(QUANTILES), *x.shape[:-1]))
 
 
 def batches(tri: TriangleSet, n_sims: int, chunk_mb: float) -> list[np.ndarray]:
@@ -164,7 +241,7 @@ def batches(tri: TriangleSet, n_sims: int, chunk_mb: float) -> list[np.ndarray]:
     >>> [b.tolist() for b in batches(tri, n_sims=1000, chunk_mb=0.1)]
     [[0, 1], [2]]
     """
-    per_segment = n_sims * tri.n_origins * 8 * 2.5 / 2**20  # bootstrap IBNR and cash samples, working sums
+    per_segment = n_sims * tri.n_origins * 8 * 2.5 / 2**20  # simulated IBNR, quantile and sum working copies
     limit = max(int(chunk_mb / per_segment), 1)
     cons = tri.segments.get_level_values(0)
     out, current = [], []
@@ -177,19 +254,3 @@ def batches(tri: TriangleSet, n_sims: int, chunk_mb: float) -> list[np.ndarray]:
     if current:
         out.append(np.array(current))
     return out
-
-
-def adjustment(mean: np.ndarray, selected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per segment and origin, ``(ratio, shift)`` moving bootstrap samples to the selected estimate.
-
-    ``ratio = selected / mean`` and no shift where both are positive (the spread scales with the
-    estimate); otherwise ratio 1 and ``shift = selected - mean``.
-
-    Examples
-    --------
-    >>> [a.tolist() for a in adjustment(np.array([10., 0.]), np.array([15., 3.]))]
-    [[1.5, 1.0], [0.0, 3.0]]
-    """
-    scale = (mean > 0) & (selected > 0)
-    ratio = np.divide(selected, mean, out=np.ones_like(mean), where=scale)
-    return ratio, np.where(scale, 0.0, selected - mean)

@@ -65,13 +65,29 @@ def _settings(run, currency: str) -> list[tuple[str, str]]:
                   f"more); amber when it is a real possibility ({percent(amber)} or more); green otherwise; no "
                   f"budget when the budget does not cover every month; incomplete in place of green when a "
                   f"service line could not be reserved."),
-        ("Ranges", f"75th and 95th percentiles of {number(p.get('n_sims'))} bootstrap simulations (over-dispersed "
-                   f"Poisson, seed {p.get('seed')}), centred on the selected estimate."),
+        ("Ranges", _ranges_setting(run)),
         ("Inputs", "; ".join([f"budget {'given' if p.get('budget') else 'not given'}",
                               f"members {'given' if p.get('members') else 'not given'}",
                               f"known segments {'given' if p.get('known_segments') else 'not given'}"]) + "."),
         ("Currency", f"{currency}; amounts are paid claims, whole units."),
     ]
+
+
+def _ranges_setting(run) -> str:
+    """The range method in words: simulations, the prior's stated uncertainty and the dependence."""
+    p, a = run.parameters, run.range_assumptions
+    text = (f"standard deviation, 75th and 95th percentiles of {number(p.get('n_sims'))} simulations (seed "
+            f"{p.get('seed')}) of the selected estimate itself: the development pattern of a bootstrap pseudo "
+            "triangle, the BF prior with its own uncertainty, the same blend weights, and over-dispersed Poisson "
+            "process error (stochastic Bornhuetter-Ferguson)")
+    if a:
+        log_sd = a["prior_log_sd"]
+        text += (f"; the prior's error, measured on the complete months, has a coefficient of variation of "
+                 f"{percent(a['prior_cv'])} per segment and month (log standard deviations: "
+                 f"{log_sd['segment_mean']:.3f} own, {log_sd['consortium']:.3f} shared by a consortium's service "
+                 f"lines, {log_sd['incurred_month']:.3f} shared by every segment in an incurred month); dependence "
+                 f"between segments: {a['dependence']}")
+    return text + "."
 
 
 def _run_section(run):
@@ -154,15 +170,18 @@ def _summary_section(run, currency: str):
     s = run.consortium_summary
     cash = lambda v: money(v, currency)  # noqa: E731
     columns = [Column("consortium", "Consortium"), Column("paid", "Paid", cash), Column("ibnr", "IBNR", cash),
-               Column("ultimate", "Ultimate", cash), Column("ibnr_p75", "IBNR, 75th", cash),
+               Column("ultimate", "Ultimate", cash), Column("ibnr_sd", "IBNR, std. dev.", cash),
+               Column("ibnr_p75", "IBNR, 75th", cash),
                Column("ibnr_p95", "IBNR, 95th", cash), Column("services", "Service lines", number)]
     if "prob_overspend" in s:
         columns += [Column("prob_overspend", "P(overspend)", percent), Column("flag", "Flag")]
+    nat = run.national_total
     totals = {"consortium": "National total", "paid": s["paid"].sum(), "ibnr": s["ibnr"].sum(),
-              "ultimate": s["ultimate"].sum(), "services": s["services"].sum()}
+              "ultimate": s["ultimate"].sum(), "services": s["services"].sum(),
+              **{k: nat[k] for k in ("ibnr_sd", "ibnr_p75", "ibnr_p95") if k in nat}}
     return section("National summary by consortium",
-                   paragraph("Percentiles are per consortium and do not add up to a national percentile.",
-                             class_="muted"),
+                   paragraph("Percentiles are per consortium and do not add up to a national percentile; the "
+                             "national total's range is simulated with the consortia together.", class_="muted"),
                    table(s, columns, totals=totals, id="national-summary"))
 
 

@@ -17,7 +17,9 @@ class NightlyResult:
     """Everything one nightly run produced (also published as files, listed in ``outputs``).
 
     Tables are described in :mod:`reserving.nightly.tables`; ``outputs`` maps each output
-    (``estimates_csv``, ``report``, ``db``, ...) to its published path.
+    (``estimates_csv``, ``report``, ``db``, ...) to its published path. ``national_total`` holds the
+    nation's paid, IBNR and range; ``range_assumptions`` how the ranges were simulated
+    (:attr:`reserving.nightly.ranges.Ranges.assumptions`).
     """
 
     as_of: pd.Timestamp
@@ -46,6 +48,8 @@ class NightlyResult:
     selections: pd.DataFrame | None = None
     selected_factors: pd.DataFrame | None = None
     assumption_tests: pd.DataFrame | None = None
+    national_total: dict = field(default_factory=dict)
+    range_assumptions: dict = field(default_factory=dict)
 
     @property
     def n_segments_ok(self) -> int:

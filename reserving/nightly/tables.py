@@ -1,8 +1,10 @@
 """The nightly job's result tables: estimates per segment and origin, and their sums.
 
-Every table is built from the arrays of the run (segments kept x origins) and the bootstrap
-:class:`~reserving.nightly.ranges.Ranges`. Consortia whose service lines failed are marked
-(``services_failed``); a consortium whose every service failed keeps a row with no figures.
+Every table is built from the arrays of the run (segments kept x origins) and the simulated
+:class:`~reserving.nightly.ranges.Ranges`; segment totals, consortia and the nation each carry
+``ibnr_sd``, ``ibnr_p75`` and ``ibnr_p95`` (:data:`RANGE_COLUMNS`). Consortia whose service lines
+failed are marked (``services_failed``); a consortium whose every service failed keeps a row with
+no figures.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from reserving.nightly.selection import Selection
 from reserving.results import DIAGNOSTIC_COLUMNS
 from reserving.triangle import TriangleSet
 
+#: The range of a total IBNR at every level (segment, consortium, national), in order.
+RANGE_COLUMNS = ["ibnr_sd", "ibnr_p75", "ibnr_p95"]
 #: Columns of ``estimates.csv``, in order.
 ESTIMATE_COLUMNS = ["consortium", "service", "origin", "paid", "ibnr", "ultimate", "ibnr_p75", "ibnr_p95",
                     "ibnr_chain_ladder", "prior", "std_err", "completion", "method", "expected_next"]
@@ -65,21 +69,44 @@ def diagnostics(mk) -> pd.DataFrame:
 
 
 def segment_totals(tri: TriangleSet, paid, ibnr, ranges: Ranges) -> pd.DataFrame:
-    """Per segment: paid, selected IBNR and the 75th / 95th percentiles of the total IBNR."""
+    """Per segment: paid, selected IBNR, the standard deviation and 75th / 95th percentiles of the total IBNR."""
     frame = tri.segments.to_frame(index=False).astype(str)
     frame["paid"] = paid.sum(axis=1)
     frame["ibnr"] = ibnr.sum(axis=1)
+    frame["ibnr_sd"] = ranges.segment_total_sd
     frame["ibnr_p75"], frame["ibnr_p95"] = ranges.segment_total_q
     return frame
 
 
+def national_total(paid, ibnr, ranges: Ranges) -> dict:
+    """The nation's paid, selected IBNR and its range (``summary.json``'s ``national`` block)."""
+    p75, p95 = ranges.national_total_q
+    return {"paid": float(paid.sum()), "ibnr": float(ibnr.sum()), "ibnr_sd": float(ranges.national_total_sd),
+            "ibnr_p75": float(p75), "ibnr_p95": float(p95)}
+
+
+def range_levels(result) -> pd.DataFrame:
+    """The ranges of one run at every level, one row each (the history's ``ranges`` table).
+
+    ``level`` is ``segment`` (consortium and service), ``consortium`` (service empty) or
+    ``national`` (both empty); then paid, ibnr and :data:`RANGE_COLUMNS`.
+    """
+    seg = result.segment_totals.assign(level="segment")
+    cons = result.consortium_summary.dropna(subset=["ibnr_p75"]).assign(level="consortium", service=None)
+    nat = pd.DataFrame([{**result.national_total, "level": "national", "consortium": None, "service": None}])
+    cols = ["level", "consortium", "service", "paid", "ibnr", *RANGE_COLUMNS]
+    return pd.concat([seg[cols], cons[cols], nat[cols]], ignore_index=True)
+
+
 def consortium_summary(estimates: pd.DataFrame, ranges: Ranges, out: OutturnResult | None,
                        failed: pd.Series) -> pd.DataFrame:
-    """Per consortium: services, paid, IBNR, ultimate, percentiles, services failed, outturn flag."""
+    """Per consortium: services, paid, IBNR, ultimate, standard deviation and percentiles of the IBNR,
+    services failed, outturn flag."""
     g = estimates.groupby("consortium", sort=False)
     frame = pd.DataFrame({"services": g["service"].nunique(), "paid": g["paid"].sum(), "ibnr": g["ibnr"].sum(),
                           "ultimate": g["ultimate"].sum()})
     q = pd.DataFrame(ranges.consortium_total_q, index=ranges.consortia, columns=["ibnr_p75", "ibnr_p95"])
+    q.insert(0, "ibnr_sd", ranges.consortium_total_sd)
     frame = frame.join(q)
     lost = [c for c in failed.index if c not in set(frame.index.astype(str))]
     frame = pd.concat([frame, pd.DataFrame({"services": 0}, index=lost)]) if lost else frame

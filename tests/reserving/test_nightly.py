@@ -129,7 +129,7 @@ def test_trended_pmpm_prior_uses_the_members_of_each_consortium_and_month(tmp_pa
 
 
 def test_ibnr_accuracy_against_known_truth(tmp_path):
-    """Bias and coverage of the default method (BF blend, budget prior, bootstrap ranges).
+    """Bias and coverage of the default method (BF blend, budget prior, stochastic BF ranges).
 
     Three generated datasets of 72 segments (12 consortia x 6 services, 36 months, realistic lags,
     large claims; seeds 4, 5, 6), 216 segments together. Coverage: the share of segments whose
@@ -157,30 +157,40 @@ def test_ibnr_accuracy_against_known_truth(tmp_path):
     assert cover95 >= 0.90, cover95
 
 
-def test_ranges_match_a_naive_adjustment_of_the_bootstrap_samples(tmp_path):
-    """Percentiles from the job's weighted sums equal those of explicitly adjusted sample copies."""
-    from reserving.bootstrap import bootstrap_odp
+def test_ranges_are_percentiles_of_sums_of_the_stochastic_bf_simulations(tmp_path):
+    """Every level's percentiles, computed in batches of one consortium (``chunk_mb`` tiny), equal those of
+    one explicit call of :func:`reserving.stochastic_bf` on every segment, summed by hand."""
+    from reserving import chain_ladder
+    from reserving.nightly.selection import select
+    from reserving.stochastic_bf import odp_scale, prior_error, stochastic_bf
 
     s = generate_claims(n_consortia=2, services=SERVICES, n_months=18, as_of="2024-06-30", lines_per_cell=30, seed=9)
-    run = run_nightly_job(s.lines, tmp_path, n_sims=400, seed=3, budget=s.budget, progress=False)
-    boot = bootstrap_odp(run.triangles, n_sims=400, seed=3)
-    samples = np.nan_to_num(np.array(boot.samples))                      # (S, n, I) copy
-    selected = run.estimates.pivot_table(index=["consortium", "service"], columns="origin", values="ibnr",
-                                         sort=True).to_numpy()
-    mean = samples.mean(axis=1)
-    for s_ in range(samples.shape[0]):
-        for i in range(samples.shape[2]):
-            if mean[s_, i] > 0 and selected[s_, i] > 0:
-                samples[s_, :, i] *= selected[s_, i] / mean[s_, i]
-            else:
-                samples[s_, :, i] += selected[s_, i] - mean[s_, i]
-    p75 = np.quantile(samples, 0.75, axis=1)
+    run = run_nightly_job(s.lines, tmp_path, n_sims=400, seed=3, budget=s.budget, chunk_mb=1e-6, progress=False)
+    tri = run.triangles
+    cl = chain_ladder(tri)
+    sel = select(tri, cl, s.budget, None, method="blend", threshold=0.75)
+    services = np.asarray(tri.segments.get_level_values(1))
+    phi = odp_scale(tri)
+    phi = np.array([phi[services == v].mean() for v in services])
+    err = prior_error(cl.ultimate, sel.prior, sel.completion >= 0.75, tri.segments.get_level_values(0), services,
+                      phi)
+    assert run.range_assumptions["prior_cv"] == pytest.approx(err.cv, abs=1e-6)
+    weight = np.where(np.isfinite(sel.bf.weight_cl), sel.bf.weight_cl, 1.0)
+    samples = stochastic_bf(tri, sel.prior, weight, prior_error=err, scale=phi, n_sims=400, seed=3).samples
+    p75 = np.quantile(samples, 0.75, axis=2)
     np.testing.assert_allclose(run.estimates["ibnr_p75"].to_numpy(), p75.ravel(), rtol=1e-9, atol=1e-6)
-    totals = np.quantile(samples.sum(axis=2), 0.95, axis=1)
-    np.testing.assert_allclose(run.segment_totals["ibnr_p95"], totals, rtol=1e-9)
-    c001 = samples[:3].sum(axis=0)
+    totals = samples.sum(axis=1)
+    np.testing.assert_allclose(run.segment_totals["ibnr_p95"], np.quantile(totals, 0.95, axis=1), rtol=1e-9)
+    np.testing.assert_allclose(run.segment_totals["ibnr_sd"], totals.std(axis=1, ddof=1), rtol=1e-9)
+    c001 = samples[:3].sum(axis=0).T                                        # (n_sims, I)
     cons = run.consortium_summary.set_index("consortium")
     assert cons.loc["C001", "ibnr_p75"] == pytest.approx(np.quantile(c001.sum(axis=1), 0.75), rel=1e-9)
+    assert cons.loc["C001", "ibnr_sd"] == pytest.approx(c001.sum(axis=1).std(ddof=1), rel=1e-9)
+    national = totals.sum(axis=0)
+    assert run.national_total["ibnr_p95"] == pytest.approx(np.quantile(national, 0.95), rel=1e-9)
+    assert run.national_total["ibnr_sd"] == pytest.approx(national.std(ddof=1), rel=1e-9)
+    open_ = run.estimates["ibnr"] > 0
+    assert (run.estimates.loc[open_, "ibnr_p95"] > run.estimates.loc[open_, "ibnr_p75"]).all()
     months = run.outturn.months
     in_period = np.asarray(run.triangles.origins.isin(months))
     paid = run.estimates[run.estimates["consortium"] == "C001"]
@@ -190,26 +200,26 @@ def test_ranges_match_a_naive_adjustment_of_the_bootstrap_samples(tmp_path):
     assert run.outturn.summary.set_index("consortium").loc["C001", "prob_overspend"] == pytest.approx(direct, abs=1e-12)
 
 
-def test_a_batch_whose_every_segment_fails_the_bootstrap_does_not_stop_the_run(tmp_path, monkeypatch):
+def test_a_batch_whose_every_segment_fails_the_simulation_does_not_stop_the_run(tmp_path, monkeypatch):
     """With a tiny chunk_mb each consortium is a batch of its own; C002's whole batch fails."""
-    from reserving.nightly import ranges as nightly   # where the job calls the bootstrap
+    from reserving.nightly import ranges as nightly   # where the job calls the simulation
 
     s = generate_claims(n_consortia=3, services=SERVICES, n_months=18, as_of="2024-06-30", lines_per_cell=30, seed=3)
     clean = run_nightly_job(s.lines, tmp_path / "clean", n_sims=100, seed=2, chunk_mb=1e-6, budget=s.budget,
                             progress=False)
-    real = nightly.bootstrap_odp
+    real = nightly.stochastic_bf
 
-    def failing_for_c002(tri, **kwargs):
+    def failing_for_c002(tri, *args, **kwargs):
         if "C002" in tri.segments.get_level_values(0):
-            raise ValueError("bootstrap broke")
-        return real(tri, **kwargs)
+            raise ValueError("simulation broke")
+        return real(tri, *args, **kwargs)
 
-    monkeypatch.setattr(nightly, "bootstrap_odp", failing_for_c002)
+    monkeypatch.setattr(nightly, "stochastic_bf", failing_for_c002)
     run = run_nightly_job(s.lines, tmp_path / "failing", n_sims=100, seed=2, chunk_mb=1e-6, budget=s.budget,
                           progress=False)
     errors = run.segment_errors.set_index(["consortium", "service"])["error"]
     assert sorted(errors.index) == [("C002", svc) for svc in sorted(SERVICES)]
-    assert errors.str.startswith("bootstrap: bootstrap broke").all()
+    assert errors.str.startswith("simulate: simulation broke").all()
     assert set(run.estimates["consortium"]) == {"C001", "C003"}
     # the surviving consortia are exactly as in a run where nothing failed
     expected = clean.estimates[clean.estimates["consortium"] != "C002"].reset_index(drop=True)
@@ -231,11 +241,11 @@ def test_a_batch_whose_every_segment_fails_the_bootstrap_does_not_stop_the_run(t
     report = run.outputs["report"].read_text()
     assert "C002: incomplete" in report and "3 service line(s) could not be reserved" in report
 
-    def always_failing(tri, **kwargs):
-        raise ValueError("bootstrap broke")
+    def always_failing(tri, *args, **kwargs):
+        raise ValueError("simulation broke")
 
-    monkeypatch.setattr(nightly, "bootstrap_odp", always_failing)
-    with pytest.raises(RuntimeError, match="bootstrap failed for every segment"):
+    monkeypatch.setattr(nightly, "stochastic_bf", always_failing)
+    with pytest.raises(RuntimeError, match="the simulation failed for every segment"):
         run_nightly_job(s.lines, tmp_path / "none", n_sims=100, chunk_mb=1e-6, progress=False)
 
 
@@ -281,18 +291,18 @@ def test_a_failed_run_publishes_nothing_and_leaves_the_previous_outputs(tmp_path
     first = run_nightly_job(s.lines, tmp_path, n_sims=50, progress=False)
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
 
-    def broken(tri, **kwargs):
-        raise ValueError("bootstrap broke")
+    def broken(tri, *args, **kwargs):
+        raise ValueError("simulation broke")
 
-    monkeypatch.setattr(ranges, "bootstrap_odp", broken)
-    with pytest.raises(RuntimeError, match="bootstrap failed for every segment"):
+    monkeypatch.setattr(ranges, "stochastic_bf", broken)
+    with pytest.raises(RuntimeError, match="the simulation failed for every segment"):
         run_nightly_job(s.lines.iloc[:-50], tmp_path, n_sims=50, progress=False)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before     # no staging folder left either
     assert load_runs(tmp_path / "history.duckdb")["run_id"].tolist() == [first.run_id]
 
 
 def test_the_progress_bar_counts_consortia_after_a_compile_notice(tmp_path, capsys, monkeypatch):
-    from reserving import _bootstrap_kernels, _kernels
+    from reserving import _bootstrap_kernels, _kernels, _stochastic_bf_kernels
     from reserving.nightly import job
 
     notices = []
@@ -300,4 +310,4 @@ def test_the_progress_bar_counts_consortia_after_a_compile_notice(tmp_path, caps
     s = generate_claims(n_consortia=3, services=SERVICES, n_months=12, as_of="2024-06-30", lines_per_cell=20, seed=8)
     run_nightly_job(s.lines, tmp_path, n_sims=50, chunk_mb=1e-6)
     assert "simulate [##############################] 3/3" in capsys.readouterr().err
-    assert notices == [(_kernels, _bootstrap_kernels)]
+    assert notices == [(_kernels, _bootstrap_kernels, _stochastic_bf_kernels)]

@@ -1,0 +1,140 @@
+"""Numba kernels of the stochastic Bornhuetter-Ferguson / blended simulation.
+
+England & Verrall (2002), "Stochastic claims reserving in general insurance", BAJ 8(3), where the
+Bornhuetter-Ferguson method is set in the over-dispersed Poisson framework (the development pattern
+from the ODP model, the prior ultimate a random variable of its own, ODP process error; Verrall
+2004, NAAJ 8(3), gives it as a Bayesian model),
+with the parameter error of the pattern by the bootstrap of their Appendix 3; Mack (2008), "The
+prediction error of Bornhuetter/Ferguson", ASTIN Bulletin 38(1), for the three sources of error
+(process, pattern, prior). The public wrapper is :func:`reserving.stochastic_bf`.
+
+Per segment, with ``m[i, j]`` the chain-ladder fitted increments, ``r`` the pool of adjusted
+Pearson residuals and ``phi`` the ODP scale (as :mod:`reserving._bootstrap_kernels`), one
+simulation is:
+
+1. pseudo data ``q*[i, j] = m[i, j] + r[u] sqrt(|m[i, j]|)``, cumulated along lags (``C*``);
+2. the chain ladder refitted to it: factors ``f*``, ``CDF*[k] = f*[k] ... f*[J - 2]``;
+3. for each origin ``i`` at latest lag ``k``, the mean of its unpaid amount
+
+       m_CL = C*[i, k] (CDF*[k] - 1)                          (chain ladder, as the bootstrap)
+       m_BF = U0[i] X[i] (1 - 1 / CDF*[k])                    (Bornhuetter-Ferguson)
+       m    = w[i] m_CL + (1 - w[i]) m_BF                      (the selection's blend weight w)
+
+   with the prior ``U0`` multiplied by a lognormal error of mean 1,
+   ``X = exp(g + c[i] + s Z - s^2 / 2)``: ``g`` and ``c[i]`` shocks given by the caller (shared
+   by the segments of a group and by every segment in a calendar month, each already centred so
+   that ``E exp(g) = E exp(c) = 1``), ``s`` the segment's own log standard deviation, ``Z``
+   standard normal;
+4. process error: ``phi G(m / phi)``, ``G`` a standard gamma (variance ``phi m``), the sign
+   reversed for a negative mean.
+
+Memory per work item is one triangle and a few vectors.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from _kit.random import bounded_pair, gamma, normal, stream
+from reserving._bootstrap_kernels import _in_threads
+from reserving._kernels import select_ldf_into
+
+
+def simulate(fitted, scale, latest_lag, pool, pool_start, eligible, valuation_index, average_code, phi, prior,
+             weight, prior_sd, group_shock, group_of, calendar_shock, calendar_of, keys, n_sims, block_size,
+             ibnr, param):
+    """Stochastic BF of a stack of segments: work items (segment x block of simulations) shared among threads.
+
+    Work item ``(s, b)`` runs simulations ``b * block_size`` to ``(b + 1) * block_size - 1`` of
+    segment ``s`` from ``stream(keys[s], b)``, so results depend neither on the threads nor on
+    the other segments (:func:`reserving._bootstrap_kernels._in_threads` runs the items).
+
+    Inputs, for S segments, I origins, J lags: ``fitted``, ``scale`` (S, I, J), ``latest_lag``
+    (S, I), ``pool`` (P,) with segment ``s`` at ``pool[pool_start[s]:pool_start[s + 1]]``,
+    ``eligible`` (S, I, J - 1) 0/1 links, ``valuation_index``, ``average_code``, ``phi`` (S,),
+    ``prior`` (S, I) (0 where the weight is 1), ``weight`` (S, I) chain-ladder weights,
+    ``prior_sd`` (S,), centred log shocks ``group_shock`` (G, n_sims) and ``calendar_shock``
+    (K, I, n_sims) with segment ``s`` taking rows ``group_of[s]`` and ``calendar_of[s]`` (shared rows
+    make the dependence), ``keys`` (S, 4) uint64.
+
+    Outputs (filled): ``ibnr`` (S, I, n_sims) with process error; ``param`` (S, B, I) per-block
+    sums of the means ``m`` (the bias correction of the caller).
+    """
+    n_blocks = (n_sims + block_size - 1) // block_size
+
+    def item(k):
+        s, b = divmod(k, n_blocks)
+        _simulate_block(fitted[s], scale[s], latest_lag[s], pool[pool_start[s]:pool_start[s + 1]], eligible[s],
+                        valuation_index, average_code, phi[s], prior[s], weight[s], prior_sd[s],
+                        group_shock[group_of[s]], calendar_shock[calendar_of[s]], keys[s], b, b * block_size,
+                        min(n_sims, (b + 1) * block_size), ibnr[s], param[s, b])
+
+    _in_threads(item, fitted.shape[0] * n_blocks)
+
+
+@njit(cache=True, nogil=True)
+def _simulate_block(fitted, scale, latest_lag, pool, eligible, valuation_index, average_code, phi, prior, weight,
+                    prior_sd, group_shock, calendar_shock, key, block, first, stop, ibnr, param):
+    """Simulations ``first`` to ``stop - 1`` of one segment (steps 1-4 of the module docstring).
+
+    Each observed cell draws one pool index (two per 64-bit word, the spare of a row's odd cell
+    unused); each origin with a blend weight below 1 draws one normal ``Z``; each origin with a
+    non-zero mean one gamma.
+    """
+    state = stream(key, block)
+    n_org, n_lag = fitted.shape
+    n_pool = pool.shape[0]
+    c = np.full((n_org, n_lag), np.nan)
+    ldf = np.ones(n_lag - 1)
+    cdf = np.ones(n_lag)
+    half_var = 0.5 * prior_sd * prior_sd
+    inv_phi = 1.0 / phi if phi > 0.0 else 0.0
+    for sim in range(first, stop):
+        for i in range(n_org):
+            n_obs = latest_lag[i] + 1
+            cum = 0.0
+            for j in range(0, n_obs, 2):
+                u, v, state = bounded_pair(state, n_pool)
+                cum += fitted[i, j] + pool[u] * scale[i, j]
+                c[i, j] = cum
+                if j + 1 < n_obs:
+                    cum += fitted[i, j + 1] + pool[v] * scale[i, j + 1]
+                    c[i, j + 1] = cum
+        select_ldf_into(c, eligible, average_code, valuation_index, ldf)
+        for j in range(n_lag - 2, -1, -1):
+            cdf[j] = cdf[j + 1] * ldf[j]
+        for i in range(n_org):
+            k = latest_lag[i]
+            if k < 0:
+                ibnr[i, sim] = 0.0
+                continue
+            g = cdf[k]
+            mean = weight[i] * c[i, k] * (g - 1.0)
+            if weight[i] < 1.0:
+                z, state = normal(state)
+                x = math.exp(group_shock[sim] + calendar_shock[i, sim] + prior_sd * z - half_var)
+                share = 1.0 - 1.0 / g if g != 0.0 else 0.0
+                mean += (1.0 - weight[i]) * prior[i] * x * share
+            param[i] += mean
+            draw = mean
+            if phi > 0.0 and mean > 0.0:
+                draw, state = gamma(state, mean * inv_phi)
+                draw *= phi
+            elif phi > 0.0 and mean < 0.0:
+                draw, state = gamma(state, -mean * inv_phi)
+                draw *= -phi
+            ibnr[i, sim] = draw
+
+
+@njit(cache=True, nogil=True)
+def normal_rows(key, n_rows, n_sims, block_size, out):
+    """``out[r, sim]`` standard normal, (n_rows, n_sims): block ``b`` of simulations from ``stream(key, b)``,
+    simulation by simulation, rows in order, so a row's draws do not depend on the threads."""
+    for b in range((n_sims + block_size - 1) // block_size):
+        state = stream(key, b)
+        for sim in range(b * block_size, min(n_sims, (b + 1) * block_size)):
+            for r in range(n_rows):
+                out[r, sim], state = normal(state)

@@ -1,0 +1,149 @@
+"""Coverage of the nightly ranges against known truth, at segment, consortium and national level.
+
+40 generated datasets (:func:`reserving.nightly.synthetic.generate_claims`, seeds 1-40; 6 consortia x
+3 service lines x 36 months; budget prior; the job's defaults: blend at 75% completion,
+volume-weighted factors, shared prior shocks), each reserved and simulated (300 simulations) as the
+nightly job does. Coverage is the share of cases whose true outstanding total is at or below the
+75th (95th) percentile: 720 segment totals, 240 consortium totals, 40 national totals, and the
+720 newest months (nothing or little paid; the old ranges collapsed there).
+
+Measured on this code (seeds 1-40, 300 simulations):
+
+=============  ======  ======  ============================================
+level          <= p75  <= p95  aim (issue 13)
+=============  ======  ======  ============================================
+segment        74.6%   91.7%   72-78%, 93-97%
+consortium     67.5%   89.6%   72-78%, 93-97%
+national       72.5%   90.0%   72-78%, 93-97%
+newest month   77.9%   93.2%   (the bootstrap-shift ranges: p95 = estimate)
+=============  ======  ======  ============================================
+
+Point bias (total estimate against total truth) -0.7%; no cell with positive IBNR has a zero-width
+range. The shortfall at p95, and at p75 above segment level, is acute inpatient care: its severity
+has a Pareto tail (alpha 1.8, infinite variance), so a large claim still unpaid in an old month
+lies far beyond a gamma process with the triangle's ODP scale (the bulk of the standardised errors
+has the right spread; the outliers do not). On seeds 1-4 the claim lines' ``sum x^2 / sum x`` per
+service (the scale of a compound Poisson with those severities) is 1.5 to 14 times the pooled
+Pearson scale of the triangles (acute 10,799-126,976 against 6,352-9,212): a scale taken from the
+lines, which the triangles do not carry, is the next step. :func:`test_coverage_meets_the_aim_at_every_level`
+states the aim and is marked as an expected failure until the ranges reach it;
+:func:`test_coverage_is_no_worse_than_measured` guards the measured figures (each bound about
+3 binomial standard deviations below the measured share).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reserving import chain_ladder
+from reserving.nightly.claims import read_claims
+from reserving.nightly.ranges import simulate_ranges
+from reserving.nightly.selection import select
+from reserving.nightly.synthetic import generate_claims
+
+SERVICES = ["acute_inpatient", "emergency", "prescribing"]
+SEEDS = range(1, 41)
+
+
+def _one(seed: int) -> pd.DataFrame:
+    s = generate_claims(n_consortia=6, services=SERVICES, n_months=36, seed=seed)
+    tri = read_claims(s.lines, as_of=s.as_of).triangles
+    cl = chain_ladder(tri)
+    sel = select(tri, cl, s.budget, None, method="blend", threshold=0.75)
+    r = simulate_ranges(tri, cl, sel, np.ones(tri.n_origins, bool), [], threshold=0.75, average="volume",
+                        n_periods=None, n_sims=300, seed=1, chunk_mb=400, progress=False)
+    seg = tri.segments
+    est = np.nansum(sel.bf.ibnr, axis=1)
+    truth = s.truth.groupby(["consortium", "service"])["ibnr"].sum().reindex(seg).to_numpy()
+    newest = s.truth[s.truth["origin"] == tri.origins[-1]].set_index(["consortium", "service"])["ibnr"]
+    cons = np.asarray(seg.get_level_values(0))
+    by_cons = s.truth.groupby("consortium")["ibnr"].sum()
+    frames = [
+        pd.DataFrame({"level": "segment", "truth": truth, "est": est, "p75": r.segment_total_q[0],
+                      "p95": r.segment_total_q[1]}),
+        pd.DataFrame({"level": "consortium", "truth": by_cons.reindex(r.consortia).to_numpy(),
+                      "est": [est[cons == c].sum() for c in r.consortia], "p75": r.consortium_total_q[:, 0],
+                      "p95": r.consortium_total_q[:, 1]}),
+        pd.DataFrame({"level": ["national"], "truth": [s.truth["ibnr"].sum()], "est": [est.sum()],
+                      "p75": [r.national_total_q[0]], "p95": [r.national_total_q[1]]}),
+        pd.DataFrame({"level": "newest", "truth": newest.reindex(seg).to_numpy(), "est": sel.bf.ibnr[:, -1],
+                      "p75": r.segment_q[0, :, -1], "p95": r.segment_q[1, :, -1]}),
+    ]
+    cells = pd.DataFrame({"est": sel.bf.ibnr.ravel(), "width": (r.segment_q[1] - r.segment_q[0]).ravel()})
+    return pd.concat(frames, ignore_index=True), int(((cells["est"] > 0) & (cells["width"] <= 0)).sum())
+
+
+@pytest.fixture(scope="module")
+def coverage():
+    runs = [_one(seed) for seed in SEEDS]
+    table = pd.concat([t for t, _ in runs], ignore_index=True)
+    g = table.groupby("level")
+    shares = pd.DataFrame({"n": g.size(), "p75": g.apply(lambda d: (d.truth <= d.p75).mean()),
+                           "p95": g.apply(lambda d: (d.truth <= d.p95).mean())})
+    seg = table[table["level"] == "segment"]
+    return shares, seg["est"].sum() / seg["truth"].sum() - 1, sum(z for _, z in runs)
+
+
+def test_no_zero_width_range_and_point_bias_within_two_percent(coverage):
+    shares, bias, zero_width = coverage
+    assert shares["n"].to_dict() == {"consortium": 240, "national": 40, "newest": 720, "segment": 720}
+    assert zero_width == 0
+    assert abs(bias) <= 0.02, bias
+
+
+def test_coverage_is_no_worse_than_measured(coverage):
+    """Bounds about 3 binomial sd below the measured shares (sd at 75%: 1.6% of 720, 2.8% of 240, 6.8% of 40)."""
+    shares = coverage[0]
+    floor = {"segment": (0.69, 0.89), "consortium": (0.60, 0.86), "national": (0.50, 0.80), "newest": (0.72, 0.90)}
+    for level, (p75, p95) in floor.items():
+        assert shares.loc[level, "p75"] >= p75, (level, shares.loc[level].to_dict())
+        assert shares.loc[level, "p95"] >= p95, (level, shares.loc[level].to_dict())
+    assert (shares["p75"] <= 0.85).all() and (shares["p95"] <= 0.99).all(), shares   # not wide for safety
+
+
+@pytest.mark.xfail(strict=True, reason="p95 coverage 90-92% (aim 93-97%) and consortium p75 67.5% "
+                                       "(aim 72-78%): acute care's Pareto-tailed large claims (module docstring)")
+def test_coverage_meets_the_aim_at_every_level(coverage):
+    shares = coverage[0]
+    for level in ("segment", "consortium", "national"):
+        assert 0.72 <= shares.loc[level, "p75"] <= 0.78, (level, shares.loc[level].to_dict())
+        assert 0.93 <= shares.loc[level, "p95"] <= 0.97, (level, shares.loc[level].to_dict())
+
+
+def test_every_level_is_written_to_files_history_and_report(tmp_path):
+    """segments.csv, consortia.csv, summary.json's national and ranges blocks, the history's ranges
+    table and the report carry the same figures as the run; ``dependence=False`` is stated and changes
+    the national range, not the estimate."""
+    import json
+
+    from reserving.nightly import run_nightly_job
+    from reserving.nightly.history import load_table
+
+    s = generate_claims(n_consortia=2, services=SERVICES, n_months=18, as_of="2024-06-30", lines_per_cell=30, seed=9)
+    run = run_nightly_job(s.lines, tmp_path / "on", n_sims=200, seed=3, budget=s.budget, progress=False)
+    cons = pd.read_csv(run.outputs["consortia"])
+    for col in ("consortium", "paid", "ibnr", "ibnr_sd", "ibnr_p75", "ibnr_p95"):
+        assert col in cons.columns
+    np.testing.assert_allclose(cons["ibnr_p95"], run.consortium_summary["ibnr_p95"], rtol=1e-12)
+    seg = pd.read_csv(run.outputs["segments"])
+    np.testing.assert_allclose(seg["ibnr_sd"], run.segment_totals["ibnr_sd"], rtol=1e-12)
+    summary = json.loads(run.outputs["summary"].read_text())
+    nat = summary["national"]
+    assert set(nat) == {"paid", "ibnr", "ibnr_sd", "ibnr_p75", "ibnr_p95"}
+    assert nat["ibnr"] == pytest.approx(run.estimates["ibnr"].sum()) and nat["ibnr"] < nat["ibnr_p75"] < nat["ibnr_p95"]
+    assert summary["ranges"]["prior_cv"] > 0 and summary["ranges"]["dependence"].startswith("shared")
+    stored = load_table(run.outputs["db"], run.run_id, "ranges")
+    assert stored["level"].value_counts().to_dict() == {"segment": 6, "consortium": 2, "national": 1}
+    national = stored[stored["level"] == "national"].iloc[0]
+    assert national["ibnr_p95"] == pytest.approx(nat["ibnr_p95"])
+    assert national["ibnr_sd"] == pytest.approx(nat["ibnr_sd"])
+    report = run.outputs["report"].read_text()
+    assert "IBNR, std. dev." in report and "coefficient of variation" in report
+
+    off = run_nightly_job(s.lines, tmp_path / "off", n_sims=200, seed=3, budget=s.budget, dependence=False,
+                          progress=False)
+    assert off.range_assumptions["dependence"].startswith("none")
+    assert off.national_total["ibnr"] == pytest.approx(nat["ibnr"])
+    assert off.national_total["ibnr_sd"] != pytest.approx(nat["ibnr_sd"], rel=1e-6)
