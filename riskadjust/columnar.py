@@ -49,7 +49,7 @@ import pyarrow.parquet as pq
 
 from _kit.validate import require_columns
 from riskadjust import _mapping_kernels as MK
-from riskadjust._mapping import NEEDS_PYTHON, Keys
+from riskadjust._mapping import NEEDS_PYTHON, Keys, factorize
 from riskadjust.cms import _esrd, cms_population
 from riskadjust.errors import PopulationError, row_error
 from riskadjust.model import RiskModel
@@ -180,8 +180,8 @@ class _Profiles:
             values = col.to_pandas()
             if name == "age" and values.dtype.kind == "f":
                 values = np.floor(values)
-            codes, uniques = pd.factorize(values, use_na_sentinel=False)
-            uniques = list(uniques)
+            codes, uniques = factorize(values)
+            uniques = uniques.tolist()
         ids = np.empty(len(uniques), dtype=np.int64)
         for i, v in enumerate(uniques):
             v = None if v is None or (isinstance(v, float) and np.isnan(v)) else v
@@ -204,8 +204,10 @@ class _Profiles:
             for v, i in self.values[name].items():
                 values[i] = v
             field = (keys >> np.int64(FIELD_BITS * k)) & np.int64((1 << FIELD_BITS) - 1)
-            column = pd.Series(values[field])
-            out[name] = column.infer_objects() if column.notna().all() else column
+            column = values[field]
+            numeric = all(isinstance(v, (int, float, np.integer, np.floating)) for v in values)
+            out[name] = column.astype(np.float64 if any(isinstance(v, (float, np.floating)) for v in values)
+                                      else np.int64) if numeric else pd.Series(column, dtype=object)
         return pd.DataFrame(out)
 
 
@@ -226,7 +228,7 @@ def _members(model, batches, n, src):
         per_profile = cms_population(model, frame, None, source=("profiles", src[1]))
     except PopulationError as exc:
         raise _member_row_error(exc, profiles, src[0]) from None
-    return profile_of, per_profile, frame, _id_array(ids, n)
+    return profile_of, per_profile, frame, _id_array(ids)
 
 
 def _member_row_error(exc: PopulationError, profiles: _Profiles, src: str) -> PopulationError:
@@ -236,13 +238,13 @@ def _member_row_error(exc: PopulationError, profiles: _Profiles, src: str) -> Po
     return PopulationError(message, file=src, column=exc.column)
 
 
-def _id_array(chunks, n) -> pa.Array:
+def _id_array(chunks) -> pa.Array:
     if not chunks:
         return pa.array([], pa.large_string())
-    arr = pa.chunked_array(chunks).combine_chunks() if len(chunks) > 1 else chunks[0]
-    if pa.types.is_dictionary(arr.type):
-        arr = arr.dictionary_decode()
-    return arr
+    chunks = [c.dictionary_decode() if pa.types.is_dictionary(c.type) else c for c in chunks]
+    if pa.types.is_string(chunks[0].type):
+        chunks = [c.cast(pa.large_string()) for c in chunks]  # no 2 GiB limit on the joined ids
+    return pa.chunked_array(chunks).combine_chunks() if len(chunks) > 1 else chunks[0]
 
 
 # ------------------------------------------------------------------ ids
