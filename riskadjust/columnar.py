@@ -38,7 +38,9 @@ Examples
 from __future__ import annotations
 
 import os
+import queue
 import re
+import threading
 
 import numba
 import numpy as np
@@ -95,13 +97,15 @@ def population_from_parquet(model: RiskModel, members: str | os.PathLike, diagno
     """
     source = (str(members), str(diagnoses))
     m_file = _open(members, source[0], ENROLLMENT[1:])
-    m_batches = m_file.iter_batches(batch_size=batch_rows, columns=_present(m_file.schema_arrow, source[0]))
+    m_batches = _prefetch(m_file.iter_batches(batch_size=batch_rows, columns=_present(m_file.schema_arrow, source[0]),
+                                              use_threads=False), source[0])
     if diagnoses is None:
         return _build(model, m_batches, m_file.metadata.num_rows, None, 0, source)
     d_file = _open(diagnoses, source[1], ("code",))
     require_columns(pd.DataFrame(columns=d_file.schema_arrow.names), ["patient_id", "code"], source[1],
                     PopulationError)
-    d_batches = d_file.iter_batches(batch_size=batch_rows, columns=["patient_id", "code"])
+    d_batches = _prefetch(d_file.iter_batches(batch_size=batch_rows, columns=["patient_id", "code"], use_threads=False),
+                          source[1])
     return _build(model, m_batches, m_file.metadata.num_rows, d_batches, d_file.metadata.num_rows, source)
 
 
@@ -132,6 +136,47 @@ def _open(path, src: str, text_columns) -> pq.ParquetFile:
         return pq.ParquetFile(path, read_dictionary=text)
     except (OSError, pa.ArrowException) as exc:
         raise PopulationError(f"cannot be read as Parquet ({str(exc).splitlines()[0]})", file=src) from exc
+
+
+def _prefetch(batches, src: str, depth: int = 2):
+    """The record batches of ``batches``, read ahead by a background thread (``depth`` batches).
+
+    Parquet decoding releases the GIL, so the next batch is read while the kernels work on this one
+    (one reading thread: decoding with several threads costs more CPU for little gain here). A read
+    error is raised in the caller as a :class:`PopulationError` naming the file.
+    """
+    ahead: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(item) -> bool:
+        """Queue ``item`` unless the caller has stopped reading; False once it has."""
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read():
+        try:
+            for batch in batches:
+                if not offer(batch):
+                    return
+            offer(None)
+        except (OSError, pa.ArrowException) as exc:
+            offer(PopulationError(f"cannot be read as Parquet ({str(exc).splitlines()[0]})", file=src))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        while (item := ahead.get()) is not None:
+            if isinstance(item, PopulationError):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join()
 
 
 def _present(schema: pa.Schema, src: str) -> list[str]:
@@ -349,8 +394,13 @@ def _malformed(dictionary: pa.Array, entries: np.ndarray) -> np.ndarray:
 
 
 def _diagnoses(model, batches, ids: _Ids, age, sex, src):
-    """Bit sets of each member's categories; unmapped and malformed code counts."""
+    """Bit sets of each member's categories; unmapped and malformed code counts.
+
+    A batch's code dictionary is mapped once; the batches of one Parquet row group share it, so an
+    equal dictionary reuses the previous mapping.
+    """
     t = model.dx_table
+    dictionary, per_entry = None, None
     n_cats = len(model.category_names)
     bits = np.zeros((age.shape[0], max((n_cats + 63) // 64, 1)), dtype=np.uint64)
     unmapped = malformed = missing = 0
@@ -370,7 +420,8 @@ def _diagnoses(model, batches, ids: _Ids, age, sex, src):
         if missing:
             offset += batch.num_rows
             continue
-        per_entry = _code_ids(model, code.dictionary)
+        if dictionary is None or not code.dictionary.equals(dictionary):
+            dictionary, per_entry = code.dictionary, _code_ids(model, code.dictionary)
         code_id = _gather(per_entry, code.indices)
         out = np.flatnonzero(per_entry < 0)
         n_out = int(np.count_nonzero(code_id < 0))
