@@ -422,15 +422,15 @@ def _diagnoses(model, batches, ids: _Ids, age, sex, src):
             continue
         if dictionary is None or not code.dictionary.equals(dictionary):
             dictionary, per_entry = code.dictionary, _code_ids(model, code.dictionary)
+            out = np.flatnonzero(per_entry < 0)
+            out_malformed = out[_malformed(dictionary, out)]
         code_id = _gather(per_entry, code.indices)
-        out = np.flatnonzero(per_entry < 0)
-        n_out = int(np.count_nonzero(code_id < 0))
-        if n_out:
-            unmapped += n_out
-            idx = code.indices.fill_null(0).to_numpy(zero_copy_only=False)
-            counts = np.bincount(idx, minlength=len(per_entry)) if code.indices.null_count == 0 else \
-                np.bincount(idx[code.indices.is_valid().to_numpy(zero_copy_only=False)], minlength=len(per_entry))
-            malformed += int(counts[out][_malformed(code.dictionary, out)].sum()) + code.indices.null_count
+        nulls = code.indices.null_count
+        if out.size or nulls:
+            counts = np.bincount((code.indices.drop_null() if nulls else code.indices).to_numpy(),
+                                 minlength=len(per_entry))
+            unmapped += int(counts[out].sum()) + nulls
+            malformed += int(counts[out_malformed].sum()) + nulls
         MK.set_condition_bits(rows, code_id, age, sex, t.map_ptr, t.map_cat, *t.edits, bits, threads)
         offset += batch.num_rows
     if missing:
