@@ -605,21 +605,34 @@ def _set_bits(j, rows, code_id, age, sex, map_ptr, map_cat, edit_on, edit_sex, e
             bits[r, k >> 6] |= np.uint64(1) << np.uint64(k & 63)
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def conditions_csr(rows, code_id, age, sex, n, map_ptr, map_cat, edit_on, edit_sex, edit_min, edit_max,
                    edit_cat, n_cats, n_parts):
     """CSR of each member's categories from diagnoses: ``pairs_to_csr(*code_categories(...), n)``.
 
-    Each member's categories are gathered as a bit set (bit ``c % 64`` of word ``c // 64``), so
-    the CSR rows come out sorted and without repeats with no sort. The members are cut into
-    ``min(n_parts, MAX_PARTS)`` ranges; the worker of each range reads every diagnosis and sets
-    bits for its own members only (no word has two writers; ``MAX_PARTS`` bounds the repeated
-    reading at ``MAX_PARTS`` x m). The bit sets are then counted and written out in parallel over
-    members. Setting bits commutes, so the result does not depend on ``n_parts``. Arguments as
-    :func:`code_categories`; ``n`` members, ``n_cats`` categories. Returns ``indptr`` int64 (n + 1,) and ``indices`` int32 (nnz,).
+    Each member's categories are gathered as a bit set (:func:`set_condition_bits`), so the CSR rows
+    come out sorted and without repeats with no sort (:func:`bits_to_csr`). Arguments as
+    :func:`code_categories`; ``n`` members, ``n_cats`` categories, ``n_parts`` workers. Returns
+    ``indptr`` int64 (n + 1,) and ``indices`` int32 (nnz,).
     """
-    n_words = (n_cats + 63) // 64
-    bits = np.zeros((n, max(n_words, 1)), dtype=np.uint64)
+    bits = np.zeros((n, max((n_cats + 63) // 64, 1)), dtype=np.uint64)
+    set_condition_bits(rows, code_id, age, sex, map_ptr, map_cat, edit_on, edit_sex, edit_min, edit_max, edit_cat,
+                       bits, n_parts)
+    return bits_to_csr(bits)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def set_condition_bits(rows, code_id, age, sex, map_ptr, map_cat, edit_on, edit_sex, edit_min, edit_max, edit_cat,
+                       bits, n_parts):
+    """Set each diagnosis's categories in its member's bit set ``bits`` uint64 (n, words), in place.
+
+    Bit ``c % 64`` of word ``c // 64`` of row ``r`` is category ``c`` of member ``r`` (the rule of
+    :func:`code_categories`). The members are cut into ``min(n_parts, MAX_PARTS)`` ranges; the
+    worker of each range reads every diagnosis and sets bits for its own members only (no word has
+    two writers; ``MAX_PARTS`` bounds the repeated reading at ``MAX_PARTS`` x m). Setting bits
+    commutes, so the result does not depend on ``n_parts`` or on how diagnoses are split into calls.
+    """
+    n = bits.shape[0]
     m = rows.shape[0]
     n_parts = max(1, min(n_parts, MAX_PARTS, n))
     per = (n + n_parts - 1) // n_parts
@@ -630,6 +643,16 @@ def conditions_csr(rows, code_id, age, sex, n, map_ptr, map_cat, edit_on, edit_s
             if lo <= r < hi:
                 _set_bits(j, rows, code_id, age, sex, map_ptr, map_cat, edit_on, edit_sex, edit_min, edit_max,
                           edit_cat, bits)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def bits_to_csr(bits):
+    """CSR ``indptr`` int64 (n + 1,), ``indices`` int32 (nnz,) of the bit sets ``bits`` uint64 (n, words).
+
+    The set bits are counted (:func:`_popcount`) and written out lowest first, in parallel over
+    chunks of members.
+    """
+    n, n_words = bits.shape
     count = np.zeros(n + 1, dtype=np.int64)
     n_chunks = (n + CHUNK - 1) // CHUNK
     for ch in prange(n_chunks):
