@@ -2,7 +2,7 @@
 
 Each year (:func:`reserving.nightly.synthetic.generate_year`: 40 consortia, funding 0.9-1.1 of
 expected cost, so some truly overspend) is valued after months 3, 6 and 9 with the nightly job's
-own steps (claims, chain ladder and BF blend, bootstrap ranges, forecast). Measured over
+own steps (claims, chain ladder and BF blend, stochastic BF ranges, forecast). Measured over
 2 seeds x 40 consortia = 80 consortium-years per valuation month:
 
 - bias: sum of forecast means / sum of actual outturns - 1, within 2% at each valuation month;
@@ -18,7 +18,7 @@ import pytest
 from reserving import chain_ladder
 from reserving.nightly.claims import read_claims
 from reserving.nightly.forecast import consortium_forecast, patient_costs
-from reserving.nightly.ranges import bootstrap_ranges
+from reserving.nightly.ranges import simulate_ranges
 from reserving.nightly.selection import select
 from reserving.nightly.synthetic import generate_year
 
@@ -30,10 +30,11 @@ def forecast_at(month: int, seed: int, n_consortia: int = 40, n_sims: int = 300)
     """The forecast of one synthetic year valued after ``month``, joined to its true outturn."""
     y = generate_year(month, n_consortia=n_consortia, services=["emergency"], history_months=18, seed=seed)
     tri = read_claims(y.claims.lines, as_of=y.claims.as_of).triangles
-    sel = select(tri, chain_ladder(tri), y.claims.budget, y.claims.members, method="blend", threshold=0.75)
+    cl = chain_ladder(tri)
+    sel = select(tri, cl, y.claims.budget, y.claims.members, method="blend", threshold=0.75)
     in_year = np.asarray(pd.PeriodIndex(tri.origins, freq="M").isin(y.year))
-    r = bootstrap_ranges(tri, sel.bf.ibnr, in_year, [], average="volume", n_periods=None, n_sims=n_sims, seed=seed,
-                         chunk_mb=400, progress=False)
+    r = simulate_ranges(tri, cl, sel, in_year, [], threshold=0.75, average="volume", n_periods=None, n_sims=n_sims,
+                        seed=seed, chunk_mb=400, progress=False)
     costs, _ = patient_costs(y.claims.lines, "consortium", "incurred_date", "paid_date", "amount", "patient_id",
                           y.claims.as_of)
     fc = consortium_forecast(tri, sel.bf.paid, sel.bf.ibnr, r.period, r.consortia, y.claims.as_of, y.claims.budget,
