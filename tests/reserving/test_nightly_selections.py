@@ -42,7 +42,9 @@ def test_selections_applied_stored_and_reported(tmp_path, claims):
 
     key = ["consortium", "service", "origin"]
     a, b = base.estimates.set_index(key), run.estimates.set_index(key)
-    differs = a["ibnr_chain_ladder"] != b["ibnr_chain_ladder"]
+    # unchanged means equal to the last bits or so: which compiled specialisation (array layout) a
+    # kernel runs under depends on what ran before in the process, and moves a sum by an ulp
+    differs = pd.Series(~np.isclose(a["ibnr_chain_ladder"], b["ibnr_chain_ladder"], rtol=1e-12, atol=1e-9), a.index)
     changed = differs[differs].index
     assert set(changed.get_level_values("consortium")) == {"C001"}
     months = pd.period_range("2024-01", "2024-06", freq="M")
