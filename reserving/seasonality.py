@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from reserving.errors import TriangleError
+from reserving.results import origin_frame
 from reserving.triangle import TriangleSet
 
 _WEEKDAYS = ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]
@@ -73,11 +74,7 @@ class SeasonalChainLadder:
     @property
     def summary(self) -> pd.DataFrame:
         """Per segment and origin: latest, ultimate, ibnr."""
-        tri = self.triangle
-        index = pd.MultiIndex.from_product([range(tri.n_segments), tri.origins], names=["segment", "origin"])
-        frame = pd.DataFrame({"latest": self.latest.ravel(), "ultimate": self.ultimate.ravel(),
-                              "ibnr": self.ibnr.ravel()}, index=index)
-        return frame.rename(index=dict(enumerate(tri.segments)), level="segment")
+        return origin_frame(self.triangle, {"latest": self.latest, "ultimate": self.ultimate, "ibnr": self.ibnr})
 
     @property
     def month_factors(self) -> pd.DataFrame:
