@@ -1,7 +1,9 @@
 """What a long run shows on stderr: stage messages, a progress bar, and a notice when Numba compiles.
 
 A bar is redrawn in place on a terminal; in a log file (a nightly batch) each stage writes one
-finished line. The first run after installing compiles the Numba kernels it uses (tens of
+finished line. A step that takes long (a batch of several consortia bootstrapped in one call) fills
+the bar as its work advances (:meth:`Progress.partial`, fed by e.g. ``bootstrap_odp(progress=...)``),
+so the bar does not sit still and then jump. The first run after installing compiles the Numba kernels it uses (tens of
 seconds, once; later runs load them from the on-disk cache): :func:`compile_notice` says so
 before it happens, so a user does not take a silent minute for a hang.
 """
