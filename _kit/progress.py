@@ -1,7 +1,9 @@
 """What a long run shows on stderr: stage messages, a progress bar, and a notice when Numba compiles.
 
 A bar is redrawn in place on a terminal; in a log file (a nightly batch) each stage writes one
-finished line. The first run after installing compiles the Numba kernels it uses (tens of
+finished line. A step that takes long (a batch of several consortia bootstrapped in one call) fills
+the bar as its work advances (:meth:`Progress.partial`, fed by e.g. ``bootstrap_odp(progress=...)``),
+so the bar does not sit still and then jump. The first run after installing compiles the Numba kernels it uses (tens of
 seconds, once; later runs load them from the on-disk cache): :func:`compile_notice` says so
 before it happens, so a user does not take a silent minute for a hang.
 """
@@ -42,6 +44,7 @@ class Progress:
         self.label, self.total, self.enabled, self.width = label, max(total, 1), enabled, width
         self.live = enabled and sys.stderr.isatty()
         self.done = 0
+        self._line = None
         if self.live:
             self._draw()
 
@@ -54,10 +57,29 @@ class Progress:
         if finished and self.enabled:
             sys.stderr.write("\n")
 
-    def _draw(self) -> None:
-        filled = int(self.width * min(self.done, self.total) / self.total)
-        sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (self.width - filled)}] {self.done}/{self.total}")
-        sys.stderr.flush()
+    def partial(self, steps: float) -> None:
+        """Show ``steps`` of work beyond :attr:`done` (part of a long step, e.g. a share of a batch of
+        several) by filling the bar, on a terminal; the count moves only with :meth:`step`.
+
+        Safe to call often and from worker threads: the line is redrawn only when the bar changes.
+
+        Examples
+        --------
+        >>> bar = Progress("simulate", 6, enabled=False)
+        >>> bar.partial(2.5); bar.step(6); bar.done
+        6
+        """
+        if self.live:
+            self._draw(self.done + steps)
+
+    def _draw(self, shown: float | None = None) -> None:
+        shown = self.done if shown is None else shown
+        filled = int(self.width * min(max(shown, self.done), self.total) / self.total)
+        line = f"\r{self.label} [{'#' * filled}{'.' * (self.width - filled)}] {self.done}/{self.total}"
+        if line != self._line:
+            self._line = line
+            sys.stderr.write(line)
+            sys.stderr.flush()
 
 
 def _index_files(module: ModuleType) -> list[Path]:

@@ -43,10 +43,14 @@ Variates (all built on :func:`uniform`, which is never exactly 0 or 1):
 
 Each variate function takes the state ``(s0, s1, s2, s3)`` and returns ``(value, state)``.
 
-The generator and the variates are inlined into their callers (``inline="always"``): a call per
-draw cost more than the draw itself (a gamma variate 56 ns called, 26 ns inlined, at small
-shapes). Numba cannot inline into the body of a parallel loop, so a parallel kernel calls them
-from a serial function that runs one work item.
+The variates are inlined into their callers (``inline="always"``): a call per draw cost more than
+the draw itself (a gamma variate 56 ns called, 26 ns inlined, at small shapes). :func:`next_u64`
+and :func:`uniform` are not: they are small enough that LLVM inlines them into every caller
+anyway, whereas Numba's own inlining re-reads and re-types a function at every call site, which
+cost seconds of the first run (a gamma variate draws at 13 places). Numba cannot inline into the
+body of a parallel loop, so a parallel kernel calls the variates from a serial function that runs
+one work item; a kernel that draws many variates in a row keeps them in one small function of its
+own (compiling cost grows faster than a function's size).
 """
 
 from __future__ import annotations
@@ -125,7 +129,7 @@ def _rotl(x, k):
     return (x << uint64(k)) | (x >> uint64(64 - k))
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def next_u64(state):
     """One 64-bit output of xoshiro256** and the next state."""
     s0, s1, s2, s3 = state
@@ -140,7 +144,7 @@ def next_u64(state):
     return out, (s0, s1, s2, s3)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def uniform(state):
     """Uniform on (0, 1): the top 53 bits plus one half, times 2^-53."""
     x, state = next_u64(state)

@@ -5,9 +5,9 @@
    gets them as one multi-index ``chainladder.Triangle`` built from a long DataFrame.
 3. First-call cost with an empty Numba cache (``NUMBA_CACHE_DIR`` pointed at a new temporary
    directory before Numba is imported): import, compile and run of ``chain_ladder`` and ``mack``
-   on one small triangle, and separately of ``bootstrap_odp`` (whose figures also give a second,
-   warm call and the difference, the compile time). Ours only; the *first call* column is the
-   figure to read.
+   on one small triangle, and separately of ``bootstrap_odp`` (whose figures also give the first
+   call's CPU seconds, a second, warm call and the difference, the compile time; issue "a fast
+   first run": under 15 s). Ours only; the *first call* column is the figure to read.
 4. Exposure and growth-curve methods on the same monthly triangles, exposure four times each
    origin's first month: Cape Cod and Benktander (2 iterations, a priori 0.7) against
    chainladder's ``CapeCod`` and ``Benktander`` on all 2,000; Clark LDF and Cape Cod
@@ -17,7 +17,9 @@
    no reserves or standard errors of its own).
 5. The first ``python -m reserving nightly --demo`` after installation: the command run twice in
    new processes on one new, empty cache directory; the first run's time less the second's is
-   the compile time (issue "a fast first run": under 20 s on 2 cores). The figures also count
+   the compile time (issue "a fast first run": under 20 s on 2 cores), in seconds and in CPU
+   seconds (user + system of the two processes: on a shared machine the CPU figure is the one
+   that does not move with the other load; compiling is single-threaded). The figures also count
    the kernels the second run compiled and saved again (0 when the cache is hit).
 
 Both sides use volume-weighted factors, log-linear sigma interpolation and no tail. The figures
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -96,7 +99,7 @@ def workloads() -> list[Workload]:
             name="first call with an empty Numba cache: import + compile + bootstrap_odp on RAA (1,000 sims)",
             ours=Side("reserving (cold cache)", f"{MODULE}:setup_cold_cache", f"{MODULE}:run_cold_bootstrap",
                       repeats=1),
-            target="report only (once per installation; compile time counted in the test budget)",
+            target="first call under 15 s (once per installation)",
         ),
         Workload(
             name="first `python -m reserving nightly --demo` with an empty Numba cache, then a warm run",
@@ -296,15 +299,15 @@ def run_cold_bootstrap(data: dict) -> dict:
     from reserving import TriangleSet, bootstrap_odp
 
     raa = TriangleSet.from_array(data["raa"], origin_start="1981")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     res = bootstrap_odp(raa, n_sims=1_000, seed=1)
-    first = time.perf_counter() - t0
+    first, first_cpu = time.perf_counter() - t0, time.process_time() - c0
     t0 = time.perf_counter()
     bootstrap_odp(raa, n_sims=1_000, seed=1)
     warm = time.perf_counter() - t0
     cached = sum(len(files) for _, _, files in os.walk(data["cache"]))
-    return {"raa_mean_ibnr": float(res.total_mean[0]), "first_call_s": first, "warm_call_s": warm,
-            "compile_s": first - warm, "files_cached": cached}
+    return {"raa_mean_ibnr": float(res.total_mean[0]), "first_call_s": first, "first_call_cpu_s": first_cpu,
+            "warm_call_s": warm, "compile_s": first - warm, "files_cached": cached}
 
 
 def setup_cold_nightly() -> dict:
@@ -315,18 +318,24 @@ def setup_cold_nightly() -> dict:
     return {"cache": cache, "out": out}
 
 
-def _nightly_demo(cache: str, out: str, **env) -> tuple[float, str]:
-    """Seconds and stderr of ``python -m reserving nightly --demo`` in a new process on ``cache``."""
+def _nightly_demo(cache: str, out: str, **env) -> tuple[float, float, str]:
+    """Seconds, CPU seconds (user + system) and stderr of ``python -m reserving nightly --demo`` in a new
+    process on ``cache``."""
     root = Path(__file__).resolve().parents[1]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _children_cpu()
     proc = subprocess.run([sys.executable, "-m", "reserving", "nightly", "--demo", "--out", out], cwd=root,
                           env={**os.environ, "NUMBA_CACHE_DIR": cache, **env}, capture_output=True, text=True,
                           check=True)
-    return time.perf_counter() - t0, proc.stdout + proc.stderr
+    return time.perf_counter() - t0, _children_cpu() - c0, proc.stdout + proc.stderr
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_cold_nightly(data: dict) -> dict:
-    first, _ = _nightly_demo(data["cache"], os.path.join(data["out"], "first"))
-    warm, log = _nightly_demo(data["cache"], os.path.join(data["out"], "warm"), NUMBA_DEBUG_CACHE="1")
+    first, first_cpu, _ = _nightly_demo(data["cache"], os.path.join(data["out"], "first"))
+    warm, warm_cpu, log = _nightly_demo(data["cache"], os.path.join(data["out"], "warm"), NUMBA_DEBUG_CACHE="1")
     return {"first_run_s": first, "warm_run_s": warm, "compile_s": first - warm,
-            "recompiled_on_warm_run": log.count("data saved")}
+            "compile_cpu_s": first_cpu - warm_cpu, "recompiled_on_warm_run": log.count("data saved")}

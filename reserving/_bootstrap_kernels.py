@@ -24,6 +24,11 @@ and ``r`` the pool of adjusted Pearson residuals, one simulation is:
 
 Memory per work item is one triangle and a few vectors: nothing grows with
 ``n_sims x n_origins x n_lags``.
+
+First-run compiling (``NUMBA_CACHE_DIR`` empty) is part of the design: the process draws are a
+kernel of their own (:func:`_process_draws`), arrays are made with ``np.empty`` / ``np.zeros`` only
+(as in :mod:`reserving._kernels`), and no call passes a literal constant where the callee would be
+compiled again for it (Numba types ``f(a, 0)`` as a separate signature).
 """
 
 from __future__ import annotations
@@ -52,7 +57,8 @@ def fitted_incremental(values, latest_lag, ldf):
     factor is 0, which the caller reports). Serial: a segment takes a microsecond.
     """
     n_seg, n_org, n_lag = values.shape
-    out = np.full((n_seg, n_org, n_lag), np.nan)
+    out = np.empty((n_seg, n_org, n_lag))
+    out[:] = np.nan
     for s in range(n_seg):
         for i in range(n_org):
             k = latest_lag[s, i]
@@ -167,6 +173,20 @@ def _project_serial(latest, cal, k, ldf, pos_c, neg_c):
     return up, down
 
 
+@njit(cache=True, nogil=True)
+def _process_draws(state, means, phi, inv_phi, process_code, draws):
+    """``draws[t]``: the process draw of :func:`_process` for each ``means[t]``, in order; returns the state.
+
+    One call per simulation, with the variates inlined into its loop: compiled once, in a small
+    function, they cost 3 s of the first run; inlined into :func:`_simulate_block` they cost 11 s
+    (Numba inlines each call site again, and the compiler's passes slow down with the function's
+    size), and called per draw they would slow the simulation by a sixth.
+    """
+    for t in range(means.shape[0]):
+        draws[t], state = _process(state, means[t], phi, inv_phi, process_code)
+    return state
+
+
 @njit(cache=True, nogil=True, inline="always")
 def _process(state, mean, phi, inv_phi, process_code):
     """A draw with mean ``mean >= 0`` and variance ``phi * mean``: ``phi G(mean / phi)``.
@@ -185,7 +205,7 @@ def _process(state, mean, phi, inv_phi, process_code):
 def simulate(
     fitted, scale, latest_lag, pool, pool_start, eligible, exclude, drop_high, drop_low, use_drops,
     n_periods, valuation_index, average_code, phi, process_code, keys, n_sims, block_size,
-    ibnr, cash, total, param_origin, param_cash,
+    ibnr, cash, total, param_origin, param_cash, report=None,
 ):
     """ODP bootstrap of a stack of triangles: work items (segment x block of simulations) shared among threads.
 
@@ -210,6 +230,7 @@ def simulate(
     ``cash`` (S, K, n_sims), with process error;
     ``param_origin`` (S, B, I) and ``param_cash`` (S, B, K): per-block sums of the means
     without process error (B blocks), for the bias estimate.
+    ``report``, if given, is called with the number of work items finished so far after each one.
     """
     n_seg = fitted.shape[0]
     n_blocks = (n_sims + block_size - 1) // block_size
@@ -223,11 +244,14 @@ def simulate(
             ibnr[s], cash[s], total[s, 0], param_origin[s, b], param_cash[s, b],
         )
 
-    _in_threads(item, n_seg * n_blocks)
+    _in_threads(item, n_seg * n_blocks, report)
 
 
-def _in_threads(work, n_items):
+def _in_threads(work, n_items, report=None):
     """Run ``work(k)`` for ``k = 0, ..., n_items - 1`` on ``numba.get_num_threads()`` threads.
+
+    ``report(done)``, if given, is called after each item with the number finished so far (one call
+    at a time).
 
     ``work`` calls compiled kernels that release the GIL (``nogil=True``), so the threads run
     them in parallel; each thread takes the next item when it finishes one. An item writes only
@@ -241,6 +265,7 @@ def _in_threads(work, n_items):
     n_threads = min(get_num_threads(), n_items)
     items = iter(range(n_items))
     lock = threading.Lock()
+    finished = [0]
 
     def worker():
         while True:
@@ -249,6 +274,10 @@ def _in_threads(work, n_items):
             if k is None:
                 return
             work(k)
+            if report is not None:
+                with lock:
+                    finished[0] += 1
+                    report(finished[0])
 
     if n_threads <= 1:
         worker()
@@ -267,20 +296,22 @@ def _simulate_block(
     """Simulations ``first`` to ``stop - 1`` of one segment from the random stream ``stream(key, block)``.
 
     The arguments are those of :func:`simulate` for the one segment (``key`` its row of ``keys``,
-    ``param_origin`` and ``param_cash`` the block's rows). The random variates are inlined into
-    its loops (``inline="always"``): a call per variate costs more than the variate.
+    ``param_origin`` and ``param_cash`` the block's rows). The resampling indices are inlined
+    (``inline="always"``: a call per pair would cost more than the pair); the process draws are one
+    call of :func:`_process_draws` per simulation.
     """
     state = stream(key, block)
     n_org, n_lag = fitted.shape
     n_cal = cash.shape[0]
     n_pool = pool.shape[0]
-    c = np.full((n_org, n_lag), np.nan)
-    ldf = np.ones(n_lag - 1)
+    c = np.empty((n_org, n_lag))
+    c[:] = np.nan
+    ldf = np.empty(n_lag - 1)
     # future means by sign: positive by origin, negative by origin, positive by calendar, negative by calendar
     means = np.zeros(2 * (n_org + n_cal))
     pos_o, neg_o = means[:n_org], means[n_org:2 * n_org]
     pos_c, neg_c = means[2 * n_org:2 * n_org + n_cal], means[2 * n_org + n_cal:]
-    draws = np.zeros_like(means)
+    draws = np.zeros(means.shape[0])
     work = np.empty((5, n_lag + 1))
     inv_phi = 1.0 / phi if phi > 0.0 else 0.0
     spare = -1  # the second index of the last pair, while unused
@@ -313,8 +344,7 @@ def _simulate_block(
         else:
             select_ldf_into(c, eligible, average_code, valuation_index, ldf)
         project(c, latest_lag, ldf, valuation_index, pos_o, neg_o, pos_c, neg_c, work)
-        for t in range(means.shape[0]):
-            draws[t], state = _process(state, means[t], phi, inv_phi, process_code)
+        state = _process_draws(state, means, phi, inv_phi, process_code, draws)
         sim_total = 0.0
         for i in range(n_org):
             param_origin[i] += pos_o[i] - neg_o[i]
@@ -333,11 +363,13 @@ def column_statistics(x, probs, shift):
     Hyndman & Fan type 7), found without a full sort by :func:`_quantiles`.
     The statistics are those of ``x[s, c] - shift[s, c]`` (the bias correction) without writing
     the shifted values: the mean and quantiles move by the shift, the deviation does not.
-    Shapes: ``x`` (S, C, n) (a column is contiguous), ``probs`` (Q,) in [0, 1], ``shift`` (S, C).
+    Shapes: ``x`` (S, C, n) (a column is contiguous), ``probs`` (Q,) ascending in [0, 1], ``shift`` (S, C).
     Returns mean (S, C), std (S, C), quantiles (S, C, Q). Columns are shared out in contiguous runs
     among threads (:func:`_in_threads`), each run one call of :func:`_column_run` reusing one set
     of scratch arrays.
     """
+    if np.any(np.diff(probs) < 0.0):
+        raise ValueError("column_statistics needs ascending probabilities")
     n_seg, n_col, n = x.shape
     mean = np.empty((n_seg, n_col))
     std = np.empty((n_seg, n_col))
@@ -427,8 +459,8 @@ def _quantiles(col, lo, hi, probs, start, bin_of, placed, out):
     bin's offset and put in order there. Only the bins holding a wanted rank are placed; a small
     one is sorted (:func:`_insertion_sort`), a crowded one (a heavy tail squeezes most values into
     one bin) is partitioned around its wanted ranks (:func:`select_ranks`), so the work stays
-    linear in the column length. The few wanted ranks are sorted and their bins found by loops,
-    not by numpy's ``sort`` and ``searchsorted``, which would cost seconds of compiling.
+    linear in the column length. ``probs`` are ascending, so the wanted ranks are too; their bins
+    are found by a loop, not by numpy's ``searchsorted``, which would cost seconds of compiling.
     ``start`` (N_BINS + 1,), ``bin_of`` (n,) and ``placed`` (n,) are scratch.
     """
     n = col.shape[0]
@@ -448,12 +480,11 @@ def _quantiles(col, lo, hi, probs, start, bin_of, placed, out):
         start[b + 1] += start[b]
     index = np.empty(n_q)
     ranks = np.empty(2 * n_q, dtype=np.int64)
-    for q in range(n_q):
+    for q in range(n_q):  # ascending, as the probabilities are
         index[q] = n * probs[q] + (1.0 - probs[q]) - 1.0
         r = min(max(int(math.floor(index[q])), 0), n - 1)
         ranks[2 * q] = r
         ranks[2 * q + 1] = min(r + 1, n - 1)
-    _insertion_sort(ranks)
     # bins[a]: the bin whose positions start[b] <= r < start[b + 1] hold rank ranks[a]
     bins = np.empty(ranks.shape[0], dtype=np.int64)
     b = 0
@@ -462,14 +493,14 @@ def _quantiles(col, lo, hi, probs, start, bin_of, placed, out):
             b += 1
         bins[a] = b
     fill = np.empty(N_BINS, dtype=np.int64)
-    need = np.zeros(N_BINS, dtype=np.bool_)
+    need = np.zeros(N_BINS, dtype=np.int64)  # 0/1 (int64 as the other scratch: one allocator compiled)
     for b in range(N_BINS):
         fill[b] = start[b]
     for a in range(bins.shape[0]):
-        need[bins[a]] = True
+        need[bins[a]] = 1
     for t in range(n):
         b = bin_of[t]
-        if need[b]:
+        if need[b] != 0:
             placed[fill[b]] = col[t]
             fill[b] += 1
     a = 0
@@ -551,7 +582,7 @@ def select_ranks(a, ranks):
 def _insertion_sort(a):
     """Sort ``a`` in place by straight insertion (Knuth, TAOCP vol. 3, 5.2.1, algorithm S).
 
-    For the short runs here (at most ``SORT_MAX`` values, or the ``2 Q`` wanted ranks) it is as
+    For the short runs here (at most ``SORT_MAX`` values) it is as
     fast as a quicksort, and it is a few lines to compile where numpy's ``sort`` costs seconds.
     """
     for t in range(1, a.shape[0]):
@@ -571,9 +602,10 @@ def _heapsort(a):
     n = a.shape[0]
     for top in range(n // 2 - 1, -1, -1):
         _sift_down(a, top, n)
+    root = np.int64(0)  # an int64, not the literal 0: one compile of _sift_down, not two
     for end in range(n - 1, 0, -1):
         a[0], a[end] = a[end], a[0]
-        _sift_down(a, 0, end)
+        _sift_down(a, root, end)
 
 
 @njit(cache=True, nogil=True)

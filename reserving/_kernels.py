@@ -25,14 +25,16 @@ Single-triangle kernels, ``@njit(cache=True, nogil=True)``:
     float64 ``(n_lags - 1,)`` age-to-age factors from the link ratios with ``w == 1``.
     ``average_code``: 0 volume-weighted, 1 simple, 2 regression through the origin.
     A lag whose factor cannot be formed (no used link ratio, or a zero denominator such as
-    volume-weighted negatives summing to zero) gets 1.0; :func:`link_counts` tells the
-    caller which lags those are so it can report them.
+    volume-weighted negatives summing to zero) gets 1.0; the link counts of
+    ``link_statistics_batch`` tell the caller which lags those are so it can report them.
 
 Batched versions loop over a leading segment axis: ``link_weights_batch``, ``select_ldf_batch``,
 ``link_statistics_batch``, ``mack_batch``. They are serial: a segment takes microseconds, and a
 ``prange`` loop would add seconds of compiling to every first run. Each copies its segment into a
 writable scratch triangle, so the single-triangle kernels see the same array type as in the
-bootstrap's loop and compile once.
+bootstrap's loop and compile once. Arrays are made with ``np.empty`` and ``np.zeros`` only: Numba
+compiles every numpy constructor once per argument type (``np.full``, ``np.ones``, ``np.arange``
+would each add their own), and a first run compiles all of them.
 
 Conventions follow chainladder-python 0.10.1 ``Development`` so results agree with it:
 
@@ -123,7 +125,9 @@ def link_weights(c, valuation_index, n_periods, drop_high, drop_low, exclude):
 def _rank_order(ratio, den):
     """Positions sorted by ratio, ties by denominator, then by position (stable)."""
     m = ratio.shape[0]
-    order = np.arange(m)
+    order = np.empty(m, dtype=np.int64)
+    for a in range(m):
+        order[a] = a
     for a in range(1, m):
         k = order[a]
         b = a - 1
@@ -185,18 +189,6 @@ def select_ldf_into(c, w, average_code, valuation_index, ldf):
 
 
 @njit(cache=True, nogil=True)
-def link_counts(w):
-    """Number of used link ratios per lag: ``(n_origins, n_lags - 1) -> (n_lags - 1,)`` int64."""
-    n_org, n_link = w.shape
-    out = np.zeros(n_link, dtype=np.int64)
-    for j in range(n_link):
-        for i in range(n_org):
-            if w[i, j] != 0.0:
-                out[j] += 1
-    return out
-
-
-@njit(cache=True, nogil=True)
 def link_statistics(c, w, average_code):
     """Factors, Mack sigmas and factor standard errors before any interpolation.
 
@@ -211,8 +203,10 @@ def link_statistics(c, w, average_code):
     a = _exponent(average_code)
     ldf = np.empty(n_lag - 1)
     select_ldf_into(c, w, average_code, n_org + n_lag, ldf)
-    sigma = np.full(n_lag - 1, np.nan)
-    std_err = np.full(n_lag - 1, np.nan)
+    sigma = np.empty(n_lag - 1)
+    std_err = np.empty(n_lag - 1)
+    sigma[:] = np.nan
+    std_err[:] = np.nan
     denominator = np.zeros(n_lag - 1)
     for j in range(n_lag - 1):
         n = 0
@@ -312,7 +306,10 @@ def select_ldf_batch(values, w, average_code):
 
 @njit(cache=True, nogil=True)
 def link_statistics_batch(values, w, average_code):
-    """:func:`link_statistics` and :func:`link_counts` over segments; each output (S, J-1)."""
+    """:func:`link_statistics` over segments, and the number of used link ratios per lag; each output (S, J-1).
+
+    The counting loop is written here rather than as a kernel of its own: one function fewer to compile.
+    """
     n_seg, n_org, n_lag = values.shape
     ldf = np.empty((n_seg, n_lag - 1))
     sigma = np.empty((n_seg, n_lag - 1))
@@ -323,9 +320,12 @@ def link_statistics_batch(values, w, average_code):
     for s in range(n_seg):
         _copy_2d(values[s], c)
         f, sg, se, d = link_statistics(c, w[s], average_code)
-        n = link_counts(w[s])
         for j in range(n_lag - 1):
-            ldf[s, j], sigma[s, j], std_err[s, j], den[s, j], count[s, j] = f[j], sg[j], se[j], d[j], n[j]
+            ldf[s, j], sigma[s, j], std_err[s, j], den[s, j] = f[j], sg[j], se[j], d[j]
+            count[s, j] = 0
+            for i in range(n_org):
+                if w[s, i, j] != 0.0:
+                    count[s, j] += 1
     return ldf, sigma, std_err, den, count
 
 
@@ -349,11 +349,12 @@ def mack_batch(values, latest_lag, ldf, sigma, std_err, average_code):
     return process, parameter, total
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _copy_2d(src, dst):
     """``dst[:] = src`` for two (I, J) arrays, by loops: a slice assignment from an array costs Numba
     2 s of compiling (its shape-mismatch message), and copying a read-only triangle into a writable
-    one lets every single-triangle kernel compile once for the batches and the bootstrap."""
+    one lets every single-triangle kernel compile once for the batches and the bootstrap. Inlined: as a
+    function of its own it would compile twice, for read-only and for writable sources."""
     for i in range(src.shape[0]):
         for j in range(src.shape[1]):
             dst[i, j] = src[i, j]

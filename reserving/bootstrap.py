@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 
 from reserving import _bootstrap_kernels as bk
-from reserving._kernels import link_weights_batch
+from reserving._kernels import link_weights_batch, select_ldf_batch
 from _kit.random import stream_keys
-from reserving.development import AVERAGES, _exclusions, _n_periods, _per_lag, develop
+from reserving.development import AVERAGES, _exclusions, _n_periods, _per_lag
 from reserving.selections import selected_exclusions
 from reserving.errors import ReservingError, TriangleError
 from reserving.triangle import TriangleSet
@@ -174,6 +174,7 @@ def bootstrap_odp(
     residuals: str = "hat",
     bias_correction: bool = True,
     keep_samples: bool = True,
+    progress=None,
     client=None,
     selections=None,
 ) -> BootstrapResult:
@@ -193,7 +194,7 @@ def bootstrap_odp(
         shorter than the others) are skipped.
     average, n_periods, drop_high, drop_low, exclude
         Factor options (keyword-only, in the same order in every method), exactly as
-        :func:`reserving.chain_ladder` (the fit is :func:`reserving.development.develop`):
+        :func:`reserving.chain_ladder` (the factors of :func:`reserving.development.develop`):
         ``average`` one of ``'volume'``, ``'simple'``, ``'regression'``; ``n_periods`` the
         number of latest diagonals used (None: all); ``drop_high``/``drop_low`` how many
         highest/lowest link ratios of each lag to drop; ``exclude`` (origin, development) pairs or
@@ -231,6 +232,10 @@ def bootstrap_odp(
         Keep the simulations (``.samples``, ``.cash_flow_samples``): memory
         ``8 n_segments n_sims (n_origins + n_calendar)`` bytes. False keeps only the
         statistics and bounds memory by working on chunks of segments.
+    progress : callable, optional
+        Called as ``progress(share)`` while the simulations run, ``share`` the fraction (0 to 1] of
+        the simulation work done (blocks of simulations of a segment), from the thread that finished
+        the block: e.g. to move a progress bar during a long call. Not called when ``client`` is given.
     client : dask.distributed.Client, optional
         Split the segments across the cluster's workers; results are identical to a local run.
 
@@ -263,12 +268,20 @@ def bootstrap_odp(
     18680856
     >>> 0.14 < float(result.totals["std_err"].iloc[0] / result.totals["ibnr"].iloc[0]) < 0.18
     True
+    >>> shares = []   # e.g. a progress bar's partial steps
+    >>> _ = bootstrap_odp(genins, n_sims=500, seed=1, progress=shares.append)
+    >>> len(shares), shares[-1]
+    (2, 1.0)
     """
     if not isinstance(tri, TriangleSet):
         raise TriangleError(f"bootstrap_odp needs a TriangleSet; got {type(tri).__name__} "
                             "(build one with TriangleSet.from_...)")
     if isinstance(n_sims, bool) or not isinstance(n_sims, (int, np.integer)) or n_sims < 2:
         raise ReservingError(f"n_sims must be an integer of at least 2; got {n_sims!r}")
+    if average not in AVERAGES:
+        raise TriangleError(f"average {average!r} is not one of {list(AVERAGES)}")
+    if tri.n_lags < 2:
+        raise TriangleError(f"{tri!r} has one development lag: there is nothing to develop")
     if process not in _PROCESSES:
         raise ReservingError(f"process must be one of {list(_PROCESSES)}; got {process!r}")
     if residuals not in ("hat", "dof"):
@@ -291,7 +304,7 @@ def bootstrap_odp(
 
         options["exclude"] = _exclusions(tri, exclude)
         return combine(map_segments(client, bootstrap_odp, tri, options, sliced=("exclude",)))
-    return _run(tri, **options)
+    return _run(tri, progress=progress, **options)
 
 
 def combine(parts: list[BootstrapResult]) -> BootstrapResult:
@@ -310,11 +323,10 @@ def combine(parts: list[BootstrapResult]) -> BootstrapResult:
 
 
 def _run(tri, n_sims, seed, process, residuals, bias_correction, average, n_periods, drop_high,
-         drop_low, exclude, keep_samples) -> BootstrapResult:
+         drop_low, exclude, keep_samples, progress) -> BootstrapResult:
     n_seg, n_org, n_lag = tri.shape
     vi = tri.valuation_index
     _check_complete(tri, tri.latest_lag)
-    dev = develop(tri, average=average, n_periods=n_periods, drop_high=drop_high, drop_low=drop_low, exclude=exclude)
     code = AVERAGES[average]
     n_periods = _n_periods(n_periods)
     dh = _per_lag(drop_high, n_lag - 1, "drop_high")
@@ -322,7 +334,9 @@ def _run(tri, n_sims, seed, process, residuals, bias_correction, average, n_peri
     excl = _exclusions(tri, exclude)
     values = tri.values
     latest_lag = tri.latest_lag
-    ldf = np.ascontiguousarray(dev.ldf_values[:, : n_lag - 1])
+    # develop's factors by its kernels, without the sigmas and diagnostics it also computes (a first
+    # run would compile those kernels too, a second or more, for nothing)
+    ldf = select_ldf_batch(values, link_weights_batch(values, vi, n_periods, dh, dl, excl), code)
     fit = _odp_fit(tri, latest_lag, ldf, residuals)
     structure = np.where(np.isnan(values), np.nan, 1.0)
     structure.flags.writeable = False  # as the triangle's values: one compiled link_weights_batch serves both
@@ -353,11 +367,13 @@ def _run(tri, n_sims, seed, process, residuals, bias_correction, average, n_peri
         total = np.empty((k, 1, n_sims))
         param_origin = np.zeros((k, n_blocks, n_org))
         param_cash = np.zeros((k, n_blocks, n_cal))
+        report = None if progress is None else (
+            lambda done, before=sl.start * n_blocks: progress((before + done) / (n_seg * n_blocks)))
         bk.simulate(
             fit["fitted"][sl], fit["scale_sd"][sl], latest_lag[sl], fit["pool"][fit["pool_start"][sl.start]:fit["pool_start"][sl.stop]],
             fit["pool_start"][sl.start:sl.stop + 1] - fit["pool_start"][sl.start], eligible[sl], excl[sl], dh, dl,
             bool(dh.any() or dl.any()), n_periods, vi, code, fit["phi"][sl], _PROCESSES[process], keys[sl],
-            n_sims, BLOCK_SIZE, ibnr, cash, total, param_origin, param_cash,
+            n_sims, BLOCK_SIZE, ibnr, cash, total, param_origin, param_cash, report,
         )
         bias_origin = param_origin.sum(axis=1) / n_sims - cl_origin[sl]
         bias_cash = param_cash.sum(axis=1) / n_sims - cl_cash[sl]

@@ -60,9 +60,9 @@ from reserving.chain_ladder import chain_ladder
 from reserving.selections import Selections, factor_table
 from reserving.mack_tests import assumption_tests
 
-#: Seconds the first run spends compiling the reserving kernels on 2 cores (benchmarks: 19 s for
-#: chain ladder and Mack, 53 s for the bootstrap, on an empty Numba cache).
-COMPILE_SECONDS = 70
+#: Seconds the first run spends compiling the reserving kernels (benchmarks/bench_reserving.py, the
+#: first nightly --demo on an empty Numba cache: about 17 s of CPU, compiling is single-threaded).
+COMPILE_SECONDS = 20
 
 
 def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, seed: int = 0, budget=None,
