@@ -3,7 +3,8 @@
 The selected estimate blends the chain ladder and BF by completion (:mod:`.selection`); its range
 comes from the same model (:func:`reserving.stochastic_bf`): per simulation the development
 pattern of a bootstrap pseudo triangle, the prior ultimate with its own error, the selection's blend
-weights and ODP process error. The prior's error is estimated once per run from the complete months
+weights and ODP process error, whose scale per service is the larger of the triangles' Pearson scale
+and the claim lines' compound Poisson scale (:func:`line_scale`). The prior's error is estimated once per run from the complete months
 (:func:`reserving.stochastic_bf.prior_error`: each segment's part by service line, a consortium
 part shared by its service lines, an incurred-month part shared by every segment) and stated in
 the outputs (:attr:`Ranges.assumptions`). With ``dependence`` on (the default) the consortium and

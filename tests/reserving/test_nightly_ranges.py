@@ -7,28 +7,31 @@ nightly job does. Coverage is the share of cases whose true outstanding total is
 75th (95th) percentile: 720 segment totals, 240 consortium totals, 40 national totals, and the
 720 newest months (nothing or little paid; the old ranges collapsed there).
 
-Measured on this code (seeds 1-40, 300 simulations):
+Measured on this code (seeds 1-40, 300 simulations; the process scale per service the larger of the
+triangles' Pearson scale and the claim lines' ``sum x^2 / sum x``):
 
 =============  ======  ======  ============================================
 level          <= p75  <= p95  aim (issue 13)
 =============  ======  ======  ============================================
-segment        74.6%   91.7%   72-78%, 93-97%
-consortium     67.5%   89.6%   72-78%, 93-97%
-national       72.5%   90.0%   72-78%, 93-97%
-newest month   77.9%   93.2%   (the bootstrap-shift ranges: p95 = estimate)
+segment        78.6%   95.3%   72-78%, 93-97%
+consortium     74.6%   93.3%   72-78%, 93-97%
+national       75.0%   92.5%   72-78%, 93-97%
+newest month   81.4%   96.1%   (the bootstrap-shift ranges: p95 = estimate)
 =============  ======  ======  ============================================
 
-Point bias (total estimate against total truth) -0.7%; no cell with positive IBNR has a zero-width
-range. The shortfall at p95, and at p75 above segment level, is acute inpatient care: its severity
-has a Pareto tail (alpha 1.8, infinite variance), so a large claim still unpaid in an old month
-lies far beyond a gamma process with the triangle's ODP scale (the bulk of the standardised errors
-has the right spread; the outliers do not). On seeds 1-4 the claim lines' ``sum x^2 / sum x`` per
-service (the scale of a compound Poisson with those severities) is 1.5 to 14 times the pooled
-Pearson scale of the triangles (acute 10,799-126,976 against 6,352-9,212): a scale taken from the
-lines, which the triangles do not carry, is the next step. :func:`test_coverage_meets_the_aim_at_every_level`
-states the aim and is marked as an expected failure until the ranges reach it;
-:func:`test_coverage_is_no_worse_than_measured` guards the measured figures (each bound about
-3 binomial standard deviations below the measured share).
+With the triangles' Pearson scale alone (before): segment 74.6% / 91.7%, consortium 67.5% / 89.6%,
+national 72.5% / 90.0%, newest month 77.9% / 93.2%. Acute care's severity has a Pareto tail
+(alpha 1.8), which the Pearson residuals of a triangle of sums rarely see: on seeds 1-4 the lines'
+scale is 1.5 to 14 times the Pearson one (acute 10,799-126,976 against 6,352-9,212).
+
+Point bias (total estimate against total truth) -0.7%. No cell with IBNR of at least 1% of its
+service's process scale has a zero-width range; 61 of the 25,920 cells below that do (a few
+currency units still expected, where more than 95% of simulations pay nothing more, as a compound
+Poisson with those severities would). The aim is missed by a hair at two places, both within
+sampling error of 40 datasets: segment p75 78.6% (aim at most 78%, binomial sd 1.6%) and national
+p95 92.5% (37 of 40; aim at least 93%, sd 3.4%). :func:`test_coverage_meets_the_aim_at_every_level`
+states the aim and stays an expected failure; :func:`test_coverage_is_no_worse_than_measured`
+guards the measured figures (each bound about 3 binomial standard deviations below the measured share).
 """
 
 from __future__ import annotations
@@ -97,22 +100,23 @@ def test_no_zero_width_range_and_point_bias_within_two_percent(coverage):
     shares, bias, zero_width, zero_width_immaterial = coverage
     assert shares["n"].to_dict() == {"consortium": 240, "national": 40, "newest": 720, "segment": 720}
     assert zero_width == 0
-    assert zero_width_immaterial <= 100, zero_width_immaterial     # of 25,920 cells; measured 67, IBNR <= 27
+    assert zero_width_immaterial <= 100, zero_width_immaterial     # of 25,920 cells; measured 61
     assert abs(bias) <= 0.02, bias
 
 
 def test_coverage_is_no_worse_than_measured(coverage):
-    """Bounds about 3 binomial sd below the measured shares (sd at 75%: 1.6% of 720, 2.8% of 240, 6.8% of 40)."""
+    """Bounds about 3 binomial sd below the measured shares (sd at 75%: 1.6% of 720, 2.8% of 240, 6.8% of 40;
+    at 95%: 0.8%, 1.4%, 3.4%)."""
     shares = coverage[0]
-    floor = {"segment": (0.69, 0.89), "consortium": (0.60, 0.86), "national": (0.50, 0.80), "newest": (0.72, 0.90)}
+    floor = {"segment": (0.74, 0.92), "consortium": (0.66, 0.88), "national": (0.54, 0.80), "newest": (0.77, 0.93)}
     for level, (p75, p95) in floor.items():
         assert shares.loc[level, "p75"] >= p75, (level, shares.loc[level].to_dict())
         assert shares.loc[level, "p95"] >= p95, (level, shares.loc[level].to_dict())
     assert (shares["p75"] <= 0.85).all() and (shares["p95"] <= 0.99).all(), shares   # not wide for safety
 
 
-@pytest.mark.xfail(strict=True, reason="p95 coverage 90-92% (aim 93-97%) and consortium p75 67.5% "
-                                       "(aim 72-78%): acute care's Pareto-tailed large claims (module docstring)")
+@pytest.mark.xfail(strict=True, reason="segment p75 78.6% (aim at most 78%) and national p95 92.5% (aim at "
+                                       "least 93%): both within sampling error of 40 datasets (module docstring)")
 def test_coverage_meets_the_aim_at_every_level(coverage):
     shares = coverage[0]
     for level in ("segment", "consortium", "national"):
