@@ -230,7 +230,7 @@ def stochastic_bf(tri: TriangleSet, prior, weight_cl, *, prior_error: PriorError
 def prior_error(actual, prior, complete, groups, kinds, scale) -> PriorError:
     """Estimate the prior's error from the complete months: actual ultimate against prior.
 
-    With ``x = log(actual / prior) + p / 2`` over the complete cells (both positive), a two-way
+    With ``x = log(actual / prior)`` over the complete cells (both positive), a two-way
     decomposition ``x[s, i] = a[g(s)] + b[i] + e[s, i]`` (``a`` the group means, ``b`` the
     monthly means of what is left) gives, by the method of moments:
 
@@ -242,10 +242,7 @@ def prior_error(actual, prior, complete, groups, kinds, scale) -> PriorError:
       (around 0, so a bias of the prior counts as error);
     - calendar part ``c^2 = mean_i(b^2 - v_i)``;
 
-    each floored at 0. The ``p / 2`` centres ``x``: a cell's process error alone gives
-    ``E log(actual / prior) = -p / 2`` (second-order delta method, as the lognormal ``-sd^2 / 2`` the
-    simulation centres its shocks with), a shift common to every group that would otherwise count
-    as group error.
+    each floored at 0.
 
     Parameters
     ----------
@@ -271,8 +268,8 @@ def prior_error(actual, prior, complete, groups, kinds, scale) -> PriorError:
     n_seg = actual.shape[0]
     with np.errstate(divide="ignore", invalid="ignore"):
         use = np.asarray(complete, bool) & (actual > 0) & (prior > 0) & np.isfinite(actual) & np.isfinite(prior)
+        x = np.where(use, np.log(actual / prior), 0.0)
         p = np.where(use, np.asarray(scale, float)[:, None] / actual, 0.0)
-        x = np.where(use, np.log(actual / prior) + p / 2, 0.0)
     n_cells = int(use.sum())
     if n_cells == 0:
         return PriorError(np.zeros(n_seg), 0.0, 0.0, 0)

@@ -212,7 +212,7 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
         in_period = np.asarray(tri.origins.isin(months))
         spread = simulate_ranges(tri, cl, sel, in_period, errors, threshold=threshold, average=average,
                                  n_periods=n_periods, n_sims=n_sims, seed=seed, chunk_mb=chunk_mb,
-                                 dependence=dependence, line_moments=data.line_moments, progress=progress)
+                                 dependence=dependence, progress=progress)
         keep, tri = spread.keep, tri[spread.keep]
         timings["simulate"] = time.perf_counter() - t
 

@@ -140,21 +140,6 @@ def test_prior_error_recovers_its_three_parts():
     np.testing.assert_allclose(err.segment_sd, 0.08, rtol=0.2)
 
 
-def test_process_error_alone_is_not_taken_for_a_group_shock():
-    """Actuals unbiased for the prior (lognormal, mean 1, log variance p = phi / actual = 0.2) and no
-    prior error: the log ratios average -p/2 in every group. Centred by +p/2 the group and month
-    parts are about 0 (sampling sd about 0.016); uncentred the group part would be about p/2 = 0.1."""
-    rng = np.random.default_rng(5)
-    n_g, n_k, n_m, p = 40, 4, 48, 0.2
-    groups, kinds = np.repeat(np.arange(n_g), n_k), np.tile(np.arange(n_k), n_g)
-    prior = np.full((n_g * n_k, n_m), 1e4)
-    actual = prior * np.exp(np.sqrt(p) * rng.standard_normal(prior.shape) - p / 2)
-    phi = p * actual.mean(axis=1)                       # the scale that gives phi / actual = p on average
-    err = prior_error(actual, prior, np.ones_like(actual, bool), groups, kinds, phi)
-    assert err.group_sd < 0.05 and err.calendar_sd < 0.05, (err.group_sd, err.calendar_sd)
-    assert np.all(err.segment_sd < 0.1)
-
-
 def test_bad_input_is_refused(genins):
     err = PriorError(np.zeros(1), 0.0, 0.0, 0)
     with pytest.raises(ReservingError, match="weight_cl must lie in"):
