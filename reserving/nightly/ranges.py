@@ -3,8 +3,9 @@
 The selected estimate blends the chain ladder and BF by completion (:mod:`.selection`); its range
 comes from the same model (:func:`reserving.stochastic_bf`): per simulation the development
 pattern of a bootstrap pseudo triangle, the prior ultimate with its own error, the selection's blend
-weights and ODP process error, whose scale per service is the larger of the triangles' Pearson scale
-and the claim lines' compound Poisson scale (:func:`line_scale`). The prior's error is estimated once per run from the complete months
+weights and ODP process error, whose scale per service is the triangles' Pearson scale or, given the
+claim lines' moments, the larger of it and the lines' compound Poisson scale (:func:`line_scale`).
+The prior's error is estimated once per run from the complete months
 (:func:`reserving.stochastic_bf.prior_error`: each segment's part by service line, a consortium
 part shared by its service lines, an incurred-month part shared by every segment) and stated in
 the outputs (:attr:`Ranges.assumptions`). With ``dependence`` on (the default) the consortium and
@@ -118,7 +119,7 @@ def simulate_ranges(tri: TriangleSet, cl: ChainLadder, sel: Selection, in_period
     line_moments : DataFrame, optional
         ``amount`` and ``amount_sq`` per segment of the claim lines (:attr:`.claims.Claims.line_moments`).
         Given, the ODP process scale of a service is the larger of the triangles' Pearson scale and
-        the lines' (:func:`line_scale`); None, the Pearson scale alone.
+        the lines' (:func:`line_scale`); None (the nightly job's default for now), the Pearson scale alone.
     progress : bool
         A progress bar on stderr counting the consortia done.
 
@@ -234,16 +235,18 @@ def line_scale(moments: pd.DataFrame, services) -> np.ndarray:
     """ODP scale of each segment's service from its claim lines: ``phi = sum x^2 / sum x``, pooled per service.
 
     Paid claims of a segment-month are a compound Poisson sum ``S = X_1 + ... + X_N``, ``N`` Poisson,
-    so ``E S = E N E X`` and ``Var S = E N E X^2``: the over-dispersed Poisson scale
-    ``phi = Var S / E S = E X^2 / E X`` (England & Verrall 2002, BAJ 8(3), section 2: the ODP's
-    ``Var = phi x mean``). Each line is one claim (a repeated claim id is rejected by the reader),
-    so the lines estimate it directly, large claims included, where the Pearson residuals of a
-    triangle of sums rarely see them. The estimate pools the lines of every consortium in a
+    so ``E S = E N E X`` and ``Var S = E N E X^2``: ``phi = Var S / E S = E X^2 / E X`` is the
+    scale of the over-dispersed Poisson model's ``Var = phi x mean`` (England & Verrall 2002,
+    BAJ 8(3)). Each line is one claim (a repeated claim id is rejected by the reader), so the lines
+    estimate it directly, large claims included, where the Pearson residuals of a triangle of sums
+    rarely see them. The estimate pools the lines of every consortium in a
     service (ratio of sums): the scale is a property of the service's severity, and one
     consortium's lines may not yet hold the large claim it is exposed to. With claim counts more
-    dispersed than Poisson the variance is larger still, so this is a floor
-    for the process scale, and :func:`simulate_ranges` keeps the Pearson scale where it is larger.
-    NaN for a service whose net amount is not positive.
+    dispersed than Poisson the variance is larger still, so this is a floor for the process scale,
+    and :func:`simulate_ranges` keeps the Pearson scale where it is larger. NaN for a service whose
+    net amount is not positive. The gamma process matched to this variance is less skewed than a
+    compound Poisson with Pareto-tailed claims: its 75th percentile sits high (see
+    ``tests/reserving/test_nightly_ranges.py``).
 
     Parameters
     ----------
