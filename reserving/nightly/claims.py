@@ -129,6 +129,11 @@ class Claims:
         not finite not at all; lines after the as-of date are not in ``spend_rejected``.
     lines_later : int
         Rejected lines dated after the as-of date: out of this valuation's scope, not faulty.
+    line_moments : DataFrame
+        Per segment (indexed as ``triangles.segments``) over its accepted lines: ``lines``,
+        ``amount`` (sum) and ``amount_sq`` (sum of squared amounts), aggregated in the reader. Their
+        ratio ``amount_sq / amount`` is the ODP scale of a compound Poisson process with the lines'
+        severities (see :func:`reserving.nightly.ranges.line_scale`).
     """
 
     triangles: TriangleSet
@@ -141,6 +146,7 @@ class Claims:
     spend_accepted: float = 0.0
     spend_rejected: float = 0.0
     lines_later: int = 0
+    line_moments: pd.DataFrame | None = None
 
     @property
     def lines_rejected(self) -> int:
@@ -240,7 +246,7 @@ def read_claims(
         rejects, counts, spend_rejected, lines_later = _rejects(con, rejects_path)
         cells = con.execute(
             """SELECT consortium, service, inc_m, paid_m - inc_m AS lag, sum(amount) AS amount, count(*) AS n,
-                      sum(abs(amount)) AS gross
+                      sum(abs(amount)) AS gross, sum(amount * amount) AS amount_sq
                FROM checked WHERE reason IS NULL GROUP BY ALL"""
         ).df()
     except duckdb.Error as exc:
@@ -261,7 +267,7 @@ def read_claims(
                           "(recoveries only offset them). Are the signs reversed?", column=columns.amount,
                           file=_describe(source))
     return Claims(triangles, rejects, counts, unusable, int(lines_read), lines_accepted, as_of,
-                  float(cells["gross"].sum()), spend_rejected, lines_later)
+                  float(cells["gross"].sum()), spend_rejected, lines_later, _line_moments(cells, triangles))
 
 
 def _safe_message(exc: Exception) -> str:
@@ -686,6 +692,14 @@ def _triangles(cells: pd.DataFrame, as_of: pd.Timestamp) -> TriangleSet | None:
     first = pd.Period(year=first_m // 12, month=first_m % 12 + 1, freq="M")
     origins = pd.period_range(first, periods=n_org, freq="M", name="origin")
     return TriangleSet(values, segments, origins, n_org - 1)
+
+
+def _line_moments(cells: pd.DataFrame, triangles: TriangleSet | None) -> pd.DataFrame | None:
+    """Lines, sum and sum of squares of the accepted amounts per segment, in the triangles' order."""
+    if triangles is None:
+        return None
+    sums = cells.groupby(["consortium", "service"])[["n", "amount", "amount_sq"]].sum()
+    return sums.rename(columns={"n": "lines"}).reindex(triangles.segments)
 
 
 def _unusable(counts: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:

@@ -3,7 +3,9 @@
 The selected estimate blends the chain ladder and BF by completion (:mod:`.selection`); its range
 comes from the same model (:func:`reserving.stochastic_bf`): per simulation the development
 pattern of a bootstrap pseudo triangle, the prior ultimate with its own error, the selection's blend
-weights and ODP process error. The prior's error is estimated once per run from the complete months
+weights and ODP process error, whose scale per service is the triangles' Pearson scale or, given the
+claim lines' moments, the larger of it and the lines' compound Poisson scale (:func:`line_scale`).
+The prior's error is estimated once per run from the complete months
 (:func:`reserving.stochastic_bf.prior_error`: each segment's part by service line, a consortium
 part shared by its service lines, an incurred-month part shared by every segment) and stated in
 the outputs (:attr:`Ranges.assumptions`). With ``dependence`` on (the default) the consortium and
@@ -88,7 +90,8 @@ class Ranges:
 
 def simulate_ranges(tri: TriangleSet, cl: ChainLadder, sel: Selection, in_period: np.ndarray, errors: list, *,
                     threshold: float, average: str, n_periods, n_sims: int, seed: int, chunk_mb: float,
-                    dependence: bool = True, progress: bool = True) -> Ranges:
+                    dependence: bool = True, line_moments: pd.DataFrame | None = None,
+                    progress: bool = True) -> Ranges:
     """Simulate the selected IBNR of ``tri`` batch by batch and reduce the simulations to ranges.
 
     Parameters
@@ -113,6 +116,10 @@ def simulate_ranges(tri: TriangleSet, cl: ChainLadder, sel: Selection, in_period
         Memory for simulations per batch of consortia (MB).
     dependence : bool
         Share the prior's consortium and incurred-month shocks between segments (default).
+    line_moments : DataFrame, optional
+        ``amount`` and ``amount_sq`` per segment of the claim lines (:attr:`.claims.Claims.line_moments`).
+        Given, the ODP process scale of a service is the larger of the triangles' Pearson scale and
+        the lines' (:func:`line_scale`); None (the nightly job's default for now), the Pearson scale alone.
     progress : bool
         A progress bar on stderr counting the consortia done.
 
@@ -146,6 +153,8 @@ def simulate_ranges(tri: TriangleSet, cl: ChainLadder, sel: Selection, in_period
     cons = fitted.segments.get_level_values(0).astype(str)
     services = fitted.segments.get_level_values(1).astype(str)
     phi = pd.Series(phi).groupby(services).transform("mean").to_numpy()   # one severity mix per service
+    if line_moments is not None:
+        phi = np.fmax(phi, line_scale(line_moments.reindex(fitted.segments), services))
     err = prior_error(cl.ultimate[usable], sel.prior[usable], sel.completion[usable] >= threshold, cons,
                       services, phi)
     weight = np.where(np.isfinite(sel.bf.weight_cl), sel.bf.weight_cl, 1.0)   # origins with no data: none to blend
@@ -210,10 +219,52 @@ def simulate_ranges(tri: TriangleSet, cl: ChainLadder, sel: Selection, in_period
                                       "incurred_month": round(err.calendar_sd, 6)},
                      "prior_error_from": f"{err.n_cells} complete segment-months (completion >= {threshold:g}): "
                                          "chain-ladder ultimate against prior, less ODP process variance",
+                     "process_scale": {
+                         "from": "per service, the larger of the triangles' Pearson scale and the claim lines' "
+                                 "sum x^2 / sum x (compound Poisson)" if line_moments is not None
+                         else "per service, the triangles' Pearson scale",
+                         "by_service": {k: round(float(v), 2) for k, v in pd.Series(phi, index=services)
+                                        .groupby(level=0, sort=False).first().items()}},
                      "dependence": "shared consortium and incurred-month shocks on the prior" if dependence
                      else "none: every segment draws its own prior shocks",
                      "n_sims": int(n_sims), "seed": int(seed)},
     )
+
+
+def line_scale(moments: pd.DataFrame, services) -> np.ndarray:
+    """ODP scale of each segment's service from its claim lines: ``phi = sum x^2 / sum x``, pooled per service.
+
+    Paid claims of a segment-month are a compound Poisson sum ``S = X_1 + ... + X_N``, ``N`` Poisson,
+    so ``E S = E N E X`` and ``Var S = E N E X^2``: ``phi = Var S / E S = E X^2 / E X`` is the
+    scale of the over-dispersed Poisson model's ``Var = phi x mean`` (England & Verrall 2002,
+    BAJ 8(3)). Each line is one claim (a repeated claim id is rejected by the reader), so the lines
+    estimate it directly, large claims included, where the Pearson residuals of a triangle of sums
+    rarely see them. The estimate pools the lines of every consortium in a
+    service (ratio of sums): the scale is a property of the service's severity, and one
+    consortium's lines may not yet hold the large claim it is exposed to. With claim counts more
+    dispersed than Poisson the variance is larger still, so this is a floor for the process scale,
+    and :func:`simulate_ranges` keeps the Pearson scale where it is larger. NaN for a service whose
+    net amount is not positive. The gamma process matched to this variance is less skewed than a
+    compound Poisson with Pareto-tailed claims: its 75th percentile sits high (see
+    ``tests/reserving/test_nightly_ranges.py``).
+
+    Parameters
+    ----------
+    moments : DataFrame
+        ``amount`` and ``amount_sq`` per segment (:attr:`.claims.Claims.line_moments`).
+    services : sequence (S,)
+        Service of each segment (row of ``moments``).
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"amount": [30.0, 10.0, 5.0], "amount_sq": [500.0, 100.0, 25.0]})
+    >>> line_scale(m, ["er", "er", "op"]).tolist()           # (500 + 100) / 40; 25 / 5
+    [15.0, 15.0, 5.0]
+    """
+    pooled = moments[["amount", "amount_sq"]].groupby(np.asarray(services)).transform("sum")
+    amount = pooled["amount"].to_numpy(float)
+    return np.divide(pooled["amount_sq"].to_numpy(float), amount, out=np.full(len(amount), np.nan),
+                     where=amount > 0)
 
 
 def _spread(x: np.ndarray) -> tuple:

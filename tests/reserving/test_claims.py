@@ -81,6 +81,18 @@ def test_buckets_match_the_pandas_triangle_builder(tmp_path):
     assert claims.lines_rejected == 0
 
 
+def test_line_moments_are_the_accepted_lines_sums_and_sums_of_squares(tmp_path):
+    """Per segment, by hand: A/er lines 100, 50, 70; B/op 30 and a recovery of -5 (squared: 25)."""
+    claims = read_claims(_write(tmp_path, GOOD), as_of="2024-02-29")
+    m = claims.line_moments
+    assert list(m.index) == list(claims.triangles.segments) == [("A", "er"), ("B", "op")]
+    assert m["lines"].tolist() == [3, 2]
+    np.testing.assert_allclose(m["amount"], [220.0, 25.0], rtol=1e-15)
+    np.testing.assert_allclose(m["amount_sq"], [100.0**2 + 50.0**2 + 70.0**2, 30.0**2 + 5.0**2], rtol=1e-15)
+    early = read_claims(_write(tmp_path, GOOD), as_of="2024-01-31").line_moments   # later lines rejected
+    assert list(early.index) == [("A", "er")] and early.iloc[0].tolist() == [1, 100.0, 100.0**2]
+
+
 def test_real_zero_stays_zero_and_recoveries_are_accepted(tmp_path):
     claims = read_claims(_write(tmp_path, GOOD), as_of="2024-02-29")
     a = claims.triangles.values[0]

@@ -7,28 +7,35 @@ nightly job does. Coverage is the share of cases whose true outstanding total is
 75th (95th) percentile: 720 segment totals, 240 consortium totals, 40 national totals, and the
 720 newest months (nothing or little paid; the old ranges collapsed there).
 
-Measured on this code (seeds 1-40, 300 simulations):
+The ranges here take the ODP process scale per service as the larger of the triangles' Pearson
+scale and the claim lines' ``sum x^2 / sum x`` (``simulate_ranges(line_moments=...)``; the nightly
+job still uses the Pearson scale alone, see below). Measured (seeds 1-40, 300 simulations):
 
-=============  ======  ======  ============================================
-level          <= p75  <= p95  aim (issue 13)
-=============  ======  ======  ============================================
-segment        74.6%   91.7%   72-78%, 93-97%
-consortium     67.5%   89.6%   72-78%, 93-97%
-national       72.5%   90.0%   72-78%, 93-97%
-newest month   77.9%   93.2%   (the bootstrap-shift ranges: p95 = estimate)
-=============  ======  ======  ============================================
+=============  ======  ======  ==========================  ============================
+level          <= p75  <= p95  Pearson scale alone         aim (issue 13)
+=============  ======  ======  ==========================  ============================
+segment        79.0%   95.3%   74.6%, 91.7%                72-78%, 93-97%
+consortium     72.9%   93.8%   67.5%, 89.6%                72-78%, 93-97%
+national       77.5%   92.5%   72.5%, 90.0%                72-78%, 93-97%
+newest month   80.6%   96.1%   77.9%, 93.2%                (bootstrap-shift: p95 = estimate)
+=============  ======  ======  ==========================  ============================
 
-Point bias (total estimate against total truth) -0.7%; no cell with positive IBNR has a zero-width
-range. The shortfall at p95, and at p75 above segment level, is acute inpatient care: its severity
-has a Pareto tail (alpha 1.8, infinite variance), so a large claim still unpaid in an old month
-lies far beyond a gamma process with the triangle's ODP scale (the bulk of the standardised errors
-has the right spread; the outliers do not). On seeds 1-4 the claim lines' ``sum x^2 / sum x`` per
-service (the scale of a compound Poisson with those severities) is 1.5 to 14 times the pooled
-Pearson scale of the triangles (acute 10,799-126,976 against 6,352-9,212): a scale taken from the
-lines, which the triangles do not carry, is the next step. :func:`test_coverage_meets_the_aim_at_every_level`
-states the aim and is marked as an expected failure until the ranges reach it;
-:func:`test_coverage_is_no_worse_than_measured` guards the measured figures (each bound about
-3 binomial standard deviations below the measured share).
+Acute care's severity has a Pareto tail (alpha 1.8), which the Pearson residuals of a triangle of
+sums rarely see: on seeds 1-4 the lines' scale is 1.5 to 14 times the Pearson one (acute
+10,799-126,976 against 6,352-9,212). With it, p95 and the consortium p75 reach the aim; the
+segment p75 overshoots (79.0%, aim at most 78%, binomial sd 1.6%) and the national p95 is one
+dataset short (37 of 40, 92.5%; sd 3.4%). A gamma matched to the compound Poisson's variance is
+less skewed than the true outstanding with Pareto large claims, so its 75th percentile sits high:
+on the 6-service data of ``tests/reserving/test_nightly.py`` the line scale gives segment coverage
+85.6% / 97.2% against 81.9% / 93.1% with the Pearson scale, outside that test's [66%, 84%] at p75,
+which is why the job does not use it yet.
+
+Point bias (total estimate against total truth) -0.7%. No cell with IBNR of at least 1% of its
+service's process scale has a zero-width range; 67 of the 25,920 cells below that do (a few
+currency units still expected, where more than 95% of simulations pay nothing more, as a compound
+Poisson with those severities would). :func:`test_coverage_meets_the_aim_at_every_level` states the
+aim and stays an expected failure; :func:`test_coverage_is_no_worse_than_measured` guards the
+measured figures (each bound about 3 binomial standard deviations below the measured share).
 """
 
 from __future__ import annotations
@@ -49,11 +56,13 @@ SEEDS = range(1, 41)
 
 def _one(seed: int) -> pd.DataFrame:
     s = generate_claims(n_consortia=6, services=SERVICES, n_months=36, seed=seed)
-    tri = read_claims(s.lines, as_of=s.as_of).triangles
+    claims = read_claims(s.lines, as_of=s.as_of)
+    tri = claims.triangles
     cl = chain_ladder(tri)
     sel = select(tri, cl, s.budget, None, method="blend", threshold=0.75)
     r = simulate_ranges(tri, cl, sel, np.ones(tri.n_origins, bool), [], threshold=0.75, average="volume",
-                        n_periods=None, n_sims=300, seed=1, chunk_mb=400, progress=False)
+                        n_periods=None, n_sims=300, seed=1, chunk_mb=400, line_moments=claims.line_moments,
+                        progress=False)
     seg = tri.segments
     est = np.nansum(sel.bf.ibnr, axis=1)
     truth = s.truth.groupby(["consortium", "service"])["ibnr"].sum().reindex(seg).to_numpy()
@@ -71,40 +80,47 @@ def _one(seed: int) -> pd.DataFrame:
         pd.DataFrame({"level": "newest", "truth": newest.reindex(seg).to_numpy(), "est": sel.bf.ibnr[:, -1],
                       "p75": r.segment_q[0, :, -1], "p95": r.segment_q[1, :, -1]}),
     ]
-    cells = pd.DataFrame({"est": sel.bf.ibnr.ravel(), "width": (r.segment_q[1] - r.segment_q[0]).ravel()})
-    return pd.concat(frames, ignore_index=True), int(((cells["est"] > 0) & (cells["width"] <= 0)).sum())
+    # a zero-width range counts where a payment is still expected: IBNR at least 1% of the service's process scale
+    # (gamma shape >= 0.01); below it more than 95% of simulations pay nothing more, as a compound Poisson would
+    phi = pd.Series(r.assumptions["process_scale"]["by_service"])[seg.get_level_values(1)].to_numpy()
+    cells = pd.DataFrame({"est": sel.bf.ibnr.ravel(), "width": (r.segment_q[1] - r.segment_q[0]).ravel(),
+                          "material": (sel.bf.ibnr >= phi[:, None] / 100).ravel()})
+    zero = (cells["est"] > 0) & (cells["width"] <= 0)
+    return pd.concat(frames, ignore_index=True), int((zero & cells["material"]).sum()), int(zero.sum())
 
 
 @pytest.fixture(scope="module")
 def coverage():
     runs = [_one(seed) for seed in SEEDS]
-    table = pd.concat([t for t, _ in runs], ignore_index=True)
+    table = pd.concat([t for t, *_ in runs], ignore_index=True)
     g = table.groupby("level")
     shares = pd.DataFrame({"n": g.size(), "p75": g.apply(lambda d: (d.truth <= d.p75).mean()),
                            "p95": g.apply(lambda d: (d.truth <= d.p95).mean())})
     seg = table[table["level"] == "segment"]
-    return shares, seg["est"].sum() / seg["truth"].sum() - 1, sum(z for _, z in runs)
+    return shares, seg["est"].sum() / seg["truth"].sum() - 1, sum(z for _, z, _ in runs), sum(z for *_, z in runs)
 
 
 def test_no_zero_width_range_and_point_bias_within_two_percent(coverage):
-    shares, bias, zero_width = coverage
+    shares, bias, zero_width, zero_width_immaterial = coverage
     assert shares["n"].to_dict() == {"consortium": 240, "national": 40, "newest": 720, "segment": 720}
     assert zero_width == 0
+    assert zero_width_immaterial <= 100, zero_width_immaterial     # of 25,920 cells; measured 67
     assert abs(bias) <= 0.02, bias
 
 
 def test_coverage_is_no_worse_than_measured(coverage):
-    """Bounds about 3 binomial sd below the measured shares (sd at 75%: 1.6% of 720, 2.8% of 240, 6.8% of 40)."""
+    """Bounds about 3 binomial sd below the measured shares (sd at 75%: 1.6% of 720, 2.8% of 240, 6.8% of 40;
+    at 95%: 0.8%, 1.4%, 3.4%)."""
     shares = coverage[0]
-    floor = {"segment": (0.69, 0.89), "consortium": (0.60, 0.86), "national": (0.50, 0.80), "newest": (0.72, 0.90)}
+    floor = {"segment": (0.74, 0.92), "consortium": (0.64, 0.88), "national": (0.56, 0.80), "newest": (0.76, 0.93)}
     for level, (p75, p95) in floor.items():
         assert shares.loc[level, "p75"] >= p75, (level, shares.loc[level].to_dict())
         assert shares.loc[level, "p95"] >= p95, (level, shares.loc[level].to_dict())
     assert (shares["p75"] <= 0.85).all() and (shares["p95"] <= 0.99).all(), shares   # not wide for safety
 
 
-@pytest.mark.xfail(strict=True, reason="p95 coverage 90-92% (aim 93-97%) and consortium p75 67.5% "
-                                       "(aim 72-78%): acute care's Pareto-tailed large claims (module docstring)")
+@pytest.mark.xfail(strict=True, reason="segment p75 79.0% (aim at most 78%) and national p95 92.5% (aim at "
+                                       "least 93%): a gamma matched to heavy-tailed claims (module docstring)")
 def test_coverage_meets_the_aim_at_every_level(coverage):
     shares = coverage[0]
     for level in ("segment", "consortium", "national"):
@@ -134,6 +150,7 @@ def test_every_level_is_written_to_files_history_and_report(tmp_path):
     assert set(nat) == {"paid", "ibnr", "ibnr_sd", "ibnr_p75", "ibnr_p95"}
     assert nat["ibnr"] == pytest.approx(run.estimates["ibnr"].sum()) and nat["ibnr"] < nat["ibnr_p75"] < nat["ibnr_p95"]
     assert summary["ranges"]["prior_cv"] > 0 and summary["ranges"]["dependence"].startswith("shared")
+    assert summary["ranges"]["process_scale"]["from"] == "per service, the triangles' Pearson scale"   # job default
     stored = load_table(run.outputs["db"], run.run_id, "ranges")
     assert stored["level"].value_counts().to_dict() == {"segment": 6, "consortium": 2, "national": 1}
     national = stored[stored["level"] == "national"].iloc[0]
@@ -147,3 +164,28 @@ def test_every_level_is_written_to_files_history_and_report(tmp_path):
     assert off.range_assumptions["dependence"].startswith("none")
     assert off.national_total["ibnr"] == pytest.approx(nat["ibnr"])
     assert off.national_total["ibnr_sd"] != pytest.approx(nat["ibnr_sd"], rel=1e-6)
+
+
+def test_process_scale_is_the_larger_of_pearson_and_the_claim_lines():
+    """The scale used per service against a reference from the generated lines themselves
+    (``sum x^2 / sum x`` over the service's lines, pandas) and the mean Pearson scale of its triangles."""
+    from reserving.stochastic_bf import odp_scale
+
+    s = generate_claims(n_consortia=3, services=SERVICES, n_months=24, as_of="2024-12-31", seed=2)
+    claims = read_claims(s.lines, as_of=s.as_of)
+    tri = claims.triangles
+    cl = chain_ladder(tri)
+    sel = select(tri, cl, s.budget, None, method="blend", threshold=0.75)
+    kwargs = dict(threshold=0.75, average="volume", n_periods=None, n_sims=50, seed=1, chunk_mb=400, progress=False)
+    used = simulate_ranges(tri, cl, sel, np.ones(tri.n_origins, bool), [], line_moments=claims.line_moments,
+                           **kwargs).assumptions["process_scale"]["by_service"]
+    pearson = pd.Series(odp_scale(tri), index=tri.segments.get_level_values(1)).groupby(level=0).mean()
+    x = s.lines.assign(sq=s.lines["amount"] ** 2).groupby("service")[["amount", "sq"]].sum()
+    lines = x["sq"] / x["amount"]
+    assert (lines > 1.5 * pearson).any()                   # the lines see more than the triangles here
+    for svc in SERVICES:
+        assert used[svc] == pytest.approx(max(lines[svc], pearson[svc]), abs=0.005), svc   # stated to the cent
+    alone = simulate_ranges(tri, cl, sel, np.ones(tri.n_origins, bool), [], **kwargs).assumptions["process_scale"]
+    assert alone["from"] == "per service, the triangles' Pearson scale"
+    for svc in SERVICES:
+        assert alone["by_service"][svc] == pytest.approx(pearson[svc], abs=0.005), svc
