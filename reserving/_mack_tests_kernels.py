@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 
 @njit(cache=True, nogil=True)
@@ -30,7 +30,23 @@ def _ranks(x):
     return out
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
+def _median(x):
+    """Median of ``x`` (the mean of the two middle values when their number is even), by insertion
+    sort of a copy: columns hold a few dozen factors, and Numba's ``np.median`` costs seconds to compile."""
+    y = x.copy()
+    for a in range(1, y.size):
+        v = y[a]
+        b = a - 1
+        while b >= 0 and y[b] > v:
+            y[b + 1] = y[b]
+            b -= 1
+        y[b + 1] = v
+    h = y.size // 2
+    return y[h] if y.size % 2 == 1 else 0.5 * (y[h - 1] + y[h])
+
+
+@njit(cache=True, nogil=True)
 def development_correlation_batch(factors):
     """Spearman correlation ``T_k`` of adjacent factor columns and its weight, per segment.
 
@@ -42,7 +58,7 @@ def development_correlation_batch(factors):
     n_seg, n_org, n_fac = factors.shape
     t_k = np.full((n_seg, max(n_fac - 1, 0)), np.nan)
     weight = np.zeros((n_seg, max(n_fac - 1, 0)))
-    for s in prange(n_seg):
+    for s in range(n_seg):  # serial: a few ms for thousands of segments; a prange loop costs seconds to compile
         for k in range(1, n_fac):
             both = np.isfinite(factors[s, :, k - 1]) & np.isfinite(factors[s, :, k])
             n = both.sum()
@@ -55,7 +71,7 @@ def development_correlation_batch(factors):
     return t_k, weight
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def calendar_year_batch(factors):
     """Mack's (1994, Appendix H) counts per calendar diagonal of factors, per segment.
 
@@ -75,7 +91,7 @@ def calendar_year_batch(factors):
     expected = np.zeros((n_seg, n_diag))
     variance = np.zeros((n_seg, n_diag))
     count = np.zeros((n_seg, n_diag))
-    for s in prange(n_seg):
+    for s in range(n_seg):  # serial: a few ms for thousands of segments; a prange loop costs seconds to compile
         small = np.zeros(n_diag)
         large = np.zeros(n_diag)
         for k in range(n_fac):
@@ -83,7 +99,7 @@ def calendar_year_batch(factors):
             finite = col[np.isfinite(col)]
             if finite.size == 0:
                 continue
-            median = np.median(finite)
+            median = _median(finite)
             for i in range(n_org):
                 if np.isfinite(col[i]):
                     if col[i] < median:

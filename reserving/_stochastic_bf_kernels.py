@@ -120,12 +120,9 @@ def _simulate_block(fitted, scale, latest_lag, pool, eligible, valuation_index, 
                 mean += (1.0 - weight[i]) * prior[i] * x * share
             param[i] += mean
             draw = mean
-            if phi > 0.0 and mean > 0.0:
-                draw, state = gamma(state, mean * inv_phi)
-                draw *= phi
-            elif phi > 0.0 and mean < 0.0:
-                draw, state = gamma(state, -mean * inv_phi)
-                draw *= -phi
+            if phi > 0.0 and mean != 0.0:  # one call site: the gamma is inlined where it is called
+                draw, state = gamma(state, abs(mean) * inv_phi)
+                draw *= phi if mean > 0.0 else -phi
             ibnr[i, sim] = draw
 
 

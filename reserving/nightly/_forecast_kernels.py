@@ -38,9 +38,10 @@ Arrays: ``ibnr, future_mean`` (C, n_sims); per-consortium parameters (C,); the e
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from _kit.random import gamma, poisson, stream, uniform
+from reserving._bootstrap_kernels import _in_threads
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -66,30 +67,36 @@ def _one_consortium(key, paid, ibnr, future_mean, todate, mean_x, p_tail, m1, m2
             g, state = gamma(state, shape)
             future = g * m2 / m1
         specific = 0.0
-        n_big, state = poisson(state, n_future * p_tail)
-        for _ in range(int(n_big)):
-            x, state = _claimant_above(state, tail, q_gpd, t, xi, beta)
-            future += x
-            specific += coins * min(max(x - att, 0.0), lim)
-        n_past, state = poisson(state, todate / mean_x * p_tail)
-        for _ in range(int(n_past)):
-            x, state = _claimant_above(state, tail, q_gpd, t, xi, beta)
-            specific += coins * min(max(x - att, 0.0), lim)
+        # large claimants of the months to come (phase 0), then of the year to date (phase 1): one
+        # call site each for the Poisson and the claimant draw, which are inlined where called
+        for phase in range(2):
+            n_big, state = poisson(state, n_future * p_tail if phase == 0 else todate / mean_x * p_tail)
+            for _ in range(int(n_big)):
+                x, state = _claimant_above(state, tail, q_gpd, t, xi, beta)
+                if phase == 0:
+                    future += x
+                specific += coins * min(max(x - att, 0.0), lim)
         total = paid + ibnr[j] + future
         aggregate = min(max(total - specific - agg_att, 0.0), agg_lim)
         gross[j] = total
         recovered[j] = specific + aggregate
 
 
-@njit(cache=True, nogil=True, parallel=True)
 def simulate_year(keys, paid, ibnr, future_mean, todate, mean_x, p_tail, m1, m2, tail, tail_start, q_gpd, t, xi,
                   beta, att, lim, coins, agg_att, agg_lim):
-    """Simulated gross cost and recoveries of the year, (C, n_sims) each (formula in the module docstring)."""
+    """Simulated gross cost and recoveries of the year, (C, n_sims) each (formula in the module docstring).
+
+    Consortia run on Numba's threads through :func:`reserving._bootstrap_kernels._in_threads` (a
+    ``prange`` loop would compile the kernel again into the loop); each draws from its own stream.
+    """
     n_cons, n_sims = ibnr.shape
     gross = np.empty((n_cons, n_sims))
     recovered = np.empty((n_cons, n_sims))
-    for c in prange(n_cons):
+
+    def one(c):
         _one_consortium(keys[c], paid[c], ibnr[c], future_mean[c], todate[c], mean_x[c], p_tail[c], m1[c], m2[c],
                         tail[tail_start[c]:tail_start[c + 1]], q_gpd[c], t[c], xi[c], beta[c], att[c], lim[c],
                         coins[c], agg_att[c], agg_lim[c], gross[c], recovered[c])
+
+    _in_threads(one, n_cons)
     return gross, recovered
