@@ -13,6 +13,8 @@ import math
 import numpy as np
 from numba import njit
 
+from reserving._bootstrap_kernels import _insertion_sort
+
 
 @njit(cache=True, nogil=True)
 def _ranks(x):
@@ -35,13 +37,7 @@ def _median(x):
     """Median of ``x`` (the mean of the two middle values when their number is even), by insertion
     sort of a copy: columns hold a few dozen factors, and Numba's ``np.median`` costs seconds to compile."""
     y = x.copy()
-    for a in range(1, y.size):
-        v = y[a]
-        b = a - 1
-        while b >= 0 and y[b] > v:
-            y[b + 1] = y[b]
-            b -= 1
-        y[b + 1] = v
+    _insertion_sort(y)
     h = y.size // 2
     return y[h] if y.size % 2 == 1 else 0.5 * (y[h - 1] + y[h])
 
