@@ -1,4 +1,4 @@
-"""Kill tests: the nightly job killed (SIGKILL) at 20 named points and at random times.
+"""Kill tests: the nightly job killed (SIGKILL) at 25 named points (staging and publishing each of its 11 outputs, the database commit) and at 3 random times.
 
 To keep this fast, one driver process imports the engine once and forks a child per kill; the
 driver itself never runs a kernel or opens DuckDB, so forking it is safe.
@@ -28,12 +28,12 @@ from reserving.nightly.history import has_run, load_runs
 from reserving.nightly.job import recover
 from reserving.nightly.synthetic import generate_claims
 
-OUTPUTS = ["rejects.csv", "estimates.csv", "estimates.parquet", "segment_errors.csv", "diagnostics.csv",
-           "outturn.csv", "summary.json", "report.html"]
+OUTPUTS = ["rejects.csv", "estimates.csv", "estimates.parquet", "segments.csv", "consortia.csv", "segment_errors.csv",
+           "diagnostics.csv", "outturn.csv", "forecast.csv", "summary.json", "report.html"]
 POINTS = ([f"stage:{n}" for n in OUTPUTS] + ["db:save", "db:saved"] + [f"publish:{n}" for n in OUTPUTS]
           + ["published"])
-COMPARED = ["rejects.csv", "estimates.csv", "estimates.parquet", "segment_errors.csv", "diagnostics.csv",
-            "outturn.csv"]
+COMPARED = ["rejects.csv", "estimates.csv", "estimates.parquet", "segments.csv", "consortia.csv",
+            "segment_errors.csv", "diagnostics.csv", "outturn.csv", "forecast.csv"]
 ROOT = Path(__file__).resolve().parents[2]
 
 
