@@ -1,4 +1,5 @@
-"""Kill tests: the nightly job killed (SIGKILL) at 25 named points (staging and publishing each of its 11 outputs, the database commit) and at 3 random times.
+"""Kill tests: the nightly job killed (SIGKILL) at 25 named points (staging and publishing each of
+its 11 outputs, the database commit) and at 3 random times.
 
 To keep this fast, one driver process imports the engine once and forks a child per kill; the
 driver itself never runs a kernel or opens DuckDB, so forking it is safe.
