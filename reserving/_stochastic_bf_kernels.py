@@ -45,7 +45,7 @@ from reserving._kernels import select_ldf_into
 
 def simulate(fitted, scale, latest_lag, pool, pool_start, eligible, valuation_index, average_code, phi, prior,
              weight, prior_sd, group_shock, group_of, calendar_shock, calendar_of, keys, n_sims, block_size,
-             ibnr, param):
+             ibnr, param, report=None):
     """Stochastic BF of a stack of segments: work items (segment x block of simulations) shared among threads.
 
     Work item ``(s, b)`` runs simulations ``b * block_size`` to ``(b + 1) * block_size - 1`` of
@@ -61,7 +61,8 @@ def simulate(fitted, scale, latest_lag, pool, pool_start, eligible, valuation_in
     make the dependence), ``keys`` (S, 4) uint64.
 
     Outputs (filled): ``ibnr`` (S, I, n_sims) with process error; ``param`` (S, B, I) per-block
-    sums of the means ``m`` (the bias correction of the caller).
+    sums of the means ``m`` (the bias correction of the caller). ``report(share)``, if given, is
+    called with the share of the work done as items finish.
     """
     n_blocks = (n_sims + block_size - 1) // block_size
 
@@ -72,7 +73,8 @@ def simulate(fitted, scale, latest_lag, pool, pool_start, eligible, valuation_in
                         group_shock[group_of[s]], calendar_shock[calendar_of[s]], keys[s], b, b * block_size,
                         min(n_sims, (b + 1) * block_size), ibnr[s], param[s, b])
 
-    _in_threads(item, fitted.shape[0] * n_blocks)
+    n_items = fitted.shape[0] * n_blocks
+    _in_threads(item, n_items, None if report is None else (lambda done: report(done / n_items)))
 
 
 @njit(cache=True, nogil=True)

@@ -120,7 +120,7 @@ class StochasticBFResult:
 
 def stochastic_bf(tri: TriangleSet, prior, weight_cl, *, prior_error: PriorError, groups=None,
                   dependence: bool = True, scale=None, average: str = "volume", n_periods: int | None = None,
-                  n_sims: int = 10_000, seed: int = 0) -> StochasticBFResult:
+                  n_sims: int = 10_000, seed: int = 0, progress=None) -> StochasticBFResult:
     """Simulate the IBNR of a Bornhuetter-Ferguson or blended estimate (England & Verrall 2002; Mack 2008).
 
     Parameters
@@ -148,6 +148,8 @@ def stochastic_bf(tri: TriangleSet, prior, weight_cl, *, prior_error: PriorError
         Simulations per segment; seed of the random streams. A segment's numbers depend only on
         the seed, its label, its group's label and the origins, not on the other segments in the
         call nor on the threads.
+    progress : callable, optional
+        Called with the share of the simulation done (0 to 1) as work finishes (a progress bar).
 
     Returns
     -------
@@ -216,7 +218,7 @@ def stochastic_bf(tri: TriangleSet, prior, weight_cl, *, prior_error: PriorError
     kernels.simulate(fit["fitted"], fit["scale_sd"], latest_lag, fit["pool"], fit["pool_start"], eligible,
                      tri.valuation_index, AVERAGES[average], phi, prior0, weight,
                      np.ascontiguousarray(prior_error.segment_sd, dtype=float), group_shock[:, 0], group_of,
-                     calendar_shock, calendar_of, keys, n_sims, BLOCK_SIZE, samples, param)
+                     calendar_shock, calendar_of, keys, n_sims, BLOCK_SIZE, samples, param, report=progress)
     cdf = np.take_along_axis(dev.cdf_values, np.maximum(latest_lag, 0), axis=1)
     latest = np.nan_to_num(tri.latest)
     centre = weight * latest * (cdf - 1.0) + (1.0 - weight) * prior0 * (1.0 - 1.0 / cdf)

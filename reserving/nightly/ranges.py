@@ -163,8 +163,10 @@ def simulate_ranges(tri: TriangleSet, cl: ChainLadder, sel: Selection, in_period
     def simulate(sub: TriangleSet):
         at = tri.segments.get_indexer(sub.segments)
         here = np.searchsorted(usable, at)
+        n_cons = len(pd.unique(sub.segments.get_level_values(0)))   # the bar fills with the batch's share done
         return stochastic_bf(sub, prior[at], weight[at], prior_error=err.take(here), scale=phi[here],
-                             dependence=dependence, average=average, n_periods=n_periods, n_sims=n_sims, seed=seed)
+                             dependence=dependence, average=average, n_periods=n_periods, n_sims=n_sims, seed=seed,
+                             progress=lambda share: bar.partial(share * n_cons))
 
     keep, seg_q, seg_total_q, seg_total_sd, cons_rows, cons_period, cons_stats = [], [], [], [], [], [], []
     national = np.zeros((tri.n_origins, n_sims))
