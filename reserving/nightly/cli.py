@@ -43,6 +43,9 @@ def add_nightly_parser(subparsers):
     p.add_argument("--as-of", help="valuation date, a month end (default: the last complete month end of the "
                                    "paid dates up to today)")
     p.add_argument("--sims", type=int, default=10_000, help="simulations of the ranges (default 10000)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="simulate on a Dask cluster: its scheduler's address, e.g. tcp://host:8786 (the same numbers "
+                        "as on one machine; needs the dask extra)")
     p.add_argument("--independent", action="store_true",
                    help="ranges without the prior's shared consortium and incurred-month shocks: every segment "
                         "independent (default: shared, so sums over service lines and consortia are not "
@@ -121,6 +124,7 @@ def run_nightly(args) -> int:
         amount_format=AmountFormat(args.decimal, args.thousands), max_rejected=args.max_rejected,
         min_segment_lines=args.min_segment_lines, cover=args.cover, budget_phasing=args.budget_phasing,
         regimen=args.regimen, selections=args.selections, dependence=not args.independent,
+        scheduler=args.scheduler,
     )
     money = ["paid", "ibnr", "ultimate", "ibnr_p75", "ibnr_p95"]
     print(result.consortium_summary.to_string(

@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 import shutil
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -72,7 +73,7 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
                     today=None, dayfirst: bool = False, amount_format: AmountFormat | None = None,
                     max_rejected: float = 0.01, min_segment_lines: int = 10, cover=None,
                     budget_phasing: str = "flat", regimen=None, selections=None,
-                    dependence: bool = True) -> NightlyResult:
+                    dependence: bool = True, scheduler=None) -> NightlyResult:
     """Run the nightly job end to end and publish its outputs in ``out_dir`` as one set.
 
     Parameters
@@ -136,6 +137,10 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
     dependence : bool
         Ranges share the prior's consortium and incurred-month shocks between segments (default);
         False treats every segment as independent (:mod:`.ranges`).
+    scheduler : str or dask.distributed.Client, optional
+        Spread the simulations over a Dask cluster: a ``Client``, or a scheduler address
+        (``tcp://host:8786``) to connect to for this run. The numbers are those of a run on one
+        machine (random streams keyed by segment label).
 
     Examples
     --------
@@ -210,9 +215,10 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
         t = time.perf_counter()
         months = financial_year_months(as_of, fy_start_month)
         in_period = np.asarray(tri.origins.isin(months))
-        spread = simulate_ranges(tri, cl, sel, in_period, errors, threshold=threshold, average=average,
-                                 n_periods=n_periods, n_sims=n_sims, seed=seed, chunk_mb=chunk_mb,
-                                 dependence=dependence, progress=progress)
+        with _cluster(scheduler) as client:
+            spread = simulate_ranges(tri, cl, sel, in_period, errors, threshold=threshold, average=average,
+                                     n_periods=n_periods, n_sims=n_sims, seed=seed, chunk_mb=chunk_mb,
+                                     dependence=dependence, progress=progress, client=client)
         keep, tri = spread.keep, tri[spread.keep]
         timings["simulate"] = time.perf_counter() - t
 
@@ -318,6 +324,26 @@ def _selections(source) -> Selections | None:
     if isinstance(source, pd.DataFrame):
         return Selections.from_frame(source)
     return Selections.read(source)
+
+
+@contextmanager
+def _cluster(scheduler):
+    """The Dask client to simulate on: None, the one given, or one connected to an address for the run."""
+    if scheduler is None or not isinstance(scheduler, str):
+        yield scheduler
+        return
+    try:
+        from dask.distributed import Client
+    except ImportError as exc:
+        raise ReservingError("--scheduler needs Dask: pip install 'commissioning-risk[dask]'") from exc
+    try:
+        client = Client(scheduler, timeout="10s")
+    except (OSError, TimeoutError) as exc:
+        raise ReservingError(f"cannot reach the Dask scheduler at {scheduler} (--scheduler): {exc}") from exc
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 def recover(out_dir, db) -> None:

@@ -20,7 +20,8 @@ batching and threads do not change the numbers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -91,7 +92,7 @@ class Ranges:
 def simulate_ranges(tri: TriangleSet, cl: ChainLadder, sel: Selection, in_period: np.ndarray, errors: list, *,
                     threshold: float, average: str, n_periods, n_sims: int, seed: int, chunk_mb: float,
                     dependence: bool = True, line_moments: pd.DataFrame | None = None,
-                    progress: bool = True) -> Ranges:
+                    progress: bool = True, client=None) -> Ranges:
     """Simulate the selected IBNR of ``tri`` batch by batch and reduce the simulations to ranges.
 
     Parameters
@@ -122,6 +123,10 @@ def simulate_ranges(tri: TriangleSet, cl: ChainLadder, sel: Selection, in_period
         the lines' (:func:`line_scale`); None (the nightly job's default for now), the Pearson scale alone.
     progress : bool
         A progress bar on stderr counting the consortia done.
+    client : dask.distributed.Client, optional
+        Simulate the batches on the cluster's workers, a few ahead of the one being summarised
+        (:func:`_batch_results`); the random streams are keyed by segment label, so the numbers
+        are those of a run on one machine.
 
     Raises
     ------
@@ -158,21 +163,17 @@ def simulate_ranges(tri: TriangleSet, cl: ChainLadder, sel: Selection, in_period
     err = prior_error(cl.ultimate[usable], sel.prior[usable], sel.completion[usable] >= threshold, cons,
                       services, phi)
     weight = np.where(np.isfinite(sel.bf.weight_cl), sel.bf.weight_cl, 1.0)   # origins with no data: none to blend
-    prior = sel.prior
+    simulator = _Simulator(tri.segments, usable, sel.prior, weight, err, phi,
+                           dict(dependence=dependence, average=average, n_periods=n_periods, n_sims=n_sims, seed=seed))
 
     def simulate(sub: TriangleSet):
-        at = tri.segments.get_indexer(sub.segments)
-        here = np.searchsorted(usable, at)
         n_cons = len(pd.unique(sub.segments.get_level_values(0)))   # the bar fills with the batch's share done
-        return stochastic_bf(sub, prior[at], weight[at], prior_error=err.take(here), scale=phi[here],
-                             dependence=dependence, average=average, n_periods=n_periods, n_sims=n_sims, seed=seed,
-                             progress=lambda share: bar.partial(share * n_cons))
+        return simulator(sub, progress=lambda share: bar.partial(share * n_cons))
 
     keep, seg_q, seg_total_q, seg_total_sd, cons_rows, cons_period, cons_stats = [], [], [], [], [], [], []
     national = np.zeros((tri.n_origins, n_sims))
-    for pos in batches(tri, n_sims, chunk_mb):
-        pos = pos[np.isin(pos, usable)]
-        sub, sim = isolate(tri[pos], simulate, errors, "simulate") if len(pos) else (None, None)
+    plan = [pos[np.isin(pos, usable)] for pos in batches(tri, n_sims, chunk_mb)]
+    for pos, sub, sim in _batch_results(plan, tri, simulate, simulator, client, errors):
         if sim is None:
             bar.step(len(pd.unique(cons_of_seg[pos])))
             continue
@@ -307,3 +308,58 @@ def batches(tri: TriangleSet, n_sims: int, chunk_mb: float) -> list[np.ndarray]:
     if current:
         out.append(np.array(current))
     return out
+
+
+@dataclass(frozen=True)
+class _Simulator:
+    """The stochastic BF of a batch of segments, given everything it needs (so it can be sent to a worker)."""
+
+    segments: pd.Index
+    usable: np.ndarray
+    prior: np.ndarray
+    weight: np.ndarray
+    err: object
+    phi: np.ndarray
+    options: dict = field(default_factory=dict)
+
+    def __call__(self, sub: TriangleSet, progress=None):
+        at = self.segments.get_indexer(sub.segments)
+        here = np.searchsorted(self.usable, at)
+        return stochastic_bf(sub, self.prior[at], self.weight[at], prior_error=self.err.take(here),
+                             scale=self.phi[here], progress=progress, **self.options)
+
+
+def _isolated(simulator: _Simulator, sub: TriangleSet):
+    """On a worker: the batch's simulation with failing segments left out, and their errors."""
+    errors: list = []
+    return isolate(sub, simulator, errors, "simulate"), errors
+
+
+def _batch_results(plan, tri: TriangleSet, simulate, simulator: _Simulator, client, errors: list):
+    """Yield ``(positions, segments kept, simulation)`` batch by batch, in order.
+
+    Without a client each batch runs here. With one, batches are submitted to the cluster two per
+    worker ahead of the one being consumed, so memory holds a few batches' samples at a time.
+    """
+    if client is None:
+        for pos in plan:
+            yield (pos, *(isolate(tri[pos], simulate, errors, "simulate") if len(pos) else (None, None)))
+        return
+    ahead = 2 * max(1, len(client.scheduler_info().get("workers", {})))
+    pending: deque = deque()
+    todo = iter(plan)
+    while True:
+        while len(pending) < ahead:
+            pos = next(todo, None)
+            if pos is None:
+                break
+            pending.append((pos, client.submit(_isolated, simulator, tri[pos], pure=False) if len(pos) else None))
+        if not pending:
+            return
+        pos, future = pending.popleft()
+        if future is None:
+            yield pos, None, None
+            continue
+        (sub, sim), failed = future.result()
+        errors.extend(failed)
+        yield pos, sub, sim
