@@ -26,7 +26,7 @@ import pandas as pd
 from reserving import _clark_kernels as _k
 from reserving._exposure import per_origin
 from reserving.errors import ReservingError
-from reserving.results import diagnostics_frame, link_labels, origin_frame
+from reserving.results import ProcessParameterErrors, diagnostics_frame, link_labels, origin_frame
 from reserving.triangle import TriangleSet
 
 GROWTH_CURVES = {"loglogistic": _k.LOGLOGISTIC, "weibull": _k.WEIBULL}
@@ -42,7 +42,7 @@ _STATUS_ROWS = {
 
 
 @dataclass(frozen=True, eq=False)
-class Clark:
+class Clark(ProcessParameterErrors):
     """Clark LDF or Cape Cod fit for every segment of a triangle set.
 
     Attributes
@@ -94,16 +94,6 @@ class Clark:
     total_parameter: np.ndarray
     growth_values: np.ndarray
     rows: tuple = ()
-
-    @property
-    def std_err(self) -> np.ndarray:
-        """(S, I) standard error of each origin's reserve: ``sqrt(process^2 + parameter^2)``."""
-        return np.hypot(self.process, self.parameter)
-
-    @property
-    def total_std_err(self) -> np.ndarray:
-        """(S,) standard error of the segment's total reserve."""
-        return np.hypot(self.total_process, self.total_parameter)
 
     @property
     def ldf(self) -> pd.DataFrame:

@@ -18,12 +18,13 @@ from reserving import _kernels
 from reserving.chain_ladder import ChainLadder, project
 from reserving.development import AVERAGES, develop
 from reserving.mack_tests import assumption_tests
+from reserving.results import ProcessParameterErrors
 from reserving.selections import selected_exclusions
 from reserving.triangle import TriangleSet
 
 
 @dataclass(frozen=True, eq=False)
-class Mack:
+class Mack(ProcessParameterErrors):
     """Mack standard errors on top of a chain-ladder result.
 
     Attributes
@@ -53,16 +54,6 @@ class Mack:
     @property
     def triangle(self) -> TriangleSet:
         return self.chain_ladder.triangle
-
-    @property
-    def std_err(self) -> np.ndarray:
-        """(S, I) Mack standard error of each origin's ultimate (and IBNR)."""
-        return np.hypot(self.process, self.parameter)
-
-    @property
-    def total_std_err(self) -> np.ndarray:
-        """(S,) Mack standard error of the segment's total reserve."""
-        return np.hypot(self.total_process, self.total_parameter)
 
     @property
     def ldf(self) -> pd.DataFrame:

@@ -9,6 +9,21 @@ from reserving.triangle import TriangleSet
 
 DIAGNOSTIC_COLUMNS = ["development", "issue", "detail"]
 
+class ProcessParameterErrors:
+    """``std_err`` and ``total_std_err`` of a result with ``process``/``parameter`` (S, I) and
+    ``total_process``/``total_parameter`` (S,) standard errors: ``sqrt(process^2 + parameter^2)``."""
+
+    @property
+    def std_err(self) -> np.ndarray:
+        """(S, I) standard error of each origin's reserve."""
+        return np.hypot(self.process, self.parameter)
+
+    @property
+    def total_std_err(self) -> np.ndarray:
+        """(S,) standard error of the segment's total reserve."""
+        return np.hypot(self.total_process, self.total_parameter)
+
+
 def origin_frame(tri: TriangleSet, columns: dict[str, np.ndarray]) -> pd.DataFrame:
     """A frame indexed by segment level(s) then origin from (S, I) arrays."""
     n_seg, n_org = tri.n_segments, tri.n_origins
