@@ -23,6 +23,14 @@ column ``k_i = min(I - i, J)``), chain-ladder factors ``f[j]`` and Mack variance
     msep_total = sum_i msep_i + 2 sum_{i < m} U_i U_m (Upsilon_i + Lambda_i)
 
 Origins with ``k_i = J`` (fully developed) contribute nothing.
+
+The *linear* form keeps only the first-order terms of the products (the paper's approximation
+``prod_j (1 + x_j) - 1 ~ sum_j x_j``, which R ChainLadder's ``CDR`` computes):
+
+    Gamma_i   ~ a_i / C[i, k_i] + sum_{j=k_i+1}^{J-1} s2[j] / (f[j]**2 S_I1[j]) * D[j] / S_I1[j]
+    Upsilon_i ~ a_i / S_I1[k_i] + (the same sum)
+
+On the paper's triangle the two forms differ by at most 2.6e-6 relative.
 """
 
 from __future__ import annotations
@@ -32,8 +40,8 @@ from numba import njit, prange
 
 
 @njit(cache=True, nogil=True)
-def _one(c, f, s2, ult, out_origin):
-    """One segment: fills ``out_origin`` (I+1,) with msep_i and returns msep_total."""
+def _one(c, f, s2, ult, linear, out_origin):
+    """One segment: fills ``out_origin`` (I+1,) with msep_i and returns msep_total (``linear``: first order)."""
     n_org, n_col = c.shape
     n_fac = n_col - 1
     last = n_org - 1
@@ -57,14 +65,21 @@ def _one(c, f, s2, ult, out_origin):
             continue
         a = s2[k] / f[k] ** 2
         p = 1.0
+        p_sum = 0.0
         q = 0.0
         for j in range(k + 1, n_fac):
             r = diag[j] / s_i1[j]
-            p *= 1.0 + s2[j] / (f[j] ** 2 * s_i1[j]) * r
+            x = s2[j] / (f[j] ** 2 * s_i1[j]) * r
+            p *= 1.0 + x
+            p_sum += x
             q += r * r * s2[j] / (f[j] ** 2 * s_i[j])
-        gamma = (1.0 + a / c[i, k]) * p - 1.0
+        if linear:
+            gamma = a / c[i, k] + p_sum
+            upsilon = a / s_i1[k] + p_sum
+        else:
+            gamma = (1.0 + a / c[i, k]) * p - 1.0
+            upsilon = (1.0 + a / s_i1[k]) * p - 1.0
         delta = a / s_i[k] + q
-        upsilon = (1.0 + a / s_i1[k]) * p - 1.0
         lam = c[i, k] / s_i1[k] * a / s_i[k] + q
         out_origin[i] = ult[i] ** 2 * (gamma + delta)
         ups_lam[i] = upsilon + lam
@@ -76,16 +91,17 @@ def _one(c, f, s2, ult, out_origin):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def merz_wuthrich_batch(values, factors, sigma2, ultimate):
+def merz_wuthrich_batch(values, factors, sigma2, ultimate, linear):
     """MSEP of the one-year CDR for every segment (Merz & Wüthrich 2008, Result 3.3).
 
     Parameters: ``values`` (S, I, J) cumulative with NaN after each origin's valuation cell,
-    ``factors`` and ``sigma2`` (S, J-1), ``ultimate`` (S, I). Returns (msep per origin (S, I),
+    ``factors`` and ``sigma2`` (S, J-1), ``ultimate`` (S, I), ``linear`` (bool: the first-order
+    form). Returns (msep per origin (S, I),
     msep of the total (S,)). Segments run in parallel (``prange``).
     """
     n_seg, n_org, _ = values.shape
     out = np.zeros((n_seg, n_org))
     total = np.zeros(n_seg)
     for s in prange(n_seg):
-        total[s] = _one(values[s], factors[s], sigma2[s], ultimate[s], out[s])
+        total[s] = _one(values[s], factors[s], sigma2[s], ultimate[s], linear, out[s])
     return out, total

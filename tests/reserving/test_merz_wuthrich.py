@@ -1,4 +1,4 @@
-"""Merz-Wüthrich one-year CDR: kernel against the naive reference, identities, mw2008 figures, errors."""
+"""Merz-Wüthrich one-year CDR: kernel against the naive reference, identities, R ChainLadder's mw2008 output, errors."""
 
 from __future__ import annotations
 
@@ -74,6 +74,19 @@ def _alpha_form(values, f, s2):
     return per_origin, total
 
 
+@pytest.mark.parametrize("shape", [(3, 6, 6), (2, 9, 9), (4, 10, 7)])
+def test_linear_form_matches_the_alpha_form_on_a_batch(shape):
+    rng = np.random.default_rng(sum(shape) + 1)
+    tri = _random_stack(rng, *shape)
+    res = merz_wuthrich(tri, form="linear")
+    dev = res.mack.chain_ladder.development
+    n_fac = tri.n_lags - 1
+    for s in range(tri.n_segments):
+        per_origin, total = _alpha_form(tri.values[s], dev.ldf_values[s, :n_fac], dev.sigma[s, :n_fac] ** 2)
+        np.testing.assert_allclose(res.msep[s], per_origin, rtol=1e-11, atol=1e-9)
+        assert res.total_msep[s] == pytest.approx(total, rel=1e-11)
+
+
 def test_mw2008_equals_the_alpha_form_of_the_formula(samples):
     tri = samples["mw2008"][1]
     res = merz_wuthrich(tri)
@@ -83,13 +96,38 @@ def test_mw2008_equals_the_alpha_form_of_the_formula(samples):
     # the two forms differ by the dropped second-order products: 2.6e-6 at most on this triangle
     np.testing.assert_allclose(res.msep[0], per_origin, rtol=1e-5)
     assert res.total_msep[0] == pytest.approx(total, rel=1e-5)
+    # the kernel's linear form is this algebra exactly
+    linear = merz_wuthrich(tri, form="linear")
+    np.testing.assert_allclose(linear.msep[0], per_origin, rtol=1e-12)
+    assert linear.total_msep[0] == pytest.approx(total, rel=1e-12)
     assert res.totals["ibnr"].iloc[0] == pytest.approx(2237826.107, abs=1e-3)
-    # Merz & Wüthrich (2008) print sqrt(msep) of the CDR on this triangle; the paper could not be
-    # retrieved here, so these are the figures as recalled (2004-2009 and the total agree to the unit,
-    # 2002 and 2003 within 0.15%): not yet a verified published check. To confirm with the paper.
-    ours = np.append(res.cdr_std_err[0, 1:], res.total_cdr_std_err[0])
-    recalled = [567, 1488, 3923, 9723, 28443, 20954, 28119, 53320, 81080]
-    np.testing.assert_allclose(ours, recalled, rtol=2e-3)
+
+
+# R ChainLadder's reference output for ``CDR(MackChainLadder(MW2008, est.sigma="Mack"))`` (its CDR help
+# page example, printed to 4 decimals; CDR.MackChainLadder is by Wüthrich and Gesmann): CDR(1)S.E. per
+# origin 2..9, then the total, and Mack.S.E. of the same rows.
+R_CDR = [566.1744, 1486.5603, 3923.0986, 9722.8598, 28442.6216, 20954.2870, 28119.3180, 53320.8210, 81080.5468]
+R_MACK = [566.1744, 1563.8075, 4157.2733, 10536.4380, 30319.4638, 35967.0384, 45090.1821, 69552.3397, 108401.3875]
+
+
+def test_mw2008_reproduces_r_chainladder_cdr_output(samples):
+    tri = samples["mw2008"][1]
+    linear = merz_wuthrich(tri, form="linear")
+    product = merz_wuthrich(tri)
+
+    def row(res, se, total):
+        return np.append(se[0, 1:], total[0])
+
+    # the linear form is R's: equal to its printed figures (half a unit of the 4th decimal)
+    np.testing.assert_allclose(row(linear, linear.cdr_std_err, linear.total_cdr_std_err), R_CDR, rtol=0, atol=5e-5)
+    np.testing.assert_allclose(row(linear, linear.mack.std_err, linear.mack.total_std_err), R_MACK, rtol=0,
+                               atol=5e-5)
+    # the products as written differ from it by second-order terms only (at most 1.3e-6 relative here)
+    np.testing.assert_allclose(row(product, product.cdr_std_err, product.total_cdr_std_err), R_CDR, rtol=2e-6)
+    assert not np.allclose(row(product, product.cdr_std_err, product.total_cdr_std_err), R_CDR, rtol=1e-7, atol=0)
+    # and both round to the unit figures of the paper's table (Merz & Wüthrich 2008) the same way
+    np.testing.assert_array_equal(np.round(row(product, product.cdr_std_err, product.total_cdr_std_err)),
+                                  np.round(R_CDR))
 
 
 def test_summary_totals_and_errors(samples):
@@ -103,3 +141,5 @@ def test_summary_totals_and_errors(samples):
         merz_wuthrich(holed)
     with pytest.raises(ReservingError, match="at least as many origins"):
         merz_wuthrich(TriangleSet.from_array(values[0, 4:], origin_start="2005", grain="Y"))
+    with pytest.raises(ReservingError, match="form must be 'product' or 'linear'; got 'exact'"):
+        merz_wuthrich(samples["mw2008"][1], form="exact")
