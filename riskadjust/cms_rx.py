@@ -210,7 +210,7 @@ def cms_rx_members(frame: pd.DataFrame, source: str = "members", payment_year: i
     age = np.floor(numeric_column(frame, "age", source, PopulationError, low=0, high=MAX_AGE)).astype(np.int64)
     low, lti, ne = (_coded(frame, name, _SWITCH, "must be 0 or 1 (or true/false; blank is 0)", source).astype(bool)
                     for name in ("low_income", "lti", "new_enrollee"))
-    reasons = {"": 0, "0": 0, "1": 1, "2": 2, "3": 3}
+    reasons = {"": 0} | {f"{k}{tail}": k for k in range(4) for tail in ("", ".0")}  # ".0": a CSV column with blanks
     orec = _coded(frame, "orec", reasons, "must be 0, 1, 2 or 3 (blank is 0)", source)
     crec = _coded(frame, "crec", reasons, "must be 0, 1, 2, 3 or blank", source)
     aged = age >= 65

@@ -176,3 +176,27 @@ def test_other_bad_input():
                                       "low_income": [True, None], "new_enrollee": ["", "1"], "orec": [None, "0"]}))
     assert ok["segment"].tolist() == ["Rx_CE_LowAged", "Rx_NE_NoLo_NESRD_NOD"] and ok["age"].tolist() == [70, 65]
     assert model.segments == SEGMENTS
+
+
+def test_cli_score_with_rxhcc(tmp_path, capsys):
+    from riskadjust.cli import main
+
+    model = load_cms_rxhcc(normalisation=NORM)
+    members, dx = synthetic_part_d(400, model, seed=3)
+    paths = {k: tmp_path / f"{k}.csv" for k in ("members", "dx", "scores")}
+    members.to_csv(paths["members"], index=False)
+    dx.to_csv(paths["dx"], index=False)
+    args = ["score", "--model", "cms-rxhcc", "--normalisation", str(NORM), "--members", str(paths["members"]),
+            "--diagnoses", str(paths["dx"]), "--out", str(paths["scores"])]
+    assert main(args) == 0
+    capsys.readouterr()
+    out = pd.read_csv(paths["scores"])
+    expected = score(model, cms_rx_population(model, members, dx))
+    np.testing.assert_allclose(out["payment"], expected.payment, rtol=0, atol=1e-12)
+    assert set(out["segment"]) == set(SEGMENTS)
+    members["low_income"] = members["low_income"].astype(object)
+    members.loc[5, "low_income"] = "LIS"
+    members.to_csv(paths["members"], index=False)
+    assert main(args) == 1
+    assert capsys.readouterr().err == (f"error: {paths['members']}, line 7, column 'low_income': must be 0 or 1 "
+                                       "(or true/false; blank is 0)\n")
