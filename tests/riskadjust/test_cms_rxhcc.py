@@ -226,3 +226,17 @@ def test_cli_score_with_rxhcc(tmp_path, capsys):
     assert main(args) == 1
     assert capsys.readouterr().err == (f"error: {paths['members']}, line 7, column 'low_income': must be 0 or 1 "
                                        "(or true/false; blank is 0)\n")
+
+
+def test_dates_of_birth_give_the_age_on_february_1():
+    """Born 2 February 1961: 64 on 1 February 2026, so a non-aged segment; a day earlier, aged."""
+    model = load_cms_rxhcc()
+    members = pd.DataFrame({"patient_id": ["a", "b"], "dob": ["1961-02-02", "1961-02-01"], "sex": ["2", "1"],
+                            "low_income": ["1", "1"]})
+    out = cms_rx_members(members, payment_year=2026)
+    assert out["age"].tolist() == [64, 65]
+    assert out["segment"].tolist() == ["Rx_CE_LowNoAged", "Rx_CE_LowAged"]
+    r = score(model, cms_rx_population(model, members, payment_year=2026), components=True)
+    assert r.components_frame()["term"].tolist() == ["F60_64", "M65_69"]
+    for i, (age, sex) in enumerate([(64, "F"), (65, "M")]):
+        assert r.raw[i] == calculate_raf([], NAME, age=age, sex=sex, low_income=True).risk_score
