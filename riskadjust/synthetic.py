@@ -209,3 +209,29 @@ def load_sample() -> tuple[pd.DataFrame, pd.DataFrame]:
                          dtype={"patient_id": str, "sex": str, "segment": str, "group": str})
     diagnoses = read_table(data_path("sample_diagnoses.csv"), "bundled sample diagnoses", PopulationError, dtype=str)
     return members, diagnoses
+
+
+def synthetic_part_d(n: int, model: RiskModel, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Draw ``n`` SYNTHETIC Part D enrollees and ICD-10 codes for an RxHCC model (every segment at a few thousand).
+
+    Ages, sexes and diagnoses are :func:`synthetic_medicare`'s for the same ``n``, ``model`` and
+    ``seed``; the Part D fields are drawn on their own stream
+    (``_kit.random.generator(seed, "synthetic_part_d")``) at shares chosen so that all 17 RxHCC
+    segments (:data:`riskadjust.cms_rx.SEGMENTS`) have members at a few thousand members, not at
+    realistic shares: low income 40%, long-term institutional 30%, new enrollee 30%; OREC 1 for 35%
+    of the aged and 80% of the under-65s, OREC 2/3 for about 10%, CREC 2/3 for 20% (ESRD).
+
+    Returns ``members`` (``patient_id, age, sex, low_income, lti, new_enrollee, orec, crec``) and
+    ``diagnoses`` (``patient_id, code``), for :func:`riskadjust.cms_rx.cms_rx_population`.
+    """
+    base, diagnoses = synthetic_medicare(n, model, seed)
+    rng = generator(seed, "synthetic_part_d")
+    aged = base["age"].to_numpy() >= 65
+    orec = np.where(aged, np.asarray(["0", "1", "2"], dtype=object)[rng.choice(3, n, p=[0.55, 0.35, 0.10])],
+                    np.asarray(["0", "1", "3", "2"], dtype=object)[rng.choice(4, n, p=[0.1, 0.8, 0.05, 0.05])])
+    crec = np.asarray(["", "0", "1", "2", "3"], dtype=object)[rng.choice(5, n, p=[0.5, 0.2, 0.1, 0.1, 0.1])]
+    members = pd.DataFrame({"patient_id": base["patient_id"], "age": base["age"], "sex": base["sex"],
+                            "low_income": (rng.random(n) < 0.4).astype(np.int8),
+                            "lti": (rng.random(n) < 0.3).astype(np.int8),
+                            "new_enrollee": (rng.random(n) < 0.3).astype(np.int8), "orec": orec, "crec": crec})
+    return members, diagnoses
