@@ -24,9 +24,10 @@ Segments (the coefficient prefixes of the CMS table):
 ==========================================  ====================================================
 
 The member columns are described in :func:`esrd_members`. CMS publishes two normalisation factors
-for this model, one for dialysis (with transplant months) and one for functioning graft
-(:data:`NORMALISATION_GROUP` says which applies to each segment); a :class:`RiskModel` carries one,
-so score each group with a model loaded with its own factor, or pass ``normalisation=1`` and divide.
+for this model, one for dialysis and one for functioning graft; :data:`NORMALISATION_GROUP` maps
+each segment to one of them (transplant months are put with dialysis here: check the year's Rate
+Announcement). A :class:`RiskModel` carries one factor, so score each group with a model loaded
+with its own factor, or load with ``normalisation=1`` and divide the raw scores per group.
 
 Differences from ``hccinfhir.calculate_raf(..., "CMS-HCC ESRD Model V24", graft_months=...)``
 (scores otherwise agree to 1e-12; each is pinned by ``tests/riskadjust/test_cms_esrd.py``). The
