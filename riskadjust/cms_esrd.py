@@ -31,7 +31,10 @@ segment ``GC``, its duration factors are ``GE65_DUR4_9`` ... ``LT65_DUR10PL`` (c
 institutional and new-enrollee graft, no actuarial adjuster), its demographic interactions are
 ``MCAID_<sex>_<Aged|NonAged>`` and ``GI_MCAID``, and only HCC 134 is removed before the hierarchy.
 
-The member columns are described in :func:`esrd_members`. CMS publishes two normalisation factors
+The ESRD models have their own loader (:func:`load_cms_esrd`, not a version name of
+:func:`riskadjust.cms.load_cms_hcc`) because their segments are chosen from fields the CMS-HCC
+models do not use (``graft_months``) by rules of their own; the data-file reading is shared. The
+member columns are described in :func:`esrd_members`. CMS publishes two normalisation factors
 for this model, one for dialysis and one for functioning graft; :data:`NORMALISATION_GROUP` maps
 each segment to one of them (transplant months are put with dialysis here: check the year's Rate
 Announcement). A :class:`RiskModel` carries one factor, so score each group with a model loaded
