@@ -94,7 +94,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from _kit.validate import numeric_column, require_columns
+from _kit.validate import number, numeric_column, require_columns
 from riskadjust.cms import FULL_DUAL, MEDICAID, NE_MEDICAID, PARTIAL_DUAL, _data_file, _labels, age_on_february_1
 from riskadjust.errors import PopulationError, RiskModelError, row_error
 from riskadjust.model import MAX_AGE, RiskModel
@@ -443,3 +443,48 @@ def esrd_population(model: RiskModel, members: pd.DataFrame, diagnoses: pd.DataF
         raise RiskModelError(f"{model.name} is not a CMS ESRD model; load it with load_cms_esrd")
     return Population.from_frames(model, esrd_members(members, source[0], payment_year, version), diagnoses,
                                   source=source)
+
+
+def esrd_payment(model: RiskModel, members: pd.DataFrame, diagnoses: pd.DataFrame | None = None, *,
+                 normalisation: dict[str, float], coding_intensity: float = 0.0, rounding: str | None = None,
+                 source: tuple[str, str] = ("members", "diagnoses"), payment_year: int | None = None
+                 ) -> pd.DataFrame:
+    """Payment scores with CMS's two ESRD normalisation factors: ``raw / normalisation[group] x (1 - ci)``.
+
+    ``normalisation`` gives the factor of each group of :data:`NORMALISATION_GROUP`
+    (``{"dialysis": ..., "graft": ...}``, from the payment year's Rate Announcement); the model's
+    own normalisation and coding intensity are not used. ``rounding="cms"`` rounds to three
+    decimals after the relative score, after normalisation and after the coding adjustment
+    (:func:`riskadjust.cms.cms_round`). Returns ``segment, group, raw, payment`` per member row.
+
+    Examples
+    --------
+    >>> m = load_cms_esrd()
+    >>> members = pd.DataFrame({"patient_id": ["a", "b"], "age": [70, 50], "sex": ["F", "M"],
+    ...                         "orec": ["2", "2"], "graft_months": [None, 12]})
+    >>> out = esrd_payment(m, members, normalisation={"dialysis": 1.1, "graft": 1.2}, coding_intensity=0.059,
+    ...                    rounding="cms")
+    >>> out[["group", "raw", "payment"]].values.tolist()
+    [['dialysis', 0.6, 0.513], ['graft', 0.532, 0.417]]
+    """
+    from riskadjust.cms import cms_round
+    from riskadjust.score import score
+
+    missing = sorted({"dialysis", "graft"} - set(normalisation))
+    if missing:
+        raise RiskModelError(f"give the ESRD normalisation factor of {', '.join(missing)} (normalisation="
+                             "{'dialysis': ..., 'graft': ...})")
+    factors = {g: number(normalisation[g], f"{g} normalisation", RiskModelError, low=0, low_open=True)
+               for g in ("dialysis", "graft")}
+    if not 0 <= coding_intensity < 1:
+        raise RiskModelError(f"coding_intensity must be a fraction in [0, 1), got {coding_intensity}")
+    if rounding not in (None, "cms"):
+        raise RiskModelError(f"rounding must be None or 'cms', got {rounding!r}")
+    stage = cms_round if rounding == "cms" else np.asarray
+    population = esrd_population(model, members, diagnoses, source=source, payment_year=payment_year)
+    segment = np.asarray(model.segments, dtype=object)[population.segment]
+    group = np.array([NORMALISATION_GROUP[s] for s in segment], dtype=object)
+    raw = stage(score(model, population).raw)
+    payment = stage(stage(raw / np.where(group == "graft", factors["graft"], factors["dialysis"]))
+                    * (1.0 - coding_intensity))
+    return pd.DataFrame({"segment": segment, "group": group, "raw": raw, "payment": payment})

