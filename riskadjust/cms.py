@@ -11,9 +11,10 @@ implemented by hccinfhir 0.4, so that scores agree with ``hccinfhir.calculate_ra
 Segments are the CMS coefficient prefixes: ``CNA CND CFA CFD CPA CPD`` (community: non-dual,
 full-benefit dual, partial-benefit dual x aged/disabled), ``INS`` (long-term institutional) and
 new enrollees ``NE_<MCAID|NMCAID>_<ORIGDIS|NORIGDIS>`` (``SNPNE_...`` for C-SNP new enrollees).
-ESRD models are not covered: a new enrollee with ESRD (OREC or CREC 2/3) is rejected; other
-ESRD members are scored on the community/institutional segments exactly as hccinfhir does with
-these model names. Like hccinfhir, the institutional ``ORIGDS`` coefficient is not applied.
+The ESRD models are in :mod:`riskadjust.cms_esrd`. Here a new enrollee with ESRD (OREC or CREC
+2/3) is rejected; other ESRD members are scored on the community/institutional segments exactly as
+hccinfhir does with these model names, with a warning. Like hccinfhir, the institutional
+``ORIGDS`` coefficient is not applied.
 
 Ages may be given as dates of birth (``dob``) with a payment year: CMS takes ages on 1 February of
 the payment year (:func:`age_on_february_1`). :func:`blended_payment` gives the payment score of a
@@ -33,7 +34,8 @@ Known, deliberate differences from hccinfhir 0.4 (scores otherwise agree to 1e-1
 * **Rounding.** ``payment = raw / normalisation x (1 - coding_intensity)`` is computed without
   intermediate rounding, as hccinfhir does. CMS rounds to three decimals at stages (the relative
   score, then after normalisation and after the coding adjustment), so an individual payment score
-  may differ by 0.001 from a CMS-rounded figure; round the output if a CMS-rounded figure is needed.
+  may differ by 0.001 from a CMS-rounded figure; :func:`blended_payment` with ``rounding="cms"``
+  (and :func:`cms_round`) gives the staged rounding.
 
 Examples
 --------
@@ -283,6 +285,10 @@ def cms_members(frame: pd.DataFrame, source: str = "members", payment_year: int 
     scored on the new-enrollee segment even when long-term institutional (CMS has no institutional
     new-enrollee cells); hccinfhir 0.4 instead looks up ``INS_NEF..`` cells that do not exist and
     leaves out the demographic coefficient. ``source`` names the table in error messages.
+
+    Members with ESRD (OREC or CREC 2 or 3) belong on the ESRD model: the same columns plus
+    ``graft_months`` (months since a kidney transplant, blank on dialysis) go to
+    :func:`riskadjust.cms_esrd.esrd_members`.
     """
     if payment_year is not None:
         require_columns(frame, ["patient_id", "dob", "sex"], source, PopulationError)
@@ -319,8 +325,8 @@ def cms_members(frame: pd.DataFrame, source: str = "members", payment_year: int 
     ne = flag["new_enrollee"]
     if np.any(ne & esrd):
         r = int(np.flatnonzero(ne & esrd)[0])
-        raise row_error(PopulationError, "a new enrollee with ESRD (orec or crec 2 or 3) needs the CMS ESRD model, "
-                        "which is not supported", source, r, "new_enrollee")
+        raise row_error(PopulationError, "a new enrollee with ESRD (orec or crec 2 or 3) needs the CMS ESRD model "
+                        "(riskadjust.cms_esrd.load_cms_esrd)", source, r, "new_enrollee")
     # segment codes index SEGMENTS: COMMUNITY (dual kind x aged/disabled), INS, NEW_ENROLLEE
     # (SNP x Medicaid x originally disabled)
     community = 2 * (dual & 3) + ~aged
@@ -347,7 +353,7 @@ def cms_population(model: RiskModel, members: pd.DataFrame, diagnoses: pd.DataFr
     if esrd:
         population = population.warned(
             f"{source[0]}: {esrd} member(s) have ESRD (orec or crec 2 or 3) and were scored on the community or "
-            "institutional model; the CMS ESRD models are not available, so score them separately")
+            "institutional model; score them on the CMS ESRD model (riskadjust.cms_esrd.load_cms_esrd)")
     return population
 
 
@@ -366,15 +372,36 @@ def _esrd(members: pd.DataFrame) -> np.ndarray:
 BLENDS = {2024: {"V24": 0.67, "V28": 0.33}, 2025: {"V24": 0.33, "V28": 0.67}, 2026: {"V28": 1.0}}
 
 
+def cms_round(x) -> np.ndarray:
+    """Round to three decimals, halves away from zero, as CMS's SAS ``ROUND(x, 0.001)`` does.
+
+    A relative tolerance of 1e-9 of a thousandth absorbs binary representation error, so a score
+    computed as ``1.0005`` (stored as 1.000499999...) rounds up like the decimal figure it stands for.
+
+    Examples
+    --------
+    >>> cms_round([1.0005, 0.6844, -0.0025, 2.0]).tolist()
+    [1.001, 0.684, -0.003, 2.0]
+    """
+    x = np.asarray(x, dtype=float)
+    return np.sign(x) * np.floor(np.abs(x) * 1000.0 + 0.5 + 1e-9) / 1000.0
+
+
 def blended_payment(members: pd.DataFrame, diagnoses: pd.DataFrame | None, payment_year: int, *,
                     normalisation: dict[str, float], coding_intensity: float = 0.0, weights=None,
-                    source: tuple[str, str] = ("members", "diagnoses")) -> pd.DataFrame:
+                    source: tuple[str, str] = ("members", "diagnoses"), rounding: str | None = None
+                    ) -> pd.DataFrame:
     """Payment scores of a blend year: ``sum_m weight_m x raw_m / normalisation_m``, then ``x (1 - coding_intensity)``.
 
     Each model scores the same members (ages on 1 February of ``payment_year`` if the members have
     ``dob`` and no ``age``); the weights are :data:`BLENDS` for the year unless given (e.g.
     ``{"V24": 0.33, "V28": 0.67}``). Normalisation factors are per model and must be given (CMS
     publishes them in each year's Rate Announcement).
+
+    ``rounding="cms"`` rounds in stages to three decimals (:func:`cms_round`): each model's
+    relative score, then each normalised score, then the blended score after the coding
+    adjustment (the ``raw_<model>`` columns are then the rounded relative scores). The default
+    ``None`` rounds nothing.
 
     Returns a frame with one column ``raw_<model>`` per model and ``payment``.
 
@@ -400,15 +427,18 @@ def blended_payment(members: pd.DataFrame, diagnoses: pd.DataFrame | None, payme
         raise RiskModelError(f"give the normalisation factor of {', '.join(missing)} for payment year {payment_year}")
     if not 0 <= coding_intensity < 1:
         raise RiskModelError(f"coding_intensity must be a fraction in [0, 1), got {coding_intensity}")
+    if rounding not in (None, "cms"):
+        raise RiskModelError(f"rounding must be None or 'cms', got {rounding!r}")
+    stage = cms_round if rounding == "cms" else np.asarray
     year = payment_year if "dob" in members.columns and "age" not in members.columns else None
     out = pd.DataFrame(index=pd.RangeIndex(len(members)))
     total = np.zeros(len(members))
     for version, w in weights.items():
         model = load_cms_hcc(version)
-        raw = score(model, cms_population(model, members, diagnoses, source=source, payment_year=year)).raw
+        raw = stage(score(model, cms_population(model, members, diagnoses, source=source, payment_year=year)).raw)
         out[f"raw_{version}"] = raw
-        total += w * raw / number(normalisation[version], f"normalisation of {version}", RiskModelError, low=0,
-                                  low_open=True)
-    out["payment"] = total * (1.0 - coding_intensity)
+        total += w * stage(raw / number(normalisation[version], f"normalisation of {version}", RiskModelError, low=0,
+                                        low_open=True))
+    out["payment"] = stage(total * (1.0 - coding_intensity))
     return out
 

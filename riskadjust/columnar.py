@@ -464,6 +464,6 @@ def _build(model, member_batches, n_members, dx_batches, n_dx, source) -> Popula
     if esrd:
         warnings.append(
             f"{source[0]}: {esrd} member(s) have ESRD (orec or crec 2 or 3) and were scored on the community or "
-            "institutional model; the CMS ESRD models are not available, so score them separately")
+            "institutional model; score them on the CMS ESRD model (riskadjust.cms_esrd.load_cms_esrd)")
     return Population(age, sex, per_profile.segment[profile_of], per_profile.cell_term[profile_of],
                       per_profile.flags[profile_of], indptr, indices, model, tuple(warnings))

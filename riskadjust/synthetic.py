@@ -169,7 +169,12 @@ def synthetic_medicare(n: int, model: RiskModel, seed: int = 0) -> tuple[pd.Data
     ids = np.char.add("M", np.arange(n).astype(str)).astype(object)
     members = pd.DataFrame({"patient_id": ids, "age": age, "sex": sex, "dual_elgbl_cd": dual, "orec": orec,
                             "crec": "", "lti": lti, "new_enrollee": new_enrollee, "snp": snp})
+    return members, _medicare_codes(rng, ids, model)
 
+
+def _medicare_codes(rng: np.random.Generator, ids: np.ndarray, model: RiskModel) -> pd.DataFrame:
+    """Poisson(3) codes per member from the whole map, Poisson(1.5) from one hierarchy family, some noise."""
+    n = ids.size
     dx_map = model.dx_map.sort_values("category", kind="stable")
     codes = dx_map["code"].to_numpy(dtype=object)
     cat_names, cat_start, cat_size = np.unique(dx_map["category"].to_numpy(dtype=str), return_index=True,
@@ -192,8 +197,50 @@ def synthetic_medicare(n: int, model: RiskModel, seed: int = 0) -> tuple[pd.Data
     rows.append(junk)
     picks.append(np.asarray(NOISE_CODES, dtype=object)[rng.integers(0, len(NOISE_CODES), junk.size)])
     rows = np.concatenate(rows)
-    diagnoses = pd.DataFrame({"patient_id": ids[rows], "code": np.concatenate(picks)})
-    return members, diagnoses
+    return pd.DataFrame({"patient_id": ids[rows], "code": np.concatenate(picks)})
+
+
+def synthetic_esrd(n: int, model: RiskModel, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Draw ``n`` SYNTHETIC ESRD enrollees (every segment of the CMS ESRD model) and their ICD-10 codes.
+
+    Shares are set so that every segment is drawn, not to be realistic: 50% on dialysis, 10% in
+    months 1-3 after a kidney transplant and 40% with a functioning graft (4-9 or 10-60 months
+    since the transplant, half each); 25% new enrollees (never long-term institutional), 10% of
+    the others long-term institutional; 40% under 65; ESRD coded by OREC 2/3 or, for 35%, by CREC
+    2/3 with OREC 1 (70%) or 0; 30% full-benefit and 20% partial-benefit duals. Codes are drawn as
+    in :func:`synthetic_medicare`. Returns ``members`` (``patient_id, age, sex, dual_elgbl_cd, orec,
+    crec, lti, new_enrollee, graft_months``; ``graft_months`` is ``<NA>`` on dialysis) and
+    ``diagnoses``, for :func:`riskadjust.cms_esrd.esrd_population`. The same ``seed`` gives the same
+    tables (``_kit.random.generator(seed, "synthetic_esrd")``).
+
+    Examples
+    --------
+    >>> from riskadjust.cms_esrd import esrd_members, load_cms_esrd
+    >>> members, dx = synthetic_esrd(3000, load_cms_esrd(), seed=1)
+    >>> esrd_members(members)["segment"].nunique()
+    21
+    """
+    rng = generator(seed, "synthetic_esrd")
+    young = rng.random(n) < 0.4
+    age = np.where(young, rng.integers(20, 65, n), rng.integers(65, 101, n))
+    sex = np.where(rng.random(n) < 0.45, "F", "M")
+    dual = np.asarray(["00", "02", "04", "08", "01", "03", "05", "06"], dtype=object)[
+        rng.choice(8, n, p=[0.5, 0.12, 0.09, 0.09, 0.08, 0.06, 0.03, 0.03])]
+    by_crec = rng.random(n) < 0.35
+    orec = np.where(by_crec, np.asarray(["0", "1"], dtype=object)[(rng.random(n) < 0.7).astype(np.int64)],
+                    np.asarray(["2", "3"], dtype=object)[rng.integers(0, 2, n)])
+    crec = np.where(by_crec, np.asarray(["2", "3"], dtype=object)[rng.integers(0, 2, n)], "")
+    status = rng.choice(3, n, p=[0.5, 0.1, 0.4])
+    months = np.where(status == 1, rng.integers(1, 4, n), np.where(rng.random(n) < 0.5, rng.integers(4, 10, n),
+                                                                    rng.integers(10, 61, n)))
+    graft_months = pd.array(np.where(status == 0, 0, months), dtype="Int64")
+    graft_months[status == 0] = pd.NA
+    new_enrollee = (rng.random(n) < 0.25).astype(np.int8)
+    lti = ((rng.random(n) < 0.1) & (new_enrollee == 0)).astype(np.int8)
+    ids = np.char.add("E", np.arange(n).astype(str)).astype(object)
+    members = pd.DataFrame({"patient_id": ids, "age": age, "sex": sex, "dual_elgbl_cd": dual, "orec": orec,
+                            "crec": crec, "lti": lti, "new_enrollee": new_enrollee, "graft_months": graft_months})
+    return members, _medicare_codes(rng, ids, model)
 
 
 SAMPLE_SIZE = 20_000

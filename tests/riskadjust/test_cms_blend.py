@@ -9,7 +9,7 @@ pytest.importorskip("hccinfhir")
 from hccinfhir.extractor_834 import calculate_age  # noqa: E402
 from hccinfhir.model_calculate import calculate_raf  # noqa: E402
 
-from riskadjust.cms import VERSIONS, age_on_february_1, blended_payment, load_cms_hcc  # noqa: E402
+from riskadjust.cms import VERSIONS, age_on_february_1, blended_payment, cms_round, load_cms_hcc  # noqa: E402
 from riskadjust.errors import PopulationError, RiskModelError  # noqa: E402
 from riskadjust.synthetic import synthetic_medicare  # noqa: E402
 
@@ -62,3 +62,28 @@ def test_blend_weights_and_factors_are_checked():
         blended_payment(members, None, 2025, normalisation={"V24": 1.0, "V28": 1.0}, weights={"V24": 0.5})
     one = blended_payment(members, None, 2026, normalisation={"V28": 1.0})
     assert one["payment"].tolist() == one["raw_V28"].tolist()
+
+
+def test_cms_staged_rounding_by_hand():
+    """rounding="cms": three decimals after the relative score, after normalisation, after the coding
+    adjustment. Test factors (1.146, 1.015), not CMS's published ones. By hand, member x (V24 raw
+    0.938, V28 raw 0.754, as in riskadjust.cms's documented example):
+    0.938 / 1.146 = 0.81850 -> 0.818; 0.754 / 1.015 = 0.74286 -> 0.743;
+    0.33 x 0.818 + 0.67 x 0.743 = 0.76775; x (1 - 0.059) = 0.72245 -> 0.722 (unrounded: 0.72252 -> 0.723).
+    Member y (1.129, 1.089): 0.98517 -> 0.985; 1.07291 -> 1.073; 1.04396 x 0.941 = 0.98237 -> 0.982."""
+    members = pd.DataFrame({"patient_id": ["x", "y"], "age": [76, 68], "sex": ["F", "M"],
+                            "dual_elgbl_cd": ["03", "00"], "orec": ["1", "0"]})
+    dx = pd.DataFrame({"patient_id": ["x", "x", "y", "y"], "code": ["E083293", "E139", "I509", "J449"]})
+    kw = dict(normalisation={"V24": 1.146, "V28": 1.015}, coding_intensity=0.059)
+    staged = blended_payment(members, dx, 2025, rounding="cms", **kw)
+    plain = blended_payment(members, dx, 2025, **kw)
+    assert staged["raw_V24"].tolist() == [0.938, 1.129] and staged["raw_V28"].tolist() == [0.754, 1.089]
+    assert staged["payment"].tolist() == [0.722, 0.982]
+    assert round(plain["payment"][0], 3) == 0.723  # rounding only the end differs by 0.001
+    with pytest.raises(RiskModelError, match="rounding must be None or 'cms'"):
+        blended_payment(members, dx, 2025, rounding="bankers", **kw)
+
+
+def test_cms_round_halves_away_from_zero():
+    assert cms_round([0.0005, 1.0005, 2.0015, -0.0025, 0.6844999, 0.7225]).tolist() == \
+        [0.001, 1.001, 2.002, -0.003, 0.684, 0.723]
