@@ -21,7 +21,9 @@ who, why       who selected it and why (both required: a selection without a rea
 factor by the named rule from the same link ratios; a ``factor`` replaces the lag's factor in the
 projection (Mack's recursion too; the lag's sigma and standard error stay as estimated from the
 data). Each applied selection is a row of the result's ``diagnostics`` with the indicated factor,
-who and why.
+who and why. The bootstrap refits every pseudo triangle, so there a selected ``factor`` or
+``average`` multiplies each refitted factor of its lag by ``selected / indicated`` (its
+``factor_adjustment``; the reasoning is in :func:`reserving.bootstrap_odp`).
 
 :func:`reserving.bornhuetter_ferguson`, :func:`reserving.benktander`,
 :func:`reserving.expected_loss_ratio` and :func:`reserving.cape_cod` take ``selections=`` too: the

@@ -242,11 +242,20 @@ def test_dask_client_gives_the_local_result():
     distributed = pytest.importorskip("distributed")
     tri = _stack(["north", "south", "east"])
     local = bootstrap_odp(tri, n_sims=1_000, seed=8, exclude=[("2003", 24)])
+    # a selection naming one segment reaches that segment's worker only
+    sel = Selections.from_frame(pd.DataFrame({"segment": ["east", ""], "item": ["factor", "average"],
+                                              "development": ["24", "36"], "value": ["1.6", "simple"],
+                                              "who": ["A", "A"], "why": ["benchmark", "outlier"]}))
+    local_sel = bootstrap_odp(tri, n_sims=1_000, seed=8, selections=sel)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         with distributed.Client(cluster) as client:
             remote = bootstrap_odp(tri, n_sims=1_000, seed=8, exclude=[("2003", 24)], client=client)
+            remote_sel = bootstrap_odp(tri, n_sims=1_000, seed=8, selections=sel, client=client)
     assert np.array_equal(local.samples, remote.samples)
     assert local.totals.equals(remote.totals)
+    assert np.array_equal(local_sel.samples, remote_sel.samples)
+    np.testing.assert_array_equal(local_sel.factor_adjustment, remote_sel.factor_adjustment)
+    assert (local_sel.factor_adjustment[2, 1] != 1) and (local_sel.factor_adjustment[:2, 1] == 1).all()
 
 
 # ----------------------------------------------------------------- awkward data (Shapland 2016)
