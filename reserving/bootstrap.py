@@ -206,16 +206,18 @@ def bootstrap_odp(
         A selected ``factor`` or ``average`` of a lag sets ``a[j] = selected / indicated`` (the
         indicated factor being the data's, by the factor options); the ODP model is fitted as
         without selections (fitted values, residuals, ``phi`` and leverages are those of the
-        indicated chain ladder, the GLM the data support: England & Verrall 2002, section 7),
+        indicated chain ladder, the ODP GLM whose fit is the volume-weighted chain ladder:
+        England & Verrall 2002),
         and every pseudo triangle's refitted factor of that lag is multiplied by ``a[j]``. So the
         simulated factors are centred on the selection with the relative (coefficient of
         variation) parameter error the data give the indicated factor: judgement moves the
         centre, the data keep the spread. The expected future payments (``ibnr``, the bias
         estimate, ``cash_expected``) are the chain ladder's with the selected factors, so the
-        bias-corrected mean is the selected chain-ladder IBNR up to Monte Carlo error. This is
-        Shapland's (2016) adjustment of bootstrap results to a selected point estimate, made
-        multiplicatively per development factor inside every simulation rather than to the
-        outcome, so origins, calendar periods and totals stay one consistent distribution.
+        bias-corrected mean is the selected chain-ladder IBNR up to Monte Carlo error. Shapland
+        (2016) brings bootstrap results to an actuary's selected point estimate by shifting or
+        scaling the simulated outcomes; here the scaling is made per development factor inside
+        every simulation instead, so origins, calendar periods and totals stay one consistent
+        distribution and a lag without a selection keeps the data's factor.
         ``factor_adjustment`` holds ``a`` (1 where nothing is selected).
     n_sims : int
         Simulations per segment.

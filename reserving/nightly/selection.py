@@ -103,7 +103,10 @@ def select(tri: TriangleSet, cl: ChainLadder, budget: pd.DataFrame | None, membe
     if selections is not None:
         exposure = None if members is None else _exposure(tri, members)
         indicated = bf
-        prior_, bf = _override(tri, cl, prior_, bf, exposure, selections)
+        base = prior_ if exposure is None else exposure
+        prior_, ratio = _selected_priors(tri, prior_, base, exposure is not None, selections)
+        bf = bornhuetter_ferguson(tri, prior_, cl.cdf, cl_ultimate=cl.ultimate, method=method, threshold=threshold)
+        prior_, bf = _override(tri, cl, prior_, ratio, base, bf, selections)
         overrides = _overrides(tri, indicated, bf, prior_, selections)
     cdf_pattern = cl.development.cdf_values
     lag = np.maximum(cl.latest_lag, 0)
@@ -113,9 +116,8 @@ def select(tri: TriangleSet, cl: ChainLadder, budget: pd.DataFrame | None, membe
                      overrides)
 
 
-def _override(tri, cl, indicated_prior, bf, exposure, selections):
-    """(a priori ultimates, blend) with the per-origin ``prior`` and ``method`` selections applied."""
-    base = indicated_prior if exposure is None else exposure
+def _selected_priors(tri, indicated_prior, base, per_member, selections):
+    """(a priori ultimates with each ``prior`` row's ``value x base`` in place, (S, I) values NaN where none)."""
     prior_ = indicated_prior.copy()
     ratio = np.full(prior_.shape, np.nan)
     for s, rec in selections.rows_for(tri, "prior"):
@@ -123,8 +125,14 @@ def _override(tri, cl, indicated_prior, bf, exposure, selections):
         ratio[s, i] = float(rec["value"])
         prior_[s, i] = ratio[s, i] * base[s, i]
         _need(np.isfinite(prior_[s, i]), selections, rec, "the prior has nothing to apply to: "
-              + ("the members table has no member months" if exposure is not None else "the job has no prior")
+              + ("the members table has no member months" if per_member else "the job has no prior")
               + " for this segment and month")
+    return prior_, ratio
+
+
+def _override(tri, cl, prior_, ratio, base, bf, selections):
+    """(a priori ultimates, blend) with the per-origin ``method`` selections applied to ``bf``, the job's rule."""
+    prior_ = prior_.copy()
     weight, blend_prior = bf.weight_cl.copy(), prior_.copy()
     labels = bf.method_used.copy()
     completion, paid = bf.completion, bf.paid
@@ -141,7 +149,7 @@ def _override(tri, cl, indicated_prior, bf, exposure, selections):
               "give one (item prior)")
         weight[s, i] = float(np.clip(completion[s, i], 0.0, 1.0)) if chosen == "benktander" else 0.0
         if chosen == "expected_loss_ratio":
-            _need(completion[s, i] < 1.0, selections, rec, "the month is complete by the pattern (completion 1): "
+            _need(not completion[s, i] >= 1.0, selections, rec, "the month is complete by the pattern (completion 1): "
                   "an expected loss ratio would ignore what is paid; choose chain_ladder")
             blend_prior[s, i] = (prior_[s, i] - paid[s, i]) / (1.0 - completion[s, i])
     bf_ult = paid + blend_prior * (1.0 - completion)

@@ -157,12 +157,14 @@ def test_nightly_job_applies_reports_and_stores_origin_selections(tmp_path, rese
                           budget=claims.budget, selections=path)
     key = ["consortium", "service", "origin"]
     a, b = base.estimates.set_index(key), run.estimates.set_index(key)
-    differs = (a["ibnr"] != b["ibnr"]) | (a["ultimate"] != b["ultimate"])
+    # unchanged: equal to an ulp or so (the compiled specialisation a kernel runs under depends on what
+    # ran before in the process, see above); the changed months move by far more
+    columns = ["paid", "ibnr", "ultimate", "prior"]
+    close = pd.DataFrame(np.isclose(a[columns], b[columns], rtol=1e-12, atol=1e-9), a.index, columns)
+    differs = ~close.all(axis=1) | (a["method"] != b["method"])
     changed = sorted((c, str(pd.Period(o, "M"))) for c, _, o in differs[differs].index)
     assert changed == [("C001", latest), ("C002", before)]
-    unchanged = a.index[~differs.to_numpy()]
-    pd.testing.assert_frame_equal(a.loc[unchanged, ["paid", "ibnr", "ultimate", "prior", "method"]],
-                                  b.loc[unchanged, ["paid", "ibnr", "ultimate", "prior", "method"]])
+    assert (np.abs(b.loc[differs, "ibnr"] - a.loc[differs, "ibnr"]) > 1.0).all()
     seg = run.segment_totals.set_index(["consortium", "service"])["ibnr"] - \
         base.segment_totals.set_index(["consortium", "service"])["ibnr"]
     np.testing.assert_allclose(seg.to_numpy(), (b["ibnr"] - a["ibnr"]).groupby(level=[0, 1]).sum().to_numpy(),
@@ -177,3 +179,19 @@ def test_nightly_job_applies_reports_and_stores_origin_selections(tmp_path, rese
     assert "Incurred months" not in base.outputs["report"].read_text()
     stored = load_table(run.outputs["db"], run.run_id, "selections")
     assert Selections.from_frame(stored).table.equals(Selections.read(path).table)
+
+
+def test_a_selected_prior_alone_goes_through_the_jobs_blend(reserved, claims):
+    run, cl = reserved
+    tri = run.triangles
+    s, i = 0, tri.n_origins - 1
+    sel = _choices(["C001/emergency", "prior", str(tri.origins[i]), "1.1", "B. Finance", "budget raised"])
+    base = select(tri, cl, claims.budget, None, method="blend", threshold=0.75)
+    res = select(tri, cl, claims.budget, None, method="blend", threshold=0.75, selections=sel)
+    assert np.argwhere(res.bf.ultimate != base.bf.ultimate).tolist() == [[s, i]]
+    w, c, paid = base.bf.weight_cl[s, i], 1.0 / cl.cdf[s, i], tri.latest[s, i]
+    assert 0 < w < 1 and res.bf.weight_cl[s, i] == w and res.bf.method_used[s, i] == "blend"
+    prior = 1.1 * base.prior[s, i]                 # a ratio to the job's (budget) prior without members
+    expected = w * cl.ultimate[s, i] + (1 - w) * (paid + prior * (1 - c))
+    assert res.bf.ultimate[s, i] == pytest.approx(expected, rel=1e-12)
+    assert res.prior[s, i] == prior and res.overrides["selected_prior"].tolist() == [prior]
