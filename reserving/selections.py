@@ -205,8 +205,9 @@ class Selections:
         for s, rec in self.rows_for(tri, "prior"):
             i = _origin_index(tri, rec["origin"])
             indicated, out[s, i] = out[s, i], float(rec["value"])
-            rows.append((s, None, "selected_prior", f"origin {rec['origin']}: {what} {out[s, i]:.6g} selected in "
-                                                    f"place of the indicated {indicated:.6g} by {rec['who']}: {rec['why']}"))
+            rows.append((s, None, "selected_prior",
+                         f"origin {rec['origin']}: {what} {out[s, i]:.6g} selected in place of the indicated "
+                         f"{indicated:.6g} by {rec['who']}: {rec['why']}"))
         return out, rows
 
     def origin_index(self, tri: TriangleSet, origin: str) -> int:

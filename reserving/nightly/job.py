@@ -269,7 +269,8 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
             max_detail=max_detail, forecast=full_year, forecast_history=past_forecasts,
             actions=actions, selections=None if chosen is None else chosen.table,
             assumption_tests=assumption_tests(tri),
-            selected_factors=selected_factors, selected_origins=sel.overrides, national_total=tables.national_total(paid, ibnr, spread),
+            selected_factors=selected_factors, national_total=tables.national_total(paid, ibnr, spread),
+            selected_origins=sel.overrides,
             range_assumptions=spread.assumptions,
         )
         t = time.perf_counter()

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reserving import (ReservingError, Selections, TriangleSet, benktander, bootstrap_odp, bornhuetter_ferguson, cape_cod,
-                       chain_ladder, expected_loss_ratio, mack)
+from reserving import (ReservingError, Selections, TriangleSet, benktander, bootstrap_odp, bornhuetter_ferguson,
+                       cape_cod, chain_ladder, expected_loss_ratio, mack)
 from reserving.selections import factor_table
 from tests.reserving.conftest import cl
 
@@ -177,7 +177,7 @@ def _cape_cod(tri, sel=None):
     return cape_cod(tri, _EXPOSURE, selections=sel)
 
 
-def _closed_form(name, res, latest, cdf, prior_ultimate):
+def _closed_form(name, latest, cdf, prior_ultimate):
     """The method's ultimate from its a priori ultimate (currency) and the pattern, by hand."""
     q = 1.0 - 1.0 / cdf
     return {"bf": latest + q * prior_ultimate, "cape_cod": latest + q * prior_ultimate,
@@ -201,7 +201,7 @@ def test_one_prior_selection_changes_that_origin_only_and_equals_the_closed_form
     assert totals[1] == 0 and totals[0] == pytest.approx(res.ultimate[0, 7] - base.ultimate[0, 7], rel=1e-9)
     prior_ultimate = value if name == "bf" else value * _EXPOSURE[7]
     cdf = chain_ladder(two).cdf[0, 7]
-    expected = _closed_form(name, res, two.latest[0, 7], cdf, prior_ultimate)
+    expected = _closed_form(name, two.latest[0, 7], cdf, prior_ultimate)
     assert res.ultimate[0, 7] == pytest.approx(expected, rel=1e-12)
     rows = res.diagnostics.loc[["raa"]]
     assert rows["issue"].tolist() == ["selected_prior"]
@@ -225,7 +225,7 @@ def test_development_selections_act_on_the_pattern_of_every_method(two, name):
         base_prior = lr[:, None] * _EXPOSURE
     prior = np.array(np.broadcast_to(base_prior, (2, 10)))
     prior[0, 9] = 50_000.0 if name == "bf" else 0.9 * _EXPOSURE[9]
-    expected = _closed_form(name, res, two.latest, cl_sel.cdf, prior)
+    expected = _closed_form(name, two.latest, cl_sel.cdf, prior)
     np.testing.assert_allclose(res.ultimate, expected, rtol=1e-12)
     issues = sorted(res.diagnostics["issue"])
     assert issues == ["selected_factor", "selected_prior"]
