@@ -12,7 +12,9 @@ and ``r`` the pool of adjusted Pearson residuals, one simulation is:
    (cells with ``m = 0`` stay 0; every observed cell draws its ``u``), cumulated along lags;
 2. the chain ladder refitted to it with the same factor options
    (:func:`reserving._kernels.link_weights` and the averages of
-   :func:`reserving._kernels.select_ldf`);
+   :func:`reserving._kernels.select_ldf`), each factor then multiplied by the actuary's
+   adjustment ``a[j] = selected / indicated`` of its lag (1 where nothing is selected; see
+   :func:`reserving.bootstrap_odp`);
 3. the future incremental means ``m*[i, j]`` projected from the pseudo latest diagonal;
 4. process error: for each origin, and separately for each future calendar period, the sum
    ``P`` of its positive future means and the sum ``N`` of the absolute values of its negative
@@ -205,7 +207,7 @@ def _process(state, mean, phi, inv_phi, process_code):
 def simulate(
     fitted, scale, latest_lag, pool, pool_start, eligible, exclude, drop_high, drop_low, use_drops,
     n_periods, valuation_index, average_code, phi, process_code, keys, n_sims, block_size,
-    ibnr, cash, total, param_origin, param_cash, report=None,
+    ibnr, cash, total, param_origin, param_cash, report=None, adjust=None,
 ):
     """ODP bootstrap of a stack of triangles: work items (segment x block of simulations) shared among threads.
 
@@ -231,9 +233,12 @@ def simulate(
     ``param_origin`` (S, B, I) and ``param_cash`` (S, B, K): per-block sums of the means
     without process error (B blocks), for the bias estimate.
     ``report``, if given, is called with the number of work items finished so far after each one.
+    ``adjust`` (S, J - 1), if given, multiplies every refitted factor (step 2); default 1.
     """
     n_seg = fitted.shape[0]
     n_blocks = (n_sims + block_size - 1) // block_size
+    if adjust is None:
+        adjust = np.ones((n_seg, fitted.shape[2] - 1))
 
     def item(k):
         s, b = divmod(k, n_blocks)
@@ -241,7 +246,7 @@ def simulate(
             fitted[s], scale[s], latest_lag[s], pool[pool_start[s]:pool_start[s + 1]], eligible[s], exclude[s],
             drop_high, drop_low, use_drops, n_periods, valuation_index, average_code, phi[s], process_code,
             keys[s], b, b * block_size, min(n_sims, (b + 1) * block_size),
-            ibnr[s], cash[s], total[s, 0], param_origin[s, b], param_cash[s, b],
+            ibnr[s], cash[s], total[s, 0], param_origin[s, b], param_cash[s, b], adjust[s],
         )
 
     _in_threads(item, n_seg * n_blocks, report)
@@ -291,12 +296,12 @@ def _in_threads(work, n_items, report=None):
 def _simulate_block(
     fitted, scale, latest_lag, pool, eligible, exclude, drop_high, drop_low, use_drops,
     n_periods, valuation_index, average_code, phi, process_code, key, block, first, stop,
-    ibnr, cash, total, param_origin, param_cash,
+    ibnr, cash, total, param_origin, param_cash, adjust,
 ):
     """Simulations ``first`` to ``stop - 1`` of one segment from the random stream ``stream(key, block)``.
 
     The arguments are those of :func:`simulate` for the one segment (``key`` its row of ``keys``,
-    ``param_origin`` and ``param_cash`` the block's rows). The resampling indices are inlined
+    ``param_origin`` and ``param_cash`` the block's rows, ``adjust`` its row of factor adjustments). The resampling indices are inlined
     (``inline="always"``: a call per pair would cost more than the pair); the process draws are one
     call of :func:`_process_draws` per simulation.
     """
@@ -343,6 +348,8 @@ def _simulate_block(
             select_ldf_into(c, w, average_code, valuation_index, ldf)
         else:
             select_ldf_into(c, eligible, average_code, valuation_index, ldf)
+        for j in range(n_lag - 1):
+            ldf[j] *= adjust[j]
         project(c, latest_lag, ldf, valuation_index, pos_o, neg_o, pos_c, neg_c, work)
         state = _process_draws(state, means, phi, inv_phi, process_code, draws)
         sim_total = 0.0

@@ -15,7 +15,7 @@ import pandas as pd
 
 from reserving.chain_ladder import ChainLadder
 from reserving.errors import ReservingError
-from reserving.results import origin_frame
+from reserving.results import diagnostics_frame, origin_frame
 from reserving.triangle import TriangleSet
 
 
@@ -41,6 +41,8 @@ class ExposureResult:
         The method's ultimate and ``ultimate - latest`` (currency); NaN for origins with no data.
     n_iters : int
         Benktander iterations (0: expected loss ratio, 1: Bornhuetter-Ferguson).
+    prior_rows : tuple
+        Diagnostic rows of the selected priors (:meth:`reserving.Selections.priors`).
     """
 
     method: str
@@ -53,6 +55,7 @@ class ExposureResult:
     ultimate: np.ndarray
     ibnr: np.ndarray
     n_iters: int
+    prior_rows: tuple = ()
 
     @property
     def triangle(self) -> TriangleSet:
@@ -78,8 +81,11 @@ class ExposureResult:
 
     @property
     def diagnostics(self) -> pd.DataFrame:
-        """The chain-ladder's diagnostics (the pattern behind ``cdf``)."""
-        return self.chain_ladder.diagnostics
+        """The chain-ladder's diagnostics (the pattern behind ``cdf``), then the selected priors."""
+        frame = self.chain_ladder.diagnostics
+        if not self.prior_rows:
+            return frame
+        return pd.concat([frame, diagnostics_frame(self.triangle, list(self.prior_rows))])
 
 
 def per_origin(tri: TriangleSet, values, name: str, *, positive: bool = False) -> np.ndarray:
@@ -125,11 +131,11 @@ def benktander_ultimate(latest: np.ndarray, cdf: np.ndarray, prior: np.ndarray, 
     return np.where(np.isfinite(latest), ult, np.nan)
 
 
-def result(method, cl_result: ChainLadder, exposure, loss_ratio, prior, n_iters) -> ExposureResult:
+def result(method, cl_result: ChainLadder, exposure, loss_ratio, prior, n_iters, prior_rows=()) -> ExposureResult:
     """Apply :func:`benktander_ultimate` and label the result; checks ``n_iters``."""
     if isinstance(n_iters, (bool, np.bool_)) or not isinstance(n_iters, (int, np.integer)) or n_iters < 0:
         raise ReservingError(f"n_iters must be an integer 0 or more; got {n_iters!r}")
     latest = cl_result.latest
     ultimate = benktander_ultimate(latest, cl_result.cdf, prior, n_iters)
     return ExposureResult(method, cl_result, exposure, loss_ratio, prior, latest, cl_result.cdf,
-                          ultimate, ultimate - latest, int(n_iters))
+                          ultimate, ultimate - latest, int(n_iters), tuple(prior_rows))

@@ -13,6 +13,7 @@ import numpy as np
 
 from reserving._exposure import ExposureResult, per_origin, result
 from reserving.chain_ladder import chain_ladder
+from reserving.selections import selected_priors
 from reserving.triangle import TriangleSet
 
 
@@ -27,6 +28,7 @@ def benktander(
     drop_low=None,
     exclude=None,
     tail=None,
+    selections=None,
     n_iters: int = 1,
 ) -> ExposureResult:
     """Benktander ultimates: ``n_iters`` Bornhuetter-Ferguson steps from an a priori ultimate.
@@ -49,6 +51,10 @@ def benktander(
         Earned premium (currency) or member months per origin.
     average, n_periods, drop_high, drop_low, exclude, tail
         The development-factor options of :func:`reserving.chain_ladder`, same order, keyword-only.
+    selections : Selections, optional
+        The actuary's selections (:mod:`reserving.selections`): development rows act on the
+        pattern behind ``cdf``; a ``prior`` row replaces that origin's ``apriori`` in its units (the
+        loss ratio with ``exposure``, else the a priori ultimate); a row of ``diagnostics`` each.
     n_iters : int
         Number of iterations, 0 or more.
 
@@ -67,13 +73,13 @@ def benktander(
     [[150.0, 137.7778]]
     """
     cl_result = chain_ladder(tri, average=average, n_periods=n_periods, drop_high=drop_high, drop_low=drop_low,
-                             exclude=exclude, tail=tail)
+                             exclude=exclude, tail=tail, selections=selections)
     if exposure is None:
-        prior = per_origin(tri, apriori, "apriori")
+        prior, rows = selected_priors(tri, per_origin(tri, apriori, "apriori"), selections, "prior ultimate")
         exposure_arr = np.full(prior.shape, np.nan)
         loss_ratio = np.full(prior.shape, np.nan)
     else:
         exposure_arr = per_origin(tri, exposure, "exposure")
-        loss_ratio = per_origin(tri, apriori, "apriori")
+        loss_ratio, rows = selected_priors(tri, per_origin(tri, apriori, "apriori"), selections, "loss ratio")
         prior = loss_ratio * exposure_arr
-    return result("benktander", cl_result, exposure_arr, loss_ratio, prior, n_iters)
+    return result("benktander", cl_result, exposure_arr, loss_ratio, prior, n_iters, rows)

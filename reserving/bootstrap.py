@@ -16,7 +16,7 @@ import pandas as pd
 from reserving import _bootstrap_kernels as bk
 from reserving._kernels import link_weights_batch, select_ldf_batch
 from _kit.random import stream_keys
-from reserving.development import AVERAGES, _exclusions, _n_periods, _per_lag
+from reserving.development import AVERAGES, _exclusions, _n_periods, _per_lag, develop
 from reserving.selections import selected_exclusions
 from reserving.errors import ReservingError, TriangleError
 from reserving.triangle import TriangleSet
@@ -47,7 +47,7 @@ class BootstrapResult:
     bias_correction : bool
         Whether the simulations were shifted by :attr:`bias` (see :func:`bootstrap_odp`).
     latest, ibnr : ndarray (n_segments, n_origins)
-        Latest diagonal and chain-ladder IBNR (currency).
+        Latest diagonal and chain-ladder IBNR (currency), with the selected factors if any.
     scale : ndarray (n_segments,)
         ODP scale parameter ``phi`` (currency): Pearson chi-square over degrees of freedom.
     bias : ndarray (n_segments, n_origins)
@@ -89,6 +89,7 @@ class BootstrapResult:
     cash_quantiles: np.ndarray
     ibnr_samples: np.ndarray | None = None
     cash_samples: np.ndarray | None = None
+    factor_adjustment: np.ndarray | None = None
 
     @property
     def samples(self) -> np.ndarray:
@@ -201,9 +202,23 @@ def bootstrap_odp(
         a boolean array of link ratios to leave out. Every pseudo triangle is refitted with the
         same options. Tails are not supported.
     selections : Selections, optional
-        The actuary's exclusions (:mod:`reserving.selections`) join ``exclude``. Selected factors
-        and averaging rules are refused: every pseudo triangle is refitted, and a fixed factor
-        has no resampling distribution here.
+        The actuary's selections (:mod:`reserving.selections`). Exclusions join ``exclude``.
+        A selected ``factor`` or ``average`` of a lag sets ``a[j] = selected / indicated`` (the
+        indicated factor being the data's, by the factor options); the ODP model is fitted as
+        without selections (fitted values, residuals, ``phi`` and leverages are those of the
+        indicated chain ladder, the ODP GLM whose fit is the volume-weighted chain ladder:
+        England & Verrall 2002),
+        and every pseudo triangle's refitted factor of that lag is multiplied by ``a[j]``. So the
+        simulated factors are centred on the selection with the relative (coefficient of
+        variation) parameter error the data give the indicated factor: judgement moves the
+        centre, the data keep the spread. The expected future payments (``ibnr``, the bias
+        estimate, ``cash_expected``) are the chain ladder's with the selected factors, so the
+        bias-corrected mean is the selected chain-ladder IBNR up to Monte Carlo error. Shapland
+        (2016) brings bootstrap results to an actuary's selected point estimate by shifting or
+        scaling the simulated outcomes; here the scaling is made per development factor inside
+        every simulation instead, so origins, calendar periods and totals stay one consistent
+        distribution and a lag without a selection keeps the data's factor.
+        ``factor_adjustment`` holds ``a`` (1 where nothing is selected).
     n_sims : int
         Simulations per segment.
     seed : int, optional
@@ -286,10 +301,6 @@ def bootstrap_odp(
         raise ReservingError(f"process must be one of {list(_PROCESSES)}; got {process!r}")
     if residuals not in ("hat", "dof"):
         raise ReservingError(f"residuals must be 'hat' or 'dof'; got {residuals!r}")
-    if selections is not None and selections.table["item"].isin(["factor", "average"]).any():
-        raise ReservingError(f"{selections.source}: the bootstrap applies selected exclusions only; it refits the "
-                             "factors of every pseudo triangle, so selected factors and averaging rules cannot be "
-                             "applied (use mack for them, or keep a selections file of exclusions for the bootstrap)")
     exclude = selected_exclusions(tri, exclude, selections)
     seed = int(np.random.SeedSequence().entropy if seed is None else seed)
     if seed < 0:
@@ -297,14 +308,19 @@ def bootstrap_odp(
     options = dict(
         n_sims=int(n_sims), seed=seed, process=process, residuals=residuals,
         bias_correction=bias_correction, average=average, n_periods=n_periods,
-        drop_high=drop_high, drop_low=drop_low, exclude=exclude, keep_samples=keep_samples,
+        drop_high=drop_high, drop_low=drop_low, exclude=exclude, keep_samples=keep_samples, selections=selections,
     )
     if client is not None:
         from reserving.distributed import map_segments
 
         options["exclude"] = _exclusions(tri, exclude)
-        return combine(map_segments(client, bootstrap_odp, tri, options, sliced=("exclude",)))
+        return combine(map_segments(client, _part, tri, options, sliced=("exclude",)))
     return _run(tri, progress=progress, **options)
+
+
+def _part(tri: TriangleSet, selections=None, **options) -> BootstrapResult:
+    """:func:`bootstrap_odp` of some segments of a set, with the selections that concern them (a Dask task)."""
+    return bootstrap_odp(tri, selections=None if selections is None else selections.within(tri), **options)
 
 
 def combine(parts: list[BootstrapResult]) -> BootstrapResult:
@@ -323,7 +339,7 @@ def combine(parts: list[BootstrapResult]) -> BootstrapResult:
 
 
 def _run(tri, n_sims, seed, process, residuals, bias_correction, average, n_periods, drop_high,
-         drop_low, exclude, keep_samples, progress) -> BootstrapResult:
+         drop_low, exclude, keep_samples, selections, progress) -> BootstrapResult:
     n_seg, n_org, n_lag = tri.shape
     vi = tri.valuation_index
     _check_complete(tri, tri.latest_lag)
@@ -338,11 +354,12 @@ def _run(tri, n_sims, seed, process, residuals, bias_correction, average, n_peri
     # run would compile those kernels too, a second or more, for nothing)
     ldf = select_ldf_batch(values, link_weights_batch(values, vi, n_periods, dh, dl, excl), code)
     fit = _odp_fit(tri, latest_lag, ldf, residuals)
+    adjust = _factor_adjustment(tri, ldf, selections, average, n_periods, drop_high, drop_low, exclude)
     structure = np.where(np.isnan(values), np.nan, 1.0)
     structure.flags.writeable = False  # as the triangle's values: one compiled link_weights_batch serves both
     zero = np.zeros(n_lag - 1, dtype=np.int64)
     eligible = link_weights_batch(structure, vi, n_periods, zero, zero, excl)
-    cl_origin, cl_cash = bk.expected_future(values, latest_lag, ldf, vi)
+    cl_origin, cl_cash = bk.expected_future(values, latest_lag, ldf * adjust, vi)
 
     n_cal = cl_cash.shape[1]
     n_blocks = -(-n_sims // BLOCK_SIZE)
@@ -373,7 +390,7 @@ def _run(tri, n_sims, seed, process, residuals, bias_correction, average, n_peri
             fit["fitted"][sl], fit["scale_sd"][sl], latest_lag[sl], fit["pool"][fit["pool_start"][sl.start]:fit["pool_start"][sl.stop]],
             fit["pool_start"][sl.start:sl.stop + 1] - fit["pool_start"][sl.start], eligible[sl], excl[sl], dh, dl,
             bool(dh.any() or dl.any()), n_periods, vi, code, fit["phi"][sl], _PROCESSES[process], keys[sl],
-            n_sims, BLOCK_SIZE, ibnr, cash, total, param_origin, param_cash, report,
+            n_sims, BLOCK_SIZE, ibnr, cash, total, param_origin, param_cash, report, adjust[sl],
         )
         bias_origin = param_origin.sum(axis=1) / n_sims - cl_origin[sl]
         bias_cash = param_cash.sum(axis=1) / n_sims - cl_cash[sl]
@@ -398,9 +415,32 @@ def _run(tri, n_sims, seed, process, residuals, bias_correction, average, n_peri
         segments=tri.segments, origins=tri.origins, calendar=calendar, n_sims=n_sims, seed=seed,
         process=process, residuals=residuals, bias_correction=bias_correction, latest=tri.latest,
         ibnr=cl_origin, scale=fit["phi"], cash_expected=cl_cash, ibnr_samples=ibnr_all,
-        cash_samples=cash_all, **out,
+        cash_samples=cash_all, factor_adjustment=adjust, **out,
     )
 
+
+def _factor_adjustment(tri, ldf, selections, average, n_periods, drop_high, drop_low, exclude) -> np.ndarray:
+    """(S, J-1) ``selected / indicated`` factor of each lag: 1 where no ``factor`` or ``average`` is selected.
+
+    The indicated factors are ``ldf`` (the data's by the factor options); the selected ones are
+    :meth:`reserving.Selections.apply` on the same development. A lag whose indicated factor is
+    not a positive number cannot carry a ratio and is an error naming the segment and lag.
+    """
+    adjust = np.ones_like(ldf)
+    if selections is None or not selections.table["item"].isin(["factor", "average"]).any():
+        return adjust
+    dev = develop(tri, average, n_periods, drop_high, drop_low, exclude)
+    indicated = dev.ldf_values[:, : ldf.shape[1]]
+    selected = selections.apply(dev).ldf_values[:, : ldf.shape[1]]
+    changed = ~((selected == indicated) | (np.isnan(selected) & np.isnan(indicated)))
+    bad = changed & ~(np.isfinite(ldf) & (ldf > 0))
+    if bad.any():
+        s, j = np.argwhere(bad)[0]
+        raise ReservingError(f"{selections.source}: the indicated factor from development {tri.development[j]} is "
+                             f"{ldf[s, j]}; a selection there has nothing to scale in the bootstrap",
+                             segment=tri.segment_name(s))
+    adjust[changed] = selected[changed] / ldf[changed]
+    return adjust
 
 def _odp_fit(tri, latest_lag, ldf, residuals) -> dict:
     """Fitted increments, Pearson residual pools, scale ``phi`` and leverages of every segment.

@@ -37,7 +37,10 @@ import numpy as np
 import pandas as pd
 
 from _kit.validate import require_columns
+from reserving.chain_ladder import ChainLadder, chain_ladder
 from reserving.errors import ReservingError
+from reserving.results import diagnostics_frame
+from reserving.selections import selected_priors
 from reserving.triangle import TriangleSet
 
 METHODS = ("blend", "bf", "chain_ladder")
@@ -49,7 +52,9 @@ class BornhuetterFergusonResult:
 
     Arrays are (n_segments, n_origins). ``method_used`` says per origin which estimate applies:
     ``chain_ladder`` (weight 1), ``bf`` (weight 0), ``blend`` (in between), or
-    ``chain_ladder (no prior)`` where no prior was available.
+    ``chain_ladder (no prior)`` where no prior was available. ``development`` is the chain ladder
+    behind ``completion`` when the function developed ``tri`` itself (``cdf=None``), and
+    ``prior_rows`` the diagnostic rows of the selected priors.
     """
 
     triangles: TriangleSet
@@ -60,6 +65,16 @@ class BornhuetterFergusonResult:
     ultimate: np.ndarray
     ibnr: np.ndarray
     method_used: np.ndarray
+    development: ChainLadder | None = None
+    prior_rows: tuple = ()
+
+    @property
+    def diagnostics(self) -> pd.DataFrame:
+        """The applied selections: the chain ladder's rows (when it developed ``tri``), then the selected priors."""
+        priors = diagnostics_frame(self.triangles, list(self.prior_rows))
+        if self.development is None:
+            return priors
+        return pd.concat([self.development.diagnostics, priors]) if self.prior_rows else self.development.diagnostics
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -88,10 +103,12 @@ def _tuple(label):
 def bornhuetter_ferguson(
     tri: TriangleSet,
     prior,
-    cdf,
+    cdf=None,
     cl_ultimate=None,
     method: str = "bf",
     threshold: float = 0.75,
+    *,
+    selections=None,
 ) -> BornhuetterFergusonResult:
     """Bornhuetter-Ferguson ultimates, optionally blended with the chain-ladder by completion.
 
@@ -102,16 +119,24 @@ def bornhuetter_ferguson(
     prior : array_like, (n_segments, n_origins)
         Prior ultimate per segment and origin (currency). NaN where none: the origin keeps the
         chain-ladder estimate (needs ``cl_ultimate``).
-    cdf : array_like, (n_segments, n_origins)
+    cdf : array_like, (n_segments, n_origins), optional
         Chain-ladder cumulative development factor from each origin's latest lag to ultimate (>= 1
-        for a growing pattern; the completion factor is ``1 / cdf``).
+        for a growing pattern; the completion factor is ``1 / cdf``). None: develop ``tri`` with
+        :func:`reserving.chain_ladder` (default factor options and the ``selections``), which then
+        also gives ``cl_ultimate`` when that is not given.
     cl_ultimate : array_like, (n_segments, n_origins), optional
-        Chain-ladder ultimates; required for ``method="blend"`` or ``"chain_ladder"``.
+        Chain-ladder ultimates; required for ``method="blend"`` or ``"chain_ladder"`` with a given ``cdf``.
     method : {'bf', 'blend', 'chain_ladder'}
         ``bf``: BF everywhere. ``blend``: chain-ladder weight ``min(completion / threshold, 1)``.
         ``chain_ladder``: the chain-ladder everywhere (the switch to turn BF off).
     threshold : float
         Completion at and above which ``blend`` is pure chain-ladder.
+    selections : Selections, optional
+        The actuary's selections (:mod:`reserving.selections`): a ``prior`` row replaces that
+        origin's prior ultimate (currency, as ``prior``); ``factor``, ``average`` and ``exclude``
+        rows act on the development, so they need ``cdf=None`` (with a given ``cdf`` they are
+        refused: apply them in the :func:`reserving.chain_ladder` that made it). Each applied
+        selection is a row of ``diagnostics``.
 
     Examples
     --------
@@ -123,13 +148,26 @@ def bornhuetter_ferguson(
     ...                          method="blend", threshold=0.8)
     >>> r.weight_cl.round(4).tolist(), r.ultimate.round(2).tolist()
     ([[1.0, 0.8333]], [[150.0, 136.39]])
+    >>> from reserving import Selections
+    >>> sel = Selections.from_frame(pd.DataFrame({"item": ["prior"], "origin": ["2024-02"], "value": ["200"],
+    ...                                           "who": ["A. Actuary"], "why": ["new contract"]}))
+    >>> bornhuetter_ferguson(tri, [[160., 160.]], selections=sel).ibnr.round(4).tolist()   # 200 x (1 - 1/1.5)
+    [[0.0, 66.6667]]
     """
     if method not in METHODS:
         raise ReservingError(f"method {method!r} is not one of {METHODS}")
     if not 0 < threshold <= 1:
         raise ReservingError(f"threshold {threshold} must be in (0, 1]")
     shape = (tri.n_segments, tri.n_origins)
-    prior = _as_2d(prior, shape, "prior")
+    developed = None
+    if cdf is None:
+        developed = chain_ladder(tri, selections=selections)
+        cdf = developed.cdf
+        cl_ultimate = developed.ultimate if cl_ultimate is None else cl_ultimate
+    elif selections is not None and selections.has_development():
+        raise ReservingError(f"{selections.source}: factor, average and exclude selections act on the development; "
+                             "with a given cdf apply them in the chain_ladder that made it, or pass cdf=None")
+    prior, prior_rows = selected_priors(tri, _as_2d(prior, shape, "prior"), selections, "prior ultimate")
     cdf = _as_2d(cdf, shape, "cdf")
     if (cdf[np.isfinite(cdf)] <= 0).any():
         s, i = np.argwhere(np.isfinite(cdf) & (cdf <= 0))[0]
@@ -155,7 +193,8 @@ def bornhuetter_ferguson(
     ultimate = np.where(np.isnan(paid), np.nan, ultimate)
     labels = np.where(weight >= 1, "chain_ladder", np.where(weight <= 0, "bf", "blend")).astype(object)
     labels[no_prior] = "chain_ladder (no prior)"
-    return BornhuetterFergusonResult(tri, paid, prior, completion, weight, ultimate, ultimate - paid, labels)
+    return BornhuetterFergusonResult(tri, paid, prior, completion, weight, ultimate, ultimate - paid, labels,
+                                     developed, tuple(prior_rows))
 
 
 def _as_2d(values, shape, name) -> np.ndarray:

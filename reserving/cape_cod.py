@@ -24,6 +24,7 @@ import numpy as np
 from reserving._exposure import ExposureResult, per_origin, result
 from reserving.chain_ladder import chain_ladder
 from reserving.errors import ReservingError
+from reserving.selections import selected_priors
 from reserving.triangle import TriangleSet
 
 
@@ -37,6 +38,7 @@ def cape_cod(
     drop_low=None,
     exclude=None,
     tail=None,
+    selections=None,
     decay: float = 1.0,
     trend: float = 0.0,
     n_iters: int = 1,
@@ -51,6 +53,12 @@ def cape_cod(
         Earned premium (currency) or member months per origin; positive for every origin with data.
     average, n_periods, drop_high, drop_low, exclude, tail
         The development-factor options of :func:`reserving.chain_ladder`, same order, keyword-only.
+    selections : Selections, optional
+        The actuary's selections (:mod:`reserving.selections`): development rows act on the
+        pattern (and so on the used-up exposure and the Cape Cod loss ratio); a ``prior`` row
+        replaces the Cape Cod loss ratio of that origin (at its own cost level) by the selected
+        one, the other origins keeping the Cape Cod ratio estimated from all the data (the selected
+        origin's claims still count in it); a row of ``diagnostics`` each.
     decay : float in [0, 1]
         Weight ``decay^|i-k|`` of origin ``i`` in the loss ratio of origin ``k``.
     trend : float
@@ -86,7 +94,7 @@ def cape_cod(
     if not np.isfinite(trend) or trend <= -1.0:
         raise ReservingError(f"trend {trend!r} must be a finite annual rate above -1 (e.g. 0.03 for 3%)")
     cl_result = chain_ladder(tri, average=average, n_periods=n_periods, drop_high=drop_high, drop_low=drop_low,
-                             exclude=exclude, tail=tail)
+                             exclude=exclude, tail=tail, selections=selections)
     exposure_arr = per_origin(tri, exposure, "exposure", positive=True)
     latest, cdf = cl_result.latest, cl_result.cdf
     has = np.isfinite(latest)
@@ -106,7 +114,8 @@ def cape_cod(
                              segment=tri.segment_name(s))
     with np.errstate(divide="ignore", invalid="ignore"):
         loss_ratio = np.where(has, numerator / denominator / factor[None, :], np.nan)
-    return result("cape_cod", cl_result, exposure_arr, loss_ratio, loss_ratio * exposure_arr, n_iters)
+    loss_ratio, rows = selected_priors(tri, loss_ratio, selections, "loss ratio")
+    return result("cape_cod", cl_result, exposure_arr, loss_ratio, loss_ratio * exposure_arr, n_iters, rows)
 
 
 def trend_factors(tri: TriangleSet, trend: float) -> np.ndarray:

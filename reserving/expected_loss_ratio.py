@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from reserving._exposure import ExposureResult, per_origin, result
 from reserving.chain_ladder import chain_ladder
+from reserving.selections import selected_priors
 from reserving.triangle import TriangleSet
 
 
@@ -23,6 +24,7 @@ def expected_loss_ratio(
     drop_low=None,
     exclude=None,
     tail=None,
+    selections=None,
 ) -> ExposureResult:
     """Expected-loss-ratio ultimates: ``ultimate = loss_ratio * exposure``, ``ibnr = ultimate - latest``.
 
@@ -40,6 +42,10 @@ def expected_loss_ratio(
     average, n_periods, drop_high, drop_low, exclude, tail
         The development-factor options of :func:`reserving.chain_ladder`; they do not change the
         ultimate, only the ``cdf`` column reported beside it (the implied completion ``1/cdf``).
+    selections : Selections, optional
+        The actuary's selections (:mod:`reserving.selections`): development rows act on the
+        pattern behind ``cdf``; a ``prior`` row replaces that origin's ``loss_ratio`` (a row of
+        ``diagnostics`` each).
 
     Returns
     -------
@@ -55,7 +61,7 @@ def expected_loss_ratio(
     ([[150.0, 165.0]], [[0.0, 75.0]])
     """
     cl_result = chain_ladder(tri, average=average, n_periods=n_periods, drop_high=drop_high, drop_low=drop_low,
-                             exclude=exclude, tail=tail)
+                             exclude=exclude, tail=tail, selections=selections)
     exposure_arr = per_origin(tri, exposure, "exposure")
-    ratio = per_origin(tri, loss_ratio, "loss_ratio")
-    return result("expected_loss_ratio", cl_result, exposure_arr, ratio, ratio * exposure_arr, 0)
+    ratio, rows = selected_priors(tri, per_origin(tri, loss_ratio, "loss_ratio"), selections, "loss ratio")
+    return result("expected_loss_ratio", cl_result, exposure_arr, ratio, ratio * exposure_arr, 0, rows)

@@ -11,8 +11,8 @@ item           ``factor``, ``average``, ``exclude``, ``method`` or ``prior``
 development    development age in months a factor starts from (``factor``, ``average``, ``exclude``)
 origin         origin period, e.g. ``2024-03`` or ``1985`` (``exclude``, ``method``, ``prior``)
 value          ``factor``: the selected age-to-age factor; ``average``: ``volume``, ``simple`` or
-               ``regression``; ``method``: the origin's method (e.g. ``chain_ladder``, ``bf``);
-               ``prior``: the origin's a priori loss ratio or PMPM; ``exclude``: empty
+               ``regression``; ``method``: the origin's method (one of :data:`METHODS`);
+               ``prior``: the origin's a priori (see below); ``exclude``: empty
 who, why       who selected it and why (both required: a selection without a reason is not a selection)
 =============  =====================================================================================
 
@@ -21,8 +21,28 @@ who, why       who selected it and why (both required: a selection without a rea
 factor by the named rule from the same link ratios; a ``factor`` replaces the lag's factor in the
 projection (Mack's recursion too; the lag's sigma and standard error stay as estimated from the
 data). Each applied selection is a row of the result's ``diagnostics`` with the indicated factor,
-who and why. ``method`` and ``prior`` rows are read, checked and recorded (:meth:`origin_choices`)
-for the methods that take per-origin choices. Without selections every result is as before.
+who and why. The bootstrap refits every pseudo triangle, so there a selected ``factor`` or
+``average`` multiplies each refitted factor of its lag by ``selected / indicated`` (its
+``factor_adjustment``; the reasoning is in :func:`reserving.bootstrap_odp`).
+
+:func:`reserving.bornhuetter_ferguson`, :func:`reserving.benktander`,
+:func:`reserving.expected_loss_ratio` and :func:`reserving.cape_cod` take ``selections=`` too: the
+development rows act on their chain ladder as above, and a ``prior`` row replaces that origin's
+a priori in the units the method takes it: the loss ratio (or cost per member month, PMPM) where
+the method takes exposure (``expected_loss_ratio``; ``benktander`` with ``exposure``; ``cape_cod``,
+where the row replaces the Cape Cod loss ratio of that origin, at its own cost level, and the
+other origins keep theirs), and the prior ultimate (currency) where it takes ultimates
+(``bornhuetter_ferguson``; ``benktander`` without exposure). Each applied prior is a row of
+``diagnostics`` (issue ``selected_prior``) with the indicated value, who and why.
+
+``method`` rows are the nightly job's (:func:`reserving.nightly.selection.select`): that origin's
+ultimate comes from the named method instead of the job's rule. Names (:data:`METHODS`):
+``chain_ladder`` (or ``cl``), ``bf`` (or ``bornhuetter_ferguson``), ``benktander`` (Benktander-Hovinen,
+two iterations), ``expected_loss_ratio`` (or ``elr``) and ``cape_cod``; any other is an error naming
+the file, line and column. The nightly job reads a ``prior`` row as the origin's PMPM when a
+members table is given (prior ultimate = PMPM x member months) and otherwise as a loss ratio on the
+job's own prior (the budget, or the trended cost where there is no budget). A single method
+(above) leaves ``method`` rows aside. Without selections every result is as before.
 """
 
 from __future__ import annotations
@@ -44,6 +64,10 @@ ITEMS = ("factor", "average", "exclude", "method", "prior")
 _NEEDS = {"factor": ("development",), "average": ("development",), "exclude": ("development", "origin"),
           "method": ("origin",), "prior": ("origin",)}
 ALL = "*"
+#: The names a ``method`` selection may give, and the method each stands for.
+METHODS = {"chain_ladder": "chain_ladder", "cl": "chain_ladder", "bf": "bf", "bornhuetter_ferguson": "bf",
+           "benktander": "benktander", "expected_loss_ratio": "expected_loss_ratio", "elr": "expected_loss_ratio",
+           "cape_cod": "cape_cod"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -159,13 +183,36 @@ class Selections:
             for s, rec in self.rows_for(tri, item):
                 key = (s, _origin_index(tri, rec["origin"]))
                 entry = records.setdefault(key, {"method": None, "prior": np.nan, "who": [], "why": []})
-                entry[item] = rec["value"] if item == "method" else float(rec["value"])
+                entry[item] = METHODS[rec["value"]] if item == "method" else float(rec["value"])
                 entry["who"].append(rec["who"])
                 entry["why"].append(rec["why"])
         data = [{"segment": _segment_label(tri, s), "origin": tri.origins[i], "method": e["method"],
                  "prior": e["prior"], "who": "; ".join(dict.fromkeys(e["who"])), "why": "; ".join(e["why"])}
                 for (s, i), e in sorted(records.items())]
         return pd.DataFrame(data, columns=["segment", "origin", "method", "prior", "who", "why"])
+
+    def has_development(self) -> bool:
+        """Whether any row acts on the development pattern (``factor``, ``average`` or ``exclude``)."""
+        return bool(self.table["item"].isin(["factor", "average", "exclude"]).any())
+
+    def priors(self, tri: TriangleSet, apriori: np.ndarray, what: str) -> tuple[np.ndarray, list]:
+        """``apriori`` (S, I) with each ``prior`` selection in place of its origin's value, one diagnostic row each.
+
+        ``what`` names the a priori in the rows (e.g. ``loss ratio``).
+        """
+        out = np.array(apriori, dtype=np.float64)
+        rows = []
+        for s, rec in self.rows_for(tri, "prior"):
+            i = _origin_index(tri, rec["origin"])
+            indicated, out[s, i] = out[s, i], float(rec["value"])
+            rows.append((s, None, "selected_prior",
+                         f"origin {rec['origin']}: {what} {out[s, i]:.6g} selected in place of the indicated "
+                         f"{indicated:.6g} by {rec['who']}: {rec['why']}"))
+        return out, rows
+
+    def origin_index(self, tri: TriangleSet, origin: str) -> int:
+        """Position of ``origin`` (as a selection names it) in ``tri``'s origins."""
+        return _origin_index(tri, origin)
 
     def _locate(self, tri, rec, row, names) -> None:
         def fail(what, column):
@@ -208,6 +255,15 @@ def selected_exclusions(tri: TriangleSet, exclude, selections: Selections | None
     if not isinstance(selections, Selections):
         raise ReservingError(f"selections must be a Selections (Selections.read(path)); got {type(selections).__name__}")
     return selections.exclusions(tri, exclude)
+
+
+def selected_priors(tri: TriangleSet, apriori: np.ndarray, selections: Selections | None, what: str):
+    """``(apriori, [])`` without selections, else :meth:`Selections.priors` (a priori and diagnostic rows)."""
+    if selections is None:
+        return apriori, []
+    if not isinstance(selections, Selections):
+        raise ReservingError(f"selections must be a Selections (Selections.read(path)); got {type(selections).__name__}")
+    return selections.priors(tri, apriori, what)
 
 
 def _key(rec) -> tuple:
@@ -268,7 +324,8 @@ def _check_row(rec, row: int, source: str) -> None:
             fail(f"a {item} must be a positive number", "value")
     elif item == "average" and value not in AVERAGES:
         fail(f"average must be one of {list(AVERAGES)}", "value")
-    elif item == "method" and not value:
-        fail("a method selection needs the method's name in value", "value")
+    elif item == "method" and value not in METHODS:
+        fail(f"method {value!r} is not one of {list(METHODS)} (see reserving.selections)" if value
+             else "a method selection needs the method's name in value", "value")
     elif item == "exclude" and value:
         fail("an exclude selection takes no value (say why in why)", "value")

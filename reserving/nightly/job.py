@@ -208,7 +208,8 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
             weights = None if budget_phasing == "flat" else \
                 seasonal_weights(tri, cl.ultimate, 1.0 / cl.cdf, members_df, year)[0]
             budget_df = monthly_budget(allocation, year, weights)
-        sel = select(tri, cl, budget_df, members_df, method=method, threshold=threshold)
+        sel = select(tri, cl, budget_df, members_df, method=method, threshold=threshold,
+                     selections=None if chosen is None else chosen.within(tri))
         bf = sel.bf
         timings["bf"] = time.perf_counter() - t
 
@@ -269,6 +270,7 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
             actions=actions, selections=None if chosen is None else chosen.table,
             assumption_tests=assumption_tests(tri),
             selected_factors=selected_factors, national_total=tables.national_total(paid, ibnr, spread),
+            selected_origins=sel.overrides,
             range_assumptions=spread.assumptions,
         )
         t = time.perf_counter()

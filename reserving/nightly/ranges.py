@@ -163,7 +163,7 @@ def simulate_ranges(tri: TriangleSet, cl: ChainLadder, sel: Selection, in_period
     err = prior_error(cl.ultimate[usable], sel.prior[usable], sel.completion[usable] >= threshold, cons,
                       services, phi)
     weight = np.where(np.isfinite(sel.bf.weight_cl), sel.bf.weight_cl, 1.0)   # origins with no data: none to blend
-    simulator = _Simulator(tri.segments, usable, sel.prior, weight, err, phi,
+    simulator = _Simulator(tri.segments, usable, sel.bf.prior, weight, err, phi,
                            dict(dependence=dependence, average=average, n_periods=n_periods, n_sims=n_sims, seed=seed))
 
     def simulate(sub: TriangleSet):

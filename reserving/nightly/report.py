@@ -312,15 +312,26 @@ def _assumption_section(tests: pd.DataFrame):
                                                                           id="assumption-tests")))
 
 
-def _selections_section(run):
+def _selections_section(run, currency=CURRENCY):
     """The actuary's selections: factors indicated and selected side by side, then every selection with who and why."""
     out = [paragraph(f"Selections from {run.parameters.get('selections')}: {len(run.selections):,} rows, applied to "
-                     "the chain ladder and Mack (the bootstrap ranges use the indicated factors).")]
+                     "the chain ladder and Mack (the bootstrap ranges use the indicated factors); a method or "
+                     "prior selected for an incurred month replaces the job's for that month only.")]
     if run.selected_factors is not None and len(run.selected_factors):
         out.append(section("Development factors: indicated and selected", tag("div", table(run.selected_factors, [
             Column("segment", "Segment"), Column("development", "From age (months)", number),
             Column("indicated", "Indicated", lambda v: ratio(v, 4)), Column("selected", "Selected", lambda v: ratio(v, 4)), Column("rule", "Rule"),
             Column("who", "Who"), Column("why", "Why")]), id="selected-factors"), level=3))
+    origins = getattr(run, "selected_origins", None)
+    if origins is not None and len(origins):
+        out.append(section("Incurred months: method and prior indicated and selected", tag("div", table(origins, [
+            Column("segment", "Segment"), Column("origin", "Incurred month"),
+            Column("indicated_method", "Indicated method"), Column("selected_method", "Selected method"),
+            Column("indicated_prior", "Indicated prior", lambda v: money(v, currency)),
+            Column("selected_prior", "Selected prior", lambda v: money(v, currency)),
+            Column("indicated_ultimate", "Indicated ultimate", lambda v: money(v, currency)),
+            Column("selected_ultimate", "Selected ultimate", lambda v: money(v, currency)),
+            Column("who", "Who"), Column("why", "Why")]), id="selected-origins"), level=3))
     rows = run.selections.astype(object).where(run.selections.notna(), "")
     out.append(section("All selections", tag("div", table(rows, [
         Column("segment", "Segment"), Column("item", "Item"), Column("development", "Age"),
@@ -352,6 +363,6 @@ def render(run, *, currency: str = CURRENCY) -> str:
     if run.assumption_tests is not None:
         body.append(_assumption_section(run.assumption_tests))
     if run.selections is not None:
-        body.append(_selections_section(run))
+        body.append(_selections_section(run, currency))
     body.append(_detail_section(run, currency))
     return page(f"Nightly reserving report: as at {run.as_of.date()}", join(body), subtitle=f"Run {run.run_id}")

@@ -20,6 +20,8 @@ class NightlyResult:
     (``estimates_csv``, ``report``, ``db``, ...) to its published path. ``national_total`` holds the
     nation's paid, IBNR and range; ``range_assumptions`` how the ranges were simulated
     (:attr:`reserving.nightly.ranges.Ranges.assumptions`).
+    ``selected_origins`` lists the origins whose method or prior the actuary selected, the job's
+    beside the selected (:attr:`reserving.nightly.selection.Selection.overrides`).
     """
 
     as_of: pd.Timestamp
@@ -47,6 +49,7 @@ class NightlyResult:
     actions: pd.DataFrame | None = None
     selections: pd.DataFrame | None = None
     selected_factors: pd.DataFrame | None = None
+    selected_origins: pd.DataFrame | None = None
     assumption_tests: pd.DataFrame | None = None
     national_total: dict = field(default_factory=dict)
     range_assumptions: dict = field(default_factory=dict)

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reserving import ReservingError, Selections, TriangleSet, bootstrap_odp, chain_ladder, mack
+from reserving import (ReservingError, Selections, TriangleSet, benktander, bootstrap_odp, bornhuetter_ferguson,
+                       cape_cod, chain_ladder, expected_loss_ratio, mack)
 from reserving.selections import factor_table
 from tests.reserving.conftest import cl
 
@@ -117,6 +118,7 @@ def test_average_rule_and_segment_override(two):
     (["", "average", "12", "", "median", "AB", "x"], "average must be one of"),
     (["", "exclude", "12", "1982", "1", "AB", "x"], "takes no value"),
     (["", "method", "12", "1990", "bf", "AB", "x"], "takes no development"),
+    (["", "method", "", "1990", "mack", "AB", "x"], "method 'mack' is not one of"),
 ])
 def test_bad_rows_are_named(row, message):
     with pytest.raises(ReservingError, match=message):
@@ -135,8 +137,6 @@ def test_unknown_places_and_duplicates(tmp_path, two):
                   "who": ["A", "B"], "why": ["x", "y"]}).to_csv(path, index=False)
     with pytest.raises(ReservingError, match=r"dup.csv: two selections .*lines \[2, 3\]"):
         Selections.read(path)
-    with pytest.raises(ReservingError, match="selected exclusions only"):
-        bootstrap_odp(two, n_sims=10, seed=1, selections=_sel(["", "factor", "12", "", "1.1", "AB", "x"]))
 
 
 def test_selected_factor_with_a_tail_keeps_the_tail_and_says_so(two):
@@ -145,3 +145,99 @@ def test_selected_factor_with_a_tail_keeps_the_tail_and_says_so(two):
     np.testing.assert_array_equal(res.development.ldf_values[:, 9:], base.development.ldf_values[:, 9:])
     issues = res.diagnostics.loc[["raa"], "issue"].tolist()
     assert issues == ["selected_factor", "selected_before_tail"]
+
+
+def test_a_method_name_not_known_is_named_with_file_line_and_column(tmp_path, two):
+    path = tmp_path / "sel.csv"
+    pd.DataFrame({"item": ["prior", "method"], "origin": ["1990", "1990"], "value": ["0.7", "mack"],
+                  "who": ["A", "A"], "why": ["x", "y"]}).to_csv(path, index=False)
+    with pytest.raises(ReservingError, match=r"sel.csv, line 3, column 'value'.*method 'mack' is not one of"):
+        Selections.read(path)
+    aliases = _sel(["", "method", "", "1989", "elr", "A", "x"], ["", "method", "", "1990", "cl", "A", "x"])
+    assert set(aliases.origin_choices(two)["method"]) == {"expected_loss_ratio", "chain_ladder"}
+
+
+# Each exposure method of ``two`` with a priori values per origin; ``sel`` goes to ``selections=``.
+_EXPOSURE = np.linspace(30_000.0, 48_000.0, 10)
+
+
+def _bf(tri, sel=None):
+    return bornhuetter_ferguson(tri, np.tile(0.6 * _EXPOSURE, (2, 1)), selections=sel)
+
+
+def _benktander(tri, sel=None):
+    return benktander(tri, 0.6, _EXPOSURE, n_iters=2, selections=sel)
+
+
+def _elr(tri, sel=None):
+    return expected_loss_ratio(tri, _EXPOSURE, 0.6, selections=sel)
+
+
+def _cape_cod(tri, sel=None):
+    return cape_cod(tri, _EXPOSURE, selections=sel)
+
+
+def _closed_form(name, latest, cdf, prior_ultimate):
+    """The method's ultimate from its a priori ultimate (currency) and the pattern, by hand."""
+    q = 1.0 - 1.0 / cdf
+    return {"bf": latest + q * prior_ultimate, "cape_cod": latest + q * prior_ultimate,
+            "benktander": latest + q * (latest + q * prior_ultimate), "elr": prior_ultimate}[name]
+
+
+METHOD_RUNS = {"bf": _bf, "benktander": _benktander, "elr": _elr, "cape_cod": _cape_cod}
+
+
+@pytest.mark.parametrize("name", list(METHOD_RUNS))
+def test_one_prior_selection_changes_that_origin_only_and_equals_the_closed_form(two, name):
+    run = METHOD_RUNS[name]
+    # bf takes a prior ultimate (currency); the others a loss ratio on the exposure
+    value = 30_000.0 if name == "bf" else 0.75
+    sel = _sel(["raa", "prior", "", "1988", str(value), "A. Actuary", "pricing basis"])
+    base, res = run(two), run(two, sel)
+    changed = res.ultimate != base.ultimate
+    assert np.argwhere(changed).tolist() == [[0, 7]]
+    np.testing.assert_array_equal(res.ultimate[~changed], base.ultimate[~changed])
+    totals = res.totals["ultimate"].to_numpy() - base.totals["ultimate"].to_numpy()
+    assert totals[1] == 0 and totals[0] == pytest.approx(res.ultimate[0, 7] - base.ultimate[0, 7], rel=1e-9)
+    prior_ultimate = value if name == "bf" else value * _EXPOSURE[7]
+    cdf = chain_ladder(two).cdf[0, 7]
+    expected = _closed_form(name, two.latest[0, 7], cdf, prior_ultimate)
+    assert res.ultimate[0, 7] == pytest.approx(expected, rel=1e-12)
+    rows = res.diagnostics.loc[["raa"]]
+    assert rows["issue"].tolist() == ["selected_prior"]
+    assert "origin 1988" in rows["detail"].iloc[0] and "A. Actuary: pricing basis" in rows["detail"].iloc[0]
+    assert run(two, None).diagnostics.equals(base.diagnostics)
+
+
+@pytest.mark.parametrize("name", list(METHOD_RUNS))
+def test_development_selections_act_on_the_pattern_of_every_method(two, name):
+    run = METHOD_RUNS[name]
+    sel = _sel(["genins", "factor", "24", "", "1.9", "AB", "benchmark"],
+               ["", "exclude", "12", "1982", "", "CD", "recovery"],
+               ["raa", "prior", "", "1990", "0.9" if name != "bf" else "50000", "EF", "new business"])
+    res = run(two, sel)
+    cl_sel = chain_ladder(two, selections=sel)
+    np.testing.assert_array_equal(res.chain_ladder.cdf if name != "bf" else 1.0 / res.completion, cl_sel.cdf)
+    base_prior = 0.6 * _EXPOSURE
+    if name == "cape_cod":   # the Cape Cod loss ratio, by hand from the selected pattern
+        lr = np.nansum(two.latest, axis=1) / np.nansum(np.where(np.isfinite(two.latest), _EXPOSURE / cl_sel.cdf, 0),
+                                                       axis=1)
+        base_prior = lr[:, None] * _EXPOSURE
+    prior = np.array(np.broadcast_to(base_prior, (2, 10)))
+    prior[0, 9] = 50_000.0 if name == "bf" else 0.9 * _EXPOSURE[9]
+    expected = _closed_form(name, two.latest, cl_sel.cdf, prior)
+    np.testing.assert_allclose(res.ultimate, expected, rtol=1e-12)
+    issues = sorted(res.diagnostics["issue"])
+    assert issues == ["selected_factor", "selected_prior"]
+
+
+def test_bf_with_a_given_cdf_takes_priors_but_refuses_development_rows(two):
+    cdf = chain_ladder(two).cdf
+    prior = np.full((2, 10), 20_000.0)
+    only_prior = _sel(["genins", "prior", "", "1985", "25000", "AB", "budget"])
+    res = bornhuetter_ferguson(two, prior, cdf, selections=only_prior)
+    assert res.ultimate[1, 4] == pytest.approx(two.latest[1, 4] + 25_000.0 * (1 - 1 / cdf[1, 4]), rel=1e-12)
+    np.testing.assert_array_equal(np.delete(res.ultimate.ravel(), 14),
+                                  np.delete(bornhuetter_ferguson(two, prior, cdf).ultimate.ravel(), 14))
+    with pytest.raises(ReservingError, match="pass cdf=None"):
+        bornhuetter_ferguson(two, prior, cdf, selections=_sel(["", "factor", "12", "", "2", "AB", "x"]))
