@@ -217,7 +217,8 @@ def residuals(
     [-0.154, 9.0]
     """
     if not isinstance(tri, TriangleSet):
-        raise TriangleError(f"residuals needs a TriangleSet; got {type(tri).__name__} (build one with TriangleSet.from_...)")
+        raise TriangleError(f"residuals needs a TriangleSet; got {type(tri).__name__} "
+                            "(build one with TriangleSet.from_...)")
     kinds = (kinds,) if isinstance(kinds, str) else tuple(kinds)
     unknown = [k for k in kinds if k not in KINDS]
     if unknown or not kinds:

@@ -19,7 +19,8 @@ It opens offline in any browser and has no external resources. Sections:
    scale, development pattern by service line, IBNR by incurred month with ranges.
 
 The report draws a :class:`reserving.nightly.NightlyResult`; it computes nothing but totals for
-display, and the residuals (:func:`reserving.residuals`) of the few triangles it plots. Patient identifiers never reach the report: the claim reader never reads them.
+display, and the residuals (:func:`reserving.residuals`) of the few triangles it plots. Patient
+identifiers never reach the report: the claim reader never reads them.
 """
 
 from __future__ import annotations
@@ -373,7 +374,8 @@ def _residual_section(run):
     parts = [paragraph(f"Mack's standardised residuals of the link ratios, (F - f) times the square root of C, over "
                        "sigma (F a link ratio, f its development factor, C the amount it develops from, sigma Mack's "
                        f"sigma of the development age), against the run's chain-ladder factors ({options['average']}-"
-                       f"weighted over {window}), by incurred month, development age and calendar month, with the mean per period (as R ChainLadder's "
+                       f"weighted over {window}), by incurred month, development age and calendar month, with the "
+                       "mean per period (as R ChainLadder's "
                        "plot(MackChainLadder)). Where the chain ladder suits the data they scatter about zero "
                        "with no pattern; a run of calendar months whose means share a sign is a calendar effect "
                        "(a change in payment speed or in cost)."),
