@@ -1,4 +1,4 @@
-"""Charts as inline SVG for the report kit: line chart with bands, bar chart, heat map with its scale.
+"""Charts as inline SVG for the report kit: line chart with bands, bar chart, heat map with its scale, scatter chart.
 
 Every chart has a title, axes labelled with their units, tick values on both axes, and a legend
 when it shows more than one thing. Values are given already computed; a chart only draws them.
@@ -119,7 +119,7 @@ class _Plot:
         return out
 
     def legend(self, entries: Sequence[tuple[str, str, str]]) -> list[str]:
-        """Entries ``(label, colour, kind)`` at the right; kind is line, dash, box or mark.
+        """Entries ``(label, colour, kind)`` at the right; kind is line, dash, box, mark or dot.
 
         Long labels are wrapped onto several lines.
         """
@@ -131,6 +131,8 @@ class _Plot:
                 out.append(f'<rect x="{x}" y="{y - 6}" width="18" height="11" fill="{colour}"/>')
             elif kind == "mark":
                 out.append(f'<line x1="{x}" x2="{x + 18}" y1="{y}" y2="{y}" stroke="{colour}" stroke-width="3"/>')
+            elif kind == "dot":
+                out.append(f'<circle cx="{x + 9}" cy="{y}" r="3" fill="{colour}"/>')
             else:
                 dash = ' stroke-dasharray="5 3"' if kind == "dash" else ""
                 out.append(f'<line x1="{x}" x2="{x + 18}" y1="{y}" y2="{y}" stroke="{colour}" '
@@ -493,3 +495,91 @@ def _colour_scale(x: float, top: float, ticks, to_unit, value_format, log: bool,
         out.append(f'<rect x="{x}" y="{y + 9}" width="14" height="11" fill="{_NEGATIVE}"/>'
                    f'<text x="{x + 21}" y="{y + 18}" font-size="11">negative</text>')
     return out
+
+
+def scatter_chart(x, y, *, title: str, x_label: str, y_label: str, x_labels: Sequence | None = None,
+                  x_format: Callable = number, y_format: Callable = number,
+                  means: tuple[str, Sequence[float], Sequence[float]] | None = None, point_label: str = "value",
+                  hlines: Sequence[tuple[float, str]] = (), width: int = 560, height: int = 300,
+                  css_class: str = "scatter-chart") -> Markup:
+    """One dot per point ``(x, y)``, with a line through a summary per ``x`` (e.g. the mean) and marked values.
+
+    Parameters
+    ----------
+    x, y : sequence of float
+        The points; missing values are left out. With ``x_labels``, ``x`` are positions 0, 1, ... into it.
+    title, x_label, y_label : str
+        The chart title and the axis labels with their units.
+    x_labels : sequence, optional
+        Labels of the positions (e.g. periods), thinned to fit along the axis.
+    x_format, y_format : callable
+        Tick values (and tooltips) as text, for numeric ``x`` and for ``y``.
+    means : (label, xs, ys), optional
+        A line with a marked value at each ``xs`` (positions too, with ``x_labels``).
+    point_label : str
+        What a dot is, for the legend.
+    hlines : sequence of (value, label)
+        Dashed horizontal lines marking a value (zero, a threshold).
+    width, height : int
+        Size in pixels.
+    css_class : str
+        Class of the ``<svg>`` beside ``chart``.
+
+    Notes
+    -----
+    The dots are one path of zero-length strokes with round caps at whole pixels (points on the same pixel
+    drawn once), so a chart of thousands of points stays a few kilobytes; the marked values carry the tooltips.
+
+    Examples
+    --------
+    >>> svg = scatter_chart([0, 0, 1, 2], [0.5, -1.0, 0.2, 1.5], x_labels=["2021", "2022", "2023"],
+    ...                     title="Residuals", x_label="origin year", y_label="residual",
+    ...                     means=("mean per year", [0, 1, 2], [-0.25, 0.2, 1.5]), hlines=[(0.0, "zero")])
+    >>> svg.count("h0"), svg.count("<circle"), "mean per year" in svg, "4 points" in svg  # 3 means, 1 in the legend
+    (4, 4, True, True)
+    """
+    xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    keep = np.isfinite(xs) & np.isfinite(ys)
+    xs, ys = xs[keep], ys[keep]
+    mean_x = np.asarray([] if means is None else means[1], dtype=float)
+    mean_y = np.asarray([] if means is None else means[2], dtype=float)
+    lo, hi = _value_range([ys, mean_y], [v for v, _ in hlines])
+    y_ticks = nice_ticks(lo, hi)
+    if x_labels is not None:
+        x_range = (-0.5, len(x_labels) - 0.5)
+    else:
+        both = np.concatenate([xs, mean_x])
+        a, b = (float(both.min()), float(both.max())) if both.size else (0.0, 1.0)
+        pad = 0.04 * (b - a) or 0.5
+        x_range = (a - pad, b + pad)
+    entries = [(point_label, PALETTE[0], "dot")] + ([] if means is None else [(means[0], PALETTE[3], "line")])
+    entries += [(label, "#1d2733", "dash") for _, label in hlines]
+    plot = _Plot(width, height, x_range, (y_ticks[0], y_ticks[-1]), legend=len(entries) > 1)
+    if x_labels is not None:
+        labels = [str(v) for v in x_labels]
+        x_ticks = [(plot.x(i), labels[i]) for i in _thin(len(labels), max(1, int(plot.plot_right - plot.left) // 60))]
+        name = lambda v: labels[int(round(v))]  # noqa: E731
+    else:
+        x_ticks = [(plot.x(t), x_format(t)) for t in nice_ticks(*x_range, count=6) if x_range[0] <= t <= x_range[1]]
+        name = x_format
+    parts = plot.frame(title, x_label, y_label, x_ticks, [(t, y_format(t)) for t in y_ticks])
+    for value, label in hlines:
+        yy = plot.y(value)
+        parts.append(f'<line x1="{plot.left}" x2="{plot.plot_right}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="#1d2733" '
+                     f'stroke-width="1" stroke-dasharray="5 3"><title>{escape(label)}</title></line>')
+    dots = "".join(dict.fromkeys(f"M{plot.x(a):.0f} {plot.y(b):.0f}h0" for a, b in zip(xs, ys)))  # whole pixels
+    if dots:
+        parts.append(f'<path d="{dots}" stroke="{PALETTE[0]}" stroke-opacity="0.55" stroke-width="5" '
+                     f'stroke-linecap="round" fill="none"><title>{escape(point_label)}: {len(xs):,} points</title>'
+                     "</path>")
+    if means is not None:
+        for run in _segments(mean_x, mean_y):
+            points = " ".join(f"{plot.x(a):.1f},{plot.y(b):.1f}" for a, b in run)
+            parts.append(f'<polyline points="{points}" fill="none" stroke="{PALETTE[3]}" stroke-width="1.5"/>')
+        for a, b in zip(mean_x, mean_y):
+            if np.isfinite(b):
+                parts.append(f'<circle cx="{plot.x(a):.1f}" cy="{plot.y(b):.1f}" r="3" fill="{PALETTE[3]}">'
+                             f"<title>{escape(means[0])}, {escape(name(a))}: {escape(y_format(b))}</title></circle>")
+    if len(entries) > 1:
+        parts += plot.legend(entries)
+    return _svg(width, height, title, parts, css_class)

@@ -23,6 +23,7 @@ from reserving.seasonality import SeasonalChainLadder, seasonal_chain_ladder
 from reserving.clark import Clark, clark_cape_cod, clark_ldf
 from reserving.mack_tests import calendar_year_test, development_correlation_test
 from reserving.selections import Selections
+from reserving.residuals import Residuals, residuals
 
 __all__ = [
     "Triangle",
@@ -54,4 +55,6 @@ __all__ = [
     "calendar_year_test",
     "development_correlation_test",
     "Selections",
+    "residuals",
+    "Residuals",
 ]

@@ -11,11 +11,16 @@ It opens offline in any browser and has no external resources. Sections:
 5. Movements against the previous run and actual against expected.
 6. Run and data quality: claim lines read and rejected (by reason), failed segments, chain-ladder
    diagnostics (a count, and the table, folded, when it has at most :data:`MAX_DIAGNOSTIC_ROWS` rows).
-7. Per consortium (the flagged ones first, up to ``max_detail``): paid heat map with its colour
+7. Chain-ladder assumptions (Mack's tests per segment) and residuals: Mack's standardised residuals
+   by incurred month, development age and calendar month, with the mean per period, for the national
+   triangle of each service line and the :data:`RESIDUAL_SEGMENTS` segments with the strongest
+   calendar-year test statistic.
+8. Per consortium (the flagged ones first, up to ``max_detail``): paid heat map with its colour
    scale, development pattern by service line, IBNR by incurred month with ranges.
 
 The report draws a :class:`reserving.nightly.NightlyResult`; it computes nothing but totals for
-display. Patient identifiers never reach the report: the claim reader never reads them.
+display, and the residuals (:func:`reserving.residuals`) of the few triangles it plots. Patient
+identifiers never reach the report: the claim reader never reads them.
 """
 
 from __future__ import annotations
@@ -26,14 +31,19 @@ import inspect
 import numpy as np
 import pandas as pd
 
-from _kit.charts import bar_chart, heat_map, line_chart
+from _kit.charts import bar_chart, heat_map, line_chart, scatter_chart
 from _kit.report import (CURRENCY, Column, details, join, money, money_short, number, page, paragraph, percent,
                          percent_tick, ratio, section, settings, split_table, table, tag)
 from reserving.nightly.forecast import AMBER, RED
 from reserving.nightly.outturn import outturn as _outturn
+from reserving.mack_tests import calendar_year_test
+from reserving.residuals import residuals
+from reserving.triangle import TriangleSet
 
 #: Chain-ladder diagnostics listed in the report; beyond this only the count (all are in diagnostics.csv).
 MAX_DIAGNOSTIC_ROWS = 30
+#: Segments with residual plots besides the national triangles: those with the largest |Z - E[Z]| / sd(Z).
+RESIDUAL_SEGMENTS = 4
 FLAG_COLOURS = {"red": "#d9534f", "amber": "#f0ad4e", "green": "#5cb85c", "no budget": "#9aa5b1",
                 "incomplete": "#7a5cc7"}
 _ROW_CLASS = {"red": "row-bad", "amber": "row-warn", "green": "row-good", "incomplete": "row-note"}
@@ -312,6 +322,75 @@ def _assumption_section(tests: pd.DataFrame):
                                                                           id="assumption-tests")))
 
 
+def _national_by_service(tri: TriangleSet) -> TriangleSet:
+    """Each service line's triangle summed over consortia (a cell is missing when it is missing everywhere)."""
+    services = tri.segments.get_level_values("service")
+    names = sorted(set(services))
+    values = np.stack([np.where(np.isfinite(tri.values[services == v]).any(axis=0),
+                                np.nansum(tri.values[services == v], axis=0), np.nan) for v in names])
+    return TriangleSet(values, pd.Index(names, name="service"), tri.origins, tri.valuation_index)
+
+
+def _residual_charts(res, s: int, label: str):
+    """Mack's standardised residuals of segment ``s`` by incurred month, development age and calendar month."""
+    tri = res.triangle
+    seg = tri.segments[s]
+    i, k = np.nonzero(res.mack_used[s])
+    r = res.mack[s][i, k]
+    start = tri.origins[0].ordinal
+    calendar = [str(tri.origins[0] + c) for c in range(tri.valuation_index + 1)]
+    axes = [(i, [str(o) for o in tri.origins], "origin", "incurred month", "incurred month"),
+            (tri.development[k], None, "development", "development age",
+             "development age at the start of the link ratio (months)"),
+            (i + k + 1, calendar, "calendar", "calendar month", "calendar month in which the link ratio was observed")]
+    charts = []
+    for x, labels, by, name, words in axes:
+        means = res.mean_by(by).loc[seg]
+        at = np.asarray(means.index) if labels is None else np.asarray([p.ordinal - start for p in means.index])
+        charts.append(scatter_chart(x, r, x_labels=labels, title=f"{label}: by {name}", x_label=words,
+                                    y_label="standardised residual", y_format=lambda v: number(v, 1),
+                                    means=(f"mean per {name}", at, means["mean"]), point_label="link ratio",
+                                    hlines=[(0.0, "zero")], css_class="residual-chart"))
+    return tag("div", charts, class_="charts")
+
+
+def _residual_section(run):
+    """Mack's standardised residuals of the national triangles per service and of the worst segments."""
+    tri, p = run.triangles, run.parameters
+    options = dict(average=p.get("average", "volume"), n_periods=p.get("n_periods"), kinds=("mack",))
+    national = _national_by_service(tri)
+    shown = [(residuals(national, **options), s, f"National, {v}", row)
+             for s, (v, row) in enumerate(calendar_year_test(national).summary.iterrows())]
+    tests = run.assumption_tests
+    with np.errstate(divide="ignore", invalid="ignore"):
+        score = (tests["cy_z"] - tests["cy_expected"]).abs() / np.sqrt(tests["cy_variance"])
+    top = score[np.isfinite(score)].sort_values(ascending=False, kind="stable").head(RESIDUAL_SEGMENTS)
+    worst = tri.segments.get_indexer(top.index)
+    if len(worst):
+        chosen = residuals(tri[worst], **options)
+        shown += [(chosen, s, " / ".join(map(str, np.atleast_1d(tri.segments[t]))),
+                   tests.loc[key].rename(lambda c: c[3:])) for s, (t, key) in enumerate(zip(worst, top.index))]
+    window = "all diagonals" if p.get("n_periods") is None else f"the latest {p['n_periods']} diagonals"
+    parts = [paragraph(f"Mack's standardised residuals of the link ratios, (F - f) times the square root of C, over "
+                       "sigma (F a link ratio, f its development factor, C the amount it develops from, sigma Mack's "
+                       f"sigma of the development age), against the run's chain-ladder factors ({options['average']}-"
+                       f"weighted over {window}), by incurred month, development age and calendar month, with the "
+                       "mean per period (as R ChainLadder's "
+                       "plot(MackChainLadder)). Where the chain ladder suits the data they scatter about zero "
+                       "with no pattern; a run of calendar months whose means share a sign is a calendar effect "
+                       "(a change in payment speed or in cost)."),
+             paragraph(f"Shown: the national triangle of each service line (all consortia added), then the "
+                       f"{len(worst)} segments whose calendar-year test statistic is furthest from its expected "
+                       "value in standard deviations, |Z - E[Z]| / sd(Z) (Mack's calendar-year test, above). "
+                       "The actuary's selections are not applied here.", class_="muted")]
+    for k, (res, s, label, test) in enumerate(shown):
+        summary = (f"{label}: {int(res.mack_used[s].sum()):,} link ratios; calendar-year Z {number(test['z'])} "
+                   f"(expected {number(test['expected'], 1)}, 95% range {number(test['lower'], 1)} to "
+                   f"{number(test['upper'], 1)})")
+        parts.append(details(summary, _residual_charts(res, s, label), open=k == 0))
+    return section("Residuals", tag("div", parts, id="residuals"))
+
+
 def _selections_section(run, currency=CURRENCY):
     """The actuary's selections: factors indicated and selected side by side, then every selection with who and why."""
     out = [paragraph(f"Selections from {run.parameters.get('selections')}: {len(run.selections):,} rows, applied to "
@@ -361,7 +440,7 @@ def render(run, *, currency: str = CURRENCY) -> str:
                      _ibnr_chart(nat, "National IBNR by incurred month", currency)),
              _movements_section(run, currency), _run_section(run)]
     if run.assumption_tests is not None:
-        body.append(_assumption_section(run.assumption_tests))
+        body += [_assumption_section(run.assumption_tests), _residual_section(run)]
     if run.selections is not None:
         body.append(_selections_section(run, currency))
     body.append(_detail_section(run, currency))

@@ -6,13 +6,14 @@ import re
 import shutil
 import subprocess
 
+import numpy as np
 import pandas as pd
 import pytest
 
 import reserving.nightly.report
 from reserving.mack import mack
 from reserving.nightly import run_nightly_job
-from reserving.nightly.report import render
+from reserving.nightly.report import RESIDUAL_SEGMENTS, render
 from reserving.nightly.synthetic import generate_claims
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
@@ -96,3 +97,32 @@ def test_report_counts_and_lists_the_chain_ladder_diagnostics(nightly_run, monke
     long = render(run)
     assert f"Chain-ladder diagnostics (assumptions where data were missing): {len(diag)}" in long
     assert 'id="diagnostics"' not in long
+
+
+def test_report_plots_residuals_of_the_national_triangles_and_the_worst_segments(nightly_run):
+    run, _ = nightly_run
+    text = run.outputs["report"].read_text()
+    part = text.split('<div id="residuals">')[1].split("<h2")[0]
+    blocks = re.findall(r"<details[^>]*><summary>(.*?)</summary>(.*?)</details>", part, re.S)
+    tests = run.assumption_tests
+    score = (tests["cy_z"] - tests["cy_expected"]).abs() / np.sqrt(tests["cy_variance"])
+    worst = score[np.isfinite(score)].sort_values(ascending=False, kind="stable").index[:RESIDUAL_SEGMENTS]
+    services = sorted(set(run.triangles.segments.get_level_values("service")))
+    assert len(worst) == RESIDUAL_SEGMENTS
+    assert [html.unescape(b[0]).split(":")[0] for b in blocks] == (
+        [f"National, {v}" for v in services] + [f"{c} / {v}" for c, v in worst])
+    assert "|Z - E[Z]| / sd(Z)" in html.unescape(part) and f"the {RESIDUAL_SEGMENTS} segments whose" in part
+    # the national triangle of a service, summed independently: one dot per link ratio in each of the three charts
+    cells = run.triangles.to_frame().groupby(["service", "origin", "development"])["value"].sum()
+    for summary, body in blocks[: len(services)]:
+        service = html.unescape(summary).split(":")[0].removeprefix("National, ")
+        tri = cells.loc[service].unstack("development").to_numpy()
+        links = int((np.isfinite(tri[:, 1:]) & np.isfinite(tri[:, :-1]) & (tri[:, :-1] != 0)).sum())
+        assert f"{links:,} link ratios" in summary
+        charts = re.findall(r'<svg class="chart residual-chart".*?</svg>', body, re.S)
+        assert [re.search(r"<title>[^<]*: by ([a-z ]+)</title>", c).group(1) for c in charts] == [
+            "incurred month", "development age", "calendar month"]
+        for chart in charts:
+            assert f"link ratio: {links:,} points" in chart  # one dot each (dots on the same pixel drawn once)
+            assert 0 < re.search(r'<path d="([^"]*)"', chart).group(1).count("h0") <= links
+            assert "mean per " in chart and "standardised residual" in chart
