@@ -382,7 +382,7 @@ def _residual_section(run):
              paragraph(f"Shown: the national triangle of each service line (all consortia added), then the "
                        f"{len(worst)} segments whose calendar-year test statistic is furthest from its expected "
                        "value in standard deviations, |Z - E[Z]| / sd(Z) (Mack's calendar-year test, above). "
-                       "The actuary's selections are not applied here.", class_="muted")]
+                       "A selections file, if given, is not applied to these residuals.", class_="muted")]
     for k, (res, s, label, test) in enumerate(shown):
         summary = (f"{label}: {int(res.mack_used[s].sum()):,} link ratios; calendar-year Z {number(test['z'])} "
                    f"(expected {number(test['expected'], 1)}, 95% range {number(test['lower'], 1)} to "
