@@ -344,9 +344,10 @@ def _seasonality_section(run):
         "credibility-weighted towards all months' (Buhlmann-Straub weight Z; 0 where a month differs no more than "
         "noise)." + days + " The chain-ladder and the BF/blend completion use them; Mack's standard error is the "
         "plain chain ladder's, and each cell's simulated range is scaled by its seasonal / plain selected IBNR. "
-        "The table shows, per service (mean over consortia), how much more (+) or less (-) than an average month "
-        "is still to be paid after the first month for claims incurred in each calendar month, and in brackets "
-        "the weight Z of that month's first factor.")
+        "The table shows, per service (mean over consortia), how much larger (+) or smaller (-) than all months' "
+        "the factor from the first month to ultimate is for claims incurred in each calendar month, and in "
+        "brackets the weight Z of that month's own factors (weighted by the share of the ultimate each "
+        "development step pays).")
     frame = adj.by_service
     cells = frame.assign(text=[f"{'+' if a >= 0 else ''}{percent(a, 1)} ({ratio(z)})"
                                for a, z in zip(frame["adjustment"], frame["credibility"])])
