@@ -309,7 +309,7 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
                  data.lines_read, data.lines_rejected, run_id=result.run_id,
                  forecast=None if full_year is None else full_year.summary,
                  selections=None if chosen is None else chosen.table, ranges=tables.range_levels(result),
-                 seasonal_factors=None if seasonal is None else seasonal.factors)
+                 seasonal_adjustments=None if seasonal is None else seasonal.by_segment)
         checkpoint("db:saved")
         pub.publish()
         checkpoint("published")

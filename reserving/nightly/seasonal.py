@@ -84,27 +84,27 @@ class SeasonalCompletion:
     payment_days: str | None
 
     @property
-    def factors(self) -> pd.DataFrame:
-        """consortium, service, origin_month (1-12), development, factor, credibility: every factor used."""
-        frame = self.seasonal.month_factors
-        seg = pd.DataFrame(frame.pop("segment").tolist(), columns=["consortium", "service"]).astype(str)
-        return pd.concat([seg, frame], axis=1)
-
-    @property
-    def by_service(self) -> pd.DataFrame:
-        """service, origin_month, adjustment, credibility, means over consortia: each month's CDF from the
-        first age against the all-month CDF (``cdf_m / cdf - 1``), and its factors' ``Z`` weighted by the
-        share of the ultimate each development step pays (all months' pattern)."""
+    def by_segment(self) -> pd.DataFrame:
+        """consortium, service, origin_month (1-12), adjustment, credibility: each month's CDF from the
+        first age against all months' (``cdf_m / cdf - 1``, both on the same restated payments), and its
+        factors' ``Z`` weighted by the share of the ultimate each development step pays (all months' pattern)."""
         s = self.seasonal
         adjustment = np.prod(s.factors, axis=2) / np.prod(self.all_month, axis=1)[:, None] - 1
         cdf = np.cumprod(self.all_month[:, ::-1], axis=1)[:, ::-1]                 # (S, J-1) from each age to the last
         step = np.diff(np.concatenate([1 / cdf, np.ones((len(cdf), 1))], axis=1), axis=1)   # paid in each step
         weight = step / np.where(step.sum(axis=1, keepdims=True) > 0, step.sum(axis=1, keepdims=True), 1.0)
         credibility = (s.credibility * weight[:, None, :]).sum(axis=2)
-        services = self.chain_ladder.triangle.segments.get_level_values(1).astype(str)
-        frame = pd.DataFrame({"service": np.repeat(services, 12), "origin_month": np.tile(np.arange(1, 13), len(services)),
-                              "adjustment": adjustment.ravel(), "credibility": credibility.ravel()})
-        return frame.groupby(["service", "origin_month"], sort=False, as_index=False).mean()
+        seg = self.chain_ladder.triangle.segments
+        return pd.DataFrame({"consortium": np.repeat(seg.get_level_values(0).astype(str), 12),
+                             "service": np.repeat(seg.get_level_values(1).astype(str), 12),
+                             "origin_month": np.tile(np.arange(1, 13), len(seg)),
+                             "adjustment": adjustment.ravel(), "credibility": credibility.ravel()})
+
+    @property
+    def by_service(self) -> pd.DataFrame:
+        """service, origin_month, adjustment, credibility: :attr:`by_segment`'s means over consortia."""
+        return (self.by_segment.drop(columns="consortium")
+                .groupby(["service", "origin_month"], sort=False, as_index=False).mean())
 
     def describe(self) -> dict:
         """The setting, payment days and month-of-year adjustments per service, for ``summary.json``."""

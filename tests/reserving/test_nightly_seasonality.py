@@ -136,13 +136,13 @@ def test_the_setting_and_factors_round_trip_through_history_summary_and_report(r
     run, _ = runs[1, "month"]
     stored = load_runs(run.outputs["db"]).set_index("run_id").loc[run.run_id]
     assert json.loads(stored["parameters"])["seasonality"] == "month"
-    factors = load_table(run.outputs["db"], run.run_id, "seasonal_factors")
-    expected = run.seasonality.factors.sort_values(["consortium", "service", "origin_month", "development"],
-                                                   ignore_index=True)
-    assert len(factors) == 6 * 12 * 35
-    np.testing.assert_array_equal(factors["factor"], expected["factor"])
-    np.testing.assert_array_equal(factors["credibility"], expected["credibility"])
-    assert factors["origin_month"].tolist() == expected["origin_month"].tolist()
+    stored = load_table(run.outputs["db"], run.run_id, "seasonal_adjustments")
+    expected = run.seasonality.by_segment.sort_values(["consortium", "service", "origin_month"], ignore_index=True)
+    assert len(stored) == 6 * 12
+    for col in ("adjustment", "credibility"):
+        np.testing.assert_array_equal(stored[col], expected[col])
+    assert stored[["consortium", "service", "origin_month"]].astype(str).equals(
+        expected[["consortium", "service", "origin_month"]].astype(str))
     summary = json.loads(run.outputs["summary"].read_text())["seasonality"]
     assert summary["setting"] == "month" and summary["payment_days"] is None
     assert {(r["service"], r["origin_month"]) for r in summary["by_service"]} == \
@@ -155,7 +155,7 @@ def test_the_setting_and_factors_round_trip_through_history_summary_and_report(r
     assert 'id="seasonal-factors"' in html and "Buhlmann-Straub" in html
     off, _ = runs[1, "off"]
     assert json.loads(off.outputs["summary"].read_text())["seasonality"] == {"setting": "off"}
-    assert load_table(off.outputs["db"], off.run_id, "seasonal_factors").empty
+    assert load_table(off.outputs["db"], off.run_id, "seasonal_adjustments").empty
 
 
 def test_a_payment_calendar_is_the_same_as_the_rule_it_writes_out(runs):
@@ -203,6 +203,13 @@ def test_bad_values_are_named_errors(tmp_path, capsys):
     status, err = _cli(base + ["--seasonality", "month+paydays", "--payment-days", str(calendar)], capsys)
     assert status == 1 and "calendar.csv" in err and "payment_days" in err and "Traceback" not in err
     assert not (tmp_path / "out" / "summary.json").exists()
+    pd.DataFrame({"month": pd.period_range("2024-01", "2024-08", freq="M").astype(str),
+                  "payment_days": [4, 4, 5, 4, 5, 4, 4, 5]}).to_csv(calendar, index=False)
+    status, err = _cli(base + ["--seasonality", "month+paydays", "--payment-days", str(calendar)], capsys)
+    assert status == 0, err
+    days = json.loads((tmp_path / "out" / "summary.json").read_text())["seasonality"]["payment_days"]
+    assert days["source"] == "the payment calendar given"
+    assert [days["by_month"][m] for m in ("2024-01", "2024-08", "2024-09")] == [4.0, 5.0, 35 / 8]  # ahead: the mean
     with pytest.raises(ReservingError, match="seasonality 'Month' is not one of off, month, month[+]paydays"):
         run_nightly_job(pd.read_csv(claims), tmp_path / "job", seasonality="Month", progress=False)
     tri = TriangleSet.from_array([[1.0, 2.0], [1.0, np.nan]], origin_start="2024-01", grain="M")
