@@ -1,7 +1,8 @@
 """The nightly job: claim lines to reserves, outturn against budget, run history and a report.
 
 Stages, each timed in ``NightlyResult.timings``: ``read`` the claim lines (:mod:`.claims`; rejected
-lines to ``rejects.csv``), ``chain_ladder`` (Mack over every segment at once), ``bf`` (the selected
+lines to ``rejects.csv``), ``chain_ladder`` (Mack over every segment at once; with
+``seasonality`` on, its completion adjusted by month of the year, :mod:`.seasonal`), ``bf`` (the selected
 estimate, :mod:`.selection`), ``simulate`` (stochastic BF ranges, :mod:`.ranges`), ``outturn`` against
 budget, ``forecast`` (the full financial year, net of stop-loss cover, :mod:`.forecast`; the
 Board's failure regimen, :mod:`.regimen`), ``history`` (movements and actual against expected
