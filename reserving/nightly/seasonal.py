@@ -32,7 +32,12 @@ each calendar month, no bank holidays), ``weekly-DAY`` (one run a week on DAY, `
 or a calendar table (CSV/Parquet or DataFrame) with columns ``month`` (``YYYY-MM``) and
 ``payment_days`` (a count > 0 of payment runs or working days), one row per month, covering every
 calendar month from the first incurred month to the as-of month; months ahead that it does not
-give are taken as the mean of the observed ones.
+give are taken as the mean of the observed ones. Payment days are not inferred from the claim lines.
+
+Why ``off`` is the default (``tests/reserving/test_nightly_seasonality.py``, 12 generated datasets):
+where claims incurred in some months are paid more slowly, ``month`` cuts the newest three months'
+selected-IBNR error from 31.5% to 25.6% of the true IBNR; where no month is slower, it moves it from
+17.7% to 18.2% and the chain ladder's from 22.2% to 23.7%.
 """
 
 from __future__ import annotations
