@@ -61,6 +61,8 @@ class SeasonalChainLadder:
         Payment days of each calendar month from the first origin (all 1 when not used).
     latest, ultimate, ibnr : ndarray (S, I)
         Paid to date, ``latest + ibnr``, and the payments still to come (currency).
+    next_payment : ndarray (S, I)
+        The part of ``ibnr`` projected to be paid in the calendar month after the valuation (currency).
     """
 
     triangle: TriangleSet
@@ -70,6 +72,7 @@ class SeasonalChainLadder:
     latest: np.ndarray
     ultimate: np.ndarray
     ibnr: np.ndarray
+    next_payment: np.ndarray
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -131,6 +134,7 @@ def seasonal_chain_ladder(tri: TriangleSet, *, by_month: bool = True, payment_da
     s_idx, i_idx = np.indices(latest_lag.shape)
     base = cum[s_idx, i_idx, np.maximum(latest_lag, 0)]
     ibnr = np.zeros(latest.shape)
+    next_payment = np.zeros(latest.shape)
     level = base.copy()
     f_origin = factors[:, months, :]                            # (S, I, J-1)
     for j in range(tri.n_lags - 1):
@@ -138,9 +142,11 @@ def seasonal_chain_ladder(tri: TriangleSet, *, by_month: bool = True, payment_da
         nxt = level * f_origin[:, :, j]
         cash = (nxt - level) * days[np.minimum(np.arange(tri.n_origins) + j + 1, n_cal - 1)][None, :] / wbar
         ibnr += np.where(step, cash, 0.0)
+        next_payment += np.where(step & (latest_lag == j), cash, 0.0)
         level = np.where(step, nxt, level)
     ibnr = np.where(latest_lag >= 0, ibnr, np.nan)
-    return SeasonalChainLadder(tri, factors, z, days, latest, latest + ibnr, ibnr)
+    next_payment = np.where(latest_lag >= 0, next_payment, np.nan)
+    return SeasonalChainLadder(tri, factors, z, days, latest, latest + ibnr, ibnr, next_payment)
 
 
 def _payment_days(spec, tri: TriangleSet, n_cal: int) -> np.ndarray:

@@ -11,6 +11,7 @@ module             what it holds
 ``claims``         reading, validating and bucketing claim lines (:func:`read_claims`)
 ``isolation``      one segment's failure is reported and the others run
 ``selection``      the selected estimate: BF blend with a budget or PMPM prior, expected payments
+``seasonal``       ``--seasonality``: completion by month of the year and payment days, in the job
 ``ranges``         bootstrap ranges of the selected estimate, a few consortia at a time
 ``outturn``        outturn against budget, probability of overspend, actual against expected
 ``tables``         the result tables (estimates, segments, consortia, national)

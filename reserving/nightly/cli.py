@@ -17,6 +17,8 @@ from reserving.bornhuetter_ferguson import METHODS
 from reserving.errors import ReservingError
 from reserving.nightly.claims import ClaimColumns
 from reserving.nightly.job import run_nightly_job
+from reserving.nightly.seasonal import DEFAULT as DEFAULT_SEASONALITY
+from reserving.nightly.seasonal import SETTINGS as SEASONALITY
 
 _EXAMPLES = """\
   python -m reserving nightly --demo --out out/demo
@@ -70,6 +72,16 @@ def add_nightly_parser(subparsers):
     p.add_argument("--n-periods", type=int, help="chain-ladder averaging window in diagonals (default all)")
     p.add_argument("--selections", help="CSV/Parquet of the actuary's selections: segment, item, development, "
                                         "origin, value, by, reason (see reserving.selections)")
+    p.add_argument("--seasonality", choices=SEASONALITY, default=DEFAULT_SEASONALITY,
+                   help="month: completion factors by calendar month of the incurred month, credibility-weighted; "
+                        "month+paydays: also restate payments for the payment days of each month (--payment-days); "
+                        f"off: the plain chain ladder (default {DEFAULT_SEASONALITY}: month cuts the newest months' "
+                        "error by a fifth on claims paid more slowly in some months, but makes the chain ladder's "
+                        "8%% worse on claims without such months; see README)")
+    p.add_argument("--payment-days", metavar="DAYS",
+                   help="with --seasonality month+paydays: business (Monday to Friday, the default), weekly-DAY "
+                        "(e.g. weekly-FRI), or a CSV/Parquet calendar with columns month (YYYY-MM), payment_days "
+                        "covering every month from the first incurred month to the as-of month")
     p.add_argument("--fy-start-month", type=int, default=4, help="first month of the financial year (default 4)")
     p.add_argument("--max-detail", type=int, default=12, help="consortia with their own report section")
     p.add_argument("--quiet", action="store_true", help="no progress bar or stage messages")
@@ -124,7 +136,7 @@ def run_nightly(args) -> int:
         amount_format=AmountFormat(args.decimal, args.thousands), max_rejected=args.max_rejected,
         min_segment_lines=args.min_segment_lines, cover=args.cover, budget_phasing=args.budget_phasing,
         regimen=args.regimen, selections=args.selections, dependence=not args.independent,
-        scheduler=args.scheduler,
+        scheduler=args.scheduler, seasonality=args.seasonality, payment_days=args.payment_days,
     )
     money = ["paid", "ibnr", "ultimate", "ibnr_p75", "ibnr_p95"]
     print(result.consortium_summary.to_string(

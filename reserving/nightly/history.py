@@ -1,7 +1,7 @@
 """Run history in DuckDB: every nightly run's parameters and estimates, and movements between runs.
 
 One database file (default ``OUT/history.duckdb``, in the nightly job's output directory) holds
-five tables:
+these tables:
 
 ``runs``
     run_id, as_of, created_at, parameters (JSON), lines_read, lines_rejected, segments_ok,
@@ -23,6 +23,11 @@ five tables:
 ``ranges``
     run_id, level (segment, consortium or national), consortium, service, paid, ibnr, ibnr_sd,
     ibnr_p75, ibnr_p95: the range of the total IBNR at every level.
+``seasonal_adjustments``
+    run_id, consortium, service, origin_month (1-12), adjustment, credibility: the month-of-year
+    adjustment to the CDF from the first age and its credibility weight, per segment, of a run with
+    seasonal completion (:attr:`.seasonal.SeasonalCompletion.by_segment`; the setting and payment
+    days are in ``runs.parameters``); no rows for a run with it off.
 
 A run for an as-of date that is already stored replaces it in two steps, so that the published
 outputs always name a run that is in the database: :func:`save_run` inserts the new run in one
@@ -65,8 +70,11 @@ FORECAST_COLUMNS = {c: "VARCHAR" if c in ("consortium", "flag") else "DOUBLE" fo
 SELECTION_COLUMNS = {c: "VARCHAR" for c in ("segment", "item", "development", "origin", "value", "who", "why")}
 RANGE_COLUMNS = {"level": "VARCHAR", "consortium": "VARCHAR", "service": "VARCHAR", "paid": "DOUBLE", "ibnr": "DOUBLE",
                  "ibnr_sd": "DOUBLE", "ibnr_p75": "DOUBLE", "ibnr_p95": "DOUBLE"}
+SEASONAL_COLUMNS = {"consortium": "VARCHAR", "service": "VARCHAR", "origin_month": "INTEGER", "adjustment": "DOUBLE",
+                    "credibility": "DOUBLE"}
 _TABLES = {"estimates": ESTIMATE_COLUMNS, "outturn": OUTTURN_COLUMNS, "segment_errors": ERROR_COLUMNS,
-           "forecast": FORECAST_COLUMNS, "selections": SELECTION_COLUMNS, "ranges": RANGE_COLUMNS}
+           "forecast": FORECAST_COLUMNS, "selections": SELECTION_COLUMNS, "ranges": RANGE_COLUMNS,
+           "seasonal_adjustments": SEASONAL_COLUMNS}
 #: Seconds to wait for another process to release the history database.
 LOCK_TIMEOUT = 60.0
 _SUFFIXES = (".duckdb", ".ddb", ".db")
@@ -144,6 +152,7 @@ def save_run(
     forecast: pd.DataFrame | None = None,
     selections: pd.DataFrame | None = None,
     ranges: pd.DataFrame | None = None,
+    seasonal_adjustments: pd.DataFrame | None = None,
 ) -> str:
     """Store one run in one transaction (earlier runs for its as-of date go in :func:`drop_superseded`).
 
@@ -165,6 +174,8 @@ def save_run(
         Columns :data:`FORECAST_COLUMNS`.
     selections : DataFrame, optional
         The ``table`` of the :class:`reserving.Selections` applied (columns :data:`SELECTION_COLUMNS`).
+    seasonal_adjustments : DataFrame, optional
+        The month-of-year adjustments used (columns :data:`SEASONAL_COLUMNS`).
 
     Returns
     -------
@@ -194,6 +205,7 @@ def save_run(
         "selections": _conform(None if selections is None else selections.astype(object).where(selections.notna(), None),
                                SELECTION_COLUMNS),
         "ranges": _conform(ranges, RANGE_COLUMNS),
+        "seasonal_adjustments": _conform(seasonal_adjustments, SEASONAL_COLUMNS),
     }
     n_failed = 0 if segment_errors is None else len(segment_errors)
     n_ok = int(frames["estimates"][["consortium", "service"]].drop_duplicates().shape[0])
@@ -260,6 +272,8 @@ def _conform(frame: pd.DataFrame | None, columns: dict) -> pd.DataFrame:
         values = frame[col].to_numpy() if col in frame else [None] * len(frame)
         if kind == "DOUBLE":
             out[col] = pd.to_numeric(pd.Series(values), errors="raise").astype(float)
+        elif kind == "INTEGER":
+            out[col] = pd.Series(values, dtype="Int64")
         elif kind == "DATE":
             out[col] = pd.to_datetime(pd.Series(values).astype(str)).dt.normalize()
         else:
@@ -277,7 +291,8 @@ def load_runs(path) -> pd.DataFrame:
 
 
 def load_table(path, run_id: str, table: str = "estimates") -> pd.DataFrame:
-    """One run's rows of ``estimates``, ``outturn``, ``segment_errors``, ``selections`` or ``ranges`` (without the run id)."""
+    """One run's rows of ``estimates``, ``outturn``, ``segment_errors``, ``selections``, ``ranges`` or
+    ``seasonal_adjustments`` (without the run id)."""
     if table not in _TABLES:
         raise ReservingError(f"table {table!r} is not one of {list(_TABLES)}", file=path)
     con = _connect(path)

@@ -1,7 +1,8 @@
 """The nightly job: claim lines to reserves, outturn against budget, run history and a report.
 
 Stages, each timed in ``NightlyResult.timings``: ``read`` the claim lines (:mod:`.claims`; rejected
-lines to ``rejects.csv``), ``chain_ladder`` (Mack over every segment at once), ``bf`` (the selected
+lines to ``rejects.csv``), ``chain_ladder`` (Mack over every segment at once; with
+``seasonality`` on, its completion adjusted by month of the year, :mod:`.seasonal`), ``bf`` (the selected
 estimate, :mod:`.selection`), ``simulate`` (stochastic BF ranges, :mod:`.ranges`), ``outturn`` against
 budget, ``forecast`` (the full financial year, net of stop-loss cover, :mod:`.forecast`; the
 Board's failure regimen, :mod:`.regimen`), ``history`` (movements and actual against expected
@@ -30,6 +31,7 @@ import re
 import shutil
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +58,8 @@ from reserving.nightly.regimen import DEFAULT_RULES, evaluate, read_rules
 from reserving.nightly.outturn import financial_year_months
 from reserving.nightly.ranges import simulate_ranges
 from reserving.nightly.result import NightlyResult
+from reserving.nightly.seasonal import DEFAULT as DEFAULT_SEASONALITY
+from reserving.nightly.seasonal import check_setting, is_rule, next_completion, seasonal_completion
 from reserving.nightly.selection import select
 from reserving.chain_ladder import chain_ladder
 from reserving.selections import Selections, factor_table
@@ -73,7 +77,8 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
                     today=None, dayfirst: bool = False, amount_format: AmountFormat | None = None,
                     max_rejected: float = 0.01, min_segment_lines: int = 10, cover=None,
                     budget_phasing: str = "flat", regimen=None, selections=None,
-                    dependence: bool = True, scheduler=None) -> NightlyResult:
+                    dependence: bool = True, scheduler=None, seasonality: str = DEFAULT_SEASONALITY,
+                    payment_days=None) -> NightlyResult:
     """Run the nightly job end to end and publish its outputs in ``out_dir`` as one set.
 
     Parameters
@@ -141,6 +146,16 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
         Spread the simulations over a Dask cluster: a ``Client``, or a scheduler address
         (``tcp://host:8786``) to connect to for this run. The numbers are those of a run on one
         machine (random streams keyed by segment label).
+    seasonality : {'off', 'month', 'month+paydays'}
+        ``month``: completion factors by calendar month of the incurred month, credibility-weighted;
+        ``month+paydays`` also restates payments for the payment days of each month; ``off`` (the
+        default) the plain chain ladder. On generated claims paid more slowly in some months
+        ``month`` cuts the newest months' error by a fifth, but on claims without it it makes the
+        chain ladder's worse by 8% of itself, so it is not the default (:mod:`.seasonal`, which also
+        states how the ranges follow; ``tests/reserving/test_nightly_seasonality.py``).
+    payment_days : str, path or DataFrame, optional
+        With ``month+paydays``: ``business`` (Monday to Friday, the default), ``weekly-DAY`` (e.g.
+        ``weekly-FRI``) or a calendar (CSV/Parquet: month ``YYYY-MM``, payment_days).
 
     Examples
     --------
@@ -171,6 +186,12 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
     cover_df = None if cover is None else read_cover(cover)
     rules = read_rules(DEFAULT_RULES if regimen is None else regimen)
     chosen = _selections(selections)
+    check_setting(seasonality)
+    if payment_days is not None and seasonality != "month+paydays":
+        raise ReservingError(f"payment days are used only with seasonality 'month+paydays', not {seasonality!r} "
+                             "(--payment-days needs --seasonality month+paydays)")
+    calendar = payment_days if payment_days is None or is_rule(payment_days) else \
+        _table(payment_days, "payment calendar", ["month", "payment_days"], fmt)
     recover(out_dir, db)
     with Publication(out_dir) as pub:
         t = time.perf_counter()
@@ -197,6 +218,10 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
                           "chain-ladder")
         if mk is None:
             raise NoSegmentReserved("chain-ladder failed for every segment; see the segment errors")
+        plain_cl = mk.chain_ladder
+        seasonal = seasonal_completion(plain_cl, seasonality, calendar)
+        if seasonal is not None:
+            mk = replace(mk, chain_ladder=seasonal.chain_ladder)
         cl = mk.chain_ladder
         selected_factors = None if chosen is None else factor_table(
             chain_ladder(tri, average=average, n_periods=n_periods).development, cl.development, chosen.within(tri))
@@ -209,7 +234,11 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
                 seasonal_weights(tri, cl.ultimate, 1.0 / cl.cdf, members_df, year)[0]
             budget_df = monthly_budget(allocation, year, weights)
         sel = select(tri, cl, budget_df, members_df, method=method, threshold=threshold,
-                     selections=None if chosen is None else chosen.within(tri))
+                     selections=None if chosen is None else chosen.within(tri),
+                     next_completion=None if seasonal is None else next_completion(1.0 / cl.cdf, seasonal.next_share))
+        plain_sel = sel if seasonal is None else select(tri, plain_cl, budget_df, members_df, method=method,
+                                                        threshold=threshold,
+                                                        selections=None if chosen is None else chosen.within(tri))
         bf = sel.bf
         timings["bf"] = time.perf_counter() - t
 
@@ -217,9 +246,10 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
         months = financial_year_months(as_of, fy_start_month)
         in_period = np.asarray(tri.origins.isin(months))
         with _cluster(scheduler) as client:
-            spread = simulate_ranges(tri, cl, sel, in_period, errors, threshold=threshold, average=average,
-                                     n_periods=n_periods, n_sims=n_sims, seed=seed, chunk_mb=chunk_mb,
-                                     dependence=dependence, progress=progress, client=client)
+            spread = simulate_ranges(tri, plain_cl, plain_sel, in_period, errors, threshold=threshold,
+                                     average=average, n_periods=n_periods, n_sims=n_sims, seed=seed,
+                                     chunk_mb=chunk_mb, dependence=dependence, progress=progress, client=client,
+                                     recentre=None if seasonal is None else sel.bf.ibnr)
         keep, tri = spread.keep, tri[spread.keep]
         timings["simulate"] = time.perf_counter() - t
 
@@ -256,7 +286,9 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
                       "budget_source": "riskadjust allocation" if allocation is not None else "monthly budget",
                       "budget_phasing": budget_phasing if allocation is not None else None,
                       "regimen": "default" if regimen is None else "given",
-                      "selections": None if chosen is None else chosen.source, "dependence": dependence}
+                      "selections": None if chosen is None else chosen.source, "dependence": dependence,
+                      "seasonality": seasonality,
+                      "payment_days": None if seasonal is None else seasonal.describe()["payment_days"]}
         result = NightlyResult(
             as_of=as_of, run_id=new_run_id(as_of), parameters=parameters, claims=data, triangles=tri,
             estimates=estimates, segment_totals=tables.segment_totals(tri, paid, ibnr, spread),
@@ -271,7 +303,7 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
             assumption_tests=assumption_tests(tri),
             selected_factors=selected_factors, national_total=tables.national_total(paid, ibnr, spread),
             selected_origins=sel.overrides,
-            range_assumptions=spread.assumptions,
+            range_assumptions=spread.assumptions, seasonality=seasonal,
         )
         t = time.perf_counter()
         pub.label = result.run_id
@@ -280,7 +312,8 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
         save_run(db, as_of, parameters, estimates, None if out is None else out.summary, seg_errors,
                  data.lines_read, data.lines_rejected, run_id=result.run_id,
                  forecast=None if full_year is None else full_year.summary,
-                 selections=None if chosen is None else chosen.table, ranges=tables.range_levels(result))
+                 selections=None if chosen is None else chosen.table, ranges=tables.range_levels(result),
+                 seasonal_adjustments=None if seasonal is None else seasonal.by_segment)
         checkpoint("db:saved")
         pub.publish()
         checkpoint("published")
@@ -419,7 +452,7 @@ def _table(source, what: str, columns: list, fmt: AmountFormat) -> pd.DataFrame 
             line = csv_line(name, row)
             raise ReservingError("not a month in YYYY-MM form (e.g. 2024-01)" + ("" if line else f" (row {row})"),
                                  file=name, line=line, column="month")
-    for col in ("budget", "members"):
+    for col in ("budget", "members", "payment_days"):
         if col in columns:
             parsed = parse_amounts(frame[col], fmt)
             frame = frame.assign(**{col: parsed.where(parsed.notna(), frame[col])})

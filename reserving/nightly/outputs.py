@@ -14,8 +14,8 @@ Files (in the output folder once published):
                                   columns in ``forecast.COLUMNS``)
 ``segment_errors.csv``            segments that could not be reserved, and why
 ``diagnostics.csv``               what the chain-ladder assumed, per segment
-``summary.json``                  the run in numbers, for machines (with the national range and how
-                                  the ranges were simulated)
+``summary.json``                  the run in numbers, for machines (with the national range, how
+                                  the ranges were simulated and the seasonal completion used)
 ``report.html``                   the report, for people
 ================================  ==============================================================
 
@@ -76,6 +76,7 @@ def summary(result) -> dict:
         "diagnostics": len(result.diagnostics),
         "paid": float(result.estimates["paid"].sum()), "ibnr": float(result.estimates["ibnr"].sum()),
         "national": result.national_total, "ranges": result.range_assumptions,
+        "seasonality": {"setting": "off"} if result.seasonality is None else result.seasonality.describe(),
         "at_risk": [] if out is None else
         out.summary.loc[out.summary["flag"].isin(["red", "amber", "incomplete"]),
                         ["consortium", "flag", "services_failed"]].to_dict("records"),

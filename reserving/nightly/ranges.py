@@ -92,7 +92,7 @@ class Ranges:
 def simulate_ranges(tri: TriangleSet, cl: ChainLadder, sel: Selection, in_period: np.ndarray, errors: list, *,
                     threshold: float, average: str, n_periods, n_sims: int, seed: int, chunk_mb: float,
                     dependence: bool = True, line_moments: pd.DataFrame | None = None,
-                    progress: bool = True, client=None) -> Ranges:
+                    progress: bool = True, client=None, recentre: np.ndarray | None = None) -> Ranges:
     """Simulate the selected IBNR of ``tri`` batch by batch and reduce the simulations to ranges.
 
     Parameters
@@ -127,6 +127,10 @@ def simulate_ranges(tri: TriangleSet, cl: ChainLadder, sel: Selection, in_period
         Simulate the batches on the cluster's workers, a few ahead of the one being summarised
         (:func:`_batch_results`); the random streams are keyed by segment label, so the numbers
         are those of a run on one machine.
+    recentre : ndarray (n_segments, n_origins), optional
+        The selected IBNR the ranges are to be centred on when it is not ``sel``'s (seasonal
+        completion, :mod:`.seasonal`): each cell's simulations are scaled by ``recentre / sel``'s
+        IBNR (unchanged where that is not positive), and the ``ibnr`` columns are ``recentre``.
 
     Raises
     ------
@@ -180,11 +184,13 @@ def simulate_ranges(tri: TriangleSet, cl: ChainLadder, sel: Selection, in_period
         kept = pos[np.asarray(tri.segments[pos].isin(sub.segments))]
         keep.append(kept)
         samples = sim.samples                                      # (S, I, n_sims)
+        if recentre is not None:
+            samples = samples * _scale(recentre[kept], sel.bf.ibnr[kept])[:, :, None]
         seg_q.append(_spread(samples)[1])
         sd, q = _spread(samples.sum(axis=1))
         seg_total_q.append(q)
         seg_total_sd.append(sd)
-        selected = np.nan_to_num(sel.bf.ibnr[kept])
+        selected = np.nan_to_num((sel.bf.ibnr if recentre is None else recentre)[kept])
         names = sub.segments.get_level_values(0)
         for c in pd.unique(names):
             mine = np.asarray(names == c)
@@ -230,8 +236,16 @@ def simulate_ranges(tri: TriangleSet, cl: ChainLadder, sel: Selection, in_period
                                         .groupby(level=0, sort=False).first().items()}},
                      "dependence": "shared consortium and incurred-month shocks on the prior" if dependence
                      else "none: every segment draws its own prior shocks",
-                     "n_sims": int(n_sims), "seed": int(seed)},
+                     "n_sims": int(n_sims), "seed": int(seed)}
+        | ({} if recentre is None else {"seasonal": "simulated without the seasonal completion, then each cell's "
+                                                    "simulations scaled by its seasonal / plain selected IBNR"}),
     )
+
+
+def _scale(target: np.ndarray, selected: np.ndarray) -> np.ndarray:
+    """``target / selected`` where ``selected`` is positive and ``target`` finite, else 1."""
+    ok = (selected > 0) & np.isfinite(target)
+    return np.divide(target, selected, out=np.ones(selected.shape), where=ok)
 
 
 def line_scale(moments: pd.DataFrame, services) -> np.ndarray:

@@ -15,7 +15,8 @@ It opens offline in any browser and has no external resources. Sections:
    by incurred month, development age and calendar month, with the mean per period, for the national
    triangle of each service line and the :data:`RESIDUAL_SEGMENTS` segments with the strongest
    calendar-year test statistic.
-8. Per consortium (the flagged ones first, up to ``max_detail``): paid heat map with its colour
+8. Seasonal completion: the setting and the month-of-year adjustments per service with their credibility.
+9. Per consortium (the flagged ones first, up to ``max_detail``): paid heat map with its colour
    scale, development pattern by service line, IBNR by incurred month with ranges.
 
 The report draws a :class:`reserving.nightly.NightlyResult`; it computes nothing but totals for
@@ -419,6 +420,33 @@ def _selections_section(run, currency=CURRENCY):
     return section("The actuary's selections", *out)
 
 
+def _seasonality_section(run):
+    """The seasonal completion used: the setting in words and, when on, the month-of-year adjustments per service."""
+    adj = run.seasonality
+    if adj is None:
+        return section("Seasonal completion", paragraph(
+            "Off: one set of completion factors for every incurred month (the plain chain ladder)."))
+    days = "" if adj.payment_days is None else (
+        f" Payments are restated to a month of average payment days ({adj.payment_days}) and the payments to come "
+        "turned back into cash with the payment days of the months ahead.")
+    note = paragraph(
+        f"Setting {adj.setting}: completion factors by calendar month of the incurred month, each month's own factors "
+        "credibility-weighted towards all months' (Buhlmann-Straub weight Z; 0 where a month differs no more than "
+        "noise)." + days + " The chain-ladder and the BF/blend completion use them; Mack's standard error is the "
+        "plain chain ladder's, and each cell's simulated range is scaled by its seasonal / plain selected IBNR. "
+        "The table shows, per service (mean over consortia), how much larger (+) or smaller (-) than all months' "
+        "the factor from the first month to ultimate is for claims incurred in each calendar month, and in "
+        "brackets the weight Z of that month's own factors (weighted by the share of the ultimate each "
+        "development step pays).")
+    frame = adj.by_service
+    cells = frame.assign(text=[f"{'+' if a >= 0 else ''}{percent(a, 1)} ({ratio(z)})"
+                               for a, z in zip(frame["adjustment"], frame["credibility"])])
+    wide = cells.pivot(index="service", columns="origin_month", values="text").reset_index()
+    wide.columns = ["service", *(calendar.month_abbr[m] for m in wide.columns[1:])]
+    columns = [Column("service", "Service line")] + [Column(m, m) for m in wide.columns[1:]]
+    return section("Seasonal completion", note, tag("div", table(wide, columns), id="seasonal-factors"))
+
+
 def render(run, *, currency: str = CURRENCY) -> str:
     """The report of a :class:`reserving.nightly.NightlyResult` as one HTML string.
 
@@ -443,5 +471,6 @@ def render(run, *, currency: str = CURRENCY) -> str:
         body += [_assumption_section(run.assumption_tests), _residual_section(run)]
     if run.selections is not None:
         body.append(_selections_section(run, currency))
+    body.append(_seasonality_section(run))
     body.append(_detail_section(run, currency))
     return page(f"Nightly reserving report: as at {run.as_of.date()}", join(body), subtitle=f"Run {run.run_id}")

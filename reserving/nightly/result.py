@@ -53,6 +53,8 @@ class NightlyResult:
     assumption_tests: pd.DataFrame | None = None
     national_total: dict = field(default_factory=dict)
     range_assumptions: dict = field(default_factory=dict)
+    #: The seasonal completion used (:class:`reserving.nightly.seasonal.SeasonalCompletion`); None when off.
+    seasonality: object = None
 
     @property
     def n_segments_ok(self) -> int:

@@ -79,12 +79,14 @@ OVERRIDE_COLUMNS = ["segment", "origin", "indicated_method", "selected_method", 
 
 
 def select(tri: TriangleSet, cl: ChainLadder, budget: pd.DataFrame | None, members: pd.DataFrame | None, *,
-           method: str, threshold: float, selections: Selections | None = None) -> Selection:
+           method: str, threshold: float, selections: Selections | None = None, next_completion=None) -> Selection:
     """The selected estimate of every segment of ``tri`` from its chain-ladder ``cl``.
 
     ``method`` and ``threshold`` are as in :func:`reserving.bornhuetter_ferguson`; ``budget`` and
     ``members`` as in :func:`prior`; ``selections`` the actuary's per-origin ``method`` and
-    ``prior`` rows (module notes), checked against ``tri``.
+    ``prior`` rows (module notes), checked against ``tri``. ``next_completion`` (n_segments,
+    n_origins), when given, is the completion one month on behind ``expected_next`` (seasonal
+    completion, :mod:`.seasonal`); by default the chain-ladder pattern's at the next lag.
 
     Examples
     --------
@@ -112,7 +114,9 @@ def select(tri: TriangleSet, cl: ChainLadder, budget: pd.DataFrame | None, membe
     lag = np.maximum(cl.latest_lag, 0)
     next_cdf = np.where(lag + 1 < tri.n_lags,
                         np.take_along_axis(cdf_pattern, np.minimum(lag + 1, tri.n_lags - 1), axis=1), 1.0)
-    return Selection(completion, prior_, bf, expected_next_payments(np.nan_to_num(bf.ibnr), completion, 1.0 / next_cdf),
+    if next_completion is None:
+        next_completion = 1.0 / next_cdf
+    return Selection(completion, prior_, bf, expected_next_payments(np.nan_to_num(bf.ibnr), completion, next_completion),
                      overrides)
 
 
