@@ -97,3 +97,12 @@ def test_fit_writes_the_severity_the_pool_reads(tmp_path):
     assert row["specific_premium"] / row["n_patients"] == pytest.approx(_pricing_per_member(fitted, cm, 150_000.0),
                                                                         rel=1e-9)
     assert main(["pool", "--severity", str(tmp_path / "claimants.csv"), "--out", str(tmp_path / "bad")]) == 1
+
+
+def test_the_report_states_the_priced_tail():
+    from stoploss.pool.cli import priced_tail
+    from stoploss.pool.presets import preset
+    chosen = priced_tail(preset("default"), GeneralizedPareto(0.3, 40_000.0), "fit/severity.json")
+    assumption, value, source = chosen.evidence[-1]
+    assert "above 100,000" in assumption and "Pareto index 3.33" in value and "fit/severity.json" in source
+    assert chosen.cost_model.tail_alpha == pytest.approx(1 / 0.3)
