@@ -15,13 +15,14 @@ import pandas as pd
 from _kit.cli import OK, Parser, subcommand
 from _kit.cli import main as run_command
 from _kit.progress import say
-from _kit.publish import Publication, write_csv, write_text
+from _kit.publish import Publication, write_csv, write_json, write_text
 from _kit.tables import read_table
 from _kit.validate import numeric_column, reject_unknown_columns, require_columns
 from stoploss.errors import StopLossError
 from stoploss.fit import FAMILIES, fit
 from stoploss.fit_report import fit_report_html
 from stoploss.pool.cli import add_pool_parser
+from stoploss.pool.feeds import severity_record
 from stoploss.pricing import covered_severity, price_groups, validate_groups
 from stoploss.pricing_curves import retained_exceedance, specific_premium_curve
 from stoploss.probability_plots import probability_plot
@@ -91,7 +92,8 @@ FIT_EXAMPLES = """  python -m stoploss fit --claims claimants.csv --truncation 2
 claims file: column amount (a claimant's annual cost, currency; censored ones at their limit) and
 optionally threshold (the claim's reporting threshold) and limit (its policy limit), which replace
 --truncation and --limit. writes DIR/fit.csv (one row per family: n, censored, log-likelihood, AIC,
-Kolmogorov-Smirnov distance, the fitted severity) and DIR/fit.html (QQ and PP plots)."""
+Kolmogorov-Smirnov distance, the fitted severity), DIR/severity.json (the lowest-AIC fit as
+{"family": ..., "parameters": {...}}, read by `pool --severity`) and DIR/fit.html (QQ and PP plots)."""
 
 
 def _claims(args) -> tuple[np.ndarray, np.ndarray | float, np.ndarray | float | None]:
@@ -114,8 +116,10 @@ def _fit(args) -> int:
     families = args.family or list(FAMILIES)
     fits = [fit(family, amount, truncation=threshold, censored=limit) for family in families]
     points = [probability_plot(f, amount, truncation=threshold, censored=limit) for f in fits]
+    best = min(fits, key=lambda f: f.aic)
     with Publication(args.out) as pub:
         write_csv(pd.concat([f.summary for f in fits], ignore_index=True), pub.path("fit.csv"))
+        write_json(severity_record(best.family, best.distribution), pub.path("severity.json"))
         if not args.no_html:
             write_text(fit_report_html(fits, points, source=str(args.claims), currency=args.currency),
                        pub.path("fit.html"))

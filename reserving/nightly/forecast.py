@@ -15,10 +15,15 @@ annual trend ``exp(b_s) - 1`` and a yearly seasonal cycle per service shared by 
 *Generalized Linear Models*, 2nd ed., section 6.2) to the estimated ultimate cost (paid + selected
 IBNR) of the run's completed months, those at least :data:`MIN_COMPLETION` paid. With fewer than
 12 completed months the seasonal terms are left out, with fewer than 6 the trend too (stated in
-``ForecastResult.trend``). Parameter uncertainty is the fit's covariance (dispersion times the
-inverse Fisher information): each simulation draws the trend and seasonal terms of each service
-(shared by the consortia) and each consortium's level, independently of each other (time is
-centred, so level and trend are nearly uncorrelated), keeping the mean (lognormal correction).
+``ForecastResult.trend``). Each consortium's level is then shrunk towards the collective's by
+Buhlmann-Straub credibility (:func:`credibility_levels`): a level estimated from its own months
+alone follows its few large claims (right-skewed: most consortia's too low, a few far too high), and
+consortia with a low forecast probability of a deficit overspent about twice as often as forecast.
+Parameter uncertainty: the trend and seasonal terms' robust covariance (:func:`fit_trend`) and
+the credibility levels' errors; each simulation draws the trend and seasonal terms of each service
+and the collective level's error (shared by the consortia) and each consortium's own level error,
+independently of each other (time is centred, so level and trend are nearly uncorrelated),
+keeping the mean (lognormal correction).
 
 Process variance is a compound Poisson model of per-patient annual cost (:func:`claimant_severity`,
 kernel :mod:`._forecast_kernels`): claimants with annual cost ``X`` from the consortium's
@@ -46,7 +51,7 @@ month of the year.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import duckdb
 import numpy as np
@@ -86,8 +91,11 @@ class TrendFit:
     """Quasi-Poisson fit of cost per member month of one service.
 
     ``level`` (C,) log PMPM per consortium at ``t_centre`` (NaN where the consortium has no month),
-    ``level_var`` its variance; ``theta`` (k,) trend per year and seasonal cos / sin terms (the first
-    k of them), ``cov`` (k, k); ``phi`` the dispersion; ``n_months`` completed months used.
+    ``level_var`` the variance of its own error and ``shared_var`` that of the error it shares with
+    every consortium (the collective mean's, after :func:`credibility_levels`; 0 before);
+    ``weight`` (C,) its trended member months ``sum_i exposure exp(x_i' theta)``; ``theta`` (k,)
+    trend per year and seasonal cos / sin terms (the first k of them), ``cov`` (k, k) their robust
+    covariance; ``phi`` the dispersion; ``n_months`` completed months used.
     """
 
     level: np.ndarray
@@ -97,6 +105,8 @@ class TrendFit:
     phi: float
     t_centre: float
     n_months: int
+    weight: np.ndarray | None = None
+    shared_var: np.ndarray | None = None
 
     def covariates(self, t, calendar_month) -> np.ndarray:
         """(T, k) design of months at ``t`` (months, same origin as the fit) and calendar month 1-12."""
@@ -122,6 +132,16 @@ def fit_trend(cost, exposure, t, calendar_month, use, max_iter: int = 50) -> Tre
     use : bool array_like (C, T)
         Completed months to fit on.
 
+    Notes
+    -----
+    ``cov`` is the robust (sandwich) covariance of ``theta``, ``A^-1 B A^-1 n / (n - p)`` with
+    ``A = sum mu_i x_i x_i'`` and ``B = sum (y_i - mu_i)^2 x_i x_i'`` over the ``n`` cells and ``p``
+    parameters (White 1980; HC1 in MacKinnon & White 1985), not ``phi A^-1``: large claims
+    (heavy-tailed monthly costs) in months far from the centre move the trend more than a common
+    dispersion allows. On 24 synthetic years the model-based standard error of the annual trend
+    was 0.77 of its actual spread (17% of the years more than 2 of them off), the robust one 0.89 (4%).
+    ``level_var`` is the quasi-Poisson ``phi (A^-1)_cc``.
+
     Examples
     --------
     >>> t = np.arange(24); month = (t + 3) % 12 + 1
@@ -139,7 +159,8 @@ def fit_trend(cost, exposure, t, calendar_month, use, max_iter: int = 50) -> Tre
     cons = np.flatnonzero(use.any(axis=1) & ((y * use).sum(axis=1) > 0))
     n_c = y.shape[0]
     if cons.size == 0:
-        return TrendFit(np.full(n_c, np.nan), np.full(n_c, np.nan), np.zeros(k), np.zeros((k, k)), np.nan, 0.0, 0)
+        none = np.full(n_c, np.nan)
+        return TrendFit(none, none, np.zeros(k), np.zeros((k, k)), np.nan, 0.0, 0, none, none)
     centre = float(t[months_used].mean())
     rows_c, rows_t = np.nonzero(use[cons])
     yy, ee = y[cons][rows_c, rows_t], e[cons][rows_c, rows_t]
@@ -156,15 +177,59 @@ def fit_trend(cost, exposure, t, calendar_month, use, max_iter: int = 50) -> Tre
         if np.max(np.abs(step)) < 1e-10:
             break
     mu = ee * np.exp(x @ beta)
-    info = x.T @ (x * mu[:, None])
+    inv = np.linalg.inv(x.T @ (x * mu[:, None]))
     dof = max(yy.size - beta.size, 1)
     phi = float(np.sum((yy - mu) ** 2 / np.where(mu > 0, mu, np.inf)) / dof)
-    cov = phi * np.linalg.inv(info)
-    level, level_var = np.full(n_c, np.nan), np.full(n_c, np.nan)
+    robust = inv @ (x.T @ (x * ((yy - mu) ** 2)[:, None])) @ inv * (yy.size / dof)
+    level, level_var, weight = np.full(n_c, np.nan), np.full(n_c, np.nan), np.full(n_c, np.nan)
     level[cons] = beta[:cons.size]
-    level_var[cons] = np.diag(cov)[:cons.size]
-    return TrendFit(level, level_var, beta[cons.size:], cov[cons.size:, cons.size:], phi, centre,
-                    int(months_used.size))
+    level_var[cons] = phi * np.diag(inv)[:cons.size]
+    weight[cons] = np.bincount(rows_c, mu, cons.size) / np.exp(beta[:cons.size])
+    return TrendFit(level, level_var, beta[cons.size:], robust[cons.size:, cons.size:], phi, centre,
+                    int(months_used.size), weight, np.where(np.isfinite(level), 0.0, np.nan))
+
+
+def credibility_levels(fit: TrendFit) -> TrendFit:
+    """Each consortium's level shrunk towards the collective's by Buhlmann-Straub credibility.
+
+    On the natural scale (PMPM), with ``W_c`` the consortium's trended member months
+    (``fit.weight``), ``m_c = exp(level_c)`` its own estimate (its cost / ``W_c``), ``m`` the
+    collective's (all cost / all ``W``) and ``v = phi m`` the process variance per unit weight
+    (``Var m_c = v / W_c``, quasi-Poisson): the variance of the true PMPMs between consortia is
+
+        a = max(0, (sum_c W_c (m_c - m)^2 - (r - 1) v) / (W - sum_c W_c^2 / W))
+
+    (``r`` consortia, ``W = sum W_c``; Klugman, Panjer & Willmot, *Loss Models*, 4th ed., section
+    19.2, nonparametric Buhlmann-Straub), the credibility ``Z_c = W_c / (W_c + v / a)`` (0 when
+    ``a = 0``) and the level ``log(Z_c m_c + (1 - Z_c) m)``. Its error has an own part, variance
+    ``Z_c^2 v / W_c + (1 - Z_c)^2 a``, and a part shared by all consortia, ``(1 - Z_c)^2 Var m``
+    with ``Var m = a sum_c W_c^2 / W^2 + v / W``, both relative to the level squared
+    (``level_var``, ``shared_var``). A consortium's large claims then move its own forecast only
+    as far as the spread between consortia supports. One consortium: unchanged.
+
+    Examples
+    --------
+    >>> f = TrendFit(np.log([8.0, 12.0]), np.zeros(2), np.zeros(0), np.zeros((0, 0)), 100.0, 0.0, 12,
+    ...              np.array([1000.0, 1000.0]), np.zeros(2))
+    >>> np.round(np.exp(credibility_levels(f).level), 4).tolist()  # m = 10, v = 1000, a = 7, Z = 0.875
+    [8.25, 11.75]
+    """
+    ok = np.isfinite(fit.level) & (fit.weight > 0)
+    if ok.sum() < 2:
+        return fit
+    w, m_c = fit.weight[ok], np.exp(fit.level[ok])
+    total = w.sum()
+    m = float(w @ m_c / total)
+    v = fit.phi * m
+    a = max(0.0, float((w @ (m_c - m) ** 2 - (w.size - 1) * v) / (total - w @ w / total)))
+    z = w / (w + v / a) if a > 0 else np.zeros(w.size) if v > 0 else np.ones(w.size)
+    m_tilde = z * m_c + (1 - z) * m
+    var_m = a * (w @ w) / total**2 + v / total
+    level, own, shared = fit.level.copy(), fit.level_var.copy(), fit.shared_var.copy()
+    level[ok] = np.log(m_tilde)
+    own[ok] = (z**2 * v / w + (1 - z) ** 2 * a) / m_tilde**2
+    shared[ok] = (1 - z) ** 2 * var_m / m_tilde**2
+    return replace(fit, level=level, level_var=own, shared_var=shared)
 
 
 @dataclass(frozen=True)
@@ -353,11 +418,13 @@ def future_expected(fits: dict, exposure_future, t_future, month_future, n_sims:
 
     ``fits`` maps service -> :class:`TrendFit`; ``exposure_future`` maps service -> (C, F) member months
     of the months to come at ``t_future`` (months) in calendar months ``month_future``. Each simulation
-    multiplies a month's cost by ``exp(d - v / 2)``, ``d ~ N(0, v)`` the error of its log (so the mean stays).
+    multiplies a month's cost by ``exp(d - v / 2)``, ``d ~ N(0, v)`` the error of its log (so the mean stays):
+    the trend and seasonal terms' error and the collective level's (``shared_var``) are drawn once per
+    simulation for all consortia, each consortium's own level error independently.
 
     Examples
     --------
-    >>> f = TrendFit(np.log([10.0]), np.array([0.0]), np.zeros(0), np.zeros((0, 0)), 1.0, 0.0, 3)
+    >>> f = TrendFit(np.log([10.0]), np.array([0.0]), np.zeros(0), np.zeros((0, 0)), 1.0, 0.0, 3, None, np.zeros(1))
     >>> m, s = future_expected({"er": f}, {"er": np.array([[100.0, 100.0]])}, [1, 2], [5, 6], 4, seed=1)
     >>> np.round(m, 6).tolist(), np.round(s, 6).tolist()
     ([2000.0], [[2000.0, 2000.0, 2000.0, 2000.0]])
@@ -371,8 +438,10 @@ def future_expected(fits: dict, exposure_future, t_future, month_future, n_sims:
         d_theta = rng.multivariate_normal(np.zeros(fit.theta.size), fit.cov, n_sims) if fit.theta.size else \
             np.zeros((n_sims, 0))
         shared = np.exp(d_theta @ x.T - 0.5 * np.einsum("fk,kl,fl->f", x, fit.cov, x))      # (n_sims, F)
-        v = np.nan_to_num(fit.level_var)
-        own = np.exp(rng.standard_normal((n_c, n_sims)) * np.sqrt(v)[:, None] - 0.5 * v[:, None])
+        v, u = np.nan_to_num(fit.level_var), np.nan_to_num(fit.shared_var)
+        common = rng.standard_normal(n_sims)                                                  # collective mean's error
+        own = np.exp(rng.standard_normal((n_c, n_sims)) * np.sqrt(v)[:, None] + np.sqrt(u)[:, None] * common
+                     - 0.5 * (v + u)[:, None])
         mean += base.sum(axis=1)
         samples += (base @ shared.T) * own
     return mean, samples
@@ -551,7 +620,8 @@ def consortium_forecast(tri: TriangleSet, paid, ibnr, ibnr_samples, consortia, a
         y[cons_idx[mine]] = ult[mine]
         done[cons_idx[mine]] = completion[mine] >= MIN_COMPLETION
         e = member_months(members, consortia, s, origins)
-        fit = fit_trend(y[:, recent], e[:, recent], t_all[recent], origins.month[recent], done[:, recent])
+        fit = credibility_levels(fit_trend(y[:, recent], e[:, recent], t_all[recent], origins.month[recent],
+                                           done[:, recent]))
         fits[s] = fit
         exposure_future[s] = member_months(members, consortia, s, future)
         rows.append(_trend_row(s, fit))

@@ -10,7 +10,8 @@ The group model (per simulated year; see ``stoploss/pool/simulate.py``): class c
 Dirichlet group mix when ``mix_concentration > 0``); within each class the counts of patients in
 each cost band are multinomial; the number of patients a budget formula recognises is binomial.
 The sum of the costs in the top band (above the highest attachment and the tail threshold, where
-the cost is Pareto: X = lo U^(-1/alpha)) is drawn patient by patient. In every bounded band (lo, hi]
+the cost less a shift c is Pareto: X = c + (lo - c) U^(-1/alpha), a generalised Pareto tail; c = 0 for
+the calibrated models) is drawn patient by patient. In every bounded band (lo, hi]
 holding c patients it is drawn as c lo + c (hi - lo) B, B ~ Beta with the exact mean and variance of
 the average of c costs in the band (so it has the band's exact mean and variance, stays within
 [c lo, c hi] and tends to the normal as c grows): only this within-band jitter is approximated.
@@ -31,8 +32,8 @@ from _kit.random import beta, binomial, gamma, normal, stream, uniform
 
 @njit(cache=True, nogil=True, parallel=True)
 def simulate_years(key, block_years, sizes, class_share, mix_concentration, band_cond, band_pos, band_nu,
-                   band_lo, band_hi, tail_alpha, class_mean, mean_cost, recognise, att_band, att_value, shock_sigma,
-                   epidemic_prob, epidemic_uplift, ibnr_sigma, retained, budget, factor):
+                   band_lo, band_hi, tail_alpha, tail_shift, class_mean, mean_cost, recognise, att_band, att_value,
+                   shock_sigma, epidemic_prob, epidemic_uplift, ibnr_sigma, retained, budget, factor):
     """Simulate each year's retained cost per attachment, budget per formula and common year factor.
 
     Model, per year y (a random group-year): group mix p ~ Dirichlet(mix_concentration * class_share)
@@ -55,20 +56,21 @@ def simulate_years(key, block_years, sizes, class_share, mix_concentration, band
     class k), band_pos = (E[X | band] - lo) / (hi - lo) and band_nu = pos (1 - pos) (hi - lo)^2 /
     Var[X | band] (> 1; inf for a band without spread), so the Beta for c patients has a + b = c nu - 1
     and a = pos (a + b); band 0 is zero cost and band B-1 the unbounded top band; band_lo, band_hi
-    (B,) band edges; recognise (M,); att_band (J,) = first band lying above attachment j (B for none),
+    (B,) band edges; tail_alpha, tail_shift: in the top band X = tail_shift + (lo - tail_shift) U^(-1/tail_alpha);
+    recognise (M,); att_band (J,) = first band lying above attachment j (B for none),
     att_value (J,). Outputs: retained (S, J, Y), budget (S, M, Y), factor (Y,).
     """
     n_blocks = -(-factor.shape[0] // block_years)
     for blk in prange(n_blocks):
         _simulate_block(key, blk, block_years, sizes, class_share, mix_concentration, band_cond, band_pos, band_nu,
-                        band_lo, band_hi, tail_alpha, class_mean, mean_cost, recognise, att_band, att_value,
+                        band_lo, band_hi, tail_alpha, tail_shift, class_mean, mean_cost, recognise, att_band, att_value,
                         shock_sigma, epidemic_prob, epidemic_uplift, ibnr_sigma, retained, budget, factor)
 
 
 @njit(cache=True, nogil=True)
 def _simulate_block(key, blk, block_years, sizes, class_share, mix_concentration, band_cond, band_pos, band_nu,
-                    band_lo, band_hi, tail_alpha, class_mean, mean_cost, recognise, att_band, att_value, shock_sigma,
-                    epidemic_prob, epidemic_uplift, ibnr_sigma, retained, budget, factor):
+                    band_lo, band_hi, tail_alpha, tail_shift, class_mean, mean_cost, recognise, att_band, att_value,
+                    shock_sigma, epidemic_prob, epidemic_uplift, ibnr_sigma, retained, budget, factor):
     """Years ``blk * block_years`` up to the next block of :func:`simulate_years`, from ``stream(key, blk)``.
 
     A serial function, so the kit's variates are inlined into it (Numba does not inline into a
@@ -125,7 +127,7 @@ def _simulate_block(key, blk, block_years, sizes, class_share, mix_concentration
                         if b == n_bands - 1:
                             for _ in range(c):
                                 u, state = uniform(state)
-                                total[b] += band_lo[b] * u ** (-1.0 / tail_alpha)
+                                total[b] += tail_shift + (band_lo[b] - tail_shift) * u ** (-1.0 / tail_alpha)
                         else:
                             ab = c * band_nu[k, b] - 1.0
                             pos = band_pos[k, b]

@@ -8,6 +8,7 @@ table (CSV or Parquet), the smallest-size table and an HTML report.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -18,8 +19,8 @@ from _kit.publish import Publication, write_csv, write_table, write_text
 from _kit.validate import number
 from stoploss.errors import StopLossError
 from stoploss.pool import _kernels
-from stoploss.pool.feeds import read_ibnr_error, read_risk_models
-from stoploss.pool.presets import PRESET_NAMES, preset
+from stoploss.pool.feeds import read_ibnr_error, read_risk_models, read_severity
+from stoploss.pool.presets import PRESET_NAMES, Preset, preset
 from stoploss.pool.sensitivity import sensitivity
 from stoploss.pool.simulate import PoolAssumptions, crump_comparison, sweep
 from stoploss.pool.report import pool_report_html
@@ -30,6 +31,7 @@ EXAMPLES = """  python -m stoploss pool --demo --out out/
   python -m stoploss pool --shock-cv 0.02 --ibnr-cv 0.01 --aggregate-attachment 1.1 --format parquet --out out/
   python -m stoploss pool --preset crump-1991 --out out/crump
   python -m stoploss pool --risk-models ra/validation.csv --ibnr-from nightly/2026-06/ --mix-cv 0.05 --out out/
+  python -m stoploss pool --severity fitted/severity.json --out out/
 
 presets (--preset): default, a whole commissioning budget (every assumption and its source in
 stoploss/pool/PRESETS.md and the report); crump-1991, the 1991 general practice fund's 113 elective
@@ -42,6 +44,10 @@ model and the default sizes, attachments and formulas; the flags override them.
 --ibnr-from DIR: a nightly run's output directory; reads DIR/consortia.csv, columns
   consortium, paid, ibnr, ibnr_sd, ibnr_p75, ibnr_p95 (currency; other columns are ignored);
   the IBNR error CV is the median over consortia of ibnr_sd / (paid + ibnr). Not with --ibnr-cv.
+--severity FILE: the severity.json of `python -m stoploss fit` ({"family": ..., "parameters": {...}}, the
+  lowest-AIC fit; stoploss/pool/feeds.py): a patient's cost above the cost model's tail threshold
+  (100,000 by default) is that severity's above it, the share of patients above it stays the cost
+  model's. The family must have a generalised Pareto tail with 0 < xi < 0.5 (gpd or pareto).
 
 writes DIR/pool_summary.csv (or .parquet): one row per (risk_model, attachment, n_patients) with the
 distribution of (outturn - budget) / budget, P(overspend > 2%, 5%, 10%), 99.5% VaR and TVaR, premiums
@@ -77,6 +83,17 @@ def _risk_models(items: list[str] | None, default: dict) -> dict:
     return out
 
 
+def priced_tail(chosen: Preset, severity, source) -> Preset:
+    """The preset with its cost model's tail replaced by ``severity``'s (:meth:`CostModel.with_tail`),
+    stated among its assumptions (the report's evidence table)."""
+    cm = chosen.cost_model.with_tail(severity)
+    row = (f"cost of a patient above {cm.tail_threshold:,.0f}",
+           f"{severity!r} given X > {cm.tail_threshold:,.0f} (Pareto index {cm.tail_alpha:.3g}, shift "
+           f"{cm.tail_shift:,.0f}); the share of patients above it is the cost model's",
+           f"the priced severity: {source} (python -m stoploss fit)")
+    return replace(chosen, cost_model=cm, evidence=tuple(chosen.evidence) + (row,))
+
+
 def add_pool_parser(subparsers) -> Parser:
     """Add the ``pool`` command to the ``subparsers`` of a :class:`_kit.cli.Parser`; returns its parser.
 
@@ -98,6 +115,8 @@ def add_pool_parser(subparsers) -> Parser:
                         "crump-1991 (the 1991 fund's elective procedures)")
     p.add_argument("--risk-models", metavar="FILE", help="validation.csv of `riskadjust validate` (see below)")
     p.add_argument("--ibnr-from", metavar="DIR", help="a nightly run's output directory (see below)")
+    p.add_argument("--severity", metavar="FILE", help="severity.json of `stoploss fit`: the cost above the "
+                                                      "tail threshold (see below)")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--sizes", help="comma-separated increasing list sizes (default: 20 from 5,000 to 1,000,000)")
     p.add_argument("--attachments", help="comma-separated specific attachments, 'none' for no cover "
@@ -151,6 +170,11 @@ def run_pool(args) -> int:
         say(f"read {len(models)} budget formula(s) from {args.risk_models}")
     else:
         models = _risk_models(args.risk_model, chosen.risk_models)
+    if args.severity:
+        chosen = priced_tail(chosen, read_severity(args.severity), args.severity)
+        cm = chosen.cost_model
+        say(f"cost above {cm.tail_threshold:,.0f} from {args.severity}: Pareto index {cm.tail_alpha:.3g}, shift "
+            f"{cm.tail_shift:,.0f}; {float(cm.population_share_above(cm.tail_threshold)):.2%} of patients above it")
     ibnr_cv = args.ibnr_cv
     if args.ibnr_from:
         ibnr = read_ibnr_error(args.ibnr_from)

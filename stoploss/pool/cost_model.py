@@ -9,6 +9,10 @@ class k, the annual cost X (currency units per patient-year) is
   is redistributed as a Pareto (type I) tail P(X > x | X > u) = (x / u)^(-alpha), common to all
   classes. This is ``stoploss.Spliced(Lognormal(log_mu[k], sigma), GeneralizedPareto(1/alpha, u/alpha),
   u, S_LN,k(u))`` (the generalised Pareto with xi = 1/alpha, beta = u/alpha is the Pareto above u).
+  More generally the tail is shifted by c < u (``tail_shift``, default 0): X - c is Pareto (type I)
+  above u - c, i.e. the generalised Pareto with xi = 1/alpha, beta = (u - c)/alpha. Every generalised
+  Pareto tail with 0 < xi < 1/2 is one of these (alpha = 1/xi, c = u - beta/xi): this is how a priced
+  severity's tail replaces the calibrated one (:meth:`CostModel.with_tail`).
 
 Every quantity the simulator needs is exact and closed-form, taken from the class's ``Spliced``
 severity (:attr:`CostModel.severity`): its survival function, moments, expected excess E[(X - a)+]
@@ -29,7 +33,7 @@ on average, so the targets fix the mean cost per head at share x alpha u / (alph
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 
 import numpy as np
@@ -37,7 +41,7 @@ from scipy import optimize
 from scipy.special import ndtr
 
 from stoploss.errors import StopLossError
-from stoploss.severity import GeneralizedPareto, Lognormal, Spliced
+from stoploss.severity import GeneralizedPareto, Lognormal, Pareto, Severity, Spliced
 
 #: Default morbidity classes: population share, probability of no cost in the year, relative cost
 #: scale (the ratio of exp(log_mu) to that of the first class). Stylised from the shape of
@@ -75,6 +79,8 @@ class CostModel:
         u, currency units: above it the cost is Pareto with index ``tail_alpha``.
     tail_alpha : float
         Pareto index; must exceed 2 so the variance is finite.
+    tail_shift : float
+        c < u, currency units: above u, X - c is Pareto with index ``tail_alpha`` (default 0).
 
     Examples
     --------
@@ -91,6 +97,7 @@ class CostModel:
     sigma: float
     tail_threshold: float
     tail_alpha: float
+    tail_shift: float = 0.0
 
     def __post_init__(self):
         k = len(self.classes)
@@ -107,6 +114,9 @@ class CostModel:
             raise StopLossError(f"CostModel: sigma must be positive, got {self.sigma!r}.")
         if not self.tail_threshold > 0:
             raise StopLossError(f"CostModel: tail_threshold must be positive, got {self.tail_threshold!r}.")
+        if not (np.isfinite(self.tail_shift) and self.tail_shift < self.tail_threshold):
+            raise StopLossError(f"CostModel: tail_shift must be below the tail threshold "
+                                f"{self.tail_threshold:,.0f}, got {self.tail_shift!r}.")
         if not self.tail_alpha > 2:
             raise StopLossError(
                 f"CostModel: tail_alpha must exceed 2 (finite variance), got {self.tail_alpha!r}; "
@@ -131,7 +141,7 @@ class CostModel:
         True
         """
         u, alpha = self.tail_threshold, self.tail_alpha
-        tail = GeneralizedPareto(1.0 / alpha, u / alpha)
+        tail = GeneralizedPareto(1.0 / alpha, (u - self.tail_shift) / alpha)
         out = []
         for name, mu, p in zip(self.classes, self.log_mu, self.tail_probability):
             if not 0.0 < p < 1.0:
@@ -140,6 +150,44 @@ class CostModel:
                                     "or the threshold.")
             out.append(Spliced(Lognormal(float(mu), float(self.sigma)), tail, float(u), float(p)))
         return tuple(out)
+
+    def with_tail(self, severity: Severity) -> CostModel:
+        """This model with the cost above the tail threshold u distributed as ``severity`` is above u.
+
+        The share of patients above u stays this model's (its classes' lognormal mass); their cost is
+        ``severity`` given X > u. ``severity`` must have a generalised Pareto tail at u: a
+        :class:`~stoploss.severity.GeneralizedPareto`, a :class:`~stoploss.severity.Pareto` (type II,
+        xi = 1/alpha, beta = theta/alpha) or a :class:`~stoploss.severity.Spliced` whose splice is at or
+        below u. Above u the excess is generalised Pareto with the same xi and beta_u = beta + xi
+        (u - t) (threshold stability; t the tail's start), here alpha = 1/xi and c = u - beta_u/xi;
+        0 < xi < 1/2 (a finite variance) is required.
+
+        Examples
+        --------
+        >>> from stoploss.pool.cost_model import default_cost_model
+        >>> cm = default_cost_model().with_tail(GeneralizedPareto(0.25, 30_000.0))
+        >>> cm.tail_alpha, round(cm.tail_shift), round(float(cm.population_share_above(100_000)), 4)
+        (4.0, -120000, 0.01)
+        """
+        if isinstance(severity, Spliced):
+            start, tail = severity.threshold, severity.tail
+        elif isinstance(severity, Pareto):
+            start, tail = 0.0, GeneralizedPareto(1.0 / severity.alpha, severity.theta / severity.alpha)
+        elif isinstance(severity, GeneralizedPareto):
+            start, tail = 0.0, severity
+        else:
+            raise StopLossError(f"the pool needs a generalised Pareto tail above {self.tail_threshold:,.0f}; a "
+                                f"{type(severity).__name__} severity has none: fit the family gpd, pareto or a "
+                                "spliced one.")
+        u = self.tail_threshold
+        if start > u:
+            raise StopLossError(f"the severity's generalised Pareto tail starts at {start:,.0f}, above the pool's "
+                                f"tail threshold {u:,.0f}: splice it at or below the threshold.")
+        if not 0.0 < tail.xi < 0.5:
+            raise StopLossError(f"the severity's tail index xi is {tail.xi:.3g}; the pool needs 0 < xi < 0.5 (a "
+                                "Pareto tail with a finite variance).")
+        beta_u = tail.beta + tail.xi * (u - start)
+        return replace(self, tail_alpha=1.0 / tail.xi, tail_shift=u - beta_u / tail.xi)
 
     def partial_moment(self, r: int, a, b) -> np.ndarray:
         """E[X^r; a < X <= b | X > 0] per class, shape (K, ...) for a, b broadcast (b may be inf).

@@ -23,6 +23,13 @@ Two column contracts, nothing else shared (no import of ``riskadjust`` or ``rese
     the standard deviation enters; ``ibnr_p75`` and ``ibnr_p95`` are checked (increasing) but the
     shape is the simulator's lognormal, not the run's.
 
+``severity.json`` of ``python -m stoploss fit`` (:func:`severity_record`, :func:`read_severity`)
+    ``{"family": NAME, "parameters": {NAME: number, ...}}``: the fitted claimant severity of the
+    lowest AIC, its parameters named as in :mod:`stoploss.severity` (``gpd``: xi, beta; ``pareto``:
+    alpha, theta; ``lognormal``: mu, sigma; ``gamma``: alpha, theta; ``weibull``: tau, theta), in
+    currency per claimant-year. The pool takes the cost above its tail threshold from it
+    (:meth:`~stoploss.pool.cost_model.CostModel.with_tail`: a generalised Pareto tail is needed).
+
 Missing columns, blank or non-numeric values and impossible values (negative paid or standard
 deviation, R-squared outside [0, 1], a 95th percentile below the 75th) raise a
 :class:`~stoploss.errors.StopLossError` naming the file, line and column; a consortium's name is
@@ -40,9 +47,13 @@ import pandas as pd
 from _kit.tables import read_table
 from _kit.validate import csv_line, numeric_column, require_columns
 from stoploss.errors import StopLossError
+from stoploss.severity import Gamma, GeneralizedPareto, Lognormal, Pareto, Severity, Weibull
 
 RISK_MODEL_COLUMNS = ("risk_model", "r_squared", "cpm", "mape", "n_members")
 IBNR_COLUMNS = ("consortium", "paid", "ibnr", "ibnr_sd", "ibnr_p75", "ibnr_p95")
+#: Families of ``severity.json`` and their classes (parameters are the classes' fields).
+SEVERITY_FAMILIES = {"gpd": GeneralizedPareto, "pareto": Pareto, "lognormal": Lognormal, "gamma": Gamma,
+                     "weibull": Weibull}
 
 
 def _names(frame: pd.DataFrame, column: str, source) -> list[str]:
@@ -165,3 +176,52 @@ def read_ibnr_error(directory) -> IbnrError:
     cv = sd[keep] / (paid[keep] + ibnr[keep])
     table = pd.DataFrame({"paid": paid[keep], "ibnr": ibnr[keep], "ibnr_sd": sd[keep], "cv": cv})
     return IbnrError(float(np.median(cv)), table, source, int(failed.sum()))
+
+
+def severity_record(family: str, severity: Severity) -> dict:
+    """The ``severity.json`` record of a fitted severity (the contract in the module docstring).
+
+    Examples
+    --------
+    >>> severity_record("gpd", GeneralizedPareto(0.3, 20_000.0))
+    {'family': 'gpd', 'parameters': {'xi': 0.3, 'beta': 20000.0}}
+    """
+    if SEVERITY_FAMILIES.get(family) is not type(severity):
+        raise StopLossError(f"severity.json: family {family!r} does not name a {type(severity).__name__}.")
+    return {"family": family, "parameters": {k: float(v) for k, v in vars(severity).items()}}
+
+
+def read_severity(path) -> Severity:
+    """The severity of a ``severity.json`` (``python -m stoploss fit``), checked.
+
+    Raises
+    ------
+    StopLossError
+        The file is missing or not JSON, the family unknown, a parameter missing, extra or not a
+        finite number, or the parameters impossible; the message names the file and the key.
+    """
+    import json
+
+    path = Path(path)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except OSError:
+        raise StopLossError("cannot read the severity file", file=path) from None
+    except ValueError:
+        raise StopLossError("is not JSON; give the severity.json that `python -m stoploss fit` writes",
+                            file=path) from None
+    if not isinstance(record, dict) or record.get("family") not in SEVERITY_FAMILIES:
+        raise StopLossError(f"needs a 'family', one of {', '.join(SEVERITY_FAMILIES)}", file=path)
+    kind = SEVERITY_FAMILIES[record["family"]]
+    names = list(kind.__dataclass_fields__)
+    params = record.get("parameters")
+    if not isinstance(params, dict) or sorted(params) != sorted(names):
+        raise StopLossError(f"'parameters' of a {record['family']} must be exactly {', '.join(names)}", file=path)
+    for name in names:
+        value = params[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+            raise StopLossError(f"parameter {name!r} must be a finite number", file=path)
+    try:
+        return kind(**{n: float(params[n]) for n in names})
+    except StopLossError as exc:
+        raise StopLossError(exc.message, file=path) from None

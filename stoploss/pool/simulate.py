@@ -212,7 +212,7 @@ def _simulate(sizes: np.ndarray, attachments: list, rho: np.ndarray, assumptions
     budget = np.empty((len(sizes), len(rho), n_years))
     factor = np.empty(n_years)
     K.simulate_years(key, _BLOCK_YEARS, sizes, cm.share, assumptions.mix_concentration, cond, pos, nu,
-                     lo, hi, cm.tail_alpha, cm.class_mean, cm.mean, rho, att_band, att_value,
+                     lo, hi, cm.tail_alpha, cm.tail_shift, cm.class_mean, cm.mean, rho, att_band, att_value,
                      float(np.sqrt(np.log1p(assumptions.shock_cv**2))),
                      assumptions.epidemic_probability, assumptions.epidemic_uplift,
                      float(np.sqrt(np.log1p(assumptions.ibnr_cv**2))), retained, budget, factor)

@@ -37,9 +37,46 @@ def test_trend_fit_matches_statsmodels_quasi_poisson():
     ref = sm.GLM(y[c, i], x, family=sm.families.Poisson(), offset=np.log(e[c, i])).fit(scale="X2")
     np.testing.assert_allclose(f.theta, ref.params[4:], rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(f.level, ref.params[:4], rtol=1e-8)
-    np.testing.assert_allclose(f.cov, ref.cov_params()[4:, 4:], rtol=1e-6)
+    robust = sm.GLM(y[c, i], x, family=sm.families.Poisson(), offset=np.log(e[c, i])).fit(cov_type="HC0")
+    np.testing.assert_allclose(f.cov, robust.cov_params()[4:, 4:] * c.size / (c.size - 7), rtol=1e-6)  # HC1
     np.testing.assert_allclose(f.level_var, np.diag(ref.cov_params())[:4], rtol=1e-6)
     assert f.phi == pytest.approx(ref.scale, rel=1e-8)
+
+
+def _buhlmann_straub(cost, weight, phi):
+    """Slow reference: the nonparametric Buhlmann-Straub estimators (Loss Models, 4th ed., section
+    19.2) written out consortium by consortium; returns the credibility PMPMs and Z."""
+    r = len(cost)
+    means = [cost[c] / weight[c] for c in range(r)]
+    total = sum(weight)
+    m = sum(cost) / total
+    v = phi * m
+    between = sum(weight[c] * (means[c] - m) ** 2 for c in range(r))
+    a = max(0.0, (between - (r - 1) * v) / (total - sum(w * w for w in weight) / total))
+    z = [weight[c] / (weight[c] + v / a) if a > 0 else 0.0 for c in range(r)]
+    return [z[c] * means[c] + (1 - z[c]) * m for c in range(r)], z
+
+
+@pytest.mark.parametrize("spread", [0.0, 0.3])
+def test_credibility_levels_match_buhlmann_straub_reference(spread):
+    """Levels after credibility against the slow reference to 1e-10: consortia with the same PMPM
+    (spread 0: the between variance estimates to 0 here, every level the collective's) and with
+    PMPMs 30% apart (credibility near 1)."""
+    from reserving.nightly.forecast import credibility_levels
+    rng = np.random.default_rng(5)
+    t = np.arange(24)
+    month = (t + 3) % 12 + 1
+    e = rng.uniform(500, 2000, (6, 1)) * np.ones((1, 24))
+    pmpm = 10.0 * np.exp(spread * rng.standard_normal((6, 1)))
+    y = rng.gamma(50.0, e * pmpm * np.exp(0.04 * t / 12) / 50.0)
+    f = fit_trend(y, e, t, month, np.ones((6, 24), bool))
+    g = credibility_levels(f)
+    trended = (e * np.exp(f.covariates(t, month) @ f.theta)).sum(axis=1)
+    want, z = _buhlmann_straub(list(y.sum(axis=1)), list(trended), f.phi)
+    np.testing.assert_allclose(np.exp(g.level), want, rtol=1e-10)
+    np.testing.assert_allclose(f.weight, trended, rtol=1e-10)
+    assert (max(z) == 0.0) if spread == 0 else (min(z) > 0.9)
+    assert np.all(g.shared_var >= 0) and np.all(g.level_var >= 0)
 
 
 def test_trend_terms_are_dropped_with_few_months():
@@ -54,7 +91,7 @@ def test_parameter_draws_keep_the_mean():
     """Mean-preserving lognormal draws: the simulated mean is the plug-in mean within 4 standard errors."""
     from reserving.nightly.forecast import TrendFit
     fit = TrendFit(np.log([10.0, 20.0]), np.array([0.01, 0.04]), np.array([0.05, 0.1, 0.0]),
-                   np.diag([0.02, 0.01, 0.01]), 1.0, 0.0, 24)
+                   np.diag([0.02, 0.01, 0.01]), 1.0, 0.0, 24, None, np.array([0.01, 0.01]))
     m, s = future_expected({"er": fit}, {"er": np.full((2, 6), 100.0)}, np.arange(1, 7), np.arange(4, 10),
                            40_000, seed=4)
     se = s.std(axis=1) / np.sqrt(s.shape[1])
