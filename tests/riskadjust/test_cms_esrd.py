@@ -318,3 +318,33 @@ def test_esrd_payment_with_the_two_normalisation_factors(case):
         assert pay == round(step * (1 - MACI) + 1e-12, 3)
     with pytest.raises(RiskModelError, match="normalisation factor of graft"):
         esrd_payment(model, head, None, normalisation={"dialysis": 1.0})
+
+
+def test_cli_scores_esrd_with_the_two_normalisation_factors(tmp_path, capsys):
+    from riskadjust.cli import main
+    from riskadjust.cms_esrd import esrd_payment
+
+    model = load_cms_esrd("V24")
+    members, dx = synthetic_esrd(300, model, seed=4)
+    paths = {k: tmp_path / f"{k}.csv" for k in ("members", "dx", "scores")}
+    members.to_csv(paths["members"], index=False)
+    dx.to_csv(paths["dx"], index=False)
+    base = ["score", "--model", "cms-esrd-v24", "--members", str(paths["members"]), "--diagnoses", str(paths["dx"]),
+            "--out", str(paths["scores"]), "--coding-intensity", str(MACI)]
+    assert main(base + ["--esrd-normalisation", "1.1", "1.2"]) == 0
+    out = pd.read_csv(paths["scores"], dtype={"segment": str})
+    expected = esrd_payment(model, members, dx, normalisation={"dialysis": 1.1, "graft": 1.2}, coding_intensity=MACI)
+    np.testing.assert_allclose(out["raw"], expected["raw"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(out["payment"], expected["payment"], rtol=0, atol=1e-12)
+    graft = (expected["group"] == "graft").to_numpy()
+    assert 0 < graft.sum() < len(graft)
+    np.testing.assert_allclose(out["normalised"], expected["raw"] / np.where(graft, 1.2, 1.1), rtol=0, atol=1e-12)
+    # one factor for every member without the option, as for the other models
+    assert main(base + ["--normalisation", "1.1"]) == 0
+    np.testing.assert_allclose(pd.read_csv(paths["scores"])["normalised"], expected["raw"] / 1.1, rtol=0, atol=1e-12)
+    capsys.readouterr()
+    assert main(base + ["--normalisation", "1.1", "--esrd-normalisation", "1.1", "1.2"]) == 1
+    assert "not both" in capsys.readouterr().err
+    assert main(["score", "--model", "cms-v28", "--members", str(paths["members"]), "--out", str(paths["scores"]),
+                 "--esrd-normalisation", "1.1", "1.2"]) == 1
+    assert "ESRD models" in capsys.readouterr().err
