@@ -96,7 +96,8 @@ def _simulate_block(fitted, scale, latest_lag, pool, eligible, valuation_index, 
     Each observed cell draws one pool index (two per 64-bit word, the spare of a row's odd cell
     unused); each origin with a blend weight below 1 draws one normal ``Z``; each origin with a
     non-zero ODP mean one gamma; with ``large_share > 0``, each origin with a positive mean one
-    Poisson count and one index into ``large`` per large claim (the spare of the pair unused).
+    Poisson count and one index into ``large`` per large claim (two per 64-bit word, the spare of an
+    odd count unused).
     """
     state = stream(key, block)
     n_org, n_lag = fitted.shape
@@ -142,9 +143,9 @@ def _simulate_block(fitted, scale, latest_lag, pool, eligible, valuation_index, 
                 draw *= phi if small > 0.0 else -phi
             if per_claim > 0.0 and mean > 0.0:
                 n, state = poisson(state, mean * per_claim)
-                for _ in range(int(n)):
-                    u, _v, state = bounded_pair(state, n_large)
-                    draw += large[u]
+                for k in range(0, int(n), 2):
+                    u, v, state = bounded_pair(state, n_large)
+                    draw += large[u] if k + 1 == n else large[u] + large[v]
             ibnr[i, sim] = draw
 
 

@@ -17,19 +17,23 @@ amounts, the rest has ODP error at the triangles' Pearson scale
 level          default       Pearson scale alone  Pearson or lines' scale   aim (issue 13)
                (large part)  (before)             (``line_moments``)
 =============  ============  ===================  ========================  ===============
-segment        73.2%, 95.0%  74.6%, 91.7%         79.0%, 95.3%              72-78%, 93-97%
-consortium     68.8%, 93.8%  67.5%, 89.6%         72.9%, 93.8%              72-78%, 93-97%
-national       72.5%, 92.5%  72.5%, 90.0%         77.5%, 92.5%              72-78%, 93-97%
-newest month   75.8%, 95.1%  77.9%, 93.2%         80.6%, 96.1%
+segment        72.2%, 95.1%  74.6%, 91.7%         79.0%, 95.3%              72-78%, 93-97%
+consortium     67.5%, 94.2%  67.5%, 89.6%         72.9%, 93.8%              72-78%, 93-97%
+national       70.0%, 92.5%  72.5%, 90.0%         77.5%, 92.5%              72-78%, 93-97%
+newest month   75.7%, 95.1%  77.9%, 93.2%         80.6%, 96.1%
 =============  ============  ===================  ========================  ===============
 
 (each cell: share at or below the 75th, the 95th percentile). Acute care's severity has a Pareto
 tail (alpha 1.8): a segment's outstanding mostly holds no large claim and sometimes one, which a
 gamma matched to the variance (the lines' scale) cannot show: its 75th percentile sits high. The
 compound Poisson part puts the tail where it is, and p95 reaches the aim at segment and
-consortium level; the national p95 is one dataset short (37 of 40; binomial sd 3.4%) and the
-consortium p75 is short (68.8%, aim at least 72%, sd 2.8%), from acute care (its segments' p75
-69.6%, emergency 72.1%, prescribing 77.9%), the same with and without the large part. Also tried:
+consortium level; the national p95 is one dataset short (37 of 40; binomial sd 3.4%) and the p75
+is short at consortium level (67.5%, aim at least 72%, sd 2.8%) and national level (70.0%, one
+dataset; sd 6.8%). The consortium shortfall comes from acute care (its segments' p75 68.3%,
+emergency 71.7%, prescribing 76.7%), about the same with and without the large part, and looks
+like location, not width: the truth's median is 0.4% above the estimate, the simulations' median
+3.7% below it (their mean is the estimate; the skew of the prior's lognormal error and of the large
+claims puts the median under it), so too few truths fall in the lower tail. Also tried:
 the small claims' ODP scale from the Pearson scale of the triangles of lines below the threshold
 (69.2% / 92.9%, 65.4% / 91.2%, 70.0% / 90.0%) or the larger of it and those lines' scale (70.8% /
 93.9%, 65.8% / 93.8%, 70.0% / 90.0%), and taking the large claims' variance out of the prior's
@@ -117,15 +121,16 @@ def test_coverage_is_no_worse_than_measured(coverage):
     """Bounds about 3 binomial sd below the measured shares (sd at 75%: 1.6% of 720, 2.8% of 240, 6.8% of 40;
     at 95%: 0.8%, 1.4%, 3.4%)."""
     shares = coverage[0]
-    floor = {"segment": (0.68, 0.92), "consortium": (0.60, 0.89), "national": (0.52, 0.82), "newest": (0.71, 0.92)}
+    floor = {"segment": (0.67, 0.92), "consortium": (0.59, 0.89), "national": (0.49, 0.82), "newest": (0.70, 0.92)}
     for level, (p75, p95) in floor.items():
         assert shares.loc[level, "p75"] >= p75, (level, shares.loc[level].to_dict())
         assert shares.loc[level, "p95"] >= p95, (level, shares.loc[level].to_dict())
     assert (shares["p75"] <= 0.85).all() and (shares["p95"] <= 0.99).all(), shares   # not wide for safety
 
 
-@pytest.mark.xfail(strict=True, reason="consortium p75 68.8% (aim at least 72%) and national p95 92.5% (aim at "
-                                       "least 93%): acute care's p75 is short (module docstring)")
+@pytest.mark.xfail(strict=True, reason="consortium p75 67.5%, national p75 70.0% (aim at least 72%) and national "
+                                       "p95 92.5% (aim at least 93%): the simulated median sits below the estimate, "
+                                       "the truth's does not (module docstring)")
 def test_coverage_meets_the_aim_at_every_level(coverage):
     shares = coverage[0]
     for level in ("segment", "consortium", "national"):

@@ -50,10 +50,12 @@ def test_matches_the_naive_reference(genins):
 
 
 def test_large_claims_match_the_naive_reference(genins):
-    """A fifth of each mean in large claims of three sizes (a compound Poisson with about 0.3 to 3
-    claims per origin): per origin the mean (before bias correction) within 4 reference standard
-    errors and the sd within 7%, as above; the total's 75th and 95th percentiles within 4% (the
-    standard error of a reference 95th percentile from 4,000 draws is about 1.5%, its 75th less)."""
+    """A fifth of each mean in large claims of three sizes (a compound Poisson with from 0.03 to 3
+    claims per origin): per origin the mean (before bias correction) and the variance each within 4
+    standard errors (the variance's from the fourth central moment, ``sqrt((m4 - v^2) / n)``, ours
+    and the reference's combined: rare large claims make a sample variance noisy); the total's 75th
+    and 95th percentiles within 4% (the standard error of a reference 95th percentile from 4,000
+    draws is about 1.5%, its 75th less)."""
     prior, weight = _prior_and_weight(genins)
     amounts = np.array([2e5, 5e5, 1.5e6])
     large = LargeClaims(np.array([0.2]), (amounts,), np.array([0]))
@@ -63,9 +65,14 @@ def test_large_claims_match_the_naive_reference(genins):
                               large_share=0.2, large=amounts)
     raw_mean = ours.ibnr[0] + ours.bias[0]
     se = ref.std(axis=0, ddof=1) / np.sqrt(len(ref))
+
+    def var_se(x):
+        return np.sqrt((np.mean((x - x.mean()) ** 4) - x.var() ** 2) / len(x))
+
     for i in range(1, 10):
         assert abs(raw_mean[i] - ref[:, i].mean()) < 4 * se[i] + 1e-9, i
-        assert ours.samples[0, i].std() == pytest.approx(ref[:, i].std(), rel=0.07), i
+        x, y = ours.samples[0, i], ref[:, i]
+        assert abs(x.var() - y.var()) < 4 * np.hypot(var_se(x), var_se(y)), i
     total = (ours.samples[0] + ours.bias[0][:, None]).sum(axis=0)
     np.testing.assert_allclose(np.quantile(total, [0.75, 0.95]), np.quantile(ref.sum(axis=1), [0.75, 0.95]),
                                rtol=0.04)
