@@ -73,8 +73,9 @@ class Ranges:
         Percentiles of the national total.
     national_total_sd : float
     assumptions : dict
-        The method, the prior's estimated error (log standard deviations and CV), whether the
-        shocks are shared (``dependence``), simulations and seed: written to ``summary.json``.
+        The method, the prior's estimated error (log standard deviations and CV), the process
+        scale, the large claims (threshold, lines and share per service), whether the shocks are
+        shared (``dependence``), simulations and seed: written to ``summary.json``.
     """
 
     keep: np.ndarray
@@ -94,7 +95,8 @@ class Ranges:
 
 def simulate_ranges(tri: TriangleSet, cl: ChainLadder, sel: Selection, in_period: np.ndarray, errors: list, *,
                     threshold: float, average: str, n_periods, n_sims: int, seed: int, chunk_mb: float,
-                    dependence: bool = True, line_moments: pd.DataFrame | None = None, large_lines=None,
+                    dependence: bool = True, line_moments: pd.DataFrame | None = None,
+                    large_lines: LargeLines | None = None,
                     progress: bool = True, client=None) -> Ranges:
     """Simulate the selected IBNR of ``tri`` batch by batch and reduce the simulations to ranges.
 
@@ -296,6 +298,11 @@ def large_claims(lines: LargeLines, services) -> LargeClaims:
     mean), and the rest with ODP error (:mod:`reserving._stochastic_bf_kernels`): large claims
     are assumed to be paid with the same delays as the rest of the service. A service with no
     line above its threshold has share 0.
+
+    The prior's error (:func:`reserving.stochastic_bf.prior_error`) is still measured against the
+    ODP scale alone: the large claims' moment variance (infinite for a Pareto tail with alpha below
+    2) overstates their spread on the log scale of a complete month, and taking it out left no
+    segment error at all on the generated data (``tests/reserving/test_nightly_ranges.py``).
 
     Parameters
     ----------
