@@ -25,8 +25,15 @@ simulation is:
    by the segments of a group and by every segment in a calendar month, each already centred so
    that ``E exp(g) = E exp(c) = 1``), ``s`` the segment's own log standard deviation, ``Z``
    standard normal;
-4. process error: ``phi G(m / phi)``, ``G`` a standard gamma (variance ``phi m``), the sign
-   reversed for a negative mean.
+4. process error in two parts. Large claims (a service's lines above a threshold) are a
+   compound Poisson sum: with ``a`` the service's share of the amount in large claims and ``L``
+   its large claims' amounts (mean ``mu_L``), ``N ~ Poisson(a m / mu_L)`` claims, each an amount
+   drawn uniformly from ``L``. The rest, mean ``(1 - a) m``, is ODP: ``phi G((1 - a) m / phi)``,
+   ``G`` a standard gamma (variance ``phi (1 - a) m``). The sum has mean ``m`` and variance
+   ``phi (1 - a) m + a m E[L^2] / mu_L`` (the compound Poisson variance ``E N E X^2``; Klugman,
+   Panjer & Willmot, "Loss Models", 9.3), and its skewness: a month where large claims are rare
+   mostly pays none of them. With ``a = 0`` (no large claims given) it is the ODP gamma alone. A
+   negative mean takes the sign-reversed gamma of its absolute value and no large claim.
 
 Memory per work item is one triangle and a few vectors.
 """
@@ -38,14 +45,14 @@ import math
 import numpy as np
 from numba import njit
 
-from _kit.random import bounded_pair, gamma, normal, stream
+from _kit.random import bounded_pair, gamma, normal, poisson, stream
 from reserving._bootstrap_kernels import _in_threads
 from reserving._kernels import select_ldf_into
 
 
 def simulate(fitted, scale, latest_lag, pool, pool_start, eligible, valuation_index, average_code, phi, prior,
-             weight, prior_sd, group_shock, group_of, calendar_shock, calendar_of, keys, n_sims, block_size,
-             ibnr, param, report=None):
+             weight, prior_sd, group_shock, group_of, calendar_shock, calendar_of, large_share, large, large_start,
+             large_of, keys, n_sims, block_size, ibnr, param, report=None):
     """Stochastic BF of a stack of segments: work items (segment x block of simulations) shared among threads.
 
     Work item ``(s, b)`` runs simulations ``b * block_size`` to ``(b + 1) * block_size - 1`` of
@@ -58,7 +65,9 @@ def simulate(fitted, scale, latest_lag, pool, pool_start, eligible, valuation_in
     ``prior`` (S, I) (0 where the weight is 1), ``weight`` (S, I) chain-ladder weights,
     ``prior_sd`` (S,), centred log shocks ``group_shock`` (G, n_sims) and ``calendar_shock``
     (K, I, n_sims) with segment ``s`` taking rows ``group_of[s]`` and ``calendar_of[s]`` (shared rows
-    make the dependence), ``keys`` (S, 4) uint64.
+    make the dependence), ``large_share`` (S,) the share ``a`` of large claims, ``large`` (L,) their
+    amounts, kind ``k`` at ``large[large_start[k]:large_start[k + 1]]``, segment ``s`` of kind
+    ``large_of[s]`` (a kind with no amounts needs ``large_share`` 0), ``keys`` (S, 4) uint64.
 
     Outputs (filled): ``ibnr`` (S, I, n_sims) with process error; ``param`` (S, B, I) per-block
     sums of the means ``m`` (the bias correction of the caller). ``report(share)``, if given, is
@@ -68,9 +77,11 @@ def simulate(fitted, scale, latest_lag, pool, pool_start, eligible, valuation_in
 
     def item(k):
         s, b = divmod(k, n_blocks)
+        kind = large_of[s]
         _simulate_block(fitted[s], scale[s], latest_lag[s], pool[pool_start[s]:pool_start[s + 1]], eligible[s],
                         valuation_index, average_code, phi[s], prior[s], weight[s], prior_sd[s],
-                        group_shock[group_of[s]], calendar_shock[calendar_of[s]], keys[s], b, b * block_size,
+                        group_shock[group_of[s]], calendar_shock[calendar_of[s]], large_share[s],
+                        large[large_start[kind]:large_start[kind + 1]], keys[s], b, b * block_size,
                         min(n_sims, (b + 1) * block_size), ibnr[s], param[s, b])
 
     n_items = fitted.shape[0] * n_blocks
@@ -79,12 +90,14 @@ def simulate(fitted, scale, latest_lag, pool, pool_start, eligible, valuation_in
 
 @njit(cache=True, nogil=True)
 def _simulate_block(fitted, scale, latest_lag, pool, eligible, valuation_index, average_code, phi, prior, weight,
-                    prior_sd, group_shock, calendar_shock, key, block, first, stop, ibnr, param):
+                    prior_sd, group_shock, calendar_shock, large_share, large, key, block, first, stop, ibnr, param):
     """Simulations ``first`` to ``stop - 1`` of one segment (steps 1-4 of the module docstring).
 
     Each observed cell draws one pool index (two per 64-bit word, the spare of a row's odd cell
     unused); each origin with a blend weight below 1 draws one normal ``Z``; each origin with a
-    non-zero mean one gamma.
+    non-zero ODP mean one gamma; with ``large_share > 0``, each origin with a positive mean one
+    Poisson count and one index into ``large`` per large claim (two per 64-bit word, the spare of an
+    odd count unused).
     """
     state = stream(key, block)
     n_org, n_lag = fitted.shape
@@ -94,6 +107,8 @@ def _simulate_block(fitted, scale, latest_lag, pool, eligible, valuation_index, 
     cdf = np.ones(n_lag)
     half_var = 0.5 * prior_sd * prior_sd
     inv_phi = 1.0 / phi if phi > 0.0 else 0.0
+    n_large = large.shape[0]
+    per_claim = large_share / large.mean() if large_share > 0.0 and n_large > 0 else 0.0   # claims per unit of mean
     for sim in range(first, stop):
         for i in range(n_org):
             n_obs = latest_lag[i] + 1
@@ -121,10 +136,16 @@ def _simulate_block(fitted, scale, latest_lag, pool, eligible, valuation_index, 
                 share = 1.0 - 1.0 / g if g != 0.0 else 0.0
                 mean += (1.0 - weight[i]) * prior[i] * x * share
             param[i] += mean
-            draw = mean
-            if phi > 0.0 and mean != 0.0:  # one call site: the gamma is inlined where it is called
-                draw, state = gamma(state, abs(mean) * inv_phi)
-                draw *= phi if mean > 0.0 else -phi
+            small = mean * (1.0 - large_share) if mean > 0.0 else mean
+            draw = small
+            if phi > 0.0 and small != 0.0:  # one call site: the gamma is inlined where it is called
+                draw, state = gamma(state, abs(small) * inv_phi)
+                draw *= phi if small > 0.0 else -phi
+            if per_claim > 0.0 and mean > 0.0:
+                n, state = poisson(state, mean * per_claim)
+                for k in range(0, int(n), 2):
+                    u, v, state = bounded_pair(state, n_large)
+                    draw += large[u] if k + 1 == n else large[u] + large[v]
             ibnr[i, sim] = draw
 
 

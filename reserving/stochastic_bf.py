@@ -78,6 +78,44 @@ class PriorError:
 
 
 @dataclass(frozen=True, eq=False)
+class LargeClaims:
+    """Large claims, a compound Poisson part of the process error (:mod:`reserving._stochastic_bf_kernels`).
+
+    Attributes
+    ----------
+    share : ndarray (S,)
+        Share ``a`` of each segment's amounts that large claims make, in [0, 1): the large part of
+        a simulated mean ``m`` is ``a m``, the ODP part ``(1 - a) m``.
+    amounts : tuple of ndarray
+        Large claims' amounts (currency, positive) of each kind of segment (e.g. a service line):
+        each simulated large claim is one of them, drawn uniformly.
+    kind : ndarray (S,) int
+        Position in ``amounts`` of each segment's kind.
+
+    Examples
+    --------
+    >>> big = LargeClaims(np.array([0.1, 0.0]), (np.array([100.0, 300.0]), np.array([50.0])), np.array([0, 1]))
+    >>> big.scale.tolist()                            # E L^2 / E L: (100^2 + 300^2) / 400; 50
+    [250.0, 50.0]
+    """
+
+    share: np.ndarray
+    amounts: tuple
+    kind: np.ndarray
+
+    @property
+    def scale(self) -> np.ndarray:
+        """``E L^2 / E L`` of each segment's large claims (currency): their compound Poisson variance
+        is ``a m`` times it."""
+        per_kind = np.array([float((x * x).sum() / x.sum()) if len(x) else 0.0 for x in self.amounts])
+        return per_kind[self.kind]
+
+    def take(self, positions) -> LargeClaims:
+        """The same large claims for the segments at ``positions``."""
+        return LargeClaims(self.share[positions], self.amounts, self.kind[positions])
+
+
+@dataclass(frozen=True, eq=False)
 class StochasticBFResult:
     """Simulated IBNR of :func:`stochastic_bf`.
 
@@ -119,8 +157,9 @@ class StochasticBFResult:
 
 
 def stochastic_bf(tri: TriangleSet, prior, weight_cl, *, prior_error: PriorError, groups=None,
-                  dependence: bool = True, scale=None, average: str = "volume", n_periods: int | None = None,
-                  n_sims: int = 10_000, seed: int = 0, progress=None) -> StochasticBFResult:
+                  dependence: bool = True, scale=None, large: LargeClaims | None = None, average: str = "volume",
+                  n_periods: int | None = None, n_sims: int = 10_000, seed: int = 0,
+                  progress=None) -> StochasticBFResult:
     """Simulate the IBNR of a Bornhuetter-Ferguson or blended estimate (England & Verrall 2002; Mack 2008).
 
     Parameters
@@ -142,6 +181,9 @@ def stochastic_bf(tri: TriangleSet, prior, weight_cl, *, prior_error: PriorError
     scale : array_like (S,), optional
         ODP scale ``phi`` of the process error per segment (currency); default each segment's own
         Pearson estimate (:func:`odp_scale`). The residuals are resampled as they are either way.
+    large : LargeClaims, optional
+        Simulate each segment's share of large claims as a compound Poisson sum of its kind's
+        large amounts, and only the rest with ODP error at ``scale``; default none (ODP alone).
     average, n_periods
         Chain-ladder factor options of the pattern, as :func:`reserving.chain_ladder`.
     n_sims, seed : int
@@ -199,6 +241,7 @@ def stochastic_bf(tri: TriangleSet, prior, weight_cl, *, prior_error: PriorError
     if phi.shape != (n_seg,) or not (np.isfinite(phi) & (phi >= 0)).all():
         raise ReservingError(f"scale must be {n_seg} finite values of at least 0, one per segment")
 
+    large = _check_large(large, tri)
     group_labels = list(dict.fromkeys(groups))
     if dependence:
         group_shock = _shocks(seed, [("prior group", g) for g in group_labels], 1, n_sims, prior_error.group_sd)
@@ -218,7 +261,9 @@ def stochastic_bf(tri: TriangleSet, prior, weight_cl, *, prior_error: PriorError
     kernels.simulate(fit["fitted"], fit["scale_sd"], latest_lag, fit["pool"], fit["pool_start"], eligible,
                      tri.valuation_index, AVERAGES[average], phi, prior0, weight,
                      np.ascontiguousarray(prior_error.segment_sd, dtype=float), group_shock[:, 0], group_of,
-                     calendar_shock, calendar_of, keys, n_sims, BLOCK_SIZE, samples, param, report=progress)
+                     calendar_shock, calendar_of, large.share, np.concatenate([np.zeros(0), *large.amounts]),
+                     np.cumsum([0, *map(len, large.amounts)]).astype(np.int64), large.kind, keys, n_sims, BLOCK_SIZE,
+                     samples, param, report=progress)
     cdf = np.take_along_axis(dev.cdf_values, np.maximum(latest_lag, 0), axis=1)
     latest = np.nan_to_num(tri.latest)
     centre = weight * latest * (cdf - 1.0) + (1.0 - weight) * prior0 * (1.0 - 1.0 / cdf)
@@ -317,6 +362,27 @@ def odp_scale(tri: TriangleSet, *, average: str = "volume", n_periods: int | Non
     _check_complete(tri, tri.latest_lag)
     dev = develop(tri, average=average, n_periods=n_periods)
     return _odp_fit(tri, tri.latest_lag, np.ascontiguousarray(dev.ldf_values[:, : tri.n_lags - 1]), "hat")["phi"]
+
+
+def _check_large(large: LargeClaims | None, tri: TriangleSet) -> LargeClaims:
+    """``large`` checked against the segments of ``tri``, as contiguous arrays; None: no large claims."""
+    n_seg = tri.n_segments
+    if large is None:
+        return LargeClaims(np.zeros(n_seg), (np.zeros(0),), np.zeros(n_seg, dtype=np.int64))
+    share = np.ascontiguousarray(large.share, dtype=float)
+    kind = np.ascontiguousarray(large.kind, dtype=np.int64)
+    amounts = tuple(np.ascontiguousarray(x, dtype=float) for x in large.amounts)
+    if share.shape != (n_seg,) or kind.shape != (n_seg,) or not ((share >= 0) & (share < 1)).all():
+        raise ReservingError(f"large claims need a share in [0, 1) and a kind for each of the {n_seg} segments")
+    if not ((kind >= 0) & (kind < len(amounts))).all():
+        raise ReservingError(f"a large-claim kind is not one of the {len(amounts)} given")
+    if any(len(x) and not (np.isfinite(x) & (x > 0)).all() for x in amounts):
+        raise ReservingError("large-claim amounts must be finite and positive")
+    empty = np.array([len(x) == 0 for x in amounts])[kind] & (share > 0)
+    if empty.any():
+        raise ReservingError("a large-claim share but no large-claim amounts",
+                             segment=tri.segment_name(int(np.argmax(empty))))
+    return LargeClaims(share, amounts, kind)
 
 
 def _shocks(seed, labels, n_rows, n_sims, sd):

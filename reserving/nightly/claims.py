@@ -56,6 +56,8 @@ from reserving.triangle import TriangleSet
 #: Rejected lines kept in memory on :class:`Claims`; all of them go to ``rejects_path``.
 MAX_REJECTS_IN_MEMORY = 10_000
 _POS_SHIFT = 2**40
+#: Lines of a service above this quantile of its accepted amounts are its large claims (:class:`LargeLines`).
+LARGE_QUANTILE = 0.995
 _REJECT_BATCH = 100_000
 #: Why DuckDB could not read a CSV line, in words (its own message quotes the line).
 _MALFORMED = {
@@ -105,6 +107,29 @@ class ClaimColumns:
 
 
 @dataclass(frozen=True)
+class LargeLines:
+    """A service's largest lines: those above the :data:`LARGE_QUANTILE` of its accepted amounts.
+
+    Amounts only, no line or claim identifier: the ranges simulate the large claims still to come
+    as a compound Poisson sum of these amounts (:func:`reserving.nightly.ranges.large_claims`).
+
+    Attributes
+    ----------
+    threshold : Series
+        Per service, the quantile (currency; DuckDB's ``quantile_cont``, linear interpolation).
+    amounts : dict of str to ndarray
+        Per service, the amounts of its accepted lines above the threshold, ascending (currency).
+    paid : Series
+        Per service, the sum of all its accepted amounts (currency), so ``amounts[s].sum() / paid[s]``
+        is the share of the service's payments that are large claims.
+    """
+
+    threshold: pd.Series
+    amounts: dict
+    paid: pd.Series
+
+
+@dataclass(frozen=True)
 class Claims:
     """Claim lines bucketed into triangles, and what was rejected.
 
@@ -134,6 +159,8 @@ class Claims:
         ``amount`` (sum) and ``amount_sq`` (sum of squared amounts), aggregated in the reader. Their
         ratio ``amount_sq / amount`` is the ODP scale of a compound Poisson process with the lines'
         severities (see :func:`reserving.nightly.ranges.line_scale`).
+    large_lines : LargeLines
+        Each service's largest accepted lines (amounts only), for the ranges' large claims.
     """
 
     triangles: TriangleSet
@@ -147,6 +174,7 @@ class Claims:
     spend_rejected: float = 0.0
     lines_later: int = 0
     line_moments: pd.DataFrame | None = None
+    large_lines: LargeLines | None = None
 
     @property
     def lines_rejected(self) -> int:
@@ -245,9 +273,14 @@ def read_claims(
                              1 if known_cols else int(min_segment_lines))
         rejects, counts, spend_rejected, lines_later = _rejects(con, rejects_path)
         cells = con.execute(
-            """SELECT consortium, service, inc_m, paid_m - inc_m AS lag, sum(amount) AS amount, count(*) AS n,
-                      sum(abs(amount)) AS gross, sum(amount * amount) AS amount_sq
-               FROM checked WHERE reason IS NULL GROUP BY ALL"""
+            f"""WITH accepted AS (
+                    SELECT consortium, service, inc_m, paid_m - inc_m AS lag, amount,
+                           quantile_cont(amount, {LARGE_QUANTILE}) OVER (PARTITION BY service) AS threshold
+                    FROM checked WHERE reason IS NULL)
+                SELECT consortium, service, inc_m, lag, sum(amount) AS amount, count(*) AS n,
+                       sum(abs(amount)) AS gross, sum(amount * amount) AS amount_sq, any_value(threshold) AS threshold,
+                       list(amount ORDER BY amount) FILTER (WHERE amount > threshold AND amount > 0) AS large
+                FROM accepted GROUP BY ALL"""
         ).df()
     except duckdb.Error as exc:
         raise ClaimsError(_safe_message(exc), file=_describe(source)) from None
@@ -267,7 +300,8 @@ def read_claims(
                           "(recoveries only offset them). Are the signs reversed?", column=columns.amount,
                           file=_describe(source))
     return Claims(triangles, rejects, counts, unusable, int(lines_read), lines_accepted, as_of,
-                  float(cells["gross"].sum()), spend_rejected, lines_later, _line_moments(cells, triangles))
+                  float(cells["gross"].sum()), spend_rejected, lines_later, _line_moments(cells, triangles),
+                  _large_lines(cells))
 
 
 def _safe_message(exc: Exception) -> str:
@@ -700,6 +734,14 @@ def _line_moments(cells: pd.DataFrame, triangles: TriangleSet | None) -> pd.Data
         return None
     sums = cells.groupby(["consortium", "service"])[["n", "amount", "amount_sq"]].sum()
     return sums.rename(columns={"n": "lines"}).reindex(triangles.segments)
+
+
+def _large_lines(cells: pd.DataFrame) -> LargeLines:
+    """Per service: the large-claim threshold, the amounts above it (ascending) and the total paid."""
+    by = cells.groupby("service", sort=True)
+    amounts = {svc: np.sort(np.concatenate([np.zeros(0), *[np.asarray(x, float) for x in g if np.ndim(x) == 1]]))
+               for svc, g in by["large"]}
+    return LargeLines(by["threshold"].first(), amounts, by["amount"].sum())
 
 
 def _unusable(counts: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:

@@ -248,7 +248,8 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
         with _cluster(scheduler) as client:
             spread = simulate_ranges(tri, plain_cl, plain_sel, in_period, errors, threshold=threshold,
                                      average=average, n_periods=n_periods, n_sims=n_sims, seed=seed,
-                                     chunk_mb=chunk_mb, dependence=dependence, progress=progress, client=client,
+                                     chunk_mb=chunk_mb, dependence=dependence, large_lines=data.large_lines,
+                                     progress=progress, client=client,
                                      recentre=None if seasonal is None else sel.bf.ibnr)
         keep, tri = spread.keep, tri[spread.keep]
         timings["simulate"] = time.perf_counter() - t

@@ -3,7 +3,9 @@
 The selected estimate blends the chain ladder and BF by completion (:mod:`.selection`); its range
 comes from the same model (:func:`reserving.stochastic_bf`): per simulation the development
 pattern of a bootstrap pseudo triangle, the prior ultimate with its own error, the selection's blend
-weights and ODP process error, whose scale per service is the triangles' Pearson scale or, given the
+weights and process error. Given each service's largest claim lines (the nightly job does), the
+large claims still to come are a compound Poisson sum of those amounts (:func:`large_claims`) and
+the rest has ODP error; the ODP scale per service is the triangles' Pearson scale or, given the
 claim lines' moments, the larger of it and the lines' compound Poisson scale (:func:`line_scale`).
 The prior's error is estimated once per run from the complete months
 (:func:`reserving.stochastic_bf.prior_error`: each segment's part by service line, a consortium
@@ -29,9 +31,10 @@ import pandas as pd
 from _kit.progress import Progress
 from reserving._bootstrap_kernels import column_statistics
 from reserving.chain_ladder import ChainLadder
+from reserving.nightly.claims import LARGE_QUANTILE, LargeLines
 from reserving.nightly.isolation import NoSegmentReserved, isolate
 from reserving.nightly.selection import Selection
-from reserving.stochastic_bf import odp_scale, prior_error, stochastic_bf
+from reserving.stochastic_bf import LargeClaims, odp_scale, prior_error, stochastic_bf
 from reserving.triangle import TriangleSet
 
 #: The percentiles reported (``ibnr_p75``, ``ibnr_p95``).
@@ -70,8 +73,9 @@ class Ranges:
         Percentiles of the national total.
     national_total_sd : float
     assumptions : dict
-        The method, the prior's estimated error (log standard deviations and CV), whether the
-        shocks are shared (``dependence``), simulations and seed: written to ``summary.json``.
+        The method, the prior's estimated error (log standard deviations and CV), the process
+        scale, the large claims (threshold, lines and share per service), whether the shocks are
+        shared (``dependence``), simulations and seed: written to ``summary.json``.
     """
 
     keep: np.ndarray
@@ -92,6 +96,7 @@ class Ranges:
 def simulate_ranges(tri: TriangleSet, cl: ChainLadder, sel: Selection, in_period: np.ndarray, errors: list, *,
                     threshold: float, average: str, n_periods, n_sims: int, seed: int, chunk_mb: float,
                     dependence: bool = True, line_moments: pd.DataFrame | None = None,
+                    large_lines: LargeLines | None = None,
                     progress: bool = True, client=None, recentre: np.ndarray | None = None) -> Ranges:
     """Simulate the selected IBNR of ``tri`` batch by batch and reduce the simulations to ranges.
 
@@ -120,7 +125,11 @@ def simulate_ranges(tri: TriangleSet, cl: ChainLadder, sel: Selection, in_period
     line_moments : DataFrame, optional
         ``amount`` and ``amount_sq`` per segment of the claim lines (:attr:`.claims.Claims.line_moments`).
         Given, the ODP process scale of a service is the larger of the triangles' Pearson scale and
-        the lines' (:func:`line_scale`); None (the nightly job's default for now), the Pearson scale alone.
+        the lines' (:func:`line_scale`); None (the nightly job's default), the Pearson scale alone.
+    large_lines : LargeLines, optional
+        Each service's largest lines (:attr:`.claims.Claims.large_lines`; the nightly job's default).
+        Given, the large claims still to come are simulated as a compound Poisson sum of these
+        amounts and the rest with ODP error (:func:`large_claims`); None, ODP error alone.
     progress : bool
         A progress bar on stderr counting the consortia done.
     client : dask.distributed.Client, optional
@@ -166,8 +175,9 @@ def simulate_ranges(tri: TriangleSet, cl: ChainLadder, sel: Selection, in_period
         phi = np.fmax(phi, line_scale(line_moments.reindex(fitted.segments), services))
     err = prior_error(cl.ultimate[usable], sel.prior[usable], sel.completion[usable] >= threshold, cons,
                       services, phi)
+    large = None if large_lines is None else large_claims(large_lines, services)
     weight = np.where(np.isfinite(sel.bf.weight_cl), sel.bf.weight_cl, 1.0)   # origins with no data: none to blend
-    simulator = _Simulator(tri.segments, usable, sel.bf.prior, weight, err, phi,
+    simulator = _Simulator(tri.segments, usable, sel.bf.prior, weight, err, phi, large,
                            dict(dependence=dependence, average=average, n_periods=n_periods, n_sims=n_sims, seed=seed))
 
     def simulate(sub: TriangleSet):
@@ -234,6 +244,14 @@ def simulate_ranges(tri: TriangleSet, cl: ChainLadder, sel: Selection, in_period
                          else "per service, the triangles' Pearson scale",
                          "by_service": {k: round(float(v), 2) for k, v in pd.Series(phi, index=services)
                                         .groupby(level=0, sort=False).first().items()}},
+                     "large_claims": "none" if large is None else {
+                         "from": f"lines above the {LARGE_QUANTILE:.1%} quantile of the service's amounts, "
+                                 "a compound Poisson of their amounts; the rest ODP",
+                         "by_service": {k: {"threshold": round(float(large_lines.threshold[k]), 2),
+                                            "lines": int(len(x)), "share": round(float(a), 6)}
+                                        for k, x, a in zip(dict.fromkeys(services), large.amounts,
+                                                           pd.Series(large.share, index=services)
+                                                           .groupby(level=0, sort=False).first())}},
                      "dependence": "shared consortium and incurred-month shocks on the prior" if dependence
                      else "none: every segment draws its own prior shocks",
                      "n_sims": int(n_sims), "seed": int(seed)}
@@ -282,6 +300,47 @@ def line_scale(moments: pd.DataFrame, services) -> np.ndarray:
     amount = pooled["amount"].to_numpy(float)
     return np.divide(pooled["amount_sq"].to_numpy(float), amount, out=np.full(len(amount), np.nan),
                      where=amount > 0)
+
+
+def large_claims(lines: LargeLines, services) -> LargeClaims:
+    """Each segment's large claims for the simulation: its service's share of large claims and their amounts.
+
+    The share ``a`` of a service is the sum of its lines above the large-claim threshold over the
+    sum of all its lines (pooled over consortia, as the amounts: a consortium's lines may not yet
+    hold the large claim it is exposed to). The simulation then draws the large claims still to
+    come as ``Poisson(a m / mu_L)`` claims, each one of the service's large amounts (``mu_L`` their
+    mean), and the rest with ODP error (:mod:`reserving._stochastic_bf_kernels`): large claims
+    are assumed to be paid with the same delays as the rest of the service. A service with no
+    line above its threshold has share 0.
+
+    The prior's error (:func:`reserving.stochastic_bf.prior_error`) is still measured against the
+    ODP scale alone: the large claims' moment variance (infinite for a Pareto tail with alpha below
+    2) overstates their spread on the log scale of a complete month, and taking it out left no
+    segment error at all on the generated data (``tests/reserving/test_nightly_ranges.py``).
+
+    Parameters
+    ----------
+    lines : LargeLines
+        Per service: threshold, large amounts, total paid (:attr:`.claims.Claims.large_lines`).
+    services : sequence (S,)
+        Service of each segment.
+
+    Examples
+    --------
+    >>> lines = LargeLines(pd.Series({"er": 90.0, "op": 40.0}), {"er": np.array([100.0, 300.0]), "op": np.zeros(0)},
+    ...                    pd.Series({"er": 4000.0, "op": 500.0}))
+    >>> big = large_claims(lines, ["er", "op", "er"])
+    >>> big.share.tolist(), big.kind.tolist()          # (100 + 300) / 4000
+    ([0.1, 0.0, 0.1], [0, 1, 0])
+    """
+    services = np.asarray(services).astype(str)
+    names = list(dict.fromkeys(services))
+    amounts = tuple(np.asarray(lines.amounts.get(n, np.zeros(0)), float) for n in names)
+    paid = lines.paid.reindex(names).to_numpy(float)
+    large = np.array([x.sum() for x in amounts])
+    share = np.divide(large, paid, out=np.zeros(len(names)), where=(paid > large) & (large > 0))
+    kind = pd.Index(names).get_indexer(services)
+    return LargeClaims(share[kind], amounts, kind)
 
 
 def _spread(x: np.ndarray) -> tuple:
@@ -334,13 +393,15 @@ class _Simulator:
     weight: np.ndarray
     err: object
     phi: np.ndarray
+    large: LargeClaims | None
     options: dict = field(default_factory=dict)
 
     def __call__(self, sub: TriangleSet, progress=None):
         at = self.segments.get_indexer(sub.segments)
         here = np.searchsorted(self.usable, at)
         return stochastic_bf(sub, self.prior[at], self.weight[at], prior_error=self.err.take(here),
-                             scale=self.phi[here], progress=progress, **self.options)
+                             scale=self.phi[here], large=None if self.large is None else self.large.take(here),
+                             progress=progress, **self.options)
 
 
 def _isolated(simulator: _Simulator, sub: TriangleSet):

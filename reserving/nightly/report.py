@@ -98,6 +98,8 @@ def _ranges_setting(run) -> str:
                  f"{log_sd['segment_mean']:.3f} own, {log_sd['consortium']:.3f} shared by a consortium's service "
                  f"lines, {log_sd['incurred_month']:.3f} shared by every segment in an incurred month); dependence "
                  f"between segments: {a['dependence']}")
+        if isinstance(a.get("large_claims"), dict):
+            text += f"; large claims: {a['large_claims']['from']}"
     return text + "."
 
 

@@ -12,12 +12,14 @@ from tests.reserving import naive_bootstrap as nb
 
 
 def stochastic_bf(cum: np.ndarray, prior: np.ndarray, weight: np.ndarray, prior_sd: float, n_sims: int,
-                  rng: np.random.Generator) -> np.ndarray:
+                  rng: np.random.Generator, large_share: float = 0.0, large: np.ndarray | None = None) -> np.ndarray:
     """(n_sims, n) simulated IBNR per origin, no bias correction (hat-adjusted residuals, gamma process).
 
     Per simulation: resample the residuals into pseudo increments, refit the factors, and for each
     origin take ``w latest* (CDF - 1) + (1 - w) U0 X (1 - 1/CDF)`` with ``X`` lognormal of mean 1
     and log standard deviation ``prior_sd``, then one gamma of that mean and variance ``phi`` times it.
+    With ``large_share`` ``a > 0`` and a positive mean ``m``: the gamma of ``(1 - a) m`` plus a
+    Poisson(``a m / mean(large)``) number of amounts each drawn uniformly from ``large``.
     """
     n = cum.shape[0]
     m = nb.fitted_incremental(cum)
@@ -38,5 +40,8 @@ def stochastic_bf(cum: np.ndarray, prior: np.ndarray, weight: np.ndarray, prior_
             cdf = np.prod(f[n - 1 - i:])
             x = np.exp(prior_sd * rng.standard_normal() - prior_sd**2 / 2)
             mean = weight[i] * latest[i] * (cdf - 1) + (1 - weight[i]) * prior[i] * x * (1 - 1 / cdf)
-            out[s, i] = np.sign(mean) * rng.gamma(abs(mean) / phi, phi) if mean != 0 else 0.0
+            small = mean * (1 - large_share) if mean > 0 else mean
+            out[s, i] = np.sign(small) * rng.gamma(abs(small) / phi, phi) if small != 0 else 0.0
+            if large_share > 0 and mean > 0:
+                out[s, i] += rng.choice(large, rng.poisson(large_share * mean / large.mean())).sum()
     return out

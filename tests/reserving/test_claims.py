@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from reserving import TriangleSet
-from reserving.nightly.claims import ClaimColumns, ClaimsError, read_claims
+from reserving.nightly.claims import LARGE_QUANTILE, ClaimColumns, ClaimsError, read_claims
 from reserving.nightly.synthetic import generate_claims
 
 HEADER = "consortium,service,incurred_date,paid_date,amount,claim_id,patient_id\n"
@@ -91,6 +91,23 @@ def test_line_moments_are_the_accepted_lines_sums_and_sums_of_squares(tmp_path):
     np.testing.assert_allclose(m["amount_sq"], [100.0**2 + 50.0**2 + 70.0**2, 30.0**2 + 5.0**2], rtol=1e-15)
     early = read_claims(_write(tmp_path, GOOD), as_of="2024-01-31").line_moments   # later lines rejected
     assert list(early.index) == [("A", "er")] and early.iloc[0].tolist() == [1, 100.0, 100.0**2]
+
+
+def test_large_lines_are_the_accepted_amounts_above_each_services_quantile():
+    """Against numpy on the generated lines (``np.quantile``'s linear interpolation is DuckDB's
+    ``quantile_cont``): the threshold per service to 1e-9, the amounts above it exactly, the total paid to
+    1e-12; a rejected line (paid before incurred) with the largest amount of all is not among them."""
+    s = generate_claims(n_consortia=3, services=["acute_inpatient", "emergency"], n_months=12, seed=5)
+    bad = s.lines.iloc[[0]].assign(amount=1e9, paid_date=s.lines["incurred_date"].iloc[0] - pd.Timedelta(days=1),
+                                   claim_id=-1)
+    big = read_claims(pd.concat([s.lines, bad], ignore_index=True), as_of=s.as_of).large_lines
+    for svc, g in s.lines.groupby("service"):
+        x = g["amount"].to_numpy()
+        thr = np.quantile(x, LARGE_QUANTILE)
+        assert big.threshold[svc] == pytest.approx(thr, rel=1e-9), svc
+        np.testing.assert_array_equal(big.amounts[svc], np.sort(x[x > thr]))
+        assert big.paid[svc] == pytest.approx(x.sum(), rel=1e-12)
+        assert len(big.amounts[svc]) >= 1
 
 
 def test_real_zero_stays_zero_and_recoveries_are_accepted(tmp_path):

@@ -159,10 +159,11 @@ def test_ibnr_accuracy_against_known_truth(tmp_path):
 
 def test_ranges_are_percentiles_of_sums_of_the_stochastic_bf_simulations(tmp_path):
     """Every level's percentiles, computed in batches of one consortium (``chunk_mb`` tiny), equal those of
-    one explicit call of :func:`reserving.stochastic_bf` on every segment, summed by hand."""
+    one explicit call of :func:`reserving.stochastic_bf` on every segment (large claims from the lines by hand),
+    summed by hand."""
     from reserving import chain_ladder
     from reserving.nightly.selection import select
-    from reserving.stochastic_bf import odp_scale, prior_error, stochastic_bf
+    from reserving.stochastic_bf import LargeClaims, odp_scale, prior_error, stochastic_bf
 
     s = generate_claims(n_consortia=2, services=SERVICES, n_months=18, as_of="2024-06-30", lines_per_cell=30, seed=9)
     run = run_nightly_job(s.lines, tmp_path, n_sims=400, seed=3, budget=s.budget, chunk_mb=1e-6, progress=False)
@@ -176,7 +177,14 @@ def test_ranges_are_percentiles_of_sums_of_the_stochastic_bf_simulations(tmp_pat
                       phi)
     assert run.range_assumptions["prior_cv"] == pytest.approx(err.cv, abs=1e-6)
     weight = np.where(np.isfinite(sel.bf.weight_cl), sel.bf.weight_cl, 1.0)
-    samples = stochastic_bf(tri, sel.prior, weight, prior_error=err, scale=phi, n_sims=400, seed=3).samples
+    names = list(dict.fromkeys(services))                  # large claims by hand: lines above the 99.5% quantile
+    above = [g["amount"][g["amount"] > np.quantile(g["amount"], 0.995)] for g in (s.lines[s.lines["service"] == v]
+                                                                              for v in names)]
+    share = np.array([a.sum() / s.lines.loc[s.lines["service"] == v, "amount"].sum() for a, v in zip(above, names)])
+    kind = pd.Index(names).get_indexer(services)
+    large = LargeClaims(share[kind], tuple(np.sort(a.to_numpy()) for a in above), kind)
+    samples = stochastic_bf(tri, sel.prior, weight, prior_error=err, scale=phi, large=large, n_sims=400,
+                            seed=3).samples
     p75 = np.quantile(samples, 0.75, axis=2)
     np.testing.assert_allclose(run.estimates["ibnr_p75"].to_numpy(), p75.ravel(), rtol=1e-9, atol=1e-6)
     totals = samples.sum(axis=1)

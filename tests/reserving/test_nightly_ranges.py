@@ -7,31 +7,40 @@ nightly job does. Coverage is the share of cases whose true outstanding total is
 75th (95th) percentile: 720 segment totals, 240 consortium totals, 40 national totals, and the
 720 newest months (nothing or little paid; the old ranges collapsed there).
 
-The ranges here take the ODP process scale per service as the larger of the triangles' Pearson
-scale and the claim lines' ``sum x^2 / sum x`` (``simulate_ranges(line_moments=...)``; the nightly
-job still uses the Pearson scale alone, see below). Measured (seeds 1-40, 300 simulations):
+The ranges here are the nightly job's default: the large claims still to come (each service's
+lines above the 99.5% quantile of its amounts) are a compound Poisson sum of the service's large
+amounts, the rest has ODP error at the triangles' Pearson scale
+(``simulate_ranges(large_lines=...)``, :func:`reserving.nightly.ranges.large_claims`). Measured
+(seeds 1-40, 300 simulations), with the variants tried:
 
-=============  ======  ======  ==========================  ============================
-level          <= p75  <= p95  Pearson scale alone         aim (issue 13)
-=============  ======  ======  ==========================  ============================
-segment        79.0%   95.3%   74.6%, 91.7%                72-78%, 93-97%
-consortium     72.9%   93.8%   67.5%, 89.6%                72-78%, 93-97%
-national       77.5%   92.5%   72.5%, 90.0%                72-78%, 93-97%
-newest month   80.6%   96.1%   77.9%, 93.2%                (bootstrap-shift: p95 = estimate)
-=============  ======  ======  ==========================  ============================
+=============  ============  ===================  ========================  ===============
+level          default       Pearson scale alone  Pearson or lines' scale   aim (issue 13)
+               (large part)  (before)             (``line_moments``)
+=============  ============  ===================  ========================  ===============
+segment        72.2%, 95.1%  74.6%, 91.7%         79.0%, 95.3%              72-78%, 93-97%
+consortium     67.5%, 94.2%  67.5%, 89.6%         72.9%, 93.8%              72-78%, 93-97%
+national       70.0%, 92.5%  72.5%, 90.0%         77.5%, 92.5%              72-78%, 93-97%
+newest month   75.7%, 95.1%  77.9%, 93.2%         80.6%, 96.1%
+=============  ============  ===================  ========================  ===============
 
-Acute care's severity has a Pareto tail (alpha 1.8), which the Pearson residuals of a triangle of
-sums rarely see: on seeds 1-4 the lines' scale is 1.5 to 14 times the Pearson one (acute
-10,799-126,976 against 6,352-9,212). With it, p95 and the consortium p75 reach the aim; the
-segment p75 overshoots (79.0%, aim at most 78%, binomial sd 1.6%) and the national p95 is one
-dataset short (37 of 40, 92.5%; sd 3.4%). A gamma matched to the compound Poisson's variance is
-less skewed than the true outstanding with Pareto large claims, so its 75th percentile sits high:
-on the 6-service data of ``tests/reserving/test_nightly.py`` the line scale gives segment coverage
-85.6% / 97.2% against 81.9% / 93.1% with the Pearson scale, outside that test's [66%, 84%] at p75,
-which is why the job does not use it yet.
+(each cell: share at or below the 75th, the 95th percentile). Acute care's severity has a Pareto
+tail (alpha 1.8): a segment's outstanding mostly holds no large claim and sometimes one, which a
+gamma matched to the variance (the lines' scale) cannot show: its 75th percentile sits high. The
+compound Poisson part puts the tail where it is, and p95 reaches the aim at segment and
+consortium level; the national p95 is one dataset short (37 of 40; binomial sd 3.4%) and the p75
+is short at consortium level (67.5%, aim at least 72%, sd 2.8%) and national level (70.0%, one
+dataset; sd 6.8%). The consortium shortfall comes from acute care (its segments' p75 68.3%,
+emergency 71.7%, prescribing 76.7%), about the same with and without the large part, and looks
+like location, not width: the truth's median is 0.4% above the estimate, the simulations' median
+3.7% below it (their mean is the estimate; the skew of the prior's lognormal error and of the large
+claims puts the median under it), so too few truths fall in the lower tail. Also tried:
+the small claims' ODP scale from the Pearson scale of the triangles of lines below the threshold
+(69.2% / 92.9%, 65.4% / 91.2%, 70.0% / 90.0%) or the larger of it and those lines' scale (70.8% /
+93.9%, 65.8% / 93.8%, 70.0% / 90.0%), and taking the large claims' variance out of the prior's
+error (segment p75 72.1%, consortium 67.1%): each narrower.
 
 Point bias (total estimate against total truth) -0.7%. No cell with IBNR of at least 1% of its
-service's process scale has a zero-width range; 67 of the 25,920 cells below that do (a few
+service's process scale has a zero-width range; 1 of the 25,920 cells below that does (a few
 currency units still expected, where more than 95% of simulations pay nothing more, as a compound
 Poisson with those severities would). :func:`test_coverage_meets_the_aim_at_every_level` states the
 aim and stays an expected failure; :func:`test_coverage_is_no_worse_than_measured` guards the
@@ -61,7 +70,7 @@ def _one(seed: int) -> pd.DataFrame:
     cl = chain_ladder(tri)
     sel = select(tri, cl, s.budget, None, method="blend", threshold=0.75)
     r = simulate_ranges(tri, cl, sel, np.ones(tri.n_origins, bool), [], threshold=0.75, average="volume",
-                        n_periods=None, n_sims=300, seed=1, chunk_mb=400, line_moments=claims.line_moments,
+                        n_periods=None, n_sims=300, seed=1, chunk_mb=400, large_lines=claims.large_lines,
                         progress=False)
     seg = tri.segments
     est = np.nansum(sel.bf.ibnr, axis=1)
@@ -104,7 +113,7 @@ def test_no_zero_width_range_and_point_bias_within_two_percent(coverage):
     shares, bias, zero_width, zero_width_immaterial = coverage
     assert shares["n"].to_dict() == {"consortium": 240, "national": 40, "newest": 720, "segment": 720}
     assert zero_width == 0
-    assert zero_width_immaterial <= 100, zero_width_immaterial     # of 25,920 cells; measured 67
+    assert zero_width_immaterial <= 20, zero_width_immaterial      # of 25,920 cells; measured 1
     assert abs(bias) <= 0.02, bias
 
 
@@ -112,15 +121,16 @@ def test_coverage_is_no_worse_than_measured(coverage):
     """Bounds about 3 binomial sd below the measured shares (sd at 75%: 1.6% of 720, 2.8% of 240, 6.8% of 40;
     at 95%: 0.8%, 1.4%, 3.4%)."""
     shares = coverage[0]
-    floor = {"segment": (0.74, 0.92), "consortium": (0.64, 0.88), "national": (0.56, 0.80), "newest": (0.76, 0.93)}
+    floor = {"segment": (0.67, 0.92), "consortium": (0.59, 0.89), "national": (0.49, 0.82), "newest": (0.70, 0.92)}
     for level, (p75, p95) in floor.items():
         assert shares.loc[level, "p75"] >= p75, (level, shares.loc[level].to_dict())
         assert shares.loc[level, "p95"] >= p95, (level, shares.loc[level].to_dict())
     assert (shares["p75"] <= 0.85).all() and (shares["p95"] <= 0.99).all(), shares   # not wide for safety
 
 
-@pytest.mark.xfail(strict=True, reason="segment p75 79.0% (aim at most 78%) and national p95 92.5% (aim at "
-                                       "least 93%): a gamma matched to heavy-tailed claims (module docstring)")
+@pytest.mark.xfail(strict=True, reason="consortium p75 67.5%, national p75 70.0% (aim at least 72%) and national "
+                                       "p95 92.5% (aim at least 93%): the simulated median sits below the estimate, "
+                                       "the truth's does not (module docstring)")
 def test_coverage_meets_the_aim_at_every_level(coverage):
     shares = coverage[0]
     for level in ("segment", "consortium", "national"):
@@ -151,6 +161,8 @@ def test_every_level_is_written_to_files_history_and_report(tmp_path):
     assert nat["ibnr"] == pytest.approx(run.estimates["ibnr"].sum()) and nat["ibnr"] < nat["ibnr_p75"] < nat["ibnr_p95"]
     assert summary["ranges"]["prior_cv"] > 0 and summary["ranges"]["dependence"].startswith("shared")
     assert summary["ranges"]["process_scale"]["from"] == "per service, the triangles' Pearson scale"   # job default
+    large = summary["ranges"]["large_claims"]                                                         # job default
+    assert large["from"].startswith("lines above the 99.5% quantile") and set(large["by_service"]) == set(SERVICES)
     stored = load_table(run.outputs["db"], run.run_id, "ranges")
     assert stored["level"].value_counts().to_dict() == {"segment": 6, "consortium": 2, "national": 1}
     national = stored[stored["level"] == "national"].iloc[0]
