@@ -42,6 +42,7 @@ from reserving.errors import ReservingError
 from reserving.mack import mack
 from reserving.nightly import run_nightly_job, tables
 from reserving.nightly.cli import add_nightly_parser
+from reserving.nightly.claims import read_claims
 from reserving.nightly.history import load_runs, load_table
 from reserving.nightly.outturn import financial_year_months
 from reserving.nightly.ranges import simulate_ranges
@@ -98,8 +99,9 @@ def test_off_is_the_plain_job(runs):
     mk = mack(tri)
     sel = select(tri, mk.chain_ladder, None, None, method="blend", threshold=0.75)
     in_period = np.asarray(tri.origins.isin(financial_year_months(run.as_of, 4)))
+    large = read_claims(_claims(0).lines, as_of=run.as_of).large_lines
     spread = simulate_ranges(tri, mk.chain_ladder, sel, in_period, [], threshold=0.75, average="volume",
-                             n_periods=None, n_sims=N_SIMS, seed=7, chunk_mb=400, progress=False)
+                             n_periods=None, n_sims=N_SIMS, seed=7, chunk_mb=400, large_lines=large, progress=False)
     pd.testing.assert_frame_equal(run.estimates, tables.estimates(tri, spread.keep, mk, sel, spread), check_exact=True)
     assert run.seasonality is None and run.parameters["seasonality"] == "off"
 
