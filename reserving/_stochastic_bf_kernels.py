@@ -35,7 +35,19 @@ simulation is:
    mostly pays none of them. With ``a = 0`` (no large claims given) it is the ODP gamma alone. A
    negative mean takes the sign-reversed gamma of its absolute value and no large claim.
 
-Memory per work item is one triangle and a few vectors.
+Random streams. Work item ``(s, b)`` (segment ``s``, block ``b`` of simulations) draws its
+pseudo data (step 1) from ``stream(keys[s], b)``, and each origin ``i`` its own draws (the normal
+``Z``, the gamma, the Poisson count and the large claims' picks of steps 3-4) from a stream of
+its own, ``stream(keys[s], ORIGIN_STREAMS + b I + i)`` with ``I`` the number of origins. An
+origin's draws therefore depend neither on the other origins' weights, priors or means (a gamma
+or Poisson variate takes a variable number of uniforms) nor on whether they draw at all: a
+selection that changes one incurred month changes that month's simulations and no other's. The
+two sets of counters cannot meet: the pool's are the block numbers, below ``2^61``, the origins'
+``2^61 + b I + i``, and ``b I + i < n_sims I < 2^60`` because the simulated IBNR
+``(I, n_sims)`` of a segment is an array of 8-byte numbers, smaller than ``2^63`` bytes;
+:func:`_kit.random.stream` multiplies the counter by 4, so it must stay below ``2^62``.
+
+Memory per work item is one triangle, a few vectors and the origins' states ``(I, 4)``.
 """
 
 from __future__ import annotations
@@ -49,6 +61,9 @@ from _kit.random import bounded_pair, gamma, normal, poisson, stream
 from reserving._bootstrap_kernels import _in_threads
 from reserving._kernels import select_ldf_into
 
+#: First stream counter of the origins' own draws (see the module docstring); the pool's counters are below it.
+ORIGIN_STREAMS = 1 << 61
+
 
 def simulate(fitted, scale, latest_lag, pool, pool_start, eligible, valuation_index, average_code, phi, prior,
              weight, prior_sd, group_shock, group_of, calendar_shock, calendar_of, large_share, large, large_start,
@@ -56,8 +71,9 @@ def simulate(fitted, scale, latest_lag, pool, pool_start, eligible, valuation_in
     """Stochastic BF of a stack of segments: work items (segment x block of simulations) shared among threads.
 
     Work item ``(s, b)`` runs simulations ``b * block_size`` to ``(b + 1) * block_size - 1`` of
-    segment ``s`` from ``stream(keys[s], b)``, so results depend neither on the threads nor on
-    the other segments (:func:`reserving._bootstrap_kernels._in_threads` runs the items).
+    segment ``s`` from ``stream(keys[s], b)`` and its origins' streams (module docstring), so results
+    depend neither on the threads nor on the other segments (:func:`reserving._bootstrap_kernels._in_threads`
+    runs the items).
 
     Inputs, for S segments, I origins, J lags: ``fitted``, ``scale`` (S, I, J), ``latest_lag``
     (S, I), ``pool`` (P,) with segment ``s`` at ``pool[pool_start[s]:pool_start[s + 1]]``,
@@ -93,14 +109,18 @@ def _simulate_block(fitted, scale, latest_lag, pool, eligible, valuation_index, 
                     prior_sd, group_shock, calendar_shock, large_share, large, key, block, first, stop, ibnr, param):
     """Simulations ``first`` to ``stop - 1`` of one segment (steps 1-4 of the module docstring).
 
-    Each observed cell draws one pool index (two per 64-bit word, the spare of a row's odd cell
-    unused); each origin with a blend weight below 1 draws one normal ``Z``; each origin with a
+    From the block's stream, each observed cell draws one pool index (two per 64-bit word, the
+    spare of a row's odd cell unused). From its own stream (``own[i]``, loaded and stored around
+    its draws), each origin with a blend weight below 1 draws one normal ``Z``; each origin with a
     non-zero ODP mean one gamma; with ``large_share > 0``, each origin with a positive mean one
     Poisson count and one index into ``large`` per large claim (two per 64-bit word, the spare of an
     odd count unused).
     """
     state = stream(key, block)
     n_org, n_lag = fitted.shape
+    own = np.empty((n_org, 4), dtype=np.uint64)
+    for i in range(n_org):
+        own[i, 0], own[i, 1], own[i, 2], own[i, 3] = stream(key, ORIGIN_STREAMS + block * n_org + i)
     n_pool = pool.shape[0]
     c = np.full((n_org, n_lag), np.nan)
     ldf = np.ones(n_lag - 1)
@@ -129,9 +149,10 @@ def _simulate_block(fitted, scale, latest_lag, pool, eligible, valuation_index, 
                 ibnr[i, sim] = 0.0
                 continue
             g = cdf[k]
+            mine = (own[i, 0], own[i, 1], own[i, 2], own[i, 3])
             mean = weight[i] * c[i, k] * (g - 1.0)
             if weight[i] < 1.0:
-                z, state = normal(state)
+                z, mine = normal(mine)
                 x = math.exp(group_shock[sim] + calendar_shock[i, sim] + prior_sd * z - half_var)
                 share = 1.0 - 1.0 / g if g != 0.0 else 0.0
                 mean += (1.0 - weight[i]) * prior[i] * x * share
@@ -139,13 +160,14 @@ def _simulate_block(fitted, scale, latest_lag, pool, eligible, valuation_index, 
             small = mean * (1.0 - large_share) if mean > 0.0 else mean
             draw = small
             if phi > 0.0 and small != 0.0:  # one call site: the gamma is inlined where it is called
-                draw, state = gamma(state, abs(small) * inv_phi)
+                draw, mine = gamma(mine, abs(small) * inv_phi)
                 draw *= phi if small > 0.0 else -phi
             if per_claim > 0.0 and mean > 0.0:
-                n, state = poisson(state, mean * per_claim)
+                n, mine = poisson(mine, mean * per_claim)
                 for k in range(0, int(n), 2):
-                    u, v, state = bounded_pair(state, n_large)
+                    u, v, mine = bounded_pair(mine, n_large)
                     draw += large[u] if k + 1 == n else large[u] + large[v]
+            own[i, 0], own[i, 1], own[i, 2], own[i, 3] = mine
             ibnr[i, sim] = draw
 
 

@@ -189,7 +189,9 @@ def stochastic_bf(tri: TriangleSet, prior, weight_cl, *, prior_error: PriorError
     n_sims, seed : int
         Simulations per segment; seed of the random streams. A segment's numbers depend only on
         the seed, its label, its group's label and the origins, not on the other segments in the
-        call nor on the threads.
+        call nor on the threads. Each origin draws its prior's error and its process error from a
+        stream of its own (:mod:`reserving._stochastic_bf_kernels`), so changing one origin's
+        weight or prior changes that origin's simulations only.
     progress : callable, optional
         Called with the share of the simulation done (0 to 1) as work finishes (a progress bar).
 

@@ -20,6 +20,7 @@ from reserving import ReservingError, Selections, calendar_year_test, cape_cod, 
 from reserving.nightly import run_nightly_job
 from reserving.cli import main
 from reserving.nightly.history import load_runs, load_table
+from reserving.nightly.ranges import simulate_ranges
 from reserving.nightly.selection import select
 from reserving.nightly.synthetic import generate_claims
 
@@ -195,3 +196,42 @@ def test_a_selected_prior_alone_goes_through_the_jobs_blend(reserved, claims):
     expected = w * cl.ultimate[s, i] + (1 - w) * (paid + prior * (1 - c))
     assert res.bf.ultimate[s, i] == pytest.approx(expected, rel=1e-12)
     assert res.prior[s, i] == prior and res.overrides["selected_prior"].tolist() == [prior]
+
+
+def test_a_selected_method_leaves_every_other_months_range_unchanged(tmp_path, reserved, claims):
+    """Issue #16: one month's method selected (a blended month set to the chain ladder, so it no longer
+    draws the prior's error) changes that month's 75th and 95th percentiles and no other month's of any
+    segment: each incurred month draws its prior, process and large claims from a stream of its own
+    (:mod:`reserving._stochastic_bf_kernels`); totals over months legitimately change. Bit for bit
+    where the simulation gets the same triangles and chain ladder (:func:`simulate_ranges`); through
+    the whole job to 1e-12 relative, as the chain-ladder estimates above, since a run with selections
+    computes its chain ladder under other compiled specialisations (ulps); the selected month moves
+    by far more (its prior's error gone)."""
+    base, cl = reserved
+    tri = base.triangles
+    indicated = select(tri, cl, claims.budget, claims.members, method="blend", threshold=0.75)
+    i = int(np.flatnonzero(indicated.bf.weight_cl[0] < 1)[0])   # C001/emergency's oldest month blending a prior
+    assert i < tri.n_origins - 1                  # later months, whose draws a shared stream would shift
+    rows = ["C001/emergency", "method", str(tri.origins[i]), "chain_ladder", "A. Actuary", "trust the pattern"]
+    chosen = select(tri, cl, claims.budget, claims.members, method="blend", threshold=0.75, selections=_choices(rows))
+    options = dict(threshold=0.75, average="volume", n_periods=None, n_sims=200, seed=3, chunk_mb=400, progress=False)
+    q_base, q_chosen = (simulate_ranges(tri, cl, sel, np.ones(tri.n_origins, bool), [], **options).segment_q
+                        for sel in (indicated, chosen))
+    other = np.ones(tri.shape[:2], bool)
+    other[0, i] = False
+    np.testing.assert_array_equal(q_chosen[:, other], q_base[:, other])
+    assert (q_chosen[:, 0, i] != q_base[:, 0, i]).all()
+
+    path = tmp_path / "method.csv"
+    pd.DataFrame([rows], columns=["segment", "item", "origin", "value", "who", "why"]).to_csv(path, index=False)
+    run = run_nightly_job(claims.lines, tmp_path / "sel", n_sims=50, progress=False, members=claims.members,
+                          budget=claims.budget, selections=path)
+    key = ["consortium", "service", "origin"]
+    a, b = base.estimates.set_index(key), run.estimates.set_index(key)
+    assert a.index.equals(b.index)
+    mine = (a.index.get_level_values("consortium") == "C001") & (
+        a.index.get_level_values("origin") == tri.origins[i].to_timestamp())
+    assert mine.sum() == 1
+    for column in ["ibnr_p75", "ibnr_p95"]:
+        np.testing.assert_allclose(b.loc[~mine, column], a.loc[~mine, column], rtol=1e-12, atol=1e-9)
+        assert abs(b.loc[mine, column].iloc[0] / a.loc[mine, column].iloc[0] - 1) > 1e-3
