@@ -93,7 +93,8 @@ def test_month_factors_cut_the_newest_months_error(runs):
 
 
 def test_off_is_the_plain_job(runs):
-    """With ``off`` the estimates are exactly those of the plain pipeline rebuilt from its parts on the run's triangles."""
+    """With ``off`` the estimates are those of the plain pipeline rebuilt from its parts on the run's triangles, to
+    1e-12 relative: a kernel compiled in another order may move a sum by an ulp (as in the selections tests)."""
     run, _ = runs[0, "off"]
     tri = run.triangles
     mk = mack(tri)
@@ -102,7 +103,8 @@ def test_off_is_the_plain_job(runs):
     large = read_claims(_claims(0).lines, as_of=run.as_of).large_lines
     spread = simulate_ranges(tri, mk.chain_ladder, sel, in_period, [], threshold=0.75, average="volume",
                              n_periods=None, n_sims=N_SIMS, seed=7, chunk_mb=400, large_lines=large, progress=False)
-    pd.testing.assert_frame_equal(run.estimates, tables.estimates(tri, spread.keep, mk, sel, spread), check_exact=True)
+    pd.testing.assert_frame_equal(run.estimates, tables.estimates(tri, spread.keep, mk, sel, spread), check_exact=False,
+                                  rtol=1e-12, atol=1e-9)
     assert run.seasonality is None and run.parameters["seasonality"] == "off"
 
 
