@@ -214,6 +214,16 @@ def _hcc_tables(year: int, domain: str, version: str, model_name: str, removed=(
     return dx_map, hierarchy, edits, categories, cats
 
 
+def _cell_frames(cells, coefs, segments) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The loaders' ``(segment, sex, age_min, age_max, term)`` cells, sorted by segment (in the order of
+    ``segments``), sex and age, and their ``(segment, term, coefficient)`` rows, as frames."""
+    cells = pd.DataFrame(cells, columns=["segment", "sex", "age_min", "age_max", "term"])
+    order = {s: i for i, s in enumerate(segments)}
+    cells = cells.sort_values(["segment", "sex", "age_min"], key=lambda s: s.map(order) if s.name == "segment"
+                              else s).reset_index(drop=True)
+    return cells, pd.DataFrame(coefs, columns=["segment", "term", "coefficient"])
+
+
 def _labels(year: int, version: str) -> dict[str, str]:
     try:
         lab = _data_file(f"ra_labels_{year}.csv")
@@ -249,11 +259,7 @@ def _cells_and_coefficients(version, year, categories, interactions, counts):
             skipped.append(name)
             continue
         coefs.append((seg, term, float(value)))
-    cells = pd.DataFrame(cells, columns=["segment", "sex", "age_min", "age_max", "term"])
-    order = {s: i for i, s in enumerate(SEGMENTS)}
-    cells = cells.sort_values(["segment", "sex", "age_min"], key=lambda s: s.map(order) if s.name == "segment"
-                              else s).reset_index(drop=True)
-    return cells, pd.DataFrame(coefs, columns=["segment", "term", "coefficient"]), skipped
+    return (*_cell_frames(cells, coefs, SEGMENTS), skipped)
 
 
 def age_on_february_1(dob, payment_year: int, source: str = "members", column: str = "dob") -> np.ndarray:

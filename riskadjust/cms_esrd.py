@@ -98,8 +98,8 @@ import numpy as np
 import pandas as pd
 
 from _kit.validate import number, numeric_column, require_columns
-from riskadjust.cms import (FULL_DUAL, MEDICAID, NE_MEDICAID, PARTIAL_DUAL, _data_file, _hcc_tables,
-                           age_on_february_1)
+from riskadjust.cms import (FULL_DUAL, MEDICAID, NE_MEDICAID, PARTIAL_DUAL, _cell_frames, _data_file,
+                           _hcc_tables, age_on_february_1)
 from riskadjust.errors import PopulationError, RiskModelError, row_error
 from riskadjust.model import MAX_AGE, RiskModel
 from riskadjust.population import Population
@@ -313,12 +313,7 @@ def _cells_and_coefficients(spec, version, year, categories, interactions):
             scale = adjust["DUR4_9" if seg.endswith("DUR4_9") else "DUR10PL"] if seg.startswith("GNE_") else 1.0
             coefs.append((seg, term, table[term] / scale))
         used.add(term)
-    cells = pd.DataFrame(cells, columns=["segment", "sex", "age_min", "age_max", "term"])
-    order = {s: i for i, s in enumerate(spec.segments)}
-    cells = cells.sort_values(["segment", "sex", "age_min"], key=lambda s: s.map(order) if s.name == "segment"
-                              else s).reset_index(drop=True)
-    skipped = sorted(set(table) - used)
-    return cells, pd.DataFrame(coefs, columns=["segment", "term", "coefficient"]), skipped
+    return (*_cell_frames(cells, coefs, spec.segments), sorted(set(table) - used))
 
 
 def esrd_members(frame: pd.DataFrame, source: str = "members", payment_year: int | None = None,

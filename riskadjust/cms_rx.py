@@ -78,7 +78,7 @@ import pandas as pd
 
 from _kit.validate import numeric_column, require_columns
 from riskadjust._mapping import per_value
-from riskadjust.cms import _CELL, _data_file, age_on_february_1
+from riskadjust.cms import _CELL, _cell_frames, _data_file, age_on_february_1
 from riskadjust.errors import PopulationError, RiskModelError, row_error
 from riskadjust.model import MAX_AGE, RiskModel
 from riskadjust.population import Population
@@ -181,11 +181,7 @@ def _cells_and_coefficients(year: int, code: str, categories, interactions):
             hi = lo if hi is None else (MAX_AGE if hi == "GT" else int(hi))
             cells.append((seg, sex, lo, hi, term))
         coefs.append((seg, term, float(value)))
-    cells = pd.DataFrame(cells, columns=["segment", "sex", "age_min", "age_max", "term"])
-    order = {s: i for i, s in enumerate(SEGMENTS)}
-    cells = cells.sort_values(["segment", "sex", "age_min"], key=lambda s: s.map(order) if s.name == "segment"
-                              else s).reset_index(drop=True)
-    return cells, pd.DataFrame(coefs, columns=["segment", "term", "coefficient"]), skipped
+    return (*_cell_frames(cells, coefs, SEGMENTS), skipped)
 
 
 def cms_rx_members(frame: pd.DataFrame, source: str = "members", payment_year: int | None = None) -> pd.DataFrame:
