@@ -16,9 +16,19 @@ simulation is:
 2. the chain ladder refitted to it: factors ``f*``, ``CDF*[k] = f*[k] ... f*[J - 2]``;
 3. for each origin ``i`` at latest lag ``k``, the mean of its unpaid amount
 
-       m_CL = C*[i, k] (CDF*[k] - 1)                          (chain ladder, as the bootstrap)
-       m_BF = U0[i] X[i] (1 - 1 / CDF*[k])                    (Bornhuetter-Ferguson)
+       m_CL = 2 C[i, k] (CDF[k] - 1) - C*[i, k] (CDF*[k] - 1)          (chain ladder)
+       m_BF = U0[i] X[i] (2 (1 - 1 / CDF[k]) - (1 - 1 / CDF*[k]))      (Bornhuetter-Ferguson)
        m    = w[i] m_CL + (1 - w[i]) m_BF                      (the selection's blend weight w)
+
+   where ``C`` and ``CDF`` are the data's own (``cl_centre = C (CDF - 1)`` and ``share_centre =
+   1 - 1 / CDF`` given by the caller): the pseudo estimate's departure from the data's estimate is
+   reflected about it (the *basic* bootstrap, Davison & Hinkley 1997, section 5.2.1, rather than
+   the percentile method that chainladder's and R's bootstraps use). The pattern's error is the
+   estimator's error, and what is still to be paid differs from the estimate by minus that error: with
+   heavy-tailed claims the estimator's error is skewed to the right (a large claim in the data
+   inflates the factors), so the outstanding's is skewed to the left. On generated health claims
+   (tests/reserving/test_nightly_ranges.py) this raised the share of true totals at or below the
+   75th percentile from 67.5% to 70.0% per consortium and from 70.0% to 75.0% nationally;
 
    with the prior ``U0`` multiplied by a lognormal error of mean 1,
    ``X = exp(g + c[i] + s Z - s^2 / 2)``: ``g`` and ``c[i]`` shocks given by the caller (shared
@@ -67,7 +77,7 @@ ORIGIN_STREAMS = 1 << 61
 
 def simulate(fitted, scale, latest_lag, pool, pool_start, eligible, valuation_index, average_code, phi, prior,
              weight, prior_sd, group_shock, group_of, calendar_shock, calendar_of, large_share, large, large_start,
-             large_of, keys, n_sims, block_size, ibnr, param, report=None):
+             large_of, keys, n_sims, block_size, ibnr, param, cl_centre, share_centre, report=None):
     """Stochastic BF of a stack of segments: work items (segment x block of simulations) shared among threads.
 
     Work item ``(s, b)`` runs simulations ``b * block_size`` to ``(b + 1) * block_size - 1`` of
@@ -83,7 +93,8 @@ def simulate(fitted, scale, latest_lag, pool, pool_start, eligible, valuation_in
     (K, I, n_sims) with segment ``s`` taking rows ``group_of[s]`` and ``calendar_of[s]`` (shared rows
     make the dependence), ``large_share`` (S,) the share ``a`` of large claims, ``large`` (L,) their
     amounts, kind ``k`` at ``large[large_start[k]:large_start[k + 1]]``, segment ``s`` of kind
-    ``large_of[s]`` (a kind with no amounts needs ``large_share`` 0), ``keys`` (S, 4) uint64.
+    ``large_of[s]`` (a kind with no amounts needs ``large_share`` 0), ``keys`` (S, 4) uint64,
+    ``cl_centre`` and ``share_centre`` (S, I) the data's ``C (CDF - 1)`` and ``1 - 1 / CDF`` (step 3).
 
     Outputs (filled): ``ibnr`` (S, I, n_sims) with process error; ``param`` (S, B, I) per-block
     sums of the means ``m`` (the bias correction of the caller). ``report(share)``, if given, is
@@ -98,7 +109,7 @@ def simulate(fitted, scale, latest_lag, pool, pool_start, eligible, valuation_in
                         valuation_index, average_code, phi[s], prior[s], weight[s], prior_sd[s],
                         group_shock[group_of[s]], calendar_shock[calendar_of[s]], large_share[s],
                         large[large_start[kind]:large_start[kind + 1]], keys[s], b, b * block_size,
-                        min(n_sims, (b + 1) * block_size), ibnr[s], param[s, b])
+                        min(n_sims, (b + 1) * block_size), ibnr[s], param[s, b], cl_centre[s], share_centre[s])
 
     n_items = fitted.shape[0] * n_blocks
     _in_threads(item, n_items, None if report is None else (lambda done: report(done / n_items)))
@@ -106,7 +117,8 @@ def simulate(fitted, scale, latest_lag, pool, pool_start, eligible, valuation_in
 
 @njit(cache=True, nogil=True)
 def _simulate_block(fitted, scale, latest_lag, pool, eligible, valuation_index, average_code, phi, prior, weight,
-                    prior_sd, group_shock, calendar_shock, large_share, large, key, block, first, stop, ibnr, param):
+                    prior_sd, group_shock, calendar_shock, large_share, large, key, block, first, stop, ibnr, param,
+                    cl_centre, share_centre):
     """Simulations ``first`` to ``stop - 1`` of one segment (steps 1-4 of the module docstring).
 
     From the block's stream, each observed cell draws one pool index (two per 64-bit word, the
@@ -150,11 +162,11 @@ def _simulate_block(fitted, scale, latest_lag, pool, eligible, valuation_index, 
                 continue
             g = cdf[k]
             mine = (own[i, 0], own[i, 1], own[i, 2], own[i, 3])
-            mean = weight[i] * c[i, k] * (g - 1.0)
+            mean = weight[i] * (2.0 * cl_centre[i] - c[i, k] * (g - 1.0))
             if weight[i] < 1.0:
                 z, mine = normal(mine)
                 x = math.exp(group_shock[sim] + calendar_shock[i, sim] + prior_sd * z - half_var)
-                share = 1.0 - 1.0 / g if g != 0.0 else 0.0
+                share = 2.0 * share_centre[i] - (1.0 - 1.0 / g if g != 0.0 else 0.0)
                 mean += (1.0 - weight[i]) * prior[i] * x * share
             param[i] += mean
             small = mean * (1.0 - large_share) if mean > 0.0 else mean

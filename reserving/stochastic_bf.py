@@ -162,6 +162,10 @@ def stochastic_bf(tri: TriangleSet, prior, weight_cl, *, prior_error: PriorError
                   progress=None) -> StochasticBFResult:
     """Simulate the IBNR of a Bornhuetter-Ferguson or blended estimate (England & Verrall 2002; Mack 2008).
 
+    The pattern's parameter error is the bootstrap's pseudo estimates reflected about the data's own
+    (the basic bootstrap; :mod:`reserving._stochastic_bf_kernels` says why), the prior's a lognormal
+    error of mean 1, the process error ODP gamma (and, with ``large``, a compound Poisson part).
+
     Parameters
     ----------
     tri : TriangleSet
@@ -256,6 +260,10 @@ def stochastic_bf(tri: TriangleSet, prior, weight_cl, *, prior_error: PriorError
                                  prior_error.calendar_sd)
         group_of = calendar_of = np.arange(n_seg)
 
+    cdf = np.take_along_axis(dev.cdf_values, np.maximum(latest_lag, 0), axis=1)
+    latest = np.nan_to_num(tri.latest)
+    cl_centre = np.ascontiguousarray(np.where(latest_lag >= 0, latest * (cdf - 1.0), 0.0))
+    share_centre = np.ascontiguousarray(np.where(latest_lag >= 0, 1.0 - 1.0 / cdf, 0.0))
     samples = np.empty((n_seg, n_org, n_sims))
     n_blocks = -(-n_sims // BLOCK_SIZE)
     param = np.zeros((n_seg, n_blocks, n_org))
@@ -265,9 +273,7 @@ def stochastic_bf(tri: TriangleSet, prior, weight_cl, *, prior_error: PriorError
                      np.ascontiguousarray(prior_error.segment_sd, dtype=float), group_shock[:, 0], group_of,
                      calendar_shock, calendar_of, large.share, np.concatenate([np.zeros(0), *large.amounts]),
                      np.cumsum([0, *map(len, large.amounts)]).astype(np.int64), large.kind, keys, n_sims, BLOCK_SIZE,
-                     samples, param, report=progress)
-    cdf = np.take_along_axis(dev.cdf_values, np.maximum(latest_lag, 0), axis=1)
-    latest = np.nan_to_num(tri.latest)
+                     samples, param, cl_centre, share_centre, report=progress)
     centre = weight * latest * (cdf - 1.0) + (1.0 - weight) * prior0 * (1.0 - 1.0 / cdf)
     centre = np.where(latest_lag >= 0, centre, 0.0)
     bias = param.sum(axis=1) / n_sims - centre

@@ -16,7 +16,9 @@ def stochastic_bf(cum: np.ndarray, prior: np.ndarray, weight: np.ndarray, prior_
     """(n_sims, n) simulated IBNR per origin, no bias correction (hat-adjusted residuals, gamma process).
 
     Per simulation: resample the residuals into pseudo increments, refit the factors, and for each
-    origin take ``w latest* (CDF - 1) + (1 - w) U0 X (1 - 1/CDF)`` with ``X`` lognormal of mean 1
+    origin take ``w (2 C (F - 1) - latest* (CDF - 1)) + (1 - w) U0 X (2 (1 - 1/F) - (1 - 1/CDF))``, the
+    pseudo estimate reflected about the data's own (``C`` the latest, ``F`` the CDF of the data's
+    chain ladder: the basic bootstrap), with ``X`` lognormal of mean 1
     and log standard deviation ``prior_sd``, then one gamma of that mean and variance ``phi`` times it.
     With ``large_share`` ``a > 0`` and a positive mean ``m``: the gamma of ``(1 - a) m`` plus a
     Poisson(``a m / mean(large)``) number of amounts each drawn uniformly from ``large``.
@@ -28,6 +30,7 @@ def stochastic_bf(cum: np.ndarray, prior: np.ndarray, weight: np.ndarray, prior_
     r = np.array([r_cells[c] for c in cells])
     h = np.array([h_cells[c] for c in cells])
     pool = r[h < 1 - 1e-9] / np.sqrt(1 - h[h < 1 - 1e-9])
+    f_hat, latest_hat, _ = nb.chain_ladder(cum)
     out = np.zeros((n_sims, n))
     for s in range(n_sims):
         pseudo = np.full((n, n), np.nan)
@@ -38,8 +41,11 @@ def stochastic_bf(cum: np.ndarray, prior: np.ndarray, weight: np.ndarray, prior_
         f, latest, _ = nb.chain_ladder(pseudo_cum)
         for i in range(1, n):
             cdf = np.prod(f[n - 1 - i:])
+            cdf_hat = np.prod(f_hat[n - 1 - i:])
             x = np.exp(prior_sd * rng.standard_normal() - prior_sd**2 / 2)
-            mean = weight[i] * latest[i] * (cdf - 1) + (1 - weight[i]) * prior[i] * x * (1 - 1 / cdf)
+            cl_part = 2 * latest_hat[i] * (cdf_hat - 1) - latest[i] * (cdf - 1)
+            share = 2 * (1 - 1 / cdf_hat) - (1 - 1 / cdf)
+            mean = weight[i] * cl_part + (1 - weight[i]) * prior[i] * x * share
             small = mean * (1 - large_share) if mean > 0 else mean
             out[s, i] = np.sign(small) * rng.gamma(abs(small) / phi, phi) if small != 0 else 0.0
             if large_share > 0 and mean > 0:

@@ -10,30 +10,34 @@ nightly job does. Coverage is the share of cases whose true outstanding total is
 The ranges here are the nightly job's default: the large claims still to come (each service's
 lines above the 99.5% quantile of its amounts) are a compound Poisson sum of the service's large
 amounts, the rest has ODP error at the triangles' Pearson scale
-(``simulate_ranges(large_lines=...)``, :func:`reserving.nightly.ranges.large_claims`). Measured
-(seeds 1-40, 300 simulations), with the variants tried:
+(``simulate_ranges(large_lines=...)``, :func:`reserving.nightly.ranges.large_claims`), and the
+pattern's error is the pseudo estimates' reflected about the data's estimate (the basic bootstrap,
+:mod:`reserving._stochastic_bf_kernels`). Measured (seeds 1-40, 300 simulations), with the
+variants tried:
 
-=============  ============  ===================  ========================  ===============
-level          default       Pearson scale alone  Pearson or lines' scale   aim (issue 13)
-               (large part)  (before)             (``line_moments``)
-=============  ============  ===================  ========================  ===============
-segment        72.2%, 95.1%  74.6%, 91.7%         79.0%, 95.3%              72-78%, 93-97%
-consortium     67.5%, 94.2%  67.5%, 89.6%         72.9%, 93.8%              72-78%, 93-97%
-national       70.0%, 92.5%  72.5%, 90.0%         77.5%, 92.5%              72-78%, 93-97%
-newest month   75.7%, 95.1%  77.9%, 93.2%         80.6%, 96.1%
-=============  ============  ===================  ========================  ===============
+=============  ============  ============  ===================  ========================  ===============
+level          default       large part,   Pearson scale alone  Pearson or lines' scale   aim (issue 13)
+                             percentile    (before)             (``line_moments``)
+=============  ============  ============  ===================  ========================  ===============
+segment        73.3%, 95.6%  72.2%, 95.1%  74.6%, 91.7%         79.0%, 95.3%              72-78%, 93-97%
+consortium     70.0%, 95.0%  67.5%, 94.2%  67.5%, 89.6%         72.9%, 93.8%              72-78%, 93-97%
+national       75.0%, 92.5%  70.0%, 92.5%  72.5%, 90.0%         77.5%, 92.5%              72-78%, 93-97%
+newest month   75.4%, 96.0%  75.7%, 95.1%  77.9%, 93.2%         80.6%, 96.1%
+=============  ============  ============  ===================  ========================  ===============
 
 (each cell: share at or below the 75th, the 95th percentile). Acute care's severity has a Pareto
 tail (alpha 1.8): a segment's outstanding mostly holds no large claim and sometimes one, which a
 gamma matched to the variance (the lines' scale) cannot show: its 75th percentile sits high. The
 compound Poisson part puts the tail where it is, and p95 reaches the aim at segment and
-consortium level; the national p95 is one dataset short (37 of 40; binomial sd 3.4%) and the p75
-is short at consortium level (67.5%, aim at least 72%, sd 2.8%) and national level (70.0%, one
-dataset; sd 6.8%). The consortium shortfall comes from acute care (its segments' p75 68.3%,
-emergency 71.7%, prescribing 76.7%), about the same with and without the large part, and looks
-like location, not width: the truth's median is 0.4% above the estimate, the simulations' median
-3.7% below it (their mean is the estimate; the skew of the prior's lognormal error and of the large
-claims puts the median under it), so too few truths fall in the lower tail. Also tried:
+consortium level. With the pseudo estimates taken as they come (the percentile method, as
+chainladder's and R's bootstraps) the p75 was short at consortium level (67.5%) and national level
+(70.0%): the truth's median sat 0.4% above the estimate, the simulations' 3.7% below it. The
+estimator's error is skewed to the right (a large claim in the data inflates the factors), so the
+outstanding's error about the estimate is skewed to the left, and reflecting the pseudo estimates
+(the basic bootstrap) moves the p75 to 70.0% and 75.0%. Still short: the consortium p75 (70.0%,
+aim at least 72%, binomial sd 2.8%) and the national p95, one dataset (37 of 40; sd 3.4%). A prior
+error centred on its median instead of its mean (percentile method) moved the consortium p75 only
+to 67.9%. Also tried:
 the small claims' ODP scale from the Pearson scale of the triangles of lines below the threshold
 (69.2% / 92.9%, 65.4% / 91.2%, 70.0% / 90.0%) or the larger of it and those lines' scale (70.8% /
 93.9%, 65.8% / 93.8%, 70.0% / 90.0%), and taking the large claims' variance out of the prior's
@@ -121,16 +125,15 @@ def test_coverage_is_no_worse_than_measured(coverage):
     """Bounds about 3 binomial sd below the measured shares (sd at 75%: 1.6% of 720, 2.8% of 240, 6.8% of 40;
     at 95%: 0.8%, 1.4%, 3.4%)."""
     shares = coverage[0]
-    floor = {"segment": (0.67, 0.92), "consortium": (0.59, 0.89), "national": (0.49, 0.82), "newest": (0.70, 0.92)}
+    floor = {"segment": (0.68, 0.93), "consortium": (0.61, 0.91), "national": (0.55, 0.82), "newest": (0.70, 0.93)}
     for level, (p75, p95) in floor.items():
         assert shares.loc[level, "p75"] >= p75, (level, shares.loc[level].to_dict())
         assert shares.loc[level, "p95"] >= p95, (level, shares.loc[level].to_dict())
     assert (shares["p75"] <= 0.85).all() and (shares["p95"] <= 0.99).all(), shares   # not wide for safety
 
 
-@pytest.mark.xfail(strict=True, reason="consortium p75 67.5%, national p75 70.0% (aim at least 72%) and national "
-                                       "p95 92.5% (aim at least 93%): the simulated median sits below the estimate, "
-                                       "the truth's does not (module docstring)")
+@pytest.mark.xfail(strict=True, reason="consortium p75 70.0% (aim at least 72%) and national p95 92.5% (aim at least "
+                                       "93%, one dataset of 40) (module docstring)")
 def test_coverage_meets_the_aim_at_every_level(coverage):
     shares = coverage[0]
     for level in ("segment", "consortium", "national"):
