@@ -176,9 +176,9 @@ def _simulate_block(fitted, scale, latest_lag, pool, eligible, valuation_index, 
                 draw *= phi if small > 0.0 else -phi
             if per_claim > 0.0 and mean > 0.0:
                 n, mine = poisson(mine, mean * per_claim)
-                for k in range(0, int(n), 2):
+                for t in range(0, int(n), 2):
                     u, v, mine = bounded_pair(mine, n_large)
-                    draw += large[u] if k + 1 == n else large[u] + large[v]
+                    draw += large[u] if t + 1 == n else large[u] + large[v]
             own[i, 0], own[i, 1], own[i, 2], own[i, 3] = mine
             ibnr[i, sim] = draw
 

@@ -274,8 +274,7 @@ def stochastic_bf(tri: TriangleSet, prior, weight_cl, *, prior_error: PriorError
                      calendar_shock, calendar_of, large.share, np.concatenate([np.zeros(0), *large.amounts]),
                      np.cumsum([0, *map(len, large.amounts)]).astype(np.int64), large.kind, keys, n_sims, BLOCK_SIZE,
                      samples, param, cl_centre, share_centre, report=progress)
-    centre = weight * latest * (cdf - 1.0) + (1.0 - weight) * prior0 * (1.0 - 1.0 / cdf)
-    centre = np.where(latest_lag >= 0, centre, 0.0)
+    centre = weight * cl_centre + (1.0 - weight) * prior0 * share_centre      # the estimate; 0 where no data
     bias = param.sum(axis=1) / n_sims - centre
     samples -= bias[:, :, None]
     return StochasticBFResult(tri.segments, tri.origins, int(n_sims), int(seed), bool(dependence), prior_error,
