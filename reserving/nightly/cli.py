@@ -138,7 +138,7 @@ def run_nightly(args) -> int:
         regimen=args.regimen, selections=args.selections, dependence=not args.independent,
         scheduler=args.scheduler, seasonality=args.seasonality, payment_days=args.payment_days,
     )
-    money = ["paid", "ibnr", "ultimate", "ibnr_p75", "ibnr_p95"]
+    money = ["paid", "ibnr", "ultimate", "ibnr_sd", "ibnr_p75", "ibnr_p95"]
     print(result.consortium_summary.to_string(
         index=False, formatters={c: "{:,.0f}".format for c in money} | {"prob_overspend": "{:.0%}".format}))
     print(f"\nreport: {result.outputs['report']}\nestimates: {result.outputs['estimates_csv']}")
