@@ -510,8 +510,9 @@ def _odp_fit(tri, latest_lag, ldf, residuals) -> dict:
     }
 
 
-def _check_complete(tri: TriangleSet, latest_lag: np.ndarray) -> None:
-    """Every origin with data must have every cell from lag 0 to the valuation diagonal."""
+def _check_complete(tri: TriangleSet, latest_lag: np.ndarray, method: str = "the bootstrap") -> None:
+    """Every origin with data must have every cell from lag 0 to the valuation diagonal (``method`` names
+    the caller in the error)."""
     n_seg, n_org, n_lag = tri.shape
     diagonal = np.minimum(tri.valuation_index - np.arange(n_org), n_lag - 1)
     has_data = latest_lag >= 0
@@ -520,7 +521,7 @@ def _check_complete(tri: TriangleSet, latest_lag: np.ndarray) -> None:
     if missing.any():
         s, i, j = np.argwhere(missing)[0]
         raise TriangleError(
-            f"the bootstrap needs every cell up to the valuation; {tri.cell_name(s, i, j)} is missing. "
+            f"{method} needs every cell up to the valuation; {tri.cell_name(s, i, j)} is missing. "
             "Fill it (0 if nothing was paid) or leave the segment out"
         )
 

@@ -235,7 +235,7 @@ def residuals(
                             "sigma"))
     if _PEARSON.intersection(kinds):
         latest_lag = tri.latest_lag
-        _check_complete(tri, latest_lag)
+        _check_complete(tri, latest_lag, "the Pearson residuals' ODP fit")
         fit = _odp_fit(tri, latest_lag, ldf, "dof")
         observed = np.isfinite(values)
         used = observed & (fit["fitted"] != 0.0)

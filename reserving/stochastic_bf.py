@@ -234,7 +234,7 @@ def stochastic_bf(tri: TriangleSet, prior, weight_cl, *, prior_error: PriorError
     labels = list(tri.segments)
     groups = [lab[0] if isinstance(lab, tuple) else lab for lab in labels] if groups is None else list(groups)
     latest_lag = tri.latest_lag
-    _check_complete(tri, latest_lag)
+    _check_complete(tri, latest_lag, "the stochastic Bornhuetter-Ferguson")
     dev = develop(tri, average=average, n_periods=n_periods)
     ldf = np.ascontiguousarray(dev.ldf_values[:, : n_lag - 1])
     fit = _odp_fit(tri, latest_lag, ldf, "hat")
@@ -366,7 +366,7 @@ def odp_scale(tri: TriangleSet, *, average: str = "volume", n_periods: int | Non
     >>> odp_scale(tri).round(4).tolist()
     [0.2175]
     """
-    _check_complete(tri, tri.latest_lag)
+    _check_complete(tri, tri.latest_lag, "the ODP scale")
     dev = develop(tri, average=average, n_periods=n_periods)
     return _odp_fit(tri, tri.latest_lag, np.ascontiguousarray(dev.ldf_values[:, : tri.n_lags - 1]), "hat")["phi"]
 
