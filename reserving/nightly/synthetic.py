@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from scipy import stats
 
 from _kit.publish import write_atomic
 from _kit.random import generator
@@ -59,7 +60,10 @@ class SyntheticClaims:
         (datetime64), amount (currency), claim_id (int), patient_id (str, fictitious).
     truth : DataFrame
         One row per consortium, service and incurred month (``origin``, a monthly Period):
-        ``ultimate`` (every line ever paid), ``paid`` (paid by ``as_of``), ``ibnr`` = ultimate - paid.
+        ``ultimate`` (every line ever paid), ``paid`` (paid by ``as_of``), ``ibnr`` = ultimate - paid,
+        ``expected_ibnr`` its expectation given the consortium's size and growth (lines x mean cost,
+        large claims included, x the probability of being unpaid at ``as_of``): heavy-tailed large
+        claims make the sum of ``ibnr`` fall short of it in most samples.
     members : DataFrame
         consortium, month (Period), members (member months).
     budget : DataFrame
@@ -224,9 +228,12 @@ def _consortium(name, index, seed, services, months, as_of, lines_per_cell, tren
         seen = paid <= as_of_day
         ult = np.bincount(origin, weights=amount, minlength=n_m)
         pd_ = np.bincount(origin[seen], weights=amount[seen], minlength=n_m)
+        line_cost = mean_cost + large_claim_prob * 20 * mean_cost * (1 + 1 / 0.8)
+        unpaid = _unpaid_share(as_of_day - month_start, days_in_month, shape, mean_delay, p_tail, tail_mean, cap_days)
         truth.append(pd.DataFrame({"consortium": name, "service": svc, "origin": months,
-                                   "ultimate": ult, "paid": pd_, "ibnr": ult - pd_}))
-        expected_cost += lam * (mean_cost + large_claim_prob * 20 * mean_cost * (1 + 1 / 0.8))
+                                   "ultimate": ult, "paid": pd_, "ibnr": ult - pd_,
+                                   "expected_ibnr": lam * line_cost * unpaid}))
+        expected_cost += lam * line_cost
         m = int(seen.sum())
         lines.append(pd.DataFrame({
             "consortium": name,
@@ -246,6 +253,23 @@ def _consortium(name, index, seed, services, months, as_of, lines_per_cell, tren
         pd.DataFrame({"consortium": name, "month": months, "members": members}),
         pd.DataFrame({"consortium": name, "month": months, "budget": np.round(expected_cost * funding, 2)}),
     )
+
+
+def _unpaid_share(days_left, days_in_month, shape, mean_delay, p_tail, tail_mean, cap_days) -> np.ndarray:
+    """Probability that a line of each incurred month is still unpaid at the as-of date.
+
+    A line incurred ``d`` days before the as-of date (uniform over its month's days) with delay
+    ``D`` (gamma, or with probability ``p_tail`` exponential; whole days, capped at ``cap_days``)
+    is unpaid when ``floor(D) > d``, i.e. ``D >= d + 1`` and ``d < cap_days``.
+    """
+    out = np.zeros(len(days_left))
+    for m, (first, n_days) in enumerate(zip(days_left, days_in_month)):
+        d = first - np.arange(n_days)
+        sf = (1 - p_tail) * stats.gamma.sf(d + 1, shape, scale=mean_delay / shape)
+        if p_tail > 0:
+            sf = sf + p_tail * stats.expon.sf(d + 1, scale=tail_mean)
+        out[m] = np.where(d < cap_days, sf, 0.0).mean()
+    return out
 
 
 def _patient_ids(rng, n: int) -> np.ndarray:

@@ -41,6 +41,22 @@ def test_truth_paid_is_the_sum_of_the_lines_and_nothing_is_paid_after_as_of():
     assert truth.xs("2024-06", level="origin")["ibnr"].min() > 0
 
 
+def test_expected_ibnr_is_the_mean_of_the_ibnr():
+    """``expected_ibnr`` against the IBNR of 60 generated datasets (no large claims, so the amounts
+    have a variance and the mean converges): per service the summed IBNR over the summed expectation
+    is 1 within 4 standard errors (of the per-dataset ratios), and every month with an expectation
+    of nothing unpaid (older than the delay cap) has no IBNR."""
+    frames = [generate_claims(n_consortia=3, services=["acute_inpatient", "prescribing"], n_months=36,
+                              large_claim_prob=0.0, seed=seed).truth.assign(seed=seed) for seed in range(60)]
+    truth = pd.concat(frames, ignore_index=True)
+    per_seed = truth.groupby(["service", "seed"])[["ibnr", "expected_ibnr"]].sum()
+    for service, t in per_seed.groupby(level=0):
+        ratio = t["ibnr"] / t["expected_ibnr"]
+        assert abs(t["ibnr"].sum() / t["expected_ibnr"].sum() - 1) < 4 * ratio.std() / np.sqrt(len(ratio)), service
+    assert (truth.loc[truth["expected_ibnr"] == 0, "ibnr"] == 0).all()
+    assert (truth["expected_ibnr"] > 0).sum() > 0
+
+
 def test_lags_by_service_are_realistic():
     s = generate_claims(n_consortia=4, services=SERVICES, n_months=36, as_of="2024-12-31", lines_per_cell=80, seed=2)
     old = s.lines[s.lines["incurred_date"] < "2023-01-01"]   # fully developed origins
