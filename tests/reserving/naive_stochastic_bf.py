@@ -21,7 +21,9 @@ def stochastic_bf(cum: np.ndarray, prior: np.ndarray, weight: np.ndarray, prior_
     chain ladder: the basic bootstrap), with ``X`` lognormal of mean 1
     and log standard deviation ``prior_sd``, then one gamma of that mean and variance ``phi`` times it.
     With ``large_share`` ``a > 0`` and a positive mean ``m``: the gamma of ``(1 - a) m`` plus a
-    Poisson(``a m / mean(large)``) number of amounts each drawn uniformly from ``large``.
+    Poisson(``a m / mean(large)``) number of amounts each drawn uniformly from ``large``; and first,
+    where the chain ladder has weight and ``CDF`` is not 1, ``latest*`` is given its large claims
+    afresh: ``(1 - a) latest*`` plus a Poisson(``a latest* / mean(large)``) number of amounts.
     """
     n = cum.shape[0]
     m = nb.fitted_incremental(cum)
@@ -43,7 +45,10 @@ def stochastic_bf(cum: np.ndarray, prior: np.ndarray, weight: np.ndarray, prior_
             cdf = np.prod(f[n - 1 - i:])
             cdf_hat = np.prod(f_hat[n - 1 - i:])
             x = np.exp(prior_sd * rng.standard_normal() - prior_sd**2 / 2)
-            cl_part = 2 * latest_hat[i] * (cdf_hat - 1) - latest[i] * (cdf - 1)
+            paid = latest[i]
+            if large_share > 0 and weight[i] > 0 and paid > 0 and cdf != 1:
+                paid = (1 - large_share) * paid + rng.choice(large, rng.poisson(large_share * paid / large.mean())).sum()
+            cl_part = 2 * latest_hat[i] * (cdf_hat - 1) - paid * (cdf - 1)
             share = 2 * (1 - 1 / cdf_hat) - (1 - 1 / cdf)
             mean = weight[i] * cl_part + (1 - weight[i]) * prior[i] * x * share
             small = mean * (1 - large_share) if mean > 0 else mean
