@@ -91,6 +91,16 @@ def test_chain_ladder_weights_give_the_odp_bootstrap(genins):
     assert ours.samples[0].sum(axis=0).std(ddof=1) == pytest.approx(boot.total_std_err[0], rel=0.04)
 
 
+def _smooth_triangle(n: int) -> np.ndarray:
+    """An n x n cumulative triangle (1e6 a month, each origin 1% off) whose increments halve each lag:
+    a pattern known almost exactly."""
+    pattern = np.cumsum(0.5 ** np.arange(1, n + 1))
+    pattern /= pattern[-1]
+    rng = np.random.default_rng(0)
+    cum = np.array([1e6 * (1 + 0.01 * rng.standard_normal()) * pattern for _ in range(n)])
+    return np.where(np.arange(n)[None, :] <= (n - 1 - np.arange(n))[:, None], cum, np.nan)
+
+
 def test_the_paid_large_claims_are_redrawn_for_the_chain_ladder():
     """Pure chain ladder, no ODP process (scale 0), a pattern known almost exactly, a tenth of the
     amounts in large claims of three sizes: the paid to date ``C`` is given its large claims afresh
@@ -100,12 +110,7 @@ def test_the_paid_large_claims_are_redrawn_for_the_chain_ladder():
     within 4 standard errors of the sample variance (from its fourth moment) at every origin not
     fully developed. Without the redraw the newest origins are 9 to 57 standard errors below."""
     n = 12
-    pattern = np.cumsum(0.5 ** np.arange(1, n + 1))
-    pattern /= pattern[-1]
-    rng = np.random.default_rng(0)
-    cum = np.array([1e6 * (1 + 0.01 * rng.standard_normal()) * pattern for _ in range(n)])
-    cum = np.where(np.arange(n)[None, :] <= (n - 1 - np.arange(n))[:, None], cum, np.nan)
-    tri = TriangleSet.from_array(cum, origin_start="2024-01", grain="M")
+    tri = TriangleSet.from_array(_smooth_triangle(n), origin_start="2024-01", grain="M")
     amounts, a = np.array([2e4, 5e4, 1e5]), 0.1
     kwargs = dict(prior_error=PriorError(np.zeros(1), 0.0, 0.0, 0), scale=np.zeros(1), n_sims=40_000, seed=6)
     ours = stochastic_bf(tri, np.full((1, n), np.nan), np.ones((1, n)),
@@ -127,11 +132,7 @@ def test_a_month_with_nothing_paid_has_the_prior_and_process_spread():
     fixed share, plus ODP process); the simulated sd is at least that and at most 10% above it
     (pattern error). The 95th percentile is well above the 75th: never a zero-width range."""
     n = 12
-    pattern = np.cumsum(0.5 ** np.arange(1, n + 1))
-    pattern /= pattern[-1]
-    rng = np.random.default_rng(0)
-    cum = np.array([1e6 * (1 + 0.01 * rng.standard_normal()) * pattern for _ in range(n)])
-    cum = np.where(np.arange(n)[None, :] <= (n - 1 - np.arange(n))[:, None], cum, np.nan)
+    cum = _smooth_triangle(n)
     cum[-1, 0] = 0.0
     tri = TriangleSet.from_array(cum, origin_start="2024-01", grain="M")
     prior = np.full((1, n), 1e6)
