@@ -187,7 +187,9 @@ def stochastic_bf(tri: TriangleSet, prior, weight_cl, *, prior_error: PriorError
         Pearson estimate (:func:`odp_scale`). The residuals are resampled as they are either way.
     large : LargeClaims, optional
         Simulate each segment's share of large claims as a compound Poisson sum of its kind's
-        large amounts, and only the rest with ODP error at ``scale``; default none (ODP alone).
+        large amounts, and only the rest with ODP error at ``scale``; and give the chain ladder's
+        paid to date its large claims afresh in each simulation (step 3 of
+        :mod:`reserving._stochastic_bf_kernels`); default none (ODP alone).
     average, n_periods
         Chain-ladder factor options of the pattern, as :func:`reserving.chain_ladder`.
     n_sims, seed : int

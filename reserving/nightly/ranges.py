@@ -4,8 +4,9 @@ The selected estimate blends the chain ladder and BF by completion (:mod:`.selec
 comes from the same model (:func:`reserving.stochastic_bf`): per simulation the development
 pattern of a bootstrap pseudo triangle, the prior ultimate with its own error, the selection's blend
 weights and process error. Given each service's largest claim lines (the nightly job does), the
-large claims still to come are a compound Poisson sum of those amounts (:func:`large_claims`) and
-the rest has ODP error; the ODP scale per service is the triangles' Pearson scale or, given the
+large claims still to come are a compound Poisson sum of those amounts (:func:`large_claims`),
+the chain ladder's paid to date has its large claims redrawn in each simulation, and the rest has
+ODP error; the ODP scale per service is the triangles' Pearson scale or, given the
 claim lines' moments, the larger of it and the lines' compound Poisson scale (:func:`line_scale`).
 The prior's error is estimated once per run from the complete months
 (:func:`reserving.stochastic_bf.prior_error`: each segment's part by service line, a consortium
