@@ -161,6 +161,10 @@ class Claims:
         severities (see :func:`reserving.nightly.ranges.line_scale`).
     large_lines : LargeLines
         Each service's largest accepted lines (amounts only), for the ranges' large claims.
+    attritional : TriangleSet
+        The triangles of the accepted amounts each capped at its service's large-claim threshold
+        (:attr:`LargeLines.threshold`): the claims without their excess over it, same segments and
+        origins as ``triangles`` (:mod:`reserving.nightly.large_claims`).
     """
 
     triangles: TriangleSet
@@ -175,6 +179,7 @@ class Claims:
     lines_later: int = 0
     line_moments: pd.DataFrame | None = None
     large_lines: LargeLines | None = None
+    attritional: TriangleSet | None = None
 
     @property
     def lines_rejected(self) -> int:
@@ -278,6 +283,7 @@ def read_claims(
                            quantile_cont(amount, {LARGE_QUANTILE}) OVER (PARTITION BY service) AS threshold
                     FROM checked WHERE reason IS NULL)
                 SELECT consortium, service, inc_m, lag, sum(amount) AS amount, count(*) AS n,
+                       sum(least(amount, threshold)) AS attritional,
                        sum(abs(amount)) AS gross, sum(amount * amount) AS amount_sq, any_value(threshold) AS threshold,
                        list(amount ORDER BY amount) FILTER (WHERE amount > threshold AND amount > 0) AS large
                 FROM accepted GROUP BY ALL"""
@@ -301,7 +307,7 @@ def read_claims(
                           file=_describe(source))
     return Claims(triangles, rejects, counts, unusable, int(lines_read), lines_accepted, as_of,
                   float(cells["gross"].sum()), spend_rejected, lines_later, _line_moments(cells, triangles),
-                  _large_lines(cells))
+                  _large_lines(cells), _triangles(cells, as_of, "attritional"))
 
 
 def _safe_message(exc: Exception) -> str:
@@ -705,7 +711,8 @@ def _write_rejects(con, query: str, path: Path) -> None:
             pd.DataFrame(columns=reader.schema.names).to_csv(f, index=False)
 
 
-def _triangles(cells: pd.DataFrame, as_of: pd.Timestamp) -> TriangleSet | None:
+def _triangles(cells: pd.DataFrame, as_of: pd.Timestamp, column: str = "amount") -> TriangleSet | None:
+    """Cumulative triangles of ``cells[column]`` by segment, incurred month and lag."""
     if cells.empty:
         return None
     as_m = as_of.year * 12 + as_of.month - 1
@@ -717,7 +724,7 @@ def _triangles(cells: pd.DataFrame, as_of: pd.Timestamp) -> TriangleSet | None:
     o = cells["inc_m"].to_numpy(np.int64) - first_m
     lag = cells["lag"].to_numpy(np.int64)
     inc = np.zeros((len(segments), n_org, n_org))
-    np.add.at(inc, (codes, o, lag), cells["amount"].to_numpy(float))
+    np.add.at(inc, (codes, o, lag), cells[column].to_numpy(float))
     first_origin = np.full(len(segments), n_org)
     np.minimum.at(first_origin, codes, o)
     observed = (np.arange(n_org)[:, None] + np.arange(n_org)[None, :]) <= n_org - 1

@@ -110,6 +110,20 @@ def test_large_lines_are_the_accepted_amounts_above_each_services_quantile():
         assert len(big.amounts[svc]) >= 1
 
 
+def test_attritional_triangles_are_the_lines_capped_at_their_services_threshold():
+    """Against the pandas triangle builder on the lines capped by hand at ``np.quantile`` of their
+    service's amounts (DuckDB's ``quantile_cont``), to 1e-9 relative: same segments, origins and NaNs."""
+    s = generate_claims(n_consortia=2, services=["acute_inpatient", "emergency"], n_months=12, seed=5)
+    claims = read_claims(s.lines, as_of=s.as_of)
+    cap = s.lines.groupby("service")["amount"].transform(lambda x: np.quantile(x, LARGE_QUANTILE))
+    capped = s.lines.assign(amount=np.minimum(s.lines["amount"], cap))
+    assert (capped["amount"] < s.lines["amount"]).sum() >= 2                   # some lines are capped
+    ref = TriangleSet.from_frame(capped, "incurred_date", "paid_date", "amount",
+                                 segments=["consortium", "service"], grain="M", valuation=s.as_of)
+    assert list(claims.attritional.segments) == list(claims.triangles.segments) == list(ref.segments)
+    np.testing.assert_allclose(claims.attritional.values, ref.values, rtol=1e-9, equal_nan=True)
+
+
 def test_real_zero_stays_zero_and_recoveries_are_accepted(tmp_path):
     claims = read_claims(_write(tmp_path, GOOD), as_of="2024-02-29")
     a = claims.triangles.values[0]
