@@ -86,7 +86,7 @@ ORIGIN_STREAMS = 1 << 61
 
 def simulate(fitted, scale, latest_lag, pool, pool_start, eligible, valuation_index, average_code, phi, prior,
              weight, prior_sd, group_shock, group_of, calendar_shock, calendar_of, large_share, large, large_start,
-             large_of, keys, n_sims, block_size, ibnr, param, cl_centre, share_centre, report=None):
+             large_of, keys, n_sims, block_size, ibnr, param, cl_centre, share_centre, redraw, report=None):
     """Stochastic BF of a stack of segments: work items (segment x block of simulations) shared among threads.
 
     Work item ``(s, b)`` runs simulations ``b * block_size`` to ``(b + 1) * block_size - 1`` of
@@ -103,7 +103,9 @@ def simulate(fitted, scale, latest_lag, pool, pool_start, eligible, valuation_in
     make the dependence), ``large_share`` (S,) the share ``a`` of large claims, ``large`` (L,) their
     amounts, kind ``k`` at ``large[large_start[k]:large_start[k + 1]]``, segment ``s`` of kind
     ``large_of[s]`` (a kind with no amounts needs ``large_share`` 0), ``keys`` (S, 4) uint64,
-    ``cl_centre`` and ``share_centre`` (S, I) the data's ``C (CDF - 1)`` and ``1 - 1 / CDF`` (step 3).
+    ``cl_centre`` and ``share_centre`` (S, I) the data's ``C (CDF - 1)`` and ``1 - 1 / CDF`` (step 3),
+    ``redraw`` whether the paid's large claims are redrawn (step 3; off where the triangles hold no
+    large claims, :mod:`reserving.nightly.large_claims`).
 
     Outputs (filled): ``ibnr`` (S, I, n_sims) with process error; ``param`` (S, B, I) per-block
     sums of the means ``m`` (the bias correction of the caller). ``report(share)``, if given, is
@@ -118,7 +120,8 @@ def simulate(fitted, scale, latest_lag, pool, pool_start, eligible, valuation_in
                         valuation_index, average_code, phi[s], prior[s], weight[s], prior_sd[s],
                         group_shock[group_of[s]], calendar_shock[calendar_of[s]], large_share[s],
                         large[large_start[kind]:large_start[kind + 1]], keys[s], b, b * block_size,
-                        min(n_sims, (b + 1) * block_size), ibnr[s], param[s, b], cl_centre[s], share_centre[s])
+                        min(n_sims, (b + 1) * block_size), ibnr[s], param[s, b], cl_centre[s], share_centre[s],
+                        redraw)
 
     n_items = fitted.shape[0] * n_blocks
     _in_threads(item, n_items, None if report is None else (lambda done: report(done / n_items)))
@@ -127,12 +130,12 @@ def simulate(fitted, scale, latest_lag, pool, pool_start, eligible, valuation_in
 @njit(cache=True, nogil=True)
 def _simulate_block(fitted, scale, latest_lag, pool, eligible, valuation_index, average_code, phi, prior, weight,
                     prior_sd, group_shock, calendar_shock, large_share, large, key, block, first, stop, ibnr, param,
-                    cl_centre, share_centre):
+                    cl_centre, share_centre, redraw):
     """Simulations ``first`` to ``stop - 1`` of one segment (steps 1-4 of the module docstring).
 
     From the block's stream, each observed cell draws one pool index (two per 64-bit word, the
     spare of a row's odd cell unused). From its own stream (``own[i]``, loaded and stored around
-    its draws), in this order: with ``large_share > 0``, each origin with a chain-ladder weight above 0,
+    its draws), in this order: with ``redraw`` and ``large_share > 0``, each origin with a chain-ladder weight above 0,
     something paid and a CDF other than 1 one Poisson count and its indices into ``large`` (the paid's
     large claims redrawn, step 3); each origin with a blend weight below 1 one normal ``Z``; each
     origin with a non-zero ODP mean one gamma; with ``large_share > 0``, each origin with a positive
@@ -172,7 +175,7 @@ def _simulate_block(fitted, scale, latest_lag, pool, eligible, valuation_index, 
             g = cdf[k]
             mine = (own[i, 0], own[i, 1], own[i, 2], own[i, 3])
             paid = c[i, k]
-            if weight[i] > 0.0 and per_claim > 0.0 and paid > 0.0 and g != 1.0:   # the paid's large claims redrawn
+            if redraw and weight[i] > 0.0 and per_claim > 0.0 and paid > 0.0 and g != 1.0:   # the paid's large claims
                 drawn, mine = _compound_poisson(mine, paid * per_claim, large)
                 paid += drawn - large_share * paid
             mean = weight[i] * (2.0 * cl_centre[i] - paid * (g - 1.0))

@@ -157,8 +157,8 @@ class StochasticBFResult:
 
 
 def stochastic_bf(tri: TriangleSet, prior, weight_cl, *, prior_error: PriorError, groups=None,
-                  dependence: bool = True, scale=None, large: LargeClaims | None = None, average: str = "volume",
-                  n_periods: int | None = None, n_sims: int = 10_000, seed: int = 0,
+                  dependence: bool = True, scale=None, large: LargeClaims | None = None, redraw_paid: bool = True,
+                  average: str = "volume", n_periods: int | None = None, n_sims: int = 10_000, seed: int = 0,
                   progress=None) -> StochasticBFResult:
     """Simulate the IBNR of a Bornhuetter-Ferguson or blended estimate (England & Verrall 2002; Mack 2008).
 
@@ -190,6 +190,9 @@ def stochastic_bf(tri: TriangleSet, prior, weight_cl, *, prior_error: PriorError
         large amounts, and only the rest with ODP error at ``scale``; and give the chain ladder's
         paid to date its large claims afresh in each simulation (step 3 of
         :mod:`reserving._stochastic_bf_kernels`); default none (ODP alone).
+    redraw_paid : bool
+        With ``large``, redraw the large claims of the chain ladder's paid to date (default). Off
+        for triangles whose large claims were taken out (:mod:`reserving.nightly.large_claims`).
     average, n_periods
         Chain-ladder factor options of the pattern, as :func:`reserving.chain_ladder`.
     n_sims, seed : int
@@ -275,7 +278,7 @@ def stochastic_bf(tri: TriangleSet, prior, weight_cl, *, prior_error: PriorError
                      np.ascontiguousarray(prior_error.segment_sd, dtype=float), group_shock[:, 0], group_of,
                      calendar_shock, calendar_of, large.share, np.concatenate([np.zeros(0), *large.amounts]),
                      np.cumsum([0, *map(len, large.amounts)]).astype(np.int64), large.kind, keys, n_sims, BLOCK_SIZE,
-                     samples, param, cl_centre, share_centre, report=progress)
+                     samples, param, cl_centre, share_centre, bool(redraw_paid), report=progress)
     centre = weight * cl_centre + (1.0 - weight) * prior0 * share_centre      # the estimate; 0 where no data
     bias = param.sum(axis=1) / n_sims - centre
     samples -= bias[:, :, None]

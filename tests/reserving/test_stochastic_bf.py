@@ -108,7 +108,9 @@ def test_the_paid_large_claims_are_redrawn_for_the_chain_ladder():
     pattern's (the same run without large claims) plus ``(CDF - 1)^2 a C E[L^2] / E[L]`` (the
     redraw, projected) plus ``a m E[L^2] / E[L]`` (the large claims still to come, ``m = C (CDF - 1)``):
     within 4 standard errors of the sample variance (from its fourth moment) at every origin not
-    fully developed. Without the redraw the newest origins are 9 to 57 standard errors below."""
+    fully developed. Without the redraw the newest origins are 9 to 57 standard errors below; with
+    ``redraw_paid=False`` the variance is the pattern's plus the large claims still to come, within 4
+    standard errors."""
     n = 12
     tri = TriangleSet.from_array(_smooth_triangle(n), origin_start="2024-01", grain="M")
     amounts, a = np.array([2e4, 5e4, 1e5]), 0.1
@@ -124,6 +126,12 @@ def test_the_paid_large_claims_are_redrawn_for_the_chain_ladder():
     open_ = cdf > 1
     assert open_.sum() == n - 1
     np.testing.assert_array_less(np.abs(ours.var(axis=1) - expected)[open_], 4 * se[open_])
+    kept = stochastic_bf(tri, np.full((1, n), np.nan), np.ones((1, n)), redraw_paid=False,
+                         large=LargeClaims(np.array([a]), (amounts,), np.array([0])), **kwargs).samples[0]
+    without = pattern_only.var(axis=1) + a * paid * (cdf - 1) * e2          # redraw_paid=False: no redraw term
+    dev = kept - kept.mean(axis=1, keepdims=True)
+    se = np.sqrt(((dev**4).mean(axis=1) - kept.var(axis=1) ** 2) / kept.shape[1])
+    np.testing.assert_array_less(np.abs(kept.var(axis=1) - without)[open_], 4 * se[open_])
 
 
 def test_a_month_with_nothing_paid_has_the_prior_and_process_spread():
