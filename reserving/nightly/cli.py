@@ -19,6 +19,8 @@ from reserving.nightly.claims import ClaimColumns
 from reserving.nightly.job import run_nightly_job
 from reserving.nightly.seasonal import DEFAULT as DEFAULT_SEASONALITY
 from reserving.nightly.seasonal import SETTINGS as SEASONALITY
+from reserving.nightly.large_claims import CHOICES as LARGE_CLAIMS
+from reserving.nightly.large_claims import DEFAULT as DEFAULT_LARGE_CLAIMS
 
 _EXAMPLES = """\
   python -m reserving nightly --demo --out out/demo
@@ -72,6 +74,9 @@ def add_nightly_parser(subparsers):
     p.add_argument("--n-periods", type=int, help="chain-ladder averaging window in diagonals (default all)")
     p.add_argument("--selections", help="CSV/Parquet of the actuary's selections: segment, item, development, "
                                         "origin, value, by, reason (see reserving.selections)")
+    p.add_argument("--large-claims", choices=LARGE_CLAIMS, default=DEFAULT_LARGE_CLAIMS,
+                   help="develop the lines' excess over each service's 99.5%% quantile apart and load it back "
+                        "(separate), or develop the claims as paid (in-triangle)")
     p.add_argument("--seasonality", choices=SEASONALITY, default=DEFAULT_SEASONALITY,
                    help="month: completion factors by calendar month of the incurred month, credibility-weighted; "
                         "month+paydays: also restate payments for the payment days of each month (--payment-days); "
@@ -137,6 +142,7 @@ def run_nightly(args) -> int:
         min_segment_lines=args.min_segment_lines, cover=args.cover, budget_phasing=args.budget_phasing,
         regimen=args.regimen, selections=args.selections, dependence=not args.independent,
         scheduler=args.scheduler, seasonality=args.seasonality, payment_days=args.payment_days,
+        large_claims=args.large_claims,
     )
     money = ["paid", "ibnr", "ultimate", "ibnr_sd", "ibnr_p75", "ibnr_p95"]
     print(result.consortium_summary.to_string(

@@ -52,6 +52,9 @@ from reserving.nightly.forecast import (consortium_forecast, financial_year, is_
                                        patient_costs, seasonal_weights)
 from reserving.nightly.history import (check_database, compare, drop_superseded, forecast_history, has_run,
                                       new_run_id, save_run)
+from reserving.nightly.large_claims import CHOICES as LARGE_CLAIMS
+from reserving.nightly.large_claims import DEFAULT as DEFAULT_LARGE_CLAIMS
+from reserving.nightly.large_claims import as_paid, separate
 from reserving.nightly.isolation import NoSegmentReserved, checked_mack, drop_unpaid, failed_services, isolate
 from reserving.nightly.outputs import REJECTS, stage_outputs
 from reserving.nightly.regimen import DEFAULT_RULES, evaluate, read_rules
@@ -78,7 +81,7 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
                     max_rejected: float = 0.01, min_segment_lines: int = 10, cover=None,
                     budget_phasing: str = "flat", regimen=None, selections=None,
                     dependence: bool = True, scheduler=None, seasonality: str = DEFAULT_SEASONALITY,
-                    payment_days=None) -> NightlyResult:
+                    payment_days=None, large_claims: str = DEFAULT_LARGE_CLAIMS) -> NightlyResult:
     """Run the nightly job end to end and publish its outputs in ``out_dir`` as one set.
 
     Parameters
@@ -146,6 +149,11 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
         Spread the simulations over a Dask cluster: a ``Client``, or a scheduler address
         (``tcp://host:8786``) to connect to for this run. The numbers are those of a run on one
         machine (random streams keyed by segment label).
+    large_claims : {'separate', 'in-triangle'}
+        ``separate``: each line is capped at its service's large-claim threshold, the capped claims
+        developed and the excess loaded back by the service's excess share, and the ranges
+        simulate the same model (:mod:`.large_claims`); ``in-triangle``: the claims developed as
+        paid. With ``seasonality``, the seasonal completion is of the grossed-up triangles.
     seasonality : {'off', 'month', 'month+paydays'}
         ``month``: completion factors by calendar month of the incurred month, credibility-weighted;
         ``month+paydays`` also restates payments for the payment days of each month; ``off`` (the
@@ -187,6 +195,8 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
     rules = read_rules(DEFAULT_RULES if regimen is None else regimen)
     chosen = _selections(selections)
     check_setting(seasonality)
+    if large_claims not in LARGE_CLAIMS:
+        raise ReservingError(f"large_claims must be one of {list(LARGE_CLAIMS)}; got {large_claims!r}")
     if payment_days is not None and seasonality != "month+paydays":
         raise ReservingError(f"payment days are used only with seasonality 'month+paydays', not {seasonality!r} "
                              "(--payment-days needs --seasonality month+paydays)")
@@ -218,13 +228,23 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
                           "chain-ladder")
         if mk is None:
             raise NoSegmentReserved("chain-ladder failed for every segment; see the segment errors")
+        separated = paid_cl = None
+        if large_claims == "separate":      # develop the grossed-up attritional triangles; paid stays the real paid
+            separated = separate(data.attritional[data.triangles.segments.get_indexer(tri.segments)], data.large_lines)
+            paid_cl, mk = mk.chain_ladder, checked_mack(separated.triangles, average=average, n_periods=n_periods,
+                                                        selections=chosen)
         plain_cl = mk.chain_ladder
         seasonal = seasonal_completion(plain_cl, seasonality, calendar)
         if seasonal is not None:
             mk = replace(mk, chain_ladder=seasonal.chain_ladder)
+        if separated is not None:
+            developed = plain_cl
+            mk = replace(mk, chain_ladder=as_paid(mk.chain_ladder, paid_cl))
+            plain_cl = as_paid(plain_cl, paid_cl)
         cl = mk.chain_ladder
         selected_factors = None if chosen is None else factor_table(
-            chain_ladder(tri, average=average, n_periods=n_periods).development, cl.development, chosen.within(tri))
+            chain_ladder(tri if separated is None else separated.triangles, average=average,
+                         n_periods=n_periods).development, cl.development, chosen.within(tri))
         timings["chain_ladder"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -245,12 +265,18 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
         t = time.perf_counter()
         months = financial_year_months(as_of, fy_start_month)
         in_period = np.asarray(tri.origins.isin(months))
+        modelled = (tri, plain_cl, plain_sel, data.large_lines)
+        if separated is not None:        # the ranges simulate the grossed-up triangles and the excess to come
+            modelled = (separated.triangles, developed,
+                        select(separated.triangles, developed, budget_df, members_df, method=method,
+                               threshold=threshold, selections=None if chosen is None else chosen.within(tri)),
+                        separated.excess)
         with _cluster(scheduler) as client:
-            spread = simulate_ranges(tri, plain_cl, plain_sel, in_period, errors, threshold=threshold,
+            spread = simulate_ranges(*modelled[:3], in_period, errors, threshold=threshold,
                                      average=average, n_periods=n_periods, n_sims=n_sims, seed=seed,
-                                     chunk_mb=chunk_mb, dependence=dependence, large_lines=data.large_lines,
-                                     progress=progress, client=client,
-                                     recentre=None if seasonal is None else sel.bf.ibnr)
+                                     chunk_mb=chunk_mb, dependence=dependence, large_lines=modelled[3],
+                                     redraw_paid=separated is None, progress=progress, client=client,
+                                     recentre=None if seasonal is None and separated is None else sel.bf.ibnr)
         keep, tri = spread.keep, tri[spread.keep]
         timings["simulate"] = time.perf_counter() - t
 
@@ -288,7 +314,7 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
                       "budget_phasing": budget_phasing if allocation is not None else None,
                       "regimen": "default" if regimen is None else "given",
                       "selections": None if chosen is None else chosen.source, "dependence": dependence,
-                      "seasonality": seasonality,
+                      "seasonality": seasonality, "large_claims": large_claims,
                       "payment_days": None if seasonal is None else seasonal.describe()["payment_days"]}
         result = NightlyResult(
             as_of=as_of, run_id=new_run_id(as_of), parameters=parameters, claims=data, triangles=tri,

@@ -97,7 +97,7 @@ class Ranges:
 def simulate_ranges(tri: TriangleSet, cl: ChainLadder, sel: Selection, in_period: np.ndarray, errors: list, *,
                     threshold: float, average: str, n_periods, n_sims: int, seed: int, chunk_mb: float,
                     dependence: bool = True, line_moments: pd.DataFrame | None = None,
-                    large_lines: LargeLines | None = None,
+                    large_lines: LargeLines | None = None, redraw_paid: bool = True,
                     progress: bool = True, client=None, recentre: np.ndarray | None = None) -> Ranges:
     """Simulate the selected IBNR of ``tri`` batch by batch and reduce the simulations to ranges.
 
@@ -131,6 +131,10 @@ def simulate_ranges(tri: TriangleSet, cl: ChainLadder, sel: Selection, in_period
         Each service's largest lines (:attr:`.claims.Claims.large_lines`; the nightly job's default).
         Given, the large claims still to come are simulated as a compound Poisson sum of these
         amounts and the rest with ODP error (:func:`large_claims`); None, ODP error alone.
+    redraw_paid : bool
+        With ``large_lines``, redraw the large claims of the chain ladder's paid to date in each
+        simulation (default); off when ``tri`` holds no large claims (the excess taken out,
+        :mod:`.large_claims`).
     progress : bool
         A progress bar on stderr counting the consortia done.
     client : dask.distributed.Client, optional
@@ -179,7 +183,8 @@ def simulate_ranges(tri: TriangleSet, cl: ChainLadder, sel: Selection, in_period
     large = None if large_lines is None else large_claims(large_lines, services)
     weight = np.where(np.isfinite(sel.bf.weight_cl), sel.bf.weight_cl, 1.0)   # origins with no data: none to blend
     simulator = _Simulator(tri.segments, usable, sel.bf.prior, weight, err, phi, large,
-                           dict(dependence=dependence, average=average, n_periods=n_periods, n_sims=n_sims, seed=seed))
+                           dict(dependence=dependence, average=average, n_periods=n_periods, n_sims=n_sims, seed=seed,
+                                redraw_paid=redraw_paid))
 
     def simulate(sub: TriangleSet):
         n_cons = len(pd.unique(sub.segments.get_level_values(0)))   # the bar fills with the batch's share done
@@ -247,7 +252,11 @@ def simulate_ranges(tri: TriangleSet, cl: ChainLadder, sel: Selection, in_period
                                         .groupby(level=0, sort=False).first().items()}},
                      "large_claims": "none" if large is None else {
                          "from": f"lines above the {LARGE_QUANTILE:.1%} quantile of the service's amounts, "
-                                 "a compound Poisson of their amounts; the rest ODP",
+                                 "a compound Poisson of their amounts; the rest ODP; the paid's large claims "
+                                 "redrawn" if redraw_paid else
+                                 f"the excess of lines over the {LARGE_QUANTILE:.1%} quantile of the service's "
+                                 "amounts, developed apart: a compound Poisson of the excess amounts; the capped "
+                                 "claims ODP",
                          "by_service": {k: {"threshold": round(float(large_lines.threshold[k]), 2),
                                             "lines": int(len(x)), "share": round(float(a), 6)}
                                         for k, x, a in zip(dict.fromkeys(services), large.amounts,

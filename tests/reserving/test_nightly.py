@@ -166,7 +166,8 @@ def test_ranges_are_percentiles_of_sums_of_the_stochastic_bf_simulations(tmp_pat
     from reserving.stochastic_bf import LargeClaims, odp_scale, prior_error, stochastic_bf
 
     s = generate_claims(n_consortia=2, services=SERVICES, n_months=18, as_of="2024-06-30", lines_per_cell=30, seed=9)
-    run = run_nightly_job(s.lines, tmp_path, n_sims=400, seed=3, budget=s.budget, chunk_mb=1e-6, progress=False)
+    run = run_nightly_job(s.lines, tmp_path, n_sims=400, seed=3, budget=s.budget, chunk_mb=1e-6, progress=False,
+                          large_claims="in-triangle")      # the claims as paid (the separated estimate: test_large_claims)
     tri = run.triangles
     cl = chain_ladder(tri)
     sel = select(tri, cl, s.budget, None, method="blend", threshold=0.75)

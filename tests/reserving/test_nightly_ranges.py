@@ -7,48 +7,52 @@ nightly job does. Coverage is the share of cases whose true outstanding total is
 75th (95th) percentile: 720 segment totals, 240 consortium totals, 40 national totals, and the
 720 newest months (nothing or little paid; the old ranges collapsed there).
 
-The ranges here are the nightly job's default: the large claims still to come (each service's
-lines above the 99.5% quantile of its amounts) are a compound Poisson sum of the service's large
-amounts, the rest has ODP error at the triangles' Pearson scale
-(``simulate_ranges(large_lines=...)``, :func:`reserving.nightly.ranges.large_claims`); the
-pattern's error is the pseudo estimates' reflected about the data's estimate (the basic bootstrap),
-and the chain ladder's paid to date is given its large claims afresh in each simulation
-(:mod:`reserving._stochastic_bf_kernels`, step 3). Measured, seeds 1-40 here and 1-400 in
-``benchmarks/bench_ranges.py`` (300 simulations), with the variants before:
+The estimate and ranges here are the nightly job's defaults. Large claims are developed apart
+(:mod:`reserving.nightly.large_claims`): each line capped at its service's 99.5% quantile, the
+capped triangles grossed up by the service's excess share and developed, the ranges simulated on
+them with the excess still to come as a compound Poisson sum of the service's excess amounts. With
+``large_claims="in-triangle"`` the claims are developed as paid, the large claims still to come are
+a compound Poisson sum of the service's large amounts and the chain ladder's paid to date has its
+large claims redrawn in each simulation (:mod:`reserving._stochastic_bf_kernels`, step 3). Either
+way the rest has ODP error at the triangles' Pearson scale and the pattern's error is the pseudo
+estimates' reflected about the data's estimate (the basic bootstrap). Measured, seeds 1-40 here
+and 1-400 in ``benchmarks/bench_ranges.py`` (300 simulations):
 
 =============  ============  ============  ============  ============  ===================  ===============
-level          default,      default,      no redraw of  no redraw,    Pearson scale alone  aim (issue 13)
-               seeds 1-400   seeds 1-40    the paid,     seeds 1-40    (before large
-                                           seeds 1-200                 claims), seeds 1-40
+level          separate      separate      in-triangle   in-triangle   in-triangle, no      aim (issue 13)
+               (default),    (default),    seeds 1-400   seeds 1-40    redraw of the paid,
+               seeds 1-400   seeds 1-40                                seeds 1-200
 =============  ============  ============  ============  ============  ===================  ===============
-segment        76.2%, 94.9%  74.3%, 95.0%  73.4%, 94.5%  73.3%, 95.6%  74.6%, 91.7%         72-78%, 93-97%
-consortium     74.0%, 94.3%  69.2%, 93.3%  71.6%, 94.0%  70.0%, 95.0%  67.5%, 89.6%         72-78%, 93-97%
-national       79.3%, 94.3%  75.0%, 92.5%  77.0%, 93.5%  75.0%, 92.5%  72.5%, 90.0%         72-78%, 93-97%
-newest month   77.4%, 95.5%  77.1%, 95.6%  75.0%, 95.1%  75.4%, 96.0%  77.9%, 93.2%
+segment        75.7%, 94.0%  75.0%, 94.0%  76.2%, 94.9%  74.3%, 95.0%  73.4%, 94.5%         72-78%, 93-97%
+consortium     73.0%, 93.5%  68.8%, 92.9%  74.0%, 94.3%  69.2%, 93.3%  71.6%, 94.0%         72-78%, 93-97%
+national       77.5%, 93.3%  75.0%, 90.0%  79.3%, 94.3%  75.0%, 92.5%  77.0%, 93.5%         72-78%, 93-97%
+newest month   76.3%, 94.1%  77.1%, 94.4%  77.4%, 95.5%  77.1%, 95.6%  75.0%, 95.1%
+point bias     +1.6%, +0.9%  -1.9%, -0.2%  +2.2%, +1.5%  -0.7%, +0.9%  +1.3%, +0.7%        within 2%
 =============  ============  ============  ============  ============  ===================  ===============
 
-(each cell: share at or below the 75th, the 95th percentile). Acute care's severity has a Pareto
-tail (alpha 1.8) and dominates every consortium's IBNR. Against the exact expected outstanding
-(``truth.expected_ibnr``, 120 datasets) the acute segments' estimation error had about twice the
-spread the simulations gave the chain-ladder months (ages 3 to 36): what a month has paid holds
-the large claims that happened to be paid, most months none (the estimate's median error -10% to
--34%), the odd one a large claim the chain ladder projects; the triangles' Pearson residuals rarely
-show it. Redrawing the paid's large claims in each simulation moved the consortium p75 from 71.6%
-to 73.1% over seeds 1-200. Tried and dropped: a prior error with a part shared by a segment's months
-(its budget share; no change), resampling each service's residuals pooled over consortia (71.2%),
-a prior error centred on its median (67.9%), the small claims' scale from the triangles of lines
-below the threshold, the lines' full variance, and taking the large claims' variance out of the
-prior's error (each narrower).
+(each cell: share at or below the 75th, the 95th percentile; point bias: the summed estimate
+against the summed truth, and against its expectation ``truth.expected_ibnr``). Acute care's
+severity has a Pareto tail (alpha 1.8) and dominates every consortium's IBNR. Against the exact
+expected outstanding the chain ladder of the claims as paid ran 3% to 5% high in the months it
+develops (ages 3 to 36) and its error there had about twice the spread the simulations gave it:
+what a month has paid holds the large claims that happened to be paid, most months none (the
+estimate's median error -10% to -34%), the odd one a large claim the chain ladder projects, and
+the factors are ratios of sums that are mostly below their mean. Redrawing the paid's large claims
+in each simulation widened the ranges to match (consortium p75 71.6% to 73.1% over seeds 1-200);
+developing the large claims apart removes most of the error instead (the estimate's error sd
+against the expectation 11.5% to 5.7% nationally, 30% to 13% per consortium, over 400 datasets) and
+its ranges, simulated from the same model, are narrower. Tried and dropped: a prior error with a part shared by a segment's months (its budget
+share; no change), resampling each service's residuals pooled over consortia (71.2%), a prior
+error centred on its median (67.9%), the small claims' scale from the triangles of lines below the
+threshold, the lines' full variance, and taking the large claims' variance out of the prior's
+error (each narrower).
 
 Forty datasets leave a binomial standard error of 3% at consortium level (p75) and 7% and 3.4%
 nationally (p75, p95), and seeds 1-40 are an unlucky block: the consortium p75 of the ten blocks of
-40 in the benchmark runs from 69% to 79%. Over 400 the segment and consortium levels meet the aim
-and the national p95 does; the national p75 is 1.3 points wide (standard error 2.2). Point bias:
-+2.2% against the summed truth and +1.45% against its expectation over 400 datasets (-0.7% and
-+0.9% over seeds 1-40): heavy-tailed truth sums fall short of their expectation in most samples,
-and the estimate itself runs high by about 1.5%, which moves the national level most: with the
-truths scaled up by 2.2% the 400 datasets would give 71.0% / 93.5% per consortium and 70.8% / 92.0%
-nationally (the ranges alone are still a little narrow at p75 above segment level).
+40 runs from 69% to 79% (in-triangle). Over 400 datasets the default meets the aim at every level,
+the p95s narrowly (93.3% to 94.0%, standard errors 0.3 to 1.3 points); the point bias is within 2%
+against the truth (+1.6%) and against its expectation (+0.9%). Heavy-tailed truth sums fall short
+of their expectation in most samples, so the bias against the expectation is the steadier measure.
 
 No cell with positive IBNR has a zero-width range in the 400 datasets (one immaterial cell of
 25,920 on seeds 1-40 before the redraw: a few currency units still expected, where more than 95% of
@@ -66,6 +70,8 @@ import pytest
 
 from reserving import chain_ladder
 from reserving.nightly.claims import read_claims
+from reserving.nightly.large_claims import DEFAULT as DEFAULT_LARGE_CLAIMS
+from reserving.nightly.large_claims import as_paid, separate
 from reserving.nightly.ranges import simulate_ranges
 from reserving.nightly.selection import select
 from reserving.nightly.synthetic import generate_claims
@@ -74,15 +80,24 @@ SERVICES = ["acute_inpatient", "emergency", "prescribing"]
 SEEDS = range(1, 41)
 
 
-def _one(seed: int) -> pd.DataFrame:
+def _one(seed: int, large_claims: str = DEFAULT_LARGE_CLAIMS) -> pd.DataFrame:
+    """One dataset reserved as the nightly job does (``run_nightly_job``'s estimate and ranges steps)."""
     s = generate_claims(n_consortia=6, services=SERVICES, n_months=36, seed=seed)
     claims = read_claims(s.lines, as_of=s.as_of)
     tri = claims.triangles
     cl = chain_ladder(tri)
+    modelled = (tri, cl, None, claims.large_lines)
+    if large_claims == "separate":
+        separated = separate(claims.attritional, claims.large_lines)
+        developed = chain_ladder(separated.triangles)
+        modelled = (separated.triangles, developed, select(separated.triangles, developed, s.budget, None,
+                                                           method="blend", threshold=0.75), separated.excess)
+        cl = as_paid(developed, cl)
     sel = select(tri, cl, s.budget, None, method="blend", threshold=0.75)
-    r = simulate_ranges(tri, cl, sel, np.ones(tri.n_origins, bool), [], threshold=0.75, average="volume",
-                        n_periods=None, n_sims=300, seed=1, chunk_mb=400, large_lines=claims.large_lines,
-                        progress=False)
+    r = simulate_ranges(modelled[0], modelled[1], modelled[2] or sel, np.ones(tri.n_origins, bool), [],
+                        threshold=0.75, average="volume", n_periods=None, n_sims=300, seed=1, chunk_mb=400,
+                        large_lines=modelled[3], redraw_paid=large_claims != "separate", progress=False,
+                        recentre=sel.bf.ibnr if large_claims == "separate" else None)
     seg = tri.segments
     est = np.nansum(sel.bf.ibnr, axis=1)
     by_seg = s.truth.groupby(["consortium", "service"])[["ibnr", "expected_ibnr"]].sum().reindex(seg)
@@ -111,12 +126,12 @@ def _one(seed: int) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True), int((zero & cells["material"]).sum()), int(zero.sum())
 
 
-def coverage_table(seeds) -> tuple[pd.DataFrame, pd.Series, int, int]:
+def coverage_table(seeds, large_claims: str = DEFAULT_LARGE_CLAIMS) -> tuple[pd.DataFrame, pd.Series, int, int]:
     """Over the datasets of ``seeds``: per level the number of cases and the shares at or below p75
     and p95; the point bias (summed estimate against the summed truth, ``truth``, and against its
     expectation, ``expected``); zero-width ranges (material, immaterial). Also run by
     ``benchmarks/bench_ranges.py`` over 400 datasets."""
-    runs = [_one(seed) for seed in seeds]
+    runs = [_one(seed, large_claims) for seed in seeds]
     table = pd.concat([t for t, *_ in runs], ignore_index=True)
     g = table.groupby("level")
     shares = pd.DataFrame({"n": g.size(), "p75": g.apply(lambda d: (d.truth <= d.p75).mean()),
@@ -129,8 +144,7 @@ def coverage_table(seeds) -> tuple[pd.DataFrame, pd.Series, int, int]:
 
 @pytest.fixture(scope="module")
 def coverage():
-    shares, bias, zero, zero_immaterial = coverage_table(SEEDS)
-    return shares, bias["truth"], zero, zero_immaterial
+    return coverage_table(SEEDS)
 
 
 def test_no_zero_width_range_and_point_bias_within_two_percent(coverage):
@@ -138,7 +152,7 @@ def test_no_zero_width_range_and_point_bias_within_two_percent(coverage):
     assert shares["n"].to_dict() == {"consortium": 240, "national": 40, "newest": 720, "segment": 720}
     assert zero_width == 0
     assert zero_width_immaterial <= 20, zero_width_immaterial      # of 25,920 cells; measured 0
-    assert abs(bias) <= 0.02, bias
+    assert (bias.abs() <= 0.02).all(), bias.to_dict()               # measured -1.9% (truth), -0.2% (expected)
 
 
 def test_coverage_is_no_worse_than_measured(coverage):
@@ -152,9 +166,9 @@ def test_coverage_is_no_worse_than_measured(coverage):
     assert (shares["p75"] <= 0.85).all() and (shares["p95"] <= 0.99).all(), shares   # not wide for safety
 
 
-@pytest.mark.xfail(strict=True, reason="seeds 1-40: consortium p75 69.2% (aim at least 72%) and national p95 92.5% "
-                                       "(one dataset of 40); over 400 datasets only the national p75 misses (79.3%) "
-                                       "(module docstring)")
+@pytest.mark.xfail(strict=True, reason="seeds 1-40: consortium p75 68.8% (aim at least 72%) and national p95 90.0% "
+                                       "(4 datasets of 40 above it); over 400 datasets in benchmarks/bench_ranges.py "
+                                       "every level meets the aim (module docstring)")
 def test_coverage_meets_the_aim_at_every_level(coverage):
     shares = coverage[0]
     for level in ("segment", "consortium", "national"):
@@ -186,7 +200,8 @@ def test_every_level_is_written_to_files_history_and_report(tmp_path):
     assert summary["ranges"]["prior_cv"] > 0 and summary["ranges"]["dependence"].startswith("shared")
     assert summary["ranges"]["process_scale"]["from"] == "per service, the triangles' Pearson scale"   # job default
     large = summary["ranges"]["large_claims"]                                                         # job default
-    assert large["from"].startswith("lines above the 99.5% quantile") and set(large["by_service"]) == set(SERVICES)
+    assert large["from"].startswith("the excess of lines over the 99.5% quantile") and set(large["by_service"]) == set(
+        SERVICES)
     stored = load_table(run.outputs["db"], run.run_id, "ranges")
     assert stored["level"].value_counts().to_dict() == {"segment": 6, "consortium": 2, "national": 1}
     national = stored[stored["level"] == "national"].iloc[0]

@@ -72,14 +72,16 @@ def _newest_error(run, truth: pd.DataFrame) -> tuple[float, float]:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """(seed, setting) -> (run, truth) on the seasonal data, valued at 2024-12-31."""
+    """(seed, setting) -> (run, truth) on the seasonal data, valued at 2024-12-31, the claims developed as paid
+    (the tests rebuild the plain job from ``run.triangles``; seasonal completion of the separated
+    estimate: tests/reserving/test_large_claims.py)."""
     out = {}
     for seed in SEEDS:
         d = _claims(seed)
         for setting in ("off", "month"):
             folder = tmp_path_factory.mktemp(f"{setting.replace('+', '-')}{seed}")
             out[seed, setting] = run_nightly_job(d.lines, folder, n_sims=N_SIMS, seed=7, progress=False,
-                                                 seasonality=setting), d.truth
+                                                 seasonality=setting, large_claims="in-triangle"), d.truth
     return out
 
 
