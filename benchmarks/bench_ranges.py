@@ -5,8 +5,9 @@ values of the settlement-rate change, calibration on 3 past diagonals) against `
 on the same triangles (the synthetic ones of :mod:`benchmarks.bench_bootstrap`). Target: the new
 method within 2x of the bootstrap's time. Both sides load their compiled kernels in the set-up.
 
-The nightly job's default ranges (stochastic Bornhuetter-Ferguson blend with large claims) against
-known truth on 400 generated datasets, as ``tests/reserving/test_nightly_ranges.py`` measures 40:
+The nightly job's estimate and ranges (stochastic Bornhuetter-Ferguson blend with large claims),
+with large claims developed apart (the default) and in the triangles, against known truth on 400
+generated datasets, as ``tests/reserving/test_nightly_ranges.py`` measures 40:
 the shares at or below p75 and p95 per level are binomial, so 40 datasets leave a standard error of
 about 3% at consortium level and 7% nationally; 400 cut it by three.
 
@@ -42,27 +43,27 @@ def workloads() -> list[Workload]:
             params={"n_segments": 1600, "n": 48},
             target="within 2x of the bootstrap (speed ratio >= 0.5x)",
         ),
-        Workload(
-            name=f"nightly ranges against known truth: {len(COVERAGE_SEEDS)} generated datasets (6 consortia x "
-                 "3 services x 36 months), coverage per level",
+        *(Workload(
+            name=f"nightly ranges against known truth, large claims {mode}: {len(COVERAGE_SEEDS)} generated "
+                 "datasets (6 consortia x 3 services x 36 months), coverage per level",
             ours=Side("reserving.nightly.ranges", "benchmarks.bench_ranges:setup_coverage",
                       "benchmarks.bench_ranges:run_coverage", repeats=1),
-            params={"seeds": COVERAGE_SEEDS},
+            params={"seeds": COVERAGE_SEEDS, "large_claims": mode},
             target="truth <= p75 in 72-78% and <= p95 in 93-97% at segment, consortium and national level; "
                    "point bias within 2%",
-        ),
+        ) for mode in ("separate", "in-triangle")),
     ]
 
 
-def setup_coverage(seeds: list) -> list:
-    return seeds
+def setup_coverage(seeds: list, large_claims: str) -> tuple:
+    return seeds, large_claims
 
 
-def run_coverage(seeds: list) -> dict:
+def run_coverage(args: tuple) -> dict:
     """The test's coverage table (``tests/reserving/test_nightly_ranges.py``) over more datasets."""
     from tests.reserving.test_nightly_ranges import coverage_table
 
-    shares, bias, zero, zero_immaterial = coverage_table(seeds)
+    shares, bias, zero, zero_immaterial = coverage_table(*args)
     out = {f"{level}_p75_p95": f"{row.p75:.3f}/{row.p95:.3f} (n {int(row.n)})" for level, row in shares.iterrows()}
     return out | {"bias_vs_truth": f"{bias['truth']:+.4f}", "bias_vs_expected": f"{bias['expected']:+.4f}",
                   "zero_width_material": zero, "zero_width_immaterial": zero_immaterial}
