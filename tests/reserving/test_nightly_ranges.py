@@ -57,12 +57,16 @@ of their expectation in most samples, so the bias against the expectation is the
 No cell with positive IBNR has a zero-width range in the 400 datasets (one immaterial cell of
 25,920 on seeds 1-40 before the redraw: a few currency units still expected, where more than 95% of
 simulations pay nothing more, as a compound Poisson with those severities would).
-:func:`test_coverage_meets_the_aim_at_every_level` states the aim on seeds 1-40 and stays an
-expected failure; :func:`test_coverage_is_no_worse_than_measured` guards the measured figures
-(each bound about 3 binomial standard deviations below the measured share).
+:func:`test_coverage_meets_the_aim_over_many_datasets` asserts the aim over seeds 1-400 when
+``COVERAGE_DATASETS=400`` is set (too slow for every run of the suite);
+:func:`test_coverage_meets_the_aim_at_every_level` states it on seeds 1-40 and stays an expected
+failure; :func:`test_coverage_is_no_worse_than_measured` guards the measured figures (each bound
+about 3 binomial standard deviations below the measured share).
 """
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import pandas as pd
@@ -174,6 +178,21 @@ def test_coverage_meets_the_aim_at_every_level(coverage):
     for level in ("segment", "consortium", "national"):
         assert 0.72 <= shares.loc[level, "p75"] <= 0.78, (level, shares.loc[level].to_dict())
         assert 0.93 <= shares.loc[level, "p95"] <= 0.97, (level, shares.loc[level].to_dict())
+
+
+@pytest.mark.skipif(not os.environ.get("COVERAGE_DATASETS"), reason="set COVERAGE_DATASETS=400 to run (about 4 "
+                    "minutes on 2 cores; benchmarks/bench_ranges.py measures the same)")
+def test_coverage_meets_the_aim_over_many_datasets():
+    """The aim of issue 13 over ``COVERAGE_DATASETS`` datasets (seeds 1 to N; 400 measured: segment 75.7%
+    / 94.0%, consortium 73.0% / 93.5%, national 77.5% / 93.2%, bias +1.6% against the truth and +0.9%
+    against its expectation, no zero-width range): binomial standard errors of 0.5 to 2.2 points, where
+    40 datasets leave 3 to 7."""
+    shares, bias, zero_width, zero_width_immaterial = coverage_table(range(1, int(os.environ["COVERAGE_DATASETS"]) + 1))
+    for level in ("segment", "consortium", "national"):
+        assert 0.72 <= shares.loc[level, "p75"] <= 0.78, (level, shares.loc[level].to_dict())
+        assert 0.93 <= shares.loc[level, "p95"] <= 0.97, (level, shares.loc[level].to_dict())
+    assert (bias.abs() <= 0.02).all(), bias.to_dict()
+    assert zero_width == zero_width_immaterial == 0
 
 
 def test_every_level_is_written_to_files_history_and_report(tmp_path):
