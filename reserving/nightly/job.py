@@ -228,19 +228,22 @@ def run_nightly_job(claims, out_dir, db=None, as_of=None, n_sims: int = 10_000, 
                           "chain-ladder")
         if mk is None:
             raise NoSegmentReserved("chain-ladder failed for every segment; see the segment errors")
-        separated = paid_cl = None
+        separated = None
         if large_claims == "separate":      # develop the grossed-up attritional triangles; paid stays the real paid
             separated = separate(data.attritional[data.triangles.segments.get_indexer(tri.segments)], data.large_lines)
-            paid_cl, mk = mk.chain_ladder, checked_mack(separated.triangles, average=average, n_periods=n_periods,
-                                                        selections=chosen)
+            grossed, mk = isolate(separated.triangles, lambda x: checked_mack(x, average=average, n_periods=n_periods,
+                                                                              selections=chosen), errors, "chain-ladder")
+            if mk is None:
+                raise NoSegmentReserved("chain-ladder failed for every segment; see the segment errors")
+            tri, separated = tri[tri.segments.get_indexer(grossed.segments)], replace(separated, triangles=grossed)
         plain_cl = mk.chain_ladder
         seasonal = seasonal_completion(plain_cl, seasonality, calendar)
         if seasonal is not None:
             mk = replace(mk, chain_ladder=seasonal.chain_ladder)
         if separated is not None:
             developed = plain_cl
-            mk = replace(mk, chain_ladder=as_paid(mk.chain_ladder, paid_cl))
-            plain_cl = as_paid(plain_cl, paid_cl)
+            mk = replace(mk, chain_ladder=as_paid(mk.chain_ladder, tri))
+            plain_cl = as_paid(plain_cl, tri)
         cl = mk.chain_ladder
         selected_factors = None if chosen is None else factor_table(
             chain_ladder(tri if separated is None else separated.triangles, average=average,

@@ -97,20 +97,21 @@ def separate(attritional: TriangleSet, lines: LargeLines) -> Separated:
     return Separated(grossed, LargeLines(lines.threshold, excess, lines.paid), share)
 
 
-def as_paid(separated: ChainLadder, real: ChainLadder) -> ChainLadder:
+def as_paid(separated: ChainLadder, paid: TriangleSet) -> ChainLadder:
     """The chain ladder of the grossed-up triangles carrying the claims' real paid to date.
 
     Its IBNR and pattern are the grossed-up triangles'; ``latest`` and ``ultimate`` (``latest +
-    IBNR``) are the claims' as paid (``real``, the chain ladder of the same segments' triangles of
-    paid claims), so paid-to-date figures stay true.
+    IBNR``) are those of ``paid``, the same segments' triangles of the claims as paid, so
+    paid-to-date figures stay true.
 
     Examples
     --------
     >>> from reserving import chain_ladder
     >>> paid = TriangleSet.from_array([[100., 150.], [190., np.nan]], origin_start="2024-01", grain="M")
     >>> gross = TriangleSet.from_array([[100., 150.], [100., np.nan]], origin_start="2024-01", grain="M")
-    >>> cl = as_paid(chain_ladder(gross), chain_ladder(paid))     # a large claim in the newest month's 190
+    >>> cl = as_paid(chain_ladder(gross), paid)     # a large claim in the newest month's 190
     >>> cl.ibnr[0].tolist(), cl.ultimate[0].tolist()
     ([0.0, 50.0], [150.0, 240.0])
     """
-    return replace(separated, latest=real.latest, latest_lag=real.latest_lag, ultimate=real.latest + separated.ibnr)
+    latest = paid.latest
+    return replace(separated, latest=latest, latest_lag=paid.latest_lag, ultimate=latest + separated.ibnr)

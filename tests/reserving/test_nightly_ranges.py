@@ -96,7 +96,7 @@ def _one(seed: int, large_claims: str = DEFAULT_LARGE_CLAIMS) -> pd.DataFrame:
         developed = chain_ladder(separated.triangles)
         modelled = (separated.triangles, developed, select(separated.triangles, developed, s.budget, None,
                                                            method="blend", threshold=0.75), separated.excess)
-        cl = as_paid(developed, cl)
+        cl = as_paid(developed, tri)
     sel = select(tri, cl, s.budget, None, method="blend", threshold=0.75)
     r = simulate_ranges(modelled[0], modelled[1], modelled[2] or sel, np.ones(tri.n_origins, bool), [],
                         threshold=0.75, average="volume", n_periods=None, n_sims=300, seed=1, chunk_mb=400,
